@@ -1,0 +1,197 @@
+//! The embedded backend: one SQLite file (WAL, `synchronous = FULL`, so an
+//! acknowledged write survives `kill -9`), opened once and used from tokio's
+//! blocking pool so SQLite never stalls the async runtime threads.
+
+mod events;
+mod rows;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::time::parse_zone;
+use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
+
+/// A calendar declared in the config: created on start when missing.
+#[derive(Debug, Clone)]
+pub struct CalendarSeed {
+    /// Calendar id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// IANA zone.
+    pub time_zone: String,
+}
+
+/// The SQLite-backed calendar store.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    /// One connection: SQLite serialises writers anyway, and one connection
+    /// keeps every read consistent with the last acknowledged write.
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calendars (
+    id TEXT PRIMARY KEY,
+    summary TEXT NOT NULL,
+    time_zone TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    calendar_id TEXT NOT NULL REFERENCES calendars(id),
+    id TEXT NOT NULL,
+    series_id TEXT,
+    original_start INTEGER,
+    is_series INTEGER NOT NULL,
+    start_utc INTEGER NOT NULL,
+    end_utc INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (calendar_id, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_start ON events(calendar_id, start_utc);
+CREATE INDEX IF NOT EXISTS events_by_series ON events(calendar_id, series_id);
+";
+
+impl EmbeddedStore {
+    /// Opens (creating when missing) the store at `path`, with a `primary`
+    /// calendar in `primary_zone` and the declared `calendars`.
+    pub fn open(path: &Path, primary_zone: &str, calendars: &[CalendarSeed]) -> anyhow::Result<EmbeddedStore> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        parse_zone("calendar.time_zone", primary_zone)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO calendars (id, summary, time_zone) VALUES ('primary', 'Primary', ?1)",
+            params![primary_zone],
+        )?;
+        for seed in calendars {
+            parse_zone(&format!("calendar.calendars[{}].time_zone", seed.id), &seed.time_zone)?;
+            conn.execute(
+                "INSERT OR IGNORE INTO calendars (id, summary, time_zone) VALUES (?1, ?2, ?3)",
+                params![seed.id, seed.name, seed.time_zone],
+            )?;
+        }
+        Ok(EmbeddedStore { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` on the blocking pool inside one transaction, committed only when it succeeds.
+    async fn with_tx<T, F>(&self, work: F) -> Result<T, CalendarError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CalendarError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
+            let tx = conn.transaction().map_err(db_error)?;
+            let value = work(&tx)?;
+            tx.commit().map_err(db_error)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| CalendarError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+/// Maps a SQLite failure to a backend error; the detail is logged, not shown.
+pub(crate) fn db_error(e: rusqlite::Error) -> CalendarError {
+    tracing::error!(error = %e, "embedded store error");
+    CalendarError::Backend(e.to_string())
+}
+
+/// Loads one calendar or says which id is unknown.
+pub(crate) fn load_calendar(conn: &Connection, id: &str) -> Result<Calendar, CalendarError> {
+    conn.query_row("SELECT id, summary, time_zone FROM calendars WHERE id = ?1", params![id], |r| {
+        Ok(Calendar { id: r.get(0)?, summary: r.get(1)?, time_zone: r.get(2)? })
+    })
+    .optional()
+    .map_err(db_error)?
+    .ok_or_else(|| CalendarError::calendar_not_found(id))
+}
+
+#[async_trait]
+impl CalendarBackend for EmbeddedStore {
+    async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError> {
+        self.with_tx(|tx| {
+            let mut stmt = tx
+                .prepare("SELECT id, summary, time_zone FROM calendars ORDER BY id != 'primary', id")
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([], |r| Ok(Calendar { id: r.get(0)?, summary: r.get(1)?, time_zone: r.get(2)? }))
+                .map_err(db_error)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
+        })
+        .await
+    }
+
+    async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError> {
+        let id = calendar_id.to_owned();
+        self.with_tx(move |tx| load_calendar(tx, &id)).await
+    }
+
+    async fn list_events(&self, calendar_id: &str, query: EventQuery) -> Result<EventPage, CalendarError> {
+        let id = calendar_id.to_owned();
+        self.with_tx(move |tx| events::list(tx, &id, &query)).await
+    }
+
+    async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError> {
+        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+        self.with_tx(move |tx| events::get(tx, &cal, &id)).await
+    }
+
+    async fn create_event(&self, calendar_id: &str, fields: EventPatch) -> Result<Event, CalendarError> {
+        let cal = calendar_id.to_owned();
+        self.with_tx(move |tx| events::create(tx, &cal, fields)).await
+    }
+
+    async fn update_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        patch: EventPatch,
+        scope: Option<SeriesScope>,
+    ) -> Result<Event, CalendarError> {
+        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+        self.with_tx(move |tx| events::update(tx, &cal, &id, patch, scope)).await
+    }
+
+    async fn delete_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        scope: Option<SeriesScope>,
+    ) -> Result<(), CalendarError> {
+        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+        self.with_tx(move |tx| events::delete(tx, &cal, &id, scope)).await
+    }
+
+    async fn respond_to_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        attendee_email: &str,
+        answer: Rsvp,
+        comment: Option<String>,
+    ) -> Result<Event, CalendarError> {
+        let (cal, id, email) = (calendar_id.to_owned(), event_id.to_owned(), attendee_email.to_owned());
+        self.with_tx(move |tx| events::respond(tx, &cal, &id, &email, answer, comment)).await
+    }
+
+    async fn free_busy(
+        &self,
+        calendar_ids: &[String],
+        time_min: DateTime<Utc>,
+        time_max: DateTime<Utc>,
+    ) -> Result<BusyMap, CalendarError> {
+        let ids = calendar_ids.to_vec();
+        self.with_tx(move |tx| events::busy(tx, &ids, time_min, time_max)).await
+    }
+}

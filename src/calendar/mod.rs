@@ -1,0 +1,130 @@
+//! Calendar backends: the [`CalendarBackend`] trait every tool calls, the shared
+//! event model, and the embedded SQLite store that is the default backend.
+
+pub mod embedded;
+pub mod model;
+pub mod series;
+pub mod slots;
+pub mod time;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
+
+/// Why a calendar operation failed; the tool layer turns each into an MCP tool error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    /// A client-supplied argument is wrong; `field` names it.
+    #[error("{field}: {problem}")]
+    InvalidArgument {
+        /// The argument path, e.g. `start.dateTime` or `recurrence[0]`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The calendar or event does not exist (or is not visible to the caller).
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// `calendar` or `event`.
+        kind: &'static str,
+        /// The id the client sent.
+        id: String,
+    },
+    /// The backend failed; the detail is logged, not shown to the client.
+    #[error("calendar backend unavailable, try again later")]
+    Backend(String),
+}
+
+impl CalendarError {
+    /// An invalid-argument error for `field`.
+    pub fn invalid(field: &str, problem: impl Into<String>) -> CalendarError {
+        CalendarError::InvalidArgument { field: field.to_owned(), problem: problem.into() }
+    }
+
+    /// A not-found error for an event id.
+    pub fn event_not_found(id: &str) -> CalendarError {
+        CalendarError::NotFound { kind: "event", id: id.to_owned() }
+    }
+
+    /// A not-found error for a calendar id.
+    pub fn calendar_not_found(id: &str) -> CalendarError {
+        CalendarError::NotFound { kind: "calendar", id: id.to_owned() }
+    }
+}
+
+/// A validated `list_events` query.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    /// Events ending after this instant.
+    pub time_min: DateTime<Utc>,
+    /// Events starting before this instant.
+    pub time_max: DateTime<Utc>,
+    /// Case-insensitive text searched in summary, description, location and attendees.
+    pub text: Option<String>,
+    /// Page size.
+    pub max_results: usize,
+    /// Opaque cursor from a previous page.
+    pub page_token: Option<String>,
+}
+
+/// One page of events, in start order; recurring series expanded into instances.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events on this page.
+    pub items: Vec<Event>,
+    /// Present when more events match: pass it back as `pageToken`.
+    pub next_page_token: Option<String>,
+}
+
+/// Busy intervals per calendar id, merged and sorted.
+pub type BusyMap = BTreeMap<String, Vec<(DateTime<Utc>, DateTime<Utc>)>>;
+
+/// What every calendar backend does; the tools call only this.
+#[async_trait]
+pub trait CalendarBackend: Send + Sync {
+    /// Every calendar the backend holds.
+    async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError>;
+    /// One calendar by id.
+    async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError>;
+    /// Events overlapping a window, recurring series expanded.
+    async fn list_events(&self, calendar_id: &str, query: EventQuery) -> Result<EventPage, CalendarError>;
+    /// One event or instance by id.
+    async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError>;
+    /// Creates an event (`start` and `end` are required in `fields`).
+    async fn create_event(&self, calendar_id: &str, fields: EventPatch) -> Result<Event, CalendarError>;
+    /// Patches an event. For a series, `scope` says how much changes; without one,
+    /// an instance id means that instance and a series id the whole series.
+    async fn update_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        patch: EventPatch,
+        scope: Option<SeriesScope>,
+    ) -> Result<Event, CalendarError>;
+    /// Deletes an event, or part of a series (`scope` as for updates).
+    async fn delete_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        scope: Option<SeriesScope>,
+    ) -> Result<(), CalendarError>;
+    /// Records an attendee's RSVP.
+    async fn respond_to_event(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        attendee_email: &str,
+        answer: Rsvp,
+        comment: Option<String>,
+    ) -> Result<Event, CalendarError>;
+    /// Busy intervals of several calendars inside one window.
+    async fn free_busy(
+        &self,
+        calendar_ids: &[String],
+        time_min: DateTime<Utc>,
+        time_max: DateTime<Utc>,
+    ) -> Result<BusyMap, CalendarError>;
+}

@@ -1,0 +1,289 @@
+//! Recurring series: RRULE expansion (the `rrule` crate), instance ids in
+//! Google's `<seriesId>_<originalStart>` form, and splitting a series in two.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rrule::RRuleSet;
+
+use crate::calendar::CalendarError;
+use crate::calendar::time::When;
+
+/// The most instances one series may produce inside a single query window; a
+/// guard against `FREQ=SECONDLY`-style rules exhausting the server.
+pub const MAX_INSTANCES_PER_WINDOW: u16 = 5000;
+
+/// Where a series places one of its occurrences, before any per-instance edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occurrence {
+    /// The original start (the instance's identity).
+    pub start: When,
+    /// Start plus the series' duration.
+    pub end: When,
+}
+
+/// A validated series: the master's first start/end, the zone it repeats in and its rule lines.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// First occurrence's start.
+    pub start: When,
+    /// First occurrence's end.
+    pub end: When,
+    /// Zone whose local time each occurrence keeps across DST changes.
+    pub zone: Tz,
+    /// The RRULE / EXDATE / RDATE lines as the client wrote them (normalised).
+    pub lines: Vec<String>,
+}
+
+impl Series {
+    /// Validates `lines` against a start; errors name `recurrence[i]`.
+    pub fn new(start: When, end: When, zone: Tz, lines: &[String]) -> Result<Series, CalendarError> {
+        let mut normalised = Vec::with_capacity(lines.len());
+        for (i, line) in lines.iter().enumerate() {
+            let field = format!("recurrence[{i}]");
+            let upper = line.trim().to_owned();
+            let name = upper.split([':', ';']).next().unwrap_or_default().to_ascii_uppercase();
+            if !matches!(name.as_str(), "RRULE" | "EXDATE" | "RDATE") {
+                return Err(CalendarError::invalid(&field, format!("`{line}`: only RRULE, EXDATE and RDATE lines are allowed")));
+            }
+            if upper.contains('\n') || upper.contains('\r') {
+                return Err(CalendarError::invalid(&field, "must be a single line"));
+            }
+            normalised.push(normalise_until(&upper));
+        }
+        if !normalised.iter().any(|l| l.to_ascii_uppercase().starts_with("RRULE")) {
+            return Err(CalendarError::invalid("recurrence", "needs at least one RRULE line"));
+        }
+        let series = Series { start, end, zone, lines: normalised };
+        for (i, line) in series.lines.iter().enumerate() {
+            let text = format!("{}\n{line}", series.dtstart_line());
+            if let Err(e) = text.parse::<RRuleSet>() {
+                return Err(CalendarError::invalid(&format!("recurrence[{i}]"), format!("`{}`: {e}", lines[i])));
+            }
+        }
+        series.rule_set()?;
+        Ok(series)
+    }
+
+    fn dtstart_line(&self) -> String {
+        match self.start {
+            When::AllDay(date) => format!("DTSTART:{}T000000Z", date.format("%Y%m%d")),
+            When::Timed { at, .. } => {
+                format!("DTSTART;TZID={}:{}", self.zone.name(), at.with_timezone(&self.zone).format("%Y%m%dT%H%M%S"))
+            }
+        }
+    }
+
+    fn rule_set(&self) -> Result<RRuleSet, CalendarError> {
+        let text = format!("{}\n{}", self.dtstart_line(), self.lines.join("\n"));
+        text.parse::<RRuleSet>()
+            .map_err(|e| CalendarError::invalid("recurrence", format!("{e}")))
+    }
+
+    fn length(&self) -> Duration {
+        self.end.instant(self.zone) - self.start.instant(self.zone)
+    }
+
+    /// The occurrences that overlap `[from, to)`, in order.
+    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Occurrence>, CalendarError> {
+        let length = self.length();
+        let tz = rrule::Tz::Tz(self.zone);
+        let set = self
+            .rule_set()?
+            .after((from - length).with_timezone(&tz))
+            .before(to.with_timezone(&tz));
+        let result = set.all(MAX_INSTANCES_PER_WINDOW);
+        let mut out = Vec::with_capacity(result.dates.len());
+        for date in result.dates {
+            let start = self.occurrence_start(date.with_timezone(&Utc));
+            let end = shift(&start, length, self.zone);
+            let (s, e) = (start.instant(self.zone), end.instant(self.zone));
+            if e > from && s < to {
+                out.push(Occurrence { start, end });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the series places an occurrence at exactly `original`.
+    pub fn has_occurrence(&self, original: &When) -> Result<bool, CalendarError> {
+        let at = original.instant(self.zone);
+        let found = self.occurrences(at, at + Duration::seconds(1))?;
+        Ok(found.iter().any(|o| o.start.instant(self.zone) == at))
+    }
+
+    fn occurrence_start(&self, at: DateTime<Utc>) -> When {
+        match self.start {
+            // All-day series expand at UTC midnight: the date is what matters.
+            When::AllDay(_) => When::AllDay(at.date_naive()),
+            When::Timed { zone, .. } => When::Timed { at, zone },
+        }
+    }
+
+    /// The rule lines of this series ended just before `split` (exclusive), for
+    /// "this and following" edits: UNTIL replaces any COUNT.
+    pub fn lines_ending_before(&self, split: &When) -> Vec<String> {
+        let until = split.instant(self.zone) - Duration::seconds(1);
+        let until_text = until.format("%Y%m%dT%H%M%SZ").to_string();
+        self.lines
+            .iter()
+            .map(|line| {
+                if !line.to_ascii_uppercase().starts_with("RRULE") {
+                    return line.clone();
+                }
+                let (head, rule) = line.split_once(':').unwrap_or((line, ""));
+                let mut parts: Vec<String> = rule
+                    .split(';')
+                    .filter(|p| {
+                        let key = p.split('=').next().unwrap_or_default().to_ascii_uppercase();
+                        key != "UNTIL" && key != "COUNT" && !p.is_empty()
+                    })
+                    .map(str::to_owned)
+                    .collect();
+                parts.push(format!("UNTIL={until_text}"));
+                format!("{head}:{}", parts.join(";"))
+            })
+            .collect()
+    }
+
+    /// The rule lines for the second half of a split series starting at `split`:
+    /// a COUNT is reduced by the occurrences the first half keeps.
+    pub fn lines_from(&self, split: &When) -> Result<Vec<String>, CalendarError> {
+        let kept = self.occurrences(self.start.instant(self.zone), split.instant(self.zone))?.len();
+        Ok(self
+            .lines
+            .iter()
+            .map(|line| {
+                if !line.to_ascii_uppercase().starts_with("RRULE") {
+                    return line.clone();
+                }
+                let (head, rule) = line.split_once(':').unwrap_or((line, ""));
+                let parts: Vec<String> = rule
+                    .split(';')
+                    .map(|p| match p.split_once('=') {
+                        Some((k, v)) if k.eq_ignore_ascii_case("COUNT") => {
+                            let count: usize = v.parse().unwrap_or(1);
+                            format!("COUNT={}", count.saturating_sub(kept).max(1))
+                        }
+                        _ => p.to_owned(),
+                    })
+                    .collect();
+                format!("{head}:{}", parts.join(";"))
+            })
+            .collect())
+    }
+}
+
+/// `start` moved by `by`; all-day dates move by whole days.
+pub fn shift(start: &When, by: Duration, _zone: Tz) -> When {
+    match start {
+        When::AllDay(date) => When::AllDay(*date + Duration::days(by.num_days())),
+        When::Timed { at, zone } => When::Timed { at: *at + by, zone: *zone },
+    }
+}
+
+/// A date-only UNTIL is read as the end of that day in UTC, which `rrule` accepts
+/// for every DTSTART form (it refuses floating UNTIL values).
+fn normalise_until(line: &str) -> String {
+    let Some((head, rule)) = line.split_once(':') else { return line.to_owned() };
+    if !head.eq_ignore_ascii_case("RRULE") {
+        return line.to_owned();
+    }
+    let parts: Vec<String> = rule
+        .split(';')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) if k.eq_ignore_ascii_case("UNTIL") && v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("UNTIL={v}T235959Z")
+            }
+            _ => p.to_owned(),
+        })
+        .collect();
+    format!("{head}:{}", parts.join(";"))
+}
+
+/// The id of the instance of `series_id` originally at `start`.
+pub fn instance_id(series_id: &str, start: &When) -> String {
+    match start {
+        When::AllDay(date) => format!("{series_id}_{}", date.format("%Y%m%d")),
+        When::Timed { at, .. } => format!("{series_id}_{}", at.format("%Y%m%dT%H%M%SZ")),
+    }
+}
+
+/// Splits an instance id into its series id and original start.
+pub fn parse_instance_id(id: &str) -> Option<(String, When)> {
+    let (series, stamp) = id.rsplit_once('_')?;
+    if series.is_empty() {
+        return None;
+    }
+    if stamp.len() == 8 {
+        let date = NaiveDate::parse_from_str(stamp, "%Y%m%d").ok()?;
+        return Some((series.to_owned(), When::AllDay(date)));
+    }
+    let naive = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").ok()?;
+    Some((series.to_owned(), When::Timed { at: Utc.from_utc_datetime(&naive), zone: None }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::time::parse_instant;
+
+    fn timed(text: &str, zone: Tz) -> When {
+        When::Timed { at: parse_instant("t", text).unwrap(), zone: Some(zone) }
+    }
+
+    #[test]
+    fn weekly_series_keeps_local_time_across_dst() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let series = Series::new(
+            timed("2026-03-16T09:00:00+01:00", berlin),
+            timed("2026-03-16T10:00:00+01:00", berlin),
+            berlin,
+            &["RRULE:FREQ=WEEKLY;COUNT=4".to_owned()],
+        )
+        .unwrap();
+        let all = series
+            .occurrences(parse_instant("a", "2026-03-01T00:00:00Z").unwrap(), parse_instant("b", "2026-05-01T00:00:00Z").unwrap())
+            .unwrap();
+        let local: Vec<String> =
+            all.iter().map(|o| o.start.instant(berlin).with_timezone(&berlin).format("%H:%M %z").to_string()).collect();
+        assert_eq!(local, ["09:00 +0100", "09:00 +0100", "09:00 +0200", "09:00 +0200"]);
+    }
+
+    #[test]
+    fn bad_rule_names_the_line() {
+        let err = Series::new(
+            timed("2026-03-16T09:00:00Z", Tz::UTC),
+            timed("2026-03-16T10:00:00Z", Tz::UTC),
+            Tz::UTC,
+            &["RRULE:FREQ=SOMETIMES".to_owned()],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("recurrence[0]: `RRULE:FREQ=SOMETIMES`"), "{err}");
+    }
+
+    #[test]
+    fn instance_ids_round_trip() {
+        let start = timed("2026-03-16T09:00:00+01:00", Tz::UTC);
+        let id = instance_id("abc", &start);
+        assert_eq!(id, "abc_20260316T080000Z");
+        let (series, when) = parse_instance_id(&id).unwrap();
+        assert_eq!(series, "abc");
+        assert_eq!(when.instant(Tz::UTC), start.instant(Tz::UTC));
+        let day = When::AllDay(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
+        assert_eq!(parse_instance_id(&instance_id("x", &day)), Some(("x".to_owned(), day)));
+    }
+
+    #[test]
+    fn split_keeps_count_total() {
+        let series = Series::new(
+            timed("2026-01-05T09:00:00Z", Tz::UTC),
+            timed("2026-01-05T10:00:00Z", Tz::UTC),
+            Tz::UTC,
+            &["RRULE:FREQ=DAILY;COUNT=10".to_owned()],
+        )
+        .unwrap();
+        let split = timed("2026-01-08T09:00:00Z", Tz::UTC);
+        assert_eq!(series.lines_from(&split).unwrap(), ["RRULE:FREQ=DAILY;COUNT=7"]);
+        assert_eq!(series.lines_ending_before(&split), ["RRULE:FREQ=DAILY;UNTIL=20260108T085959Z"]);
+    }
+}

@@ -1,0 +1,2 @@
+//! mcp-gateway (work in progress)
+pub mod calendar;

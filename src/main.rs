@@ -1,1 +1,139 @@
-fn main() {}
+//! The `mcp-gateway` binary: parses the command line and hands off to the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mcp_gateway::cli::quickstart;
+use mcp_gateway::config::Config;
+use mcp_gateway::{server, tls};
+
+/// A hardened calendar MCP gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a CA, server and client certificates and a config in DIR, then serve.
+    Quickstart {
+        /// Folder for the generated files (reused on later runs).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Only create the files and print how to connect.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Serve with a configuration file.
+    Serve {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file: exit 0 when valid, else one line per problem and exit 2.
+    CheckConfig {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// Exit code for an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    // Before anything touches rustls: exactly one crypto provider in the process.
+    tls::install_crypto_provider();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { config } => match load_checked(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Serve { config } => match load_checked(&config) {
+            Ok(config) => serve(config),
+            Err(code) => code,
+        },
+        Command::Quickstart { dir, listen, no_serve } => {
+            let config_path = match quickstart::prepare(&dir, listen) {
+                Ok(path) => path,
+                Err(e) => {
+                    eprintln!("quickstart: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            println!("{}", quickstart::instructions(&dir, listen));
+            if no_serve {
+                return ExitCode::SUCCESS;
+            }
+            match load_checked(&config_path) {
+                Ok(config) => serve(config),
+                Err(code) => code,
+            }
+        }
+    }
+}
+
+/// Loads and fully checks a configuration (including TLS material), printing
+/// one line per problem.
+fn load_checked(path: &Path) -> Result<Config, ExitCode> {
+    let config = Config::load(path).map_err(|problems| {
+        eprintln!("{problems}");
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    if let Err(problems) = tls::server_config(&config.tls) {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(config)
+}
+
+fn serve(config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let gateway = match server::start(config).await {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining connections");
+        gateway.shutdown.cancel();
+        let _ = gateway.task.await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}

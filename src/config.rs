@@ -1,0 +1,404 @@
+//! The configuration file: TOML read into strict serde structs (unknown keys
+//! are errors), then validated into [`Config`]. Every problem names its key, and
+//! all problems are reported at once so an operator fixes the file in one pass.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One thing wrong with the configuration, tied to the key that holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key, e.g. `tls.client_ca`.
+    pub key: String,
+    /// What is wrong, e.g. `file not found: /etc/ca.pem`.
+    pub problem: String,
+}
+
+impl Problem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Problem {
+        Problem { key: key.into(), problem: problem.into() }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.problem)
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    listen: RawListen,
+    tls: RawTls,
+    #[serde(default)]
+    mcp: RawMcp,
+    #[serde(default)]
+    backend: RawBackend,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawListen {
+    address: String,
+    max_connections: usize,
+    handshake_timeout: String,
+    header_read_timeout: String,
+    max_request_body_bytes: usize,
+}
+
+impl Default for RawListen {
+    fn default() -> Self {
+        RawListen {
+            address: "127.0.0.1:8443".into(),
+            max_connections: 1024,
+            handshake_timeout: "10s".into(),
+            header_read_timeout: "10s".into(),
+            max_request_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    certificate: PathBuf,
+    private_key: PathBuf,
+    client_ca: PathBuf,
+    #[serde(default)]
+    crls: Vec<PathBuf>,
+    #[serde(default = "default_min_version")]
+    min_version: String,
+    #[serde(default = "default_identity")]
+    identity: String,
+}
+
+fn default_min_version() -> String {
+    "1.3".into()
+}
+
+fn default_identity() -> String {
+    "san_uri".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMcp {
+    path: String,
+    allowed_hosts: Vec<String>,
+}
+
+impl Default for RawMcp {
+    fn default() -> Self {
+        RawMcp { path: "/mcp".into(), allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()] }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackend {
+    kind: String,
+    embedded: RawEmbedded,
+}
+
+impl Default for RawBackend {
+    fn default() -> Self {
+        RawBackend { kind: "embedded".into(), embedded: RawEmbedded::default() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmbedded {
+    path: PathBuf,
+    time_zone: String,
+    calendars: Vec<RawCalendar>,
+}
+
+impl Default for RawEmbedded {
+    fn default() -> Self {
+        RawEmbedded { path: PathBuf::from("calendar.db"), time_zone: "UTC".into(), calendars: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    id: String,
+    name: String,
+    #[serde(default = "utc")]
+    time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+/// How the client's identity is read from its certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// The first URI subject alternative name, e.g. `spiffe://corp/agent/42`.
+    SanUri,
+    /// The first DNS subject alternative name.
+    SanDns,
+    /// The subject's common name.
+    SubjectCn,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where and how connections are accepted.
+    pub listen: Listen,
+    /// Server certificate and client-certificate verification.
+    pub tls: Tls,
+    /// The MCP endpoint.
+    pub mcp: Mcp,
+    /// The embedded calendar store.
+    pub embedded: Embedded,
+}
+
+/// Listener limits.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Address to bind.
+    pub address: SocketAddr,
+    /// Connections served at once; more wait in the kernel backlog.
+    pub max_connections: usize,
+    /// Time a client has to finish the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Largest accepted request body.
+    pub max_request_body_bytes: usize,
+}
+
+/// TLS settings (paths already resolved against the config file's folder).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Server certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// Server private key (PEM).
+    pub private_key: PathBuf,
+    /// CA bundle client certificates must chain to (PEM).
+    pub client_ca: PathBuf,
+    /// Certificate revocation lists (PEM or DER).
+    pub crls: Vec<PathBuf>,
+    /// Whether TLS 1.2 is also offered (1.3 always is).
+    pub allow_tls12: bool,
+    /// Where the identity comes from.
+    pub identity: IdentitySource,
+}
+
+/// MCP endpoint settings.
+#[derive(Debug, Clone)]
+pub struct Mcp {
+    /// HTTP path of the streamable HTTP endpoint.
+    pub path: String,
+    /// Host header values accepted (DNS-rebinding defence).
+    pub allowed_hosts: Vec<String>,
+}
+
+/// Embedded store settings.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// SQLite file.
+    pub path: PathBuf,
+    /// Zone of the `primary` calendar.
+    pub time_zone: String,
+    /// Further calendars to create when missing.
+    pub calendars: Vec<crate::calendar::embedded::CalendarSeed>,
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, Problems> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Problems(vec![Problem::new("config", format!("cannot read {}: {e}", path.display()))]))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base)
+    }
+
+    /// Validates TOML `text`, resolving relative paths against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, Problems> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| Problems(vec![toml_problem(&e)]))?;
+        let mut problems = Vec::new();
+        let listen = validate_listen(&raw.listen, &mut problems);
+        let tls = validate_tls(raw.tls, base, &mut problems);
+        let mcp = validate_mcp(raw.mcp, &mut problems);
+        if raw.backend.kind != "embedded" {
+            problems.push(Problem::new("backend.kind", format!("unknown backend `{}` (supported: embedded)", raw.backend.kind)));
+        }
+        let embedded = validate_embedded(raw.backend.embedded, base, &mut problems);
+        if problems.is_empty() {
+            Ok(Config { listen, tls, mcp, embedded })
+        } else {
+            Err(Problems(problems))
+        }
+    }
+}
+
+fn toml_problem(e: &toml::de::Error) -> Problem {
+    let message = e.message().to_owned();
+    Problem::new("config", message)
+}
+
+fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => {
+            problems.push(Problem::new(key, "must be longer than zero"));
+            Duration::from_secs(1)
+        }
+        Err(e) => {
+            problems.push(Problem::new(key, format!("`{text}` is not a duration such as \"5s\" ({e})")));
+            Duration::from_secs(1)
+        }
+    }
+}
+
+fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
+    let address = raw.address.parse().unwrap_or_else(|_| {
+        problems.push(Problem::new("listen.address", format!("`{}` is not an IP:port address", raw.address)));
+        SocketAddr::from(([127, 0, 0, 1], 8443))
+    });
+    if raw.max_connections == 0 {
+        problems.push(Problem::new("listen.max_connections", "must be at least 1"));
+    }
+    if raw.max_request_body_bytes < 1024 {
+        problems.push(Problem::new("listen.max_request_body_bytes", "must be at least 1024"));
+    }
+    Listen {
+        address,
+        max_connections: raw.max_connections.max(1),
+        handshake_timeout: duration("listen.handshake_timeout", &raw.handshake_timeout, problems),
+        header_read_timeout: duration("listen.header_read_timeout", &raw.header_read_timeout, problems),
+        max_request_body_bytes: raw.max_request_body_bytes,
+    }
+}
+
+fn existing_file(key: &str, path: PathBuf, base: &Path, problems: &mut Vec<Problem>) -> PathBuf {
+    let path = base.join(path);
+    if !path.is_file() {
+        problems.push(Problem::new(key, format!("file not found: {}", path.display())));
+    }
+    path
+}
+
+fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>) -> Tls {
+    let allow_tls12 = match raw.min_version.as_str() {
+        "1.3" => false,
+        "1.2" => true,
+        other => {
+            problems.push(Problem::new("tls.min_version", format!("`{other}` is not supported (use \"1.3\" or \"1.2\")")));
+            false
+        }
+    };
+    let identity = match raw.identity.as_str() {
+        "san_uri" => IdentitySource::SanUri,
+        "san_dns" => IdentitySource::SanDns,
+        "subject_cn" => IdentitySource::SubjectCn,
+        other => {
+            problems.push(Problem::new("tls.identity", format!("`{other}` is not one of san_uri, san_dns, subject_cn")));
+            IdentitySource::SanUri
+        }
+    };
+    Tls {
+        certificate: existing_file("tls.certificate", raw.certificate, base, problems),
+        private_key: existing_file("tls.private_key", raw.private_key, base, problems),
+        client_ca: existing_file("tls.client_ca", raw.client_ca, base, problems),
+        crls: raw
+            .crls
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| existing_file(&format!("tls.crls[{i}]"), p, base, problems))
+            .collect(),
+        allow_tls12,
+        identity,
+    }
+}
+
+fn validate_mcp(raw: RawMcp, problems: &mut Vec<Problem>) -> Mcp {
+    if !raw.path.starts_with('/') || raw.path.len() < 2 || raw.path.contains(['?', '#', ' ']) {
+        problems.push(Problem::new("mcp.path", format!("`{}` must be an absolute path such as \"/mcp\"", raw.path)));
+    }
+    if raw.allowed_hosts.is_empty() {
+        problems.push(Problem::new("mcp.allowed_hosts", "must list at least one host name"));
+    }
+    Mcp { path: raw.path, allowed_hosts: raw.allowed_hosts }
+}
+
+fn validate_embedded(raw: RawEmbedded, base: &Path, problems: &mut Vec<Problem>) -> Embedded {
+    if raw.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        problems.push(Problem::new("backend.embedded.time_zone", format!("unknown time zone `{}`", raw.time_zone)));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, cal) in raw.calendars.iter().enumerate() {
+        let key = format!("backend.embedded.calendars[{i}]");
+        let id_ok = !cal.id.is_empty()
+            && cal.id.len() <= 128
+            && cal.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+        if !id_ok {
+            problems.push(Problem::new(format!("{key}.id"), format!("`{}` must be 1-128 of A-Z a-z 0-9 - _ . @", cal.id)));
+        }
+        if !seen.insert(cal.id.clone()) || cal.id == "primary" {
+            problems.push(Problem::new(format!("{key}.id"), format!("`{}` is declared twice (primary always exists)", cal.id)));
+        }
+        if cal.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            problems.push(Problem::new(format!("{key}.time_zone"), format!("unknown time zone `{}`", cal.time_zone)));
+        }
+    }
+    Embedded {
+        path: base.join(raw.path),
+        time_zone: raw.time_zone,
+        calendars: raw
+            .calendars
+            .into_iter()
+            .map(|c| crate::calendar::embedded::CalendarSeed { id: c.id, name: c.name, time_zone: c.time_zone })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n", Path::new("/nonexistent")).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let text = "[listen]\naddress='nowhere'\nhandshake_timeout='soon'\n[tls]\ncertificate='a.pem'\nprivate_key='b'\nclient_ca='c'\nmin_version='1.1'\n[backend.embedded]\ntime_zone='Moon/Base'\n";
+        let err = Config::parse(text, Path::new("/nonexistent")).unwrap_err().to_string();
+        for key in ["listen.address:", "listen.handshake_timeout:", "tls.certificate: file not found: /nonexistent/a.pem", "tls.client_ca:", "tls.min_version:", "backend.embedded.time_zone:"] {
+            assert!(err.contains(key), "missing {key} in:\n{err}");
+        }
+    }
+}

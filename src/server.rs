@@ -1,0 +1,135 @@
+//! The listener: accept TCP, cap concurrent connections, run the TLS handshake
+//! under a deadline, read the client identity, then serve HTTP/1.1 or HTTP/2 on
+//! the connection until it ends or the server shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::calendar::CalendarBackend;
+use crate::calendar::embedded::EmbeddedStore;
+use crate::config::{Config, Problems};
+use crate::http::{App, ConnectionInfo};
+use crate::identity::identify;
+use crate::{mcp, tls};
+
+/// How long in-flight requests get to finish after shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running gateway: where it listens and how to stop it.
+pub struct Gateway {
+    /// The bound address (useful when the config asked for port 0).
+    pub local_addr: SocketAddr,
+    /// Cancel to stop accepting and drain.
+    pub shutdown: CancellationToken,
+    /// Finishes once every connection has drained.
+    pub task: JoinHandle<()>,
+}
+
+/// Everything a connection task needs, shared.
+struct Shared {
+    acceptor: TlsAcceptor,
+    app: Arc<App>,
+    config: Config,
+}
+
+/// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
+pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+    let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
+    let store = EmbeddedStore::open(&config.embedded.path, &config.embedded.time_zone, &config.embedded.calendars)
+        .map_err(|e| anyhow::anyhow!("backend.embedded.path: cannot open {}: {e}", config.embedded.path.display()))?;
+    let backend: Arc<dyn CalendarBackend> = Arc::new(store);
+    let shutdown = CancellationToken::new();
+    let service = mcp::http_service(backend, &config.mcp.allowed_hosts, config.listen.max_request_body_bytes, shutdown.child_token());
+    let app = Arc::new(App::new(config.mcp.path.clone(), service));
+    let listener = TcpListener::bind(config.listen.address)
+        .await
+        .map_err(|e| anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address))?;
+    let local_addr = listener.local_addr()?;
+    let shared = Arc::new(Shared { acceptor: TlsAcceptor::from(server_tls), app, config });
+    let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
+    tracing::info!(%local_addr, "mcp-gateway listening");
+    Ok(Gateway { local_addr, shutdown, task })
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(shared.config.listen.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        // Take a connection slot before accepting, so excess clients wait in the
+        // kernel backlog instead of costing a task and a handshake each.
+        let permit = tokio::select! {
+            permit = Arc::clone(&limit).acquire_owned() => permit.expect("semaphore is never closed"),
+            () = shutdown.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Typically EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let shared = Arc::clone(&shared);
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            serve_connection(stream, peer, shared, watcher).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain timeout; closing them");
+    }
+}
+
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher) {
+    let listen = &shared.config.listen;
+    let tls_stream = match tokio::time::timeout(listen.handshake_timeout, shared.acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(ip = %peer.ip(), reason = %e, "TLS handshake refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(ip = %peer.ip(), "TLS handshake timed out");
+            return;
+        }
+    };
+    let Some(cert) = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned() else {
+        tracing::warn!(ip = %peer.ip(), "connection without a client certificate closed");
+        return;
+    };
+    let identity = match identify(&cert, shared.config.tls.identity) {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::warn!(ip = %peer.ip(), reason = %e, "client certificate carries no usable identity");
+            return;
+        }
+    };
+    tracing::debug!(ip = %peer.ip(), client = %identity.id, "client authenticated");
+    let info = ConnectionInfo { peer, identity };
+    let app = Arc::clone(&shared.app);
+    let service = service_fn(move |request| Arc::clone(&app).handle(request, info.clone()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(listen.header_read_timeout);
+    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
+    let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+    if let Err(e) = watcher.watch(connection).await {
+        tracing::debug!(ip = %peer.ip(), error = %e, "connection ended with an error");
+    }
+}

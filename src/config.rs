@@ -21,7 +21,10 @@ pub struct Problem {
 impl Problem {
     /// A problem with `key`.
     pub fn new(key: impl Into<String>, problem: impl Into<String>) -> Problem {
-        Problem { key: key.into(), problem: problem.into() }
+        Problem {
+            key: key.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -114,7 +117,10 @@ struct RawMcp {
 
 impl Default for RawMcp {
     fn default() -> Self {
-        RawMcp { path: "/mcp".into(), allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()] }
+        RawMcp {
+            path: "/mcp".into(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        }
     }
 }
 
@@ -127,7 +133,10 @@ struct RawBackend {
 
 impl Default for RawBackend {
     fn default() -> Self {
-        RawBackend { kind: "embedded".into(), embedded: RawEmbedded::default() }
+        RawBackend {
+            kind: "embedded".into(),
+            embedded: RawEmbedded::default(),
+        }
     }
 }
 
@@ -141,7 +150,11 @@ struct RawEmbedded {
 
 impl Default for RawEmbedded {
     fn default() -> Self {
-        RawEmbedded { path: PathBuf::from("calendar.db"), time_zone: "UTC".into(), calendars: Vec::new() }
+        RawEmbedded {
+            path: PathBuf::from("calendar.db"),
+            time_zone: "UTC".into(),
+            calendars: Vec::new(),
+        }
     }
 }
 
@@ -237,8 +250,12 @@ pub struct Embedded {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, Problems> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Problems(vec![Problem::new("config", format!("cannot read {}: {e}", path.display()))]))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Problems(vec![Problem::new(
+                "config",
+                format!("cannot read {}: {e}", path.display()),
+            )])
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base)
     }
@@ -251,11 +268,22 @@ impl Config {
         let tls = validate_tls(raw.tls, base, &mut problems);
         let mcp = validate_mcp(raw.mcp, &mut problems);
         if raw.backend.kind != "embedded" {
-            problems.push(Problem::new("backend.kind", format!("unknown backend `{}` (supported: embedded)", raw.backend.kind)));
+            problems.push(Problem::new(
+                "backend.kind",
+                format!(
+                    "unknown backend `{}` (supported: embedded)",
+                    raw.backend.kind
+                ),
+            ));
         }
         let embedded = validate_embedded(raw.backend.embedded, base, &mut problems);
         if problems.is_empty() {
-            Ok(Config { listen, tls, mcp, embedded })
+            Ok(Config {
+                listen,
+                tls,
+                mcp,
+                embedded,
+            })
         } else {
             Err(Problems(problems))
         }
@@ -275,7 +303,10 @@ fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
             Duration::from_secs(1)
         }
         Err(e) => {
-            problems.push(Problem::new(key, format!("`{text}` is not a duration such as \"5s\" ({e})")));
+            problems.push(Problem::new(
+                key,
+                format!("`{text}` is not a duration such as \"5s\" ({e})"),
+            ));
             Duration::from_secs(1)
         }
     }
@@ -283,20 +314,30 @@ fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
 
 fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
     let address = raw.address.parse().unwrap_or_else(|_| {
-        problems.push(Problem::new("listen.address", format!("`{}` is not an IP:port address", raw.address)));
+        problems.push(Problem::new(
+            "listen.address",
+            format!("`{}` is not an IP:port address", raw.address),
+        ));
         SocketAddr::from(([127, 0, 0, 1], 8443))
     });
     if raw.max_connections == 0 {
         problems.push(Problem::new("listen.max_connections", "must be at least 1"));
     }
     if raw.max_request_body_bytes < 1024 {
-        problems.push(Problem::new("listen.max_request_body_bytes", "must be at least 1024"));
+        problems.push(Problem::new(
+            "listen.max_request_body_bytes",
+            "must be at least 1024",
+        ));
     }
     Listen {
         address,
         max_connections: raw.max_connections.max(1),
         handshake_timeout: duration("listen.handshake_timeout", &raw.handshake_timeout, problems),
-        header_read_timeout: duration("listen.header_read_timeout", &raw.header_read_timeout, problems),
+        header_read_timeout: duration(
+            "listen.header_read_timeout",
+            &raw.header_read_timeout,
+            problems,
+        ),
         max_request_body_bytes: raw.max_request_body_bytes,
     }
 }
@@ -304,7 +345,10 @@ fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
 fn existing_file(key: &str, path: PathBuf, base: &Path, problems: &mut Vec<Problem>) -> PathBuf {
     let path = base.join(path);
     if !path.is_file() {
-        problems.push(Problem::new(key, format!("file not found: {}", path.display())));
+        problems.push(Problem::new(
+            key,
+            format!("file not found: {}", path.display()),
+        ));
     }
     path
 }
@@ -314,7 +358,10 @@ fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>) -> Tls {
         "1.3" => false,
         "1.2" => true,
         other => {
-            problems.push(Problem::new("tls.min_version", format!("`{other}` is not supported (use \"1.3\" or \"1.2\")")));
+            problems.push(Problem::new(
+                "tls.min_version",
+                format!("`{other}` is not supported (use \"1.3\" or \"1.2\")"),
+            ));
             false
         }
     };
@@ -323,7 +370,10 @@ fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>) -> Tls {
         "san_dns" => IdentitySource::SanDns,
         "subject_cn" => IdentitySource::SubjectCn,
         other => {
-            problems.push(Problem::new("tls.identity", format!("`{other}` is not one of san_uri, san_dns, subject_cn")));
+            problems.push(Problem::new(
+                "tls.identity",
+                format!("`{other}` is not one of san_uri, san_dns, subject_cn"),
+            ));
             IdentitySource::SanUri
         }
     };
@@ -344,32 +394,56 @@ fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>) -> Tls {
 
 fn validate_mcp(raw: RawMcp, problems: &mut Vec<Problem>) -> Mcp {
     if !raw.path.starts_with('/') || raw.path.len() < 2 || raw.path.contains(['?', '#', ' ']) {
-        problems.push(Problem::new("mcp.path", format!("`{}` must be an absolute path such as \"/mcp\"", raw.path)));
+        problems.push(Problem::new(
+            "mcp.path",
+            format!("`{}` must be an absolute path such as \"/mcp\"", raw.path),
+        ));
     }
     if raw.allowed_hosts.is_empty() {
-        problems.push(Problem::new("mcp.allowed_hosts", "must list at least one host name"));
+        problems.push(Problem::new(
+            "mcp.allowed_hosts",
+            "must list at least one host name",
+        ));
     }
-    Mcp { path: raw.path, allowed_hosts: raw.allowed_hosts }
+    Mcp {
+        path: raw.path,
+        allowed_hosts: raw.allowed_hosts,
+    }
 }
 
 fn validate_embedded(raw: RawEmbedded, base: &Path, problems: &mut Vec<Problem>) -> Embedded {
     if raw.time_zone.parse::<chrono_tz::Tz>().is_err() {
-        problems.push(Problem::new("backend.embedded.time_zone", format!("unknown time zone `{}`", raw.time_zone)));
+        problems.push(Problem::new(
+            "backend.embedded.time_zone",
+            format!("unknown time zone `{}`", raw.time_zone),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for (i, cal) in raw.calendars.iter().enumerate() {
         let key = format!("backend.embedded.calendars[{i}]");
         let id_ok = !cal.id.is_empty()
             && cal.id.len() <= 128
-            && cal.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+            && cal
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
         if !id_ok {
-            problems.push(Problem::new(format!("{key}.id"), format!("`{}` must be 1-128 of A-Z a-z 0-9 - _ . @", cal.id)));
+            problems.push(Problem::new(
+                format!("{key}.id"),
+                format!("`{}` must be 1-128 of A-Z a-z 0-9 - _ . @", cal.id),
+            ));
         }
         if !seen.insert(cal.id.clone()) || cal.id == "primary" {
-            problems.push(Problem::new(format!("{key}.id"), format!("`{}` is declared twice (primary always exists)", cal.id)));
+            problems.push(Problem::new(
+                format!("{key}.id"),
+                format!("`{}` is declared twice (primary always exists)", cal.id),
+            ));
         }
         if cal.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            problems.push(Problem::new(format!("{key}.time_zone"), format!("unknown time zone `{}`", cal.time_zone)));
+            problems.push(Problem::new(
+                format!("{key}.time_zone"),
+                format!("unknown time zone `{}`", cal.time_zone),
+            ));
         }
     }
     Embedded {
@@ -378,7 +452,11 @@ fn validate_embedded(raw: RawEmbedded, base: &Path, problems: &mut Vec<Problem>)
         calendars: raw
             .calendars
             .into_iter()
-            .map(|c| crate::calendar::embedded::CalendarSeed { id: c.id, name: c.name, time_zone: c.time_zone })
+            .map(|c| crate::calendar::embedded::CalendarSeed {
+                id: c.id,
+                name: c.name,
+                time_zone: c.time_zone,
+            })
             .collect(),
     }
 }
@@ -389,15 +467,28 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let err = Config::parse("[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n", Path::new("/nonexistent")).unwrap_err();
+        let err = Config::parse(
+            "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n",
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
     }
 
     #[test]
     fn every_problem_names_its_key() {
         let text = "[listen]\naddress='nowhere'\nhandshake_timeout='soon'\n[tls]\ncertificate='a.pem'\nprivate_key='b'\nclient_ca='c'\nmin_version='1.1'\n[backend.embedded]\ntime_zone='Moon/Base'\n";
-        let err = Config::parse(text, Path::new("/nonexistent")).unwrap_err().to_string();
-        for key in ["listen.address:", "listen.handshake_timeout:", "tls.certificate: file not found: /nonexistent/a.pem", "tls.client_ca:", "tls.min_version:", "backend.embedded.time_zone:"] {
+        let err = Config::parse(text, Path::new("/nonexistent"))
+            .unwrap_err()
+            .to_string();
+        for key in [
+            "listen.address:",
+            "listen.handshake_timeout:",
+            "tls.certificate: file not found: /nonexistent/a.pem",
+            "tls.client_ca:",
+            "tls.min_version:",
+            "backend.embedded.time_zone:",
+        ] {
             assert!(err.contains(key), "missing {key} in:\n{err}");
         }
     }

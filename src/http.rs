@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -39,14 +39,25 @@ pub struct App {
     mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
     /// Which identity owns which MCP session.
     sessions: SessionOwners,
+    /// Largest accepted request body.
+    max_body: usize,
 }
+
+/// JSON-RPC code for a body that is not JSON.
+const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC code for a request the server will not process.
+const INVALID_REQUEST: i64 = -32600;
 
 /// A small JSON error body, shaped like a JSON-RPC error so MCP clients show it.
 pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    rpc_error(status, INVALID_REQUEST, message)
+}
+
+fn rpc_error(status: StatusCode, code: i64, message: &str) -> HttpResponse {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,
-        "error": { "code": -32600, "message": message }
+        "error": { "code": code, "message": message }
     });
     Response::builder()
         .status(status)
@@ -56,13 +67,57 @@ pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 impl App {
-    /// An application serving `mcp` at `mcp_path`.
-    pub fn new(mcp_path: String, mcp: StreamableHttpService<CalendarServer, LocalSessionManager>) -> App {
-        App { mcp_path, mcp, sessions: SessionOwners::default() }
+    /// An application serving `mcp` at `mcp_path`, refusing bodies over `max_body` bytes.
+    pub fn new(
+        mcp_path: String,
+        mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
+        max_body: usize,
+    ) -> App {
+        App {
+            mcp_path,
+            mcp,
+            sessions: SessionOwners::default(),
+            max_body,
+        }
+    }
+
+    /// Reads the whole body within the limit and checks that it is JSON, so that
+    /// rmcp (and every later check) only ever sees a bounded, well-formed message.
+    async fn read_json_body(&self, body: Incoming) -> Result<Bytes, HttpResponse> {
+        let bytes = match Limited::new(body, self.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                let message = format!("request body larger than {} bytes", self.max_body);
+                return Err(rpc_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    INVALID_REQUEST,
+                    &message,
+                ));
+            }
+            Err(e) => {
+                return Err(rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    INVALID_REQUEST,
+                    &format!("cannot read request body: {e}"),
+                ));
+            }
+        };
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                PARSE_ERROR,
+                &format!("request body is not JSON: {e}"),
+            ));
+        }
+        Ok(bytes)
     }
 
     /// Handles one request from an authenticated connection.
-    pub async fn handle(self: Arc<Self>, mut request: Request<Incoming>, connection: ConnectionInfo) -> Result<HttpResponse, Infallible> {
+    pub async fn handle(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+        connection: ConnectionInfo,
+    ) -> Result<HttpResponse, Infallible> {
         if request.uri().path() != self.mcp_path {
             return Ok(json_error(StatusCode::NOT_FOUND, "not found"));
         }
@@ -73,13 +128,34 @@ impl App {
             return Ok(json_error(StatusCode::NOT_FOUND, "session not found"));
         }
         let method = request.method().clone();
+        let (parts, body) = request.into_parts();
+        let body = if method == http::Method::POST {
+            match self.read_json_body(body).await {
+                Ok(bytes) => bytes,
+                Err(response) => return Ok(response),
+            }
+        } else {
+            Bytes::new()
+        };
+        let mut request = Request::from_parts(parts, Full::new(body));
         request.extensions_mut().insert(connection);
         let mut mcp = self.mcp.clone();
-        let response = match mcp.call(request).await {
+        let mut response = match mcp.call(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        self.sessions.record(&method, requested.as_ref(), response.status(), response.headers().get(SESSION_HEADER), &identity);
+        if method == http::Method::DELETE && response.status() == StatusCode::ACCEPTED {
+            // rmcp answers an ended session with 202; clients (the Python SDK among
+            // them) expect the usual 200/204 for a DELETE that took effect.
+            *response.status_mut() = StatusCode::NO_CONTENT;
+        }
+        self.sessions.record(
+            &method,
+            requested.as_ref(),
+            response.status(),
+            response.headers().get(SESSION_HEADER),
+            &identity,
+        );
         Ok(response)
     }
 }

@@ -32,8 +32,12 @@ pub enum IdentityError {
 }
 
 /// Reads the identity of `cert` by `source`.
-pub fn identify(cert: &CertificateDer<'_>, source: IdentitySource) -> Result<ClientIdentity, IdentityError> {
-    let (_, parsed) = X509Certificate::from_der(cert.as_ref()).map_err(|e| IdentityError::Malformed(e.to_string()))?;
+pub fn identify(
+    cert: &CertificateDer<'_>,
+    source: IdentitySource,
+) -> Result<ClientIdentity, IdentityError> {
+    let (_, parsed) = X509Certificate::from_der(cert.as_ref())
+        .map_err(|e| IdentityError::Malformed(e.to_string()))?;
     let id = match source {
         IdentitySource::SanUri => first_san(&parsed, |n| match n {
             GeneralName::URI(uri) => Some(uri.to_string()),
@@ -54,13 +58,25 @@ pub fn identify(cert: &CertificateDer<'_>, source: IdentitySource) -> Result<Cli
             .filter(|cn| !cn.is_empty())
             .ok_or(IdentityError::Missing("subject common name"))?,
     };
-    let not_after = DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap_or_default();
-    Ok(ClientIdentity { id, fingerprint_sha256: sha256_hex(cert.as_ref()), not_after })
+    let not_after =
+        DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap_or_default();
+    Ok(ClientIdentity {
+        id,
+        fingerprint_sha256: sha256_hex(cert.as_ref()),
+        not_after,
+    })
 }
 
-fn first_san(cert: &X509Certificate<'_>, pick: impl Fn(&GeneralName<'_>) -> Option<String>) -> Option<String> {
+fn first_san(
+    cert: &X509Certificate<'_>,
+    pick: impl Fn(&GeneralName<'_>) -> Option<String>,
+) -> Option<String> {
     let san = cert.subject_alternative_name().ok().flatten()?;
-    san.value.general_names.iter().find_map(pick).filter(|v| !v.is_empty())
+    san.value
+        .general_names
+        .iter()
+        .find_map(pick)
+        .filter(|v| !v.is_empty())
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -77,25 +93,51 @@ mod tests {
     fn cert_with(sans: Vec<SanType>, cn: &str) -> CertificateDer<'static> {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.subject_alt_names = sans;
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
-        params.self_signed(&KeyPair::generate().unwrap()).unwrap().der().clone()
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .self_signed(&KeyPair::generate().unwrap())
+            .unwrap()
+            .der()
+            .clone()
     }
 
     #[test]
     fn each_source_reads_its_field() {
         let cert = cert_with(
-            vec![SanType::DnsName("agent.example".try_into().unwrap()), SanType::URI("spiffe://corp/agent/42".try_into().unwrap())],
+            vec![
+                SanType::DnsName("agent.example".try_into().unwrap()),
+                SanType::URI("spiffe://corp/agent/42".try_into().unwrap()),
+            ],
             "common",
         );
-        assert_eq!(identify(&cert, IdentitySource::SanUri).unwrap().id, "spiffe://corp/agent/42");
-        assert_eq!(identify(&cert, IdentitySource::SanDns).unwrap().id, "agent.example");
-        assert_eq!(identify(&cert, IdentitySource::SubjectCn).unwrap().id, "common");
-        assert_eq!(identify(&cert, IdentitySource::SanUri).unwrap().fingerprint_sha256, sha256_hex(cert.as_ref()));
+        assert_eq!(
+            identify(&cert, IdentitySource::SanUri).unwrap().id,
+            "spiffe://corp/agent/42"
+        );
+        assert_eq!(
+            identify(&cert, IdentitySource::SanDns).unwrap().id,
+            "agent.example"
+        );
+        assert_eq!(
+            identify(&cert, IdentitySource::SubjectCn).unwrap().id,
+            "common"
+        );
+        assert_eq!(
+            identify(&cert, IdentitySource::SanUri)
+                .unwrap()
+                .fingerprint_sha256,
+            sha256_hex(cert.as_ref())
+        );
     }
 
     #[test]
     fn missing_field_is_an_error_not_a_fallback() {
         let cert = cert_with(vec![], "only-cn");
-        assert_eq!(identify(&cert, IdentitySource::SanUri), Err(IdentityError::Missing("URI subject alternative name")));
+        assert_eq!(
+            identify(&cert, IdentitySource::SanUri),
+            Err(IdentityError::Missing("URI subject alternative name"))
+        );
     }
 }

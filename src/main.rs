@@ -53,7 +53,8 @@ fn main() -> ExitCode {
     tls::install_crypto_provider();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -70,7 +71,11 @@ fn main() -> ExitCode {
             Ok(config) => serve(config),
             Err(code) => code,
         },
-        Command::Quickstart { dir, listen, no_serve } => {
+        Command::Quickstart {
+            dir,
+            listen,
+            no_serve,
+        } => {
             let config_path = match quickstart::prepare(&dir, listen) {
                 Ok(path) => path,
                 Err(e) => {

@@ -46,20 +46,48 @@ struct Shared {
 /// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
-    let store = EmbeddedStore::open(&config.embedded.path, &config.embedded.time_zone, &config.embedded.calendars)
-        .map_err(|e| anyhow::anyhow!("backend.embedded.path: cannot open {}: {e}", config.embedded.path.display()))?;
+    let store = EmbeddedStore::open(
+        &config.embedded.path,
+        &config.embedded.time_zone,
+        &config.embedded.calendars,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "backend.embedded.path: cannot open {}: {e}",
+            config.embedded.path.display()
+        )
+    })?;
     let backend: Arc<dyn CalendarBackend> = Arc::new(store);
     let shutdown = CancellationToken::new();
-    let service = mcp::http_service(backend, &config.mcp.allowed_hosts, config.listen.max_request_body_bytes, shutdown.child_token());
-    let app = Arc::new(App::new(config.mcp.path.clone(), service));
+    let service = mcp::http_service(
+        backend,
+        &config.mcp.allowed_hosts,
+        config.listen.max_request_body_bytes,
+        shutdown.child_token(),
+    );
+    let app = Arc::new(App::new(
+        config.mcp.path.clone(),
+        service,
+        config.listen.max_request_body_bytes,
+    ));
     let listener = TcpListener::bind(config.listen.address)
         .await
-        .map_err(|e| anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address))?;
+        .map_err(|e| {
+            anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address)
+        })?;
     let local_addr = listener.local_addr()?;
-    let shared = Arc::new(Shared { acceptor: TlsAcceptor::from(server_tls), app, config });
+    let shared = Arc::new(Shared {
+        acceptor: TlsAcceptor::from(server_tls),
+        app,
+        config,
+    });
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!(%local_addr, "mcp-gateway listening");
-    Ok(Gateway { local_addr, shutdown, task })
+    Ok(Gateway {
+        local_addr,
+        shutdown,
+        task,
+    })
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
@@ -92,14 +120,27 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain timeout; closing them");
     }
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, watcher: Watcher) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: Watcher,
+) {
     let listen = &shared.config.listen;
-    let tls_stream = match tokio::time::timeout(listen.handshake_timeout, shared.acceptor.accept(stream)).await {
+    let tls_stream = match tokio::time::timeout(
+        listen.handshake_timeout,
+        shared.acceptor.accept(stream),
+    )
+    .await
+    {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::warn!(ip = %peer.ip(), reason = %e, "TLS handshake refused");
@@ -110,7 +151,13 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
             return;
         }
     };
-    let Some(cert) = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).cloned() else {
+    let Some(cert) = tls_stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .cloned()
+    else {
         tracing::warn!(ip = %peer.ip(), "connection without a client certificate closed");
         return;
     };
@@ -126,8 +173,14 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let app = Arc::clone(&shared.app);
     let service = service_fn(move |request| Arc::clone(&app).handle(request, info.clone()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(listen.header_read_timeout);
-    builder.http2().timer(TokioTimer::new()).keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listen.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
     let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(ip = %peer.ip(), error = %e, "connection ended with an error");

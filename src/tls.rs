@@ -24,19 +24,36 @@ pub fn install_crypto_provider() {
 fn read_certs(key: &str, path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Problem> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| Problem::new(key, format!("cannot read PEM certificates from {}: {e}", path.display())))?;
+        .map_err(|e| {
+            Problem::new(
+                key,
+                format!("cannot read PEM certificates from {}: {e}", path.display()),
+            )
+        })?;
     if certs.is_empty() {
-        return Err(Problem::new(key, format!("no certificate in {}", path.display())));
+        return Err(Problem::new(
+            key,
+            format!("no certificate in {}", path.display()),
+        ));
     }
     Ok(certs)
 }
 
-fn read_crl(key: &str, path: &std::path::Path) -> Result<Vec<CertificateRevocationListDer<'static>>, Problem> {
-    let bytes = std::fs::read(path).map_err(|e| Problem::new(key, format!("cannot read {}: {e}", path.display())))?;
+fn read_crl(
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, Problem> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Problem::new(key, format!("cannot read {}: {e}", path.display())))?;
     if bytes.starts_with(b"-----BEGIN") {
         let crls = CertificateRevocationListDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Problem::new(key, format!("cannot read PEM CRL from {}: {e}", path.display())))?;
+            .map_err(|e| {
+                Problem::new(
+                    key,
+                    format!("cannot read PEM CRL from {}: {e}", path.display()),
+                )
+            })?;
         if crls.is_empty() {
             return Err(Problem::new(key, format!("no CRL in {}", path.display())));
         }
@@ -49,15 +66,28 @@ fn read_crl(key: &str, path: &std::path::Path) -> Result<Vec<CertificateRevocati
 /// Builds the server configuration, or the problems that prevent it (each naming its key).
 pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let chain = read_certs("tls.certificate", &tls.certificate).map_err(|p| problems.push(p)).ok();
+    let chain = read_certs("tls.certificate", &tls.certificate)
+        .map_err(|p| problems.push(p))
+        .ok();
     let key = PrivateKeyDer::from_pem_file(&tls.private_key)
-        .map_err(|e| problems.push(Problem::new("tls.private_key", format!("cannot read PEM private key from {}: {e}", tls.private_key.display()))))
+        .map_err(|e| {
+            problems.push(Problem::new(
+                "tls.private_key",
+                format!(
+                    "cannot read PEM private key from {}: {e}",
+                    tls.private_key.display()
+                ),
+            ))
+        })
         .ok();
     let mut roots = RootCertStore::empty();
     if let Ok(cas) = read_certs("tls.client_ca", &tls.client_ca).map_err(|p| problems.push(p)) {
         for (i, ca) in cas.into_iter().enumerate() {
             if let Err(e) = roots.add(ca) {
-                problems.push(Problem::new("tls.client_ca", format!("certificate #{i} is not a usable CA: {e}")));
+                problems.push(Problem::new(
+                    "tls.client_ca",
+                    format!("certificate #{i} is not a usable CA: {e}"),
+                ));
             }
         }
     }
@@ -68,19 +98,34 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
             Err(p) => problems.push(p),
         }
     }
-    let (Some(chain), Some(key), true) = (chain, key, problems.is_empty()) else { return Err(problems) };
+    let (Some(chain), Some(key), true) = (chain, key, problems.is_empty()) else {
+        return Err(problems);
+    };
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .with_crls(crls)
         .build()
-        .map_err(|e| vec![Problem::new("tls.client_ca", format!("cannot build the client verifier: {e}"))])?;
-    let versions: &[&rustls::SupportedProtocolVersion] =
-        if tls.allow_tls12 { &[&rustls::version::TLS13, &rustls::version::TLS12] } else { &[&rustls::version::TLS13] };
+        .map_err(|e| {
+            vec![Problem::new(
+                "tls.client_ca",
+                format!("cannot build the client verifier: {e}"),
+            )]
+        })?;
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls.allow_tls12 {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13]
+    };
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| vec![Problem::new("tls.min_version", e.to_string())])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| vec![Problem::new("tls.private_key", format!("does not match tls.certificate: {e}"))])?;
+        .map_err(|e| {
+            vec![Problem::new(
+                "tls.private_key",
+                format!("does not match tls.certificate: {e}"),
+            )]
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -41,17 +41,26 @@ pub enum CalendarError {
 impl CalendarError {
     /// An invalid-argument error for `field`.
     pub fn invalid(field: &str, problem: impl Into<String>) -> CalendarError {
-        CalendarError::InvalidArgument { field: field.to_owned(), problem: problem.into() }
+        CalendarError::InvalidArgument {
+            field: field.to_owned(),
+            problem: problem.into(),
+        }
     }
 
     /// A not-found error for an event id.
     pub fn event_not_found(id: &str) -> CalendarError {
-        CalendarError::NotFound { kind: "event", id: id.to_owned() }
+        CalendarError::NotFound {
+            kind: "event",
+            id: id.to_owned(),
+        }
     }
 
     /// A not-found error for a calendar id.
     pub fn calendar_not_found(id: &str) -> CalendarError {
-        CalendarError::NotFound { kind: "calendar", id: id.to_owned() }
+        CalendarError::NotFound {
+            kind: "calendar",
+            id: id.to_owned(),
+        }
     }
 }
 
@@ -90,11 +99,19 @@ pub trait CalendarBackend: Send + Sync {
     /// One calendar by id.
     async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError>;
     /// Events overlapping a window, recurring series expanded.
-    async fn list_events(&self, calendar_id: &str, query: EventQuery) -> Result<EventPage, CalendarError>;
+    async fn list_events(
+        &self,
+        calendar_id: &str,
+        query: EventQuery,
+    ) -> Result<EventPage, CalendarError>;
     /// One event or instance by id.
     async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError>;
     /// Creates an event (`start` and `end` are required in `fields`).
-    async fn create_event(&self, calendar_id: &str, fields: EventPatch) -> Result<Event, CalendarError>;
+    async fn create_event(
+        &self,
+        calendar_id: &str,
+        fields: EventPatch,
+    ) -> Result<Event, CalendarError>;
     /// Patches an event. For a series, `scope` says how much changes; without one,
     /// an instance id means that instance and a series id the whole series.
     async fn update_event(

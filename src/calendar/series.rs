@@ -36,28 +36,67 @@ pub struct Series {
 
 impl Series {
     /// Validates `lines` against a start; errors name `recurrence[i]`.
-    pub fn new(start: When, end: When, zone: Tz, lines: &[String]) -> Result<Series, CalendarError> {
+    pub fn new(
+        start: When,
+        end: When,
+        zone: Tz,
+        lines: &[String],
+    ) -> Result<Series, CalendarError> {
         let mut normalised = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let field = format!("recurrence[{i}]");
             let upper = line.trim().to_owned();
-            let name = upper.split([':', ';']).next().unwrap_or_default().to_ascii_uppercase();
+            let name = upper
+                .split([':', ';'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
             if !matches!(name.as_str(), "RRULE" | "EXDATE" | "RDATE") {
-                return Err(CalendarError::invalid(&field, format!("`{line}`: only RRULE, EXDATE and RDATE lines are allowed")));
+                return Err(CalendarError::invalid(
+                    &field,
+                    format!("`{line}`: only RRULE, EXDATE and RDATE lines are allowed"),
+                ));
             }
             if upper.contains('\n') || upper.contains('\r') {
                 return Err(CalendarError::invalid(&field, "must be a single line"));
             }
             normalised.push(normalise_until(&upper));
         }
-        if !normalised.iter().any(|l| l.to_ascii_uppercase().starts_with("RRULE")) {
-            return Err(CalendarError::invalid("recurrence", "needs at least one RRULE line"));
+        if !normalised
+            .iter()
+            .any(|l| l.to_ascii_uppercase().starts_with("RRULE"))
+        {
+            return Err(CalendarError::invalid(
+                "recurrence",
+                "needs at least one RRULE line",
+            ));
         }
-        let series = Series { start, end, zone, lines: normalised };
+        let series = Series {
+            start,
+            end,
+            zone,
+            lines: normalised,
+        };
+        let first_rule = series
+            .lines
+            .iter()
+            .find(|l| l.to_ascii_uppercase().starts_with("RRULE"))
+            .cloned()
+            .unwrap_or_default();
+        // Each line is checked on its own (with the first RRULE, which EXDATE and
+        // RDATE need) so that the error points at the line that is wrong.
         for (i, line) in series.lines.iter().enumerate() {
-            let text = format!("{}\n{line}", series.dtstart_line());
+            let rule = if *line == first_rule {
+                String::new()
+            } else {
+                format!("{first_rule}\n")
+            };
+            let text = format!("{}\n{rule}{line}", series.dtstart_line());
             if let Err(e) = text.parse::<RRuleSet>() {
-                return Err(CalendarError::invalid(&format!("recurrence[{i}]"), format!("`{}`: {e}", lines[i])));
+                return Err(CalendarError::invalid(
+                    &format!("recurrence[{i}]"),
+                    format!("`{}`: {e}", lines[i]),
+                ));
             }
         }
         series.rule_set()?;
@@ -68,7 +107,11 @@ impl Series {
         match self.start {
             When::AllDay(date) => format!("DTSTART:{}T000000Z", date.format("%Y%m%d")),
             When::Timed { at, .. } => {
-                format!("DTSTART;TZID={}:{}", self.zone.name(), at.with_timezone(&self.zone).format("%Y%m%dT%H%M%S"))
+                format!(
+                    "DTSTART;TZID={}:{}",
+                    self.zone.name(),
+                    at.with_timezone(&self.zone).format("%Y%m%dT%H%M%S")
+                )
             }
         }
     }
@@ -84,7 +127,11 @@ impl Series {
     }
 
     /// The occurrences that overlap `[from, to)`, in order.
-    pub fn occurrences(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<Occurrence>, CalendarError> {
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, CalendarError> {
         let length = self.length();
         let tz = rrule::Tz::Tz(self.zone);
         let set = self
@@ -148,7 +195,9 @@ impl Series {
     /// The rule lines for the second half of a split series starting at `split`:
     /// a COUNT is reduced by the occurrences the first half keeps.
     pub fn lines_from(&self, split: &When) -> Result<Vec<String>, CalendarError> {
-        let kept = self.occurrences(self.start.instant(self.zone), split.instant(self.zone))?.len();
+        let kept = self
+            .occurrences(self.start.instant(self.zone), split.instant(self.zone))?
+            .len();
         Ok(self
             .lines
             .iter()
@@ -177,21 +226,30 @@ impl Series {
 pub fn shift(start: &When, by: Duration, _zone: Tz) -> When {
     match start {
         When::AllDay(date) => When::AllDay(*date + Duration::days(by.num_days())),
-        When::Timed { at, zone } => When::Timed { at: *at + by, zone: *zone },
+        When::Timed { at, zone } => When::Timed {
+            at: *at + by,
+            zone: *zone,
+        },
     }
 }
 
 /// A date-only UNTIL is read as the end of that day in UTC, which `rrule` accepts
 /// for every DTSTART form (it refuses floating UNTIL values).
 fn normalise_until(line: &str) -> String {
-    let Some((head, rule)) = line.split_once(':') else { return line.to_owned() };
+    let Some((head, rule)) = line.split_once(':') else {
+        return line.to_owned();
+    };
     if !head.eq_ignore_ascii_case("RRULE") {
         return line.to_owned();
     }
     let parts: Vec<String> = rule
         .split(';')
         .map(|p| match p.split_once('=') {
-            Some((k, v)) if k.eq_ignore_ascii_case("UNTIL") && v.len() == 8 && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((k, v))
+                if k.eq_ignore_ascii_case("UNTIL")
+                    && v.len() == 8
+                    && v.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 format!("UNTIL={v}T235959Z")
             }
             _ => p.to_owned(),
@@ -219,7 +277,13 @@ pub fn parse_instance_id(id: &str) -> Option<(String, When)> {
         return Some((series.to_owned(), When::AllDay(date)));
     }
     let naive = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ").ok()?;
-    Some((series.to_owned(), When::Timed { at: Utc.from_utc_datetime(&naive), zone: None }))
+    Some((
+        series.to_owned(),
+        When::Timed {
+            at: Utc.from_utc_datetime(&naive),
+            zone: None,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -228,7 +292,10 @@ mod tests {
     use crate::calendar::time::parse_instant;
 
     fn timed(text: &str, zone: Tz) -> When {
-        When::Timed { at: parse_instant("t", text).unwrap(), zone: Some(zone) }
+        When::Timed {
+            at: parse_instant("t", text).unwrap(),
+            zone: Some(zone),
+        }
     }
 
     #[test]
@@ -242,11 +309,25 @@ mod tests {
         )
         .unwrap();
         let all = series
-            .occurrences(parse_instant("a", "2026-03-01T00:00:00Z").unwrap(), parse_instant("b", "2026-05-01T00:00:00Z").unwrap())
+            .occurrences(
+                parse_instant("a", "2026-03-01T00:00:00Z").unwrap(),
+                parse_instant("b", "2026-05-01T00:00:00Z").unwrap(),
+            )
             .unwrap();
-        let local: Vec<String> =
-            all.iter().map(|o| o.start.instant(berlin).with_timezone(&berlin).format("%H:%M %z").to_string()).collect();
-        assert_eq!(local, ["09:00 +0100", "09:00 +0100", "09:00 +0200", "09:00 +0200"]);
+        let local: Vec<String> = all
+            .iter()
+            .map(|o| {
+                o.start
+                    .instant(berlin)
+                    .with_timezone(&berlin)
+                    .format("%H:%M %z")
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            local,
+            ["09:00 +0100", "09:00 +0100", "09:00 +0200", "09:00 +0200"]
+        );
     }
 
     #[test]
@@ -258,7 +339,11 @@ mod tests {
             &["RRULE:FREQ=SOMETIMES".to_owned()],
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("recurrence[0]: `RRULE:FREQ=SOMETIMES`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("recurrence[0]: `RRULE:FREQ=SOMETIMES`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -270,7 +355,10 @@ mod tests {
         assert_eq!(series, "abc");
         assert_eq!(when.instant(Tz::UTC), start.instant(Tz::UTC));
         let day = When::AllDay(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap());
-        assert_eq!(parse_instance_id(&instance_id("x", &day)), Some(("x".to_owned(), day)));
+        assert_eq!(
+            parse_instance_id(&instance_id("x", &day)),
+            Some(("x".to_owned(), day))
+        );
     }
 
     #[test]
@@ -283,7 +371,13 @@ mod tests {
         )
         .unwrap();
         let split = timed("2026-01-08T09:00:00Z", Tz::UTC);
-        assert_eq!(series.lines_from(&split).unwrap(), ["RRULE:FREQ=DAILY;COUNT=7"]);
-        assert_eq!(series.lines_ending_before(&split), ["RRULE:FREQ=DAILY;UNTIL=20260108T085959Z"]);
+        assert_eq!(
+            series.lines_from(&split).unwrap(),
+            ["RRULE:FREQ=DAILY;COUNT=7"]
+        );
+        assert_eq!(
+            series.lines_ending_before(&split),
+            ["RRULE:FREQ=DAILY;UNTIL=20260108T085959Z"]
+        );
     }
 }

@@ -128,7 +128,13 @@ mod tests {
         let hours = WorkingHours {
             start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             end: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
-            days: vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+            days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
             zone,
         };
         // Friday 2026-01-09 to Monday 2026-01-12 (UTC window).

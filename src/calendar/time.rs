@@ -42,7 +42,8 @@ pub fn midnight(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     let naive = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     local_to_utc(naive, zone).unwrap_or_else(|| {
         // Some zones skip midnight on DST day: the day then starts one hour later.
-        local_to_utc(naive + Duration::hours(1), zone).unwrap_or_else(|| Utc.from_utc_datetime(&naive))
+        local_to_utc(naive + Duration::hours(1), zone)
+            .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
     })
 }
 
@@ -57,7 +58,10 @@ fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> Option<DateTime<Utc>> {
 /// Parses an IANA zone name; `field` names the argument in the error.
 pub fn parse_zone(field: &str, name: &str) -> Result<Tz, CalendarError> {
     name.parse::<Tz>().map_err(|_| {
-        CalendarError::invalid(field, format!("unknown time zone `{name}` (use an IANA name such as `Europe/Berlin`)"))
+        CalendarError::invalid(
+            field,
+            format!("unknown time zone `{name}` (use an IANA name such as `Europe/Berlin`)"),
+        )
     })
 }
 
@@ -66,14 +70,18 @@ pub fn parse_instant(field: &str, value: &str) -> Result<DateTime<Utc>, Calendar
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
-            CalendarError::invalid(field, format!("`{value}` is not an RFC 3339 date-time with offset ({e})"))
+            CalendarError::invalid(
+                field,
+                format!("`{value}` is not an RFC 3339 date-time with offset ({e})"),
+            )
         })
 }
 
 /// Parses an all-day date `YYYY-MM-DD`.
 pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate, CalendarError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|e| CalendarError::invalid(field, format!("`{value}` is not a date YYYY-MM-DD ({e})")))
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
+        CalendarError::invalid(field, format!("`{value}` is not a date YYYY-MM-DD ({e})"))
+    })
 }
 
 /// Validates a start or end as sent by a client.
@@ -84,13 +92,22 @@ pub fn resolve(field: &str, value: &EventDateTime) -> Result<When, CalendarError
         .map(|z| parse_zone(&format!("{field}.timeZone"), z))
         .transpose()?;
     match (&value.date_time, &value.date) {
-        (Some(_), Some(_)) => Err(CalendarError::invalid(field, "give either `dateTime` or `date`, not both")),
-        (None, None) => Err(CalendarError::invalid(field, "needs `dateTime` (timed) or `date` (all-day)")),
+        (Some(_), Some(_)) => Err(CalendarError::invalid(
+            field,
+            "give either `dateTime` or `date`, not both",
+        )),
+        (None, None) => Err(CalendarError::invalid(
+            field,
+            "needs `dateTime` (timed) or `date` (all-day)",
+        )),
         (None, Some(date)) => Ok(When::AllDay(parse_date(&format!("{field}.date"), date)?)),
         (Some(text), None) => {
             let dt_field = format!("{field}.dateTime");
             if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-                return Ok(When::Timed { at: at.with_timezone(&Utc), zone });
+                return Ok(When::Timed {
+                    at: at.with_timezone(&Utc),
+                    zone,
+                });
             }
             let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").map_err(|_| {
                 CalendarError::invalid(&dt_field, format!("`{text}` is not an RFC 3339 date-time"))
@@ -102,9 +119,15 @@ pub fn resolve(field: &str, value: &EventDateTime) -> Result<When, CalendarError
                 ));
             };
             let at = local_to_utc(naive, zone).ok_or_else(|| {
-                CalendarError::invalid(&dt_field, format!("`{text}` does not exist in {zone} (skipped by a DST change)"))
+                CalendarError::invalid(
+                    &dt_field,
+                    format!("`{text}` does not exist in {zone} (skipped by a DST change)"),
+                )
             })?;
-            Ok(When::Timed { at, zone: Some(zone) })
+            Ok(When::Timed {
+                at,
+                zone: Some(zone),
+            })
         }
     }
 }
@@ -127,7 +150,8 @@ pub fn render(when: &When, zone: Tz) -> EventDateTime {
 
 /// RFC 3339 text of `at` in `zone`, with seconds and the zone's offset.
 pub fn format_in(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    at.with_timezone(&zone)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
 }
 
 /// RFC 3339 UTC text with milliseconds, for `created` / `updated` stamps.
@@ -138,10 +162,16 @@ pub fn format_utc(at: DateTime<Utc>) -> String {
 /// Checks that `end` is after `start`, naming `end` when it is not.
 pub fn check_order(start: &When, end: &When, zone: Tz) -> Result<(), CalendarError> {
     if start.is_all_day() != end.is_all_day() {
-        return Err(CalendarError::invalid("end", "must be all-day (`date`) when start is, and timed when start is"));
+        return Err(CalendarError::invalid(
+            "end",
+            "must be all-day (`date`) when start is, and timed when start is",
+        ));
     }
     if end.instant(zone) <= start.instant(zone) {
-        return Err(CalendarError::invalid("end", "must be after start (an all-day end date is exclusive)"));
+        return Err(CalendarError::invalid(
+            "end",
+            "must be after start (an all-day end date is exclusive)",
+        ));
     }
     Ok(())
 }
@@ -152,8 +182,14 @@ mod tests {
 
     #[test]
     fn local_time_without_zone_is_refused_with_the_field_name() {
-        let err = resolve("start", &EventDateTime { date_time: Some("2026-03-02T09:00:00".into()), ..Default::default() })
-            .unwrap_err();
+        let err = resolve(
+            "start",
+            &EventDateTime {
+                date_time: Some("2026-03-02T09:00:00".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("start.dateTime"), "{err}");
     }
 
@@ -182,12 +218,18 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(when.instant(Tz::UTC), parse_instant("x", "2026-07-01T07:00:00Z").unwrap());
+        assert_eq!(
+            when.instant(Tz::UTC),
+            parse_instant("x", "2026-07-01T07:00:00Z").unwrap()
+        );
     }
 
     #[test]
     fn unknown_zone_names_the_field() {
         let err = parse_zone("timeZone", "Mars/Olympus").unwrap_err();
-        assert_eq!(err.to_string(), "timeZone: unknown time zone `Mars/Olympus` (use an IANA name such as `Europe/Berlin`)");
+        assert_eq!(
+            err.to_string(),
+            "timeZone: unknown time zone `Mars/Olympus` (use an IANA name such as `Europe/Berlin`)"
+        );
     }
 }

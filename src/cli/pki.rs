@@ -2,8 +2,8 @@
 //! certificate for local names, and client certificates carrying an identity.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 
 /// A certificate and its private key, both PEM.
@@ -29,32 +29,55 @@ impl Authority {
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name.push(DnType::CommonName, name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         params.not_before = rcgen::date_time_ymd(2025, 1, 1);
         params.not_after = params.not_before + std::time::Duration::from_secs(3650 * 86_400);
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
-        let issued = Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() };
-        Ok(Authority { issued, issuer: Issuer::new(params, key) })
+        let issued = Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        };
+        Ok(Authority {
+            issued,
+            issuer: Issuer::new(params, key),
+        })
     }
 
     /// A CA read back from its PEM certificate and key.
     pub fn load(cert_pem: &str, key_pem: &str) -> anyhow::Result<Authority> {
         let issuer = Issuer::from_ca_cert_pem(cert_pem, KeyPair::from_pem(key_pem)?)?;
-        Ok(Authority { issued: Issued { cert_pem: cert_pem.to_owned(), key_pem: key_pem.to_owned() }, issuer })
+        Ok(Authority {
+            issued: Issued {
+                cert_pem: cert_pem.to_owned(),
+                key_pem: key_pem.to_owned(),
+            },
+            issuer,
+        })
     }
 
     /// Signs `params` for a fresh key.
     pub fn sign(&self, params: &CertificateParams) -> anyhow::Result<Issued> {
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(Issued { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), valid one year.
     pub fn issue_server(&self, names: &[&str]) -> anyhow::Result<Issued> {
-        let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
-        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         valid_for_a_year(&mut params);
@@ -91,7 +114,9 @@ impl Authority {
 
 fn valid_for_a_year(params: &mut CertificateParams) {
     // rcgen takes `time` dates; derive "now" from the Unix epoch it can build.
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let now = rcgen::date_time_ymd(1970, 1, 1) + since_epoch;
     params.not_before = now - std::time::Duration::from_secs(3600);
     params.not_after = now + std::time::Duration::from_secs(365 * 86_400);

@@ -16,8 +16,13 @@ pub const DEMO_CLIENT: &str = "demo-client";
 /// Writes `contents` to `path`, readable only by the owner when `secret`.
 fn write_file(path: &Path, contents: &str, secret: bool) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true).mode(if secret { 0o600 } else { 0o644 });
-    let mut file = options.open(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    options
+        .write(true)
+        .create_new(true)
+        .mode(if secret { 0o600 } else { 0o644 });
+    let mut file = options
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
     file.write_all(contents.as_bytes())?;
     file.sync_all()?;
     Ok(())
@@ -70,7 +75,11 @@ pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::Path
         authority
     };
     if !dir.join("server.pem").exists() {
-        write_pair(dir, "server", &authority.issue_server(&["localhost", "127.0.0.1", "::1"])?)?;
+        write_pair(
+            dir,
+            "server",
+            &authority.issue_server(&["localhost", "127.0.0.1", "::1"])?,
+        )?;
     }
     if !dir.join("client.pem").exists() {
         write_pair(dir, "client", &authority.issue_client(DEMO_CLIENT)?)?;

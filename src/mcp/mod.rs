@@ -10,12 +10,10 @@ mod tools;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::model::{CallToolRequestParams, CallToolResponse, ContentBlock, ErrorCode, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::service::RequestContext;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+use rmcp::{ServerHandler, tool_handler};
 use tokio_util::sync::CancellationToken;
 
 use crate::calendar::CalendarBackend;
@@ -32,7 +30,10 @@ pub struct CalendarServer {
 impl CalendarServer {
     /// A server over `backend`.
     pub fn new(backend: Arc<dyn CalendarBackend>) -> CalendarServer {
-        CalendarServer { backend, tool_router: CalendarServer::tool_router() }
+        CalendarServer {
+            backend,
+            tool_router: CalendarServer::tool_router(),
+        }
     }
 }
 
@@ -44,28 +45,11 @@ delete_event take a scope (thisInstance, thisAndFollowing, all). Errors name the
 impl ServerHandler for CalendarServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(INSTRUCTIONS.to_owned())
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        let context = ToolCallContext::new(self, request, context);
-        match self.tool_router.call(context).await {
-            // Arguments that do not fit the schema are the caller's mistake: report
-            // them as a tool error the model can read and fix, not a protocol error.
-            Err(error) if error.code == ErrorCode::INVALID_PARAMS && error.message.starts_with("failed to deserialize") => {
-                let message = error.message.replace("failed to deserialize parameters: ", "invalid arguments: ");
-                let mut result = rmcp::model::CallToolResult::error(vec![ContentBlock::text(message.clone())]);
-                result.structured_content =
-                    Some(serde_json::json!({ "error": { "code": "invalid_argument", "field": null, "message": message } }));
-                Ok(result.into())
-            }
-            other => other,
-        }
     }
 }
 
@@ -80,5 +64,9 @@ pub fn http_service(
         .with_allowed_hosts(allowed_hosts.iter().cloned())
         .with_max_request_body_bytes(max_body)
         .with_cancellation_token(shutdown);
-    StreamableHttpService::new(move || Ok(CalendarServer::new(Arc::clone(&backend))), Arc::default(), config)
+    StreamableHttpService::new(
+        move || Ok(CalendarServer::new(Arc::clone(&backend))),
+        Arc::default(),
+        config,
+    )
 }

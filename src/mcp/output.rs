@@ -52,6 +52,15 @@ pub fn event_in_zone(mut event: Event, zone: Tz) -> Event {
 
 /// A short human description of an event: `"Standup" 2026-03-02T09:00:00+01:00`.
 pub fn describe(event: &Event) -> String {
-    let when = event.start.date_time.as_deref().or(event.start.date.as_deref()).unwrap_or("?");
-    format!("\"{}\" {when} (id {})", event.summary.as_deref().unwrap_or("(no title)"), event.id)
+    let when = event
+        .start
+        .date_time
+        .as_deref()
+        .or(event.start.date.as_deref())
+        .unwrap_or("?");
+    format!(
+        "\"{}\" {when} (id {})",
+        event.summary.as_deref().unwrap_or("(no title)"),
+        event.id
+    )
 }

@@ -34,8 +34,12 @@ pub enum SessionCheck {
 impl SessionOwners {
     /// Checks the session a request names against the identity making it.
     pub fn check(&self, session: Option<&HeaderValue>, identity: &str) -> SessionCheck {
-        let Some(session) = session else { return SessionCheck::Proceed };
-        let Ok(session) = session.to_str() else { return SessionCheck::NotFound };
+        let Some(session) = session else {
+            return SessionCheck::Proceed;
+        };
+        let Ok(session) = session.to_str() else {
+            return SessionCheck::NotFound;
+        };
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
         match owners.get_mut(session) {
             Some((owner, last_used)) if owner == identity => {
@@ -48,7 +52,14 @@ impl SessionOwners {
 
     /// Records the outcome of a request: a new session is bound to `identity`;
     /// a successful DELETE ends the binding.
-    pub fn record(&self, method: &Method, requested: Option<&HeaderValue>, status: StatusCode, issued: Option<&HeaderValue>, identity: &str) {
+    pub fn record(
+        &self,
+        method: &Method,
+        requested: Option<&HeaderValue>,
+        status: StatusCode,
+        issued: Option<&HeaderValue>,
+        identity: &str,
+    ) {
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
         if requested.is_none()
             && let Some(new) = issued.and_then(|v| v.to_str().ok())
@@ -76,8 +87,17 @@ mod tests {
         owners.record(&Method::POST, None, StatusCode::OK, Some(&id), "alice");
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::Proceed);
         assert_eq!(owners.check(Some(&id), "bob"), SessionCheck::NotFound);
-        assert_eq!(owners.check(Some(&HeaderValue::from_static("s-2")), "alice"), SessionCheck::NotFound);
-        owners.record(&Method::DELETE, Some(&id), StatusCode::ACCEPTED, None, "alice");
+        assert_eq!(
+            owners.check(Some(&HeaderValue::from_static("s-2")), "alice"),
+            SessionCheck::NotFound
+        );
+        owners.record(
+            &Method::DELETE,
+            Some(&id),
+            StatusCode::ACCEPTED,
+            None,
+            "alice",
+        );
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::NotFound);
     }
 }

@@ -14,8 +14,9 @@ use crate::calendar::{CalendarError, EventQuery};
 use crate::mcp::CalendarServer;
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{
-    CreateEventParams, CurrentTimeParams, DeleteEventParams, FreeBusyParams, FreeSlotsParams, GetEventParams,
-    ListCalendarsParams, ListEventsParams, RespondParams, UpdateEventParams, WorkingHoursParams,
+    CreateEventParams, CurrentTimeParams, DeleteEventParams, FreeBusyParams, FreeSlotsParams,
+    GetEventParams, ListCalendarsParams, ListEventsParams, RespondParams, UpdateEventParams,
+    WorkingHoursParams,
 };
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
@@ -30,7 +31,11 @@ fn finish(outcome: Result<CallToolResult, CalendarError>) -> ToolResult {
     Ok(outcome.unwrap_or_else(|e| failure(&e)))
 }
 
-fn window(min: &str, max: &str, limit_days: Option<i64>) -> Result<(DateTime<Utc>, DateTime<Utc>), CalendarError> {
+fn window(
+    min: &str,
+    max: &str,
+    limit_days: Option<i64>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), CalendarError> {
     let min = parse_instant("timeMin", min)?;
     let max = parse_instant("timeMax", max)?;
     if max <= min {
@@ -39,23 +44,33 @@ fn window(min: &str, max: &str, limit_days: Option<i64>) -> Result<(DateTime<Utc
     if let Some(days) = limit_days
         && max - min > Duration::days(days)
     {
-        return Err(CalendarError::invalid("timeMax", format!("window is longer than {days} days; split the query")));
+        return Err(CalendarError::invalid(
+            "timeMax",
+            format!("window is longer than {days} days; split the query"),
+        ));
     }
     Ok((min, max))
 }
 
 fn check_calendar_list(ids: &[String]) -> Result<(), CalendarError> {
     if ids.is_empty() {
-        return Err(CalendarError::invalid("calendarIds", "name at least one calendar"));
+        return Err(CalendarError::invalid(
+            "calendarIds",
+            "name at least one calendar",
+        ));
     }
     if ids.len() > MAX_CALENDARS_PER_QUERY {
-        return Err(CalendarError::invalid("calendarIds", format!("at most {MAX_CALENDARS_PER_QUERY} calendars")));
+        return Err(CalendarError::invalid(
+            "calendarIds",
+            format!("at most {MAX_CALENDARS_PER_QUERY} calendars"),
+        ));
     }
     Ok(())
 }
 
 fn weekday(field: &str, name: &str) -> Result<Weekday, CalendarError> {
-    name.parse::<Weekday>().map_err(|_| CalendarError::invalid(field, format!("`{name}` is not a weekday (mon..sun)")))
+    name.parse::<Weekday>()
+        .map_err(|_| CalendarError::invalid(field, format!("`{name}` is not a weekday (mon..sun)")))
 }
 
 fn working_hours(raw: &WorkingHoursParams, zone: Tz) -> Result<WorkingHours, CalendarError> {
@@ -66,21 +81,39 @@ fn working_hours(raw: &WorkingHoursParams, zone: Tz) -> Result<WorkingHours, Cal
     let start = time("workingHours.start", &raw.start)?;
     let end = time("workingHours.end", &raw.end)?;
     if end <= start {
-        return Err(CalendarError::invalid("workingHours.end", "must be after workingHours.start"));
+        return Err(CalendarError::invalid(
+            "workingHours.end",
+            "must be after workingHours.start",
+        ));
     }
     let days = match &raw.days {
-        None => vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri],
+        None => vec![
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ],
         Some(names) => names
             .iter()
             .enumerate()
             .map(|(i, n)| weekday(&format!("workingHours.days[{i}]"), n))
             .collect::<Result<_, _>>()?,
     };
-    Ok(WorkingHours { start, end, days, zone })
+    Ok(WorkingHours {
+        start,
+        end,
+        days,
+        zone,
+    })
 }
 
 impl CalendarServer {
-    async fn output_zone(&self, calendar_id: &str, requested: Option<&str>) -> Result<Tz, CalendarError> {
+    async fn output_zone(
+        &self,
+        calendar_id: &str,
+        requested: Option<&str>,
+    ) -> Result<Tz, CalendarError> {
         match requested {
             Some(name) => parse_zone("timeZone", name),
             None => {
@@ -90,9 +123,19 @@ impl CalendarServer {
         }
     }
 
-    async fn list_events_inner(&self, p: ListEventsParams) -> Result<CallToolResult, CalendarError> {
-        let zone = self.output_zone(&p.calendar_id, p.time_zone.as_deref()).await?;
-        let time_min = p.time_min.as_deref().map(|t| parse_instant("timeMin", t)).transpose()?.unwrap_or_else(Utc::now);
+    async fn list_events_inner(
+        &self,
+        p: ListEventsParams,
+    ) -> Result<CallToolResult, CalendarError> {
+        let zone = self
+            .output_zone(&p.calendar_id, p.time_zone.as_deref())
+            .await?;
+        let time_min = p
+            .time_min
+            .as_deref()
+            .map(|t| parse_instant("timeMin", t))
+            .transpose()?
+            .unwrap_or_else(Utc::now);
         let time_max = match p.time_max.as_deref() {
             Some(t) => parse_instant("timeMax", t)?,
             None => time_min + Duration::days(365),
@@ -102,88 +145,188 @@ impl CalendarServer {
         }
         let max_results = p.max_results.unwrap_or(250);
         if !(1..=2500).contains(&max_results) {
-            return Err(CalendarError::invalid("maxResults", "must be between 1 and 2500"));
+            return Err(CalendarError::invalid(
+                "maxResults",
+                "must be between 1 and 2500",
+            ));
         }
-        let query = EventQuery { time_min, time_max, text: p.query, max_results: max_results as usize, page_token: p.page_token };
+        let query = EventQuery {
+            time_min,
+            time_max,
+            text: p.query,
+            max_results: max_results as usize,
+            page_token: p.page_token,
+        };
         let page = self.backend.list_events(&p.calendar_id, query).await?;
-        let items: Vec<_> = page.items.into_iter().map(|e| event_in_zone(e, zone)).collect();
-        let more = if page.next_page_token.is_some() { " (more: pass nextPageToken)" } else { "" };
+        let items: Vec<_> = page
+            .items
+            .into_iter()
+            .map(|e| event_in_zone(e, zone))
+            .collect();
+        let more = if page.next_page_token.is_some() {
+            " (more: pass nextPageToken)"
+        } else {
+            ""
+        };
         let summary = format!("{} event(s) in {}{more}", items.len(), p.calendar_id);
-        Ok(success(summary, json!({ "items": items, "nextPageToken": page.next_page_token, "timeZone": zone.name() })))
+        Ok(success(
+            summary,
+            json!({ "items": items, "nextPageToken": page.next_page_token, "timeZone": zone.name() }),
+        ))
     }
 }
 
 #[tool_router(vis = "pub(crate)")]
 impl CalendarServer {
-    #[tool(description = "List the calendars this client can use, with their ids and time zones.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "List the calendars this client can use, with their ids and time zones.",
+        annotations(read_only_hint = true)
+    )]
     async fn list_calendars(&self, Parameters(_): Parameters<ListCalendarsParams>) -> ToolResult {
-        finish(async {
-            let calendars = self.backend.list_calendars().await?;
-            Ok(success(format!("{} calendar(s)", calendars.len()), json!({ "calendars": calendars })))
-        }
-        .await)
+        finish(
+            async {
+                let calendars = self.backend.list_calendars().await?;
+                Ok(success(
+                    format!("{} calendar(s)", calendars.len()),
+                    json!({ "calendars": calendars }),
+                ))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "List events in a time window (recurring events expanded into instances), optionally filtered by text. Returns nextPageToken when more match.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "List events in a time window (recurring events expanded into instances), optionally filtered by text. Returns nextPageToken when more match.",
+        annotations(read_only_hint = true)
+    )]
     async fn list_events(&self, Parameters(p): Parameters<ListEventsParams>) -> ToolResult {
         finish(self.list_events_inner(p).await)
     }
 
-    #[tool(description = "Get one event or recurring-event instance by id.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Get one event or recurring-event instance by id.",
+        annotations(read_only_hint = true)
+    )]
     async fn get_event(&self, Parameters(p): Parameters<GetEventParams>) -> ToolResult {
-        finish(async {
-            let zone = self.output_zone(&p.calendar_id, p.time_zone.as_deref()).await?;
-            let event = event_in_zone(self.backend.get_event(&p.calendar_id, &p.event_id).await?, zone);
-            Ok(success(describe(&event), json!(event)))
-        }
-        .await)
+        finish(
+            async {
+                let zone = self
+                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .await?;
+                let event = event_in_zone(
+                    self.backend.get_event(&p.calendar_id, &p.event_id).await?,
+                    zone,
+                );
+                Ok(success(describe(&event), json!(event)))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "Create an event: timed ({dateTime, timeZone}) or all-day ({date}, exclusive end date), with optional attendees, reminders and RRULE recurrence.")]
+    #[tool(
+        description = "Create an event: timed ({dateTime, timeZone}) or all-day ({date}, exclusive end date), with optional attendees, reminders and RRULE recurrence."
+    )]
     async fn create_event(&self, Parameters(p): Parameters<CreateEventParams>) -> ToolResult {
-        finish(async {
-            let zone = self.output_zone(&p.calendar_id, p.time_zone.as_deref()).await?;
-            let event = event_in_zone(self.backend.create_event(&p.calendar_id, p.fields()).await?, zone);
-            Ok(success(format!("created {}", describe(&event)), json!(event)))
-        }
-        .await)
+        finish(
+            async {
+                let zone = self
+                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .await?;
+                let event = event_in_zone(
+                    self.backend
+                        .create_event(&p.calendar_id, p.fields())
+                        .await?,
+                    zone,
+                );
+                Ok(success(
+                    format!("created {}", describe(&event)),
+                    json!(event),
+                ))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "Change fields of an event (only the fields given). For recurring events choose scope: thisInstance, thisAndFollowing or all.")]
+    #[tool(
+        description = "Change fields of an event (only the fields given). For recurring events choose scope: thisInstance, thisAndFollowing or all."
+    )]
     async fn update_event(&self, Parameters(p): Parameters<UpdateEventParams>) -> ToolResult {
-        finish(async {
-            let zone = self.output_zone(&p.calendar_id, p.time_zone.as_deref()).await?;
-            let event = self.backend.update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope).await?;
-            let event = event_in_zone(event, zone);
-            Ok(success(format!("updated {}", describe(&event)), json!(event)))
-        }
-        .await)
+        finish(
+            async {
+                let zone = self
+                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .await?;
+                let event = self
+                    .backend
+                    .update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
+                    .await?;
+                let event = event_in_zone(event, zone);
+                Ok(success(
+                    format!("updated {}", describe(&event)),
+                    json!(event),
+                ))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "Delete an event. For recurring events choose scope: thisInstance, thisAndFollowing or all.", annotations(destructive_hint = true))]
+    #[tool(
+        description = "Delete an event. For recurring events choose scope: thisInstance, thisAndFollowing or all.",
+        annotations(destructive_hint = true)
+    )]
     async fn delete_event(&self, Parameters(p): Parameters<DeleteEventParams>) -> ToolResult {
-        finish(async {
-            self.backend.delete_event(&p.calendar_id, &p.event_id, p.scope).await?;
-            Ok(success(format!("deleted {}", p.event_id), json!({ "deleted": p.event_id, "calendarId": p.calendar_id })))
-        }
-        .await)
+        finish(
+            async {
+                self.backend
+                    .delete_event(&p.calendar_id, &p.event_id, p.scope)
+                    .await?;
+                Ok(success(
+                    format!("deleted {}", p.event_id),
+                    json!({ "deleted": p.event_id, "calendarId": p.calendar_id }),
+                ))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "Record an attendee's RSVP (accepted, declined or tentative) with an optional comment.")]
+    #[tool(
+        description = "Record an attendee's RSVP (accepted, declined or tentative) with an optional comment."
+    )]
     async fn respond_to_event(&self, Parameters(p): Parameters<RespondParams>) -> ToolResult {
-        finish(async {
-            let zone = self.output_zone(&p.calendar_id, p.time_zone.as_deref()).await?;
-            let event = self
-                .backend
-                .respond_to_event(&p.calendar_id, &p.event_id, &p.attendee_email, p.response, p.comment)
-                .await?;
-            let event = event_in_zone(event, zone);
-            Ok(success(format!("{} {} {}", p.attendee_email, p.response.as_status(), describe(&event)), json!(event)))
-        }
-        .await)
+        finish(
+            async {
+                let zone = self
+                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .await?;
+                let event = self
+                    .backend
+                    .respond_to_event(
+                        &p.calendar_id,
+                        &p.event_id,
+                        &p.attendee_email,
+                        p.response,
+                        p.comment,
+                    )
+                    .await?;
+                let event = event_in_zone(event, zone);
+                Ok(success(
+                    format!(
+                        "{} {} {}",
+                        p.attendee_email,
+                        p.response.as_status(),
+                        describe(&event)
+                    ),
+                    json!(event),
+                ))
+            }
+            .await,
+        )
     }
 
-    #[tool(description = "Busy intervals of several calendars in one window (at most 90 days).", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Busy intervals of several calendars in one window (at most 90 days).",
+        annotations(read_only_hint = true)
+    )]
     async fn get_freebusy(&self, Parameters(p): Parameters<FreeBusyParams>) -> ToolResult {
         finish(async {
             check_calendar_list(&p.calendar_ids)?;
@@ -206,7 +349,10 @@ impl CalendarServer {
         .await)
     }
 
-    #[tool(description = "Find time slots of at least durationMinutes when all the given calendars are free, optionally within working hours in a time zone.", annotations(read_only_hint = true))]
+    #[tool(
+        description = "Find time slots of at least durationMinutes when all the given calendars are free, optionally within working hours in a time zone.",
+        annotations(read_only_hint = true)
+    )]
     async fn find_free_slots(&self, Parameters(p): Parameters<FreeSlotsParams>) -> ToolResult {
         finish(async {
             check_calendar_list(&p.calendar_ids)?;
@@ -232,7 +378,10 @@ impl CalendarServer {
         .await)
     }
 
-    #[tool(description = "The current date and time in a time zone (default UTC).", annotations(read_only_hint = true))]
+    #[tool(
+        description = "The current date and time in a time zone (default UTC).",
+        annotations(read_only_hint = true)
+    )]
     async fn get_current_time(&self, Parameters(p): Parameters<CurrentTimeParams>) -> ToolResult {
         finish((|| {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;

@@ -60,7 +60,11 @@ CREATE INDEX IF NOT EXISTS events_by_series ON events(calendar_id, series_id);
 impl EmbeddedStore {
     /// Opens (creating when missing) the store at `path`, with a `primary`
     /// calendar in `primary_zone` and the declared `calendars`.
-    pub fn open(path: &Path, primary_zone: &str, calendars: &[CalendarSeed]) -> anyhow::Result<EmbeddedStore> {
+    pub fn open(
+        path: &Path,
+        primary_zone: &str,
+        calendars: &[CalendarSeed],
+    ) -> anyhow::Result<EmbeddedStore> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -73,13 +77,18 @@ impl EmbeddedStore {
             params![primary_zone],
         )?;
         for seed in calendars {
-            parse_zone(&format!("calendar.calendars[{}].time_zone", seed.id), &seed.time_zone)?;
+            parse_zone(
+                &format!("calendar.calendars[{}].time_zone", seed.id),
+                &seed.time_zone,
+            )?;
             conn.execute(
                 "INSERT OR IGNORE INTO calendars (id, summary, time_zone) VALUES (?1, ?2, ?3)",
                 params![seed.id, seed.name, seed.time_zone],
             )?;
         }
-        Ok(EmbeddedStore { conn: Arc::new(Mutex::new(conn)) })
+        Ok(EmbeddedStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `work` on the blocking pool inside one transaction, committed only when it succeeds.
@@ -90,7 +99,9 @@ impl EmbeddedStore {
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
+            let mut conn = conn
+                .lock()
+                .map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
             let tx = conn.transaction().map_err(db_error)?;
             let value = work(&tx)?;
             tx.commit().map_err(db_error)?;
@@ -109,9 +120,17 @@ pub(crate) fn db_error(e: rusqlite::Error) -> CalendarError {
 
 /// Loads one calendar or says which id is unknown.
 pub(crate) fn load_calendar(conn: &Connection, id: &str) -> Result<Calendar, CalendarError> {
-    conn.query_row("SELECT id, summary, time_zone FROM calendars WHERE id = ?1", params![id], |r| {
-        Ok(Calendar { id: r.get(0)?, summary: r.get(1)?, time_zone: r.get(2)? })
-    })
+    conn.query_row(
+        "SELECT id, summary, time_zone FROM calendars WHERE id = ?1",
+        params![id],
+        |r| {
+            Ok(Calendar {
+                id: r.get(0)?,
+                summary: r.get(1)?,
+                time_zone: r.get(2)?,
+            })
+        },
+    )
     .optional()
     .map_err(db_error)?
     .ok_or_else(|| CalendarError::calendar_not_found(id))
@@ -122,10 +141,18 @@ impl CalendarBackend for EmbeddedStore {
     async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError> {
         self.with_tx(|tx| {
             let mut stmt = tx
-                .prepare("SELECT id, summary, time_zone FROM calendars ORDER BY id != 'primary', id")
+                .prepare(
+                    "SELECT id, summary, time_zone FROM calendars ORDER BY id != 'primary', id",
+                )
                 .map_err(db_error)?;
             let rows = stmt
-                .query_map([], |r| Ok(Calendar { id: r.get(0)?, summary: r.get(1)?, time_zone: r.get(2)? }))
+                .query_map([], |r| {
+                    Ok(Calendar {
+                        id: r.get(0)?,
+                        summary: r.get(1)?,
+                        time_zone: r.get(2)?,
+                    })
+                })
                 .map_err(db_error)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
         })
@@ -137,7 +164,11 @@ impl CalendarBackend for EmbeddedStore {
         self.with_tx(move |tx| load_calendar(tx, &id)).await
     }
 
-    async fn list_events(&self, calendar_id: &str, query: EventQuery) -> Result<EventPage, CalendarError> {
+    async fn list_events(
+        &self,
+        calendar_id: &str,
+        query: EventQuery,
+    ) -> Result<EventPage, CalendarError> {
         let id = calendar_id.to_owned();
         self.with_tx(move |tx| events::list(tx, &id, &query)).await
     }
@@ -147,9 +178,14 @@ impl CalendarBackend for EmbeddedStore {
         self.with_tx(move |tx| events::get(tx, &cal, &id)).await
     }
 
-    async fn create_event(&self, calendar_id: &str, fields: EventPatch) -> Result<Event, CalendarError> {
+    async fn create_event(
+        &self,
+        calendar_id: &str,
+        fields: EventPatch,
+    ) -> Result<Event, CalendarError> {
         let cal = calendar_id.to_owned();
-        self.with_tx(move |tx| events::create(tx, &cal, fields)).await
+        self.with_tx(move |tx| events::create(tx, &cal, fields))
+            .await
     }
 
     async fn update_event(
@@ -160,7 +196,8 @@ impl CalendarBackend for EmbeddedStore {
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| events::update(tx, &cal, &id, patch, scope)).await
+        self.with_tx(move |tx| events::update(tx, &cal, &id, patch, scope))
+            .await
     }
 
     async fn delete_event(
@@ -170,7 +207,8 @@ impl CalendarBackend for EmbeddedStore {
         scope: Option<SeriesScope>,
     ) -> Result<(), CalendarError> {
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| events::delete(tx, &cal, &id, scope)).await
+        self.with_tx(move |tx| events::delete(tx, &cal, &id, scope))
+            .await
     }
 
     async fn respond_to_event(
@@ -181,8 +219,13 @@ impl CalendarBackend for EmbeddedStore {
         answer: Rsvp,
         comment: Option<String>,
     ) -> Result<Event, CalendarError> {
-        let (cal, id, email) = (calendar_id.to_owned(), event_id.to_owned(), attendee_email.to_owned());
-        self.with_tx(move |tx| events::respond(tx, &cal, &id, &email, answer, comment)).await
+        let (cal, id, email) = (
+            calendar_id.to_owned(),
+            event_id.to_owned(),
+            attendee_email.to_owned(),
+        );
+        self.with_tx(move |tx| events::respond(tx, &cal, &id, &email, answer, comment))
+            .await
     }
 
     async fn free_busy(
@@ -192,6 +235,7 @@ impl CalendarBackend for EmbeddedStore {
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError> {
         let ids = calendar_ids.to_vec();
-        self.with_tx(move |tx| events::busy(tx, &ids, time_min, time_max)).await
+        self.with_tx(move |tx| events::busy(tx, &ids, time_min, time_max))
+            .await
     }
 }

@@ -39,7 +39,9 @@ impl Stored {
         let start = resolve("start", &event.start)?;
         let end = resolve("end", &event.end)?;
         let zone = match start {
-            When::Timed { zone: Some(zone), .. } => zone,
+            When::Timed {
+                zone: Some(zone), ..
+            } => zone,
             _ => calendar_zone,
         };
         check_order(&start, &end, zone)?;
@@ -47,7 +49,10 @@ impl Stored {
             None
         } else {
             if event.recurring_event_id.is_some() {
-                return Err(CalendarError::invalid("recurrence", "an instance of a series cannot carry its own recurrence"));
+                return Err(CalendarError::invalid(
+                    "recurrence",
+                    "an instance of a series cannot carry its own recurrence",
+                ));
             }
             Some(Series::new(start, end, zone, &event.recurrence)?)
         };
@@ -58,7 +63,13 @@ impl Stored {
         if let Some(series) = &series {
             event.recurrence = series.lines.clone();
         }
-        Ok(Stored { event, start, end, zone, series })
+        Ok(Stored {
+            event,
+            start,
+            end,
+            zone,
+            series,
+        })
     }
 }
 
@@ -93,23 +104,37 @@ pub fn apply_patch(event: &mut Event, patch: EventPatch) -> Result<(), CalendarE
 
 fn limited(field: &str, value: String, max: usize) -> Result<String, CalendarError> {
     if value.chars().count() > max {
-        return Err(CalendarError::invalid(field, format!("longer than {max} characters")));
+        return Err(CalendarError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
     }
     Ok(value)
 }
 
 fn check_attendees(attendees: Vec<Attendee>) -> Result<Vec<Attendee>, CalendarError> {
     if attendees.len() > MAX_ATTENDEES {
-        return Err(CalendarError::invalid("attendees", format!("more than {MAX_ATTENDEES} attendees")));
+        return Err(CalendarError::invalid(
+            "attendees",
+            format!("more than {MAX_ATTENDEES} attendees"),
+        ));
     }
     for (i, a) in attendees.iter().enumerate() {
         let valid = a.email.len() <= 320
-            && a.email.split_once('@').is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+            && a.email
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
             && !a.email.chars().any(|c| c.is_whitespace() || c.is_control());
         if !valid {
-            return Err(CalendarError::invalid(&format!("attendees[{i}].email"), format!("`{}` is not an email address", a.email)));
+            return Err(CalendarError::invalid(
+                &format!("attendees[{i}].email"),
+                format!("`{}` is not an email address", a.email),
+            ));
         }
-        if !matches!(a.response_status.as_str(), "needsAction" | "accepted" | "declined" | "tentative") {
+        if !matches!(
+            a.response_status.as_str(),
+            "needsAction" | "accepted" | "declined" | "tentative"
+        ) {
             return Err(CalendarError::invalid(
                 &format!("attendees[{i}].responseStatus"),
                 "must be needsAction, accepted, declined or tentative",
@@ -122,10 +147,16 @@ fn check_attendees(attendees: Vec<Attendee>) -> Result<Vec<Attendee>, CalendarEr
 fn check_reminders(reminders: Reminders) -> Result<Reminders, CalendarError> {
     for (i, r) in reminders.overrides.iter().enumerate() {
         if r.method != "email" && r.method != "popup" {
-            return Err(CalendarError::invalid(&format!("reminders.overrides[{i}].method"), "must be `email` or `popup`"));
+            return Err(CalendarError::invalid(
+                &format!("reminders.overrides[{i}].method"),
+                "must be `email` or `popup`",
+            ));
         }
         if r.minutes > 40_320 {
-            return Err(CalendarError::invalid(&format!("reminders.overrides[{i}].minutes"), "at most 40320 (four weeks)"));
+            return Err(CalendarError::invalid(
+                &format!("reminders.overrides[{i}].minutes"),
+                "at most 40320 (four weeks)",
+            ));
         }
     }
     Ok(reminders)
@@ -143,9 +174,17 @@ pub fn touch(event: &mut Event, now: DateTime<Utc>) {
 }
 
 /// Reads one row's event, whatever its status.
-pub fn load(conn: &Connection, calendar_id: &str, id: &str) -> Result<Option<Event>, CalendarError> {
+pub fn load(
+    conn: &Connection,
+    calendar_id: &str,
+    id: &str,
+) -> Result<Option<Event>, CalendarError> {
     let body: Option<String> = conn
-        .query_row("SELECT body FROM events WHERE calendar_id = ?1 AND id = ?2", params![calendar_id, id], |r| r.get(0))
+        .query_row(
+            "SELECT body FROM events WHERE calendar_id = ?1 AND id = ?2",
+            params![calendar_id, id],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(db_error)?;
     body.map(|b| decode(&b)).transpose()
@@ -153,16 +192,26 @@ pub fn load(conn: &Connection, calendar_id: &str, id: &str) -> Result<Option<Eve
 
 /// Decodes a stored body.
 pub fn decode(body: &str) -> Result<Event, CalendarError> {
-    serde_json::from_str(body).map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))
+    serde_json::from_str(body)
+        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))
 }
 
 /// Inserts or replaces the row for `stored`, deriving every indexed column from it.
-pub fn save(conn: &Connection, calendar_id: &str, stored: &Stored, original_start: Option<&When>) -> Result<(), CalendarError> {
-    let body = serde_json::to_string(&stored.event).map_err(|e| CalendarError::Backend(e.to_string()))?;
+pub fn save(
+    conn: &Connection,
+    calendar_id: &str,
+    stored: &Stored,
+    original_start: Option<&When>,
+) -> Result<(), CalendarError> {
+    let body =
+        serde_json::to_string(&stored.event).map_err(|e| CalendarError::Backend(e.to_string()))?;
     let (start, end) = match &stored.series {
         // A series row is found through expansion, never by its own window.
         Some(_) => (i64::MIN, i64::MAX),
-        None => (stored.start.instant(stored.zone).timestamp(), stored.end.instant(stored.zone).timestamp()),
+        None => (
+            stored.start.instant(stored.zone).timestamp(),
+            stored.end.instant(stored.zone).timestamp(),
+        ),
     };
     conn.execute(
         "INSERT OR REPLACE INTO events
@@ -186,13 +235,21 @@ pub fn save(conn: &Connection, calendar_id: &str, stored: &Stored, original_star
 
 /// Deletes one row.
 pub fn remove(conn: &Connection, calendar_id: &str, id: &str) -> Result<(), CalendarError> {
-    conn.execute("DELETE FROM events WHERE calendar_id = ?1 AND id = ?2", params![calendar_id, id])
-        .map_err(db_error)?;
+    conn.execute(
+        "DELETE FROM events WHERE calendar_id = ?1 AND id = ?2",
+        params![calendar_id, id],
+    )
+    .map_err(db_error)?;
     Ok(())
 }
 
 /// Deletes a series' edited instances from `from` on (all of them when `None`).
-pub fn remove_exceptions(conn: &Connection, calendar_id: &str, series_id: &str, from: Option<i64>) -> Result<(), CalendarError> {
+pub fn remove_exceptions(
+    conn: &Connection,
+    calendar_id: &str,
+    series_id: &str,
+    from: Option<i64>,
+) -> Result<(), CalendarError> {
     conn.execute(
         "DELETE FROM events WHERE calendar_id = ?1 AND series_id = ?2 AND original_start >= ?3",
         params![calendar_id, series_id, from.unwrap_or(i64::MIN)],

@@ -1,0 +1,212 @@
+//! Test harness: a gateway on 127.0.0.1:0 with a PKI generated for the test,
+//! clients that present (or do not present) certificates, and rmcp clients.
+
+use std::path::Path;
+
+use mcp_gateway::cli::pki::{Authority, Issued};
+use mcp_gateway::config::Config;
+use mcp_gateway::server::{self, Gateway};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A running gateway and the material to talk to it.
+pub struct TestGateway {
+    /// Owns the folder with certificates, config and database.
+    _dir: TempDir,
+    /// The gateway's CA (signs server and client certificates).
+    pub ca: Authority,
+    /// The running server.
+    pub gateway: Gateway,
+}
+
+/// An rmcp client session over mutual TLS.
+pub type McpClient = RunningService<RoleClient, ()>;
+
+/// Writes the server side of a PKI into `dir` and returns the CA.
+pub fn write_pki(dir: &Path) -> Authority {
+    mcp_gateway::tls::install_crypto_provider();
+    let ca = Authority::generate("test CA").unwrap();
+    let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
+    std::fs::write(dir.join("ca.pem"), &ca.issued.cert_pem).unwrap();
+    std::fs::write(dir.join("server.pem"), &server.cert_pem).unwrap();
+    std::fs::write(dir.join("server.key"), &server.key_pem).unwrap();
+    ca
+}
+
+/// The config used by the tests; `extra_tls` lands in the `[tls]` table.
+pub fn config_text(listen: &str, extra_tls: &str) -> String {
+    format!(
+        r#"
+[listen]
+address = "{listen}"
+max_request_body_bytes = 65536
+
+[tls]
+certificate = "server.pem"
+private_key = "server.key"
+client_ca = "ca.pem"
+identity = "san_dns"
+{extra_tls}
+
+[mcp]
+allowed_hosts = ["localhost", "127.0.0.1"]
+
+[backend.embedded]
+path = "calendar.db"
+time_zone = "UTC"
+
+[[backend.embedded.calendars]]
+id = "team"
+name = "Team"
+time_zone = "Europe/Berlin"
+
+[[backend.embedded.calendars]]
+id = "ny"
+name = "New York office"
+time_zone = "America/New_York"
+"#
+    )
+}
+
+impl TestGateway {
+    /// Starts a gateway; `extra_tls` adds keys to `[tls]` (e.g. CRLs).
+    pub async fn start_with(setup: impl FnOnce(&Path, &Authority) -> String) -> TestGateway {
+        let dir = TempDir::new().unwrap();
+        let ca = write_pki(dir.path());
+        let extra_tls = setup(dir.path(), &ca);
+        let text = config_text("127.0.0.1:0", &extra_tls);
+        let config = Config::parse(&text, dir.path()).unwrap();
+        let gateway = server::start(config).await.unwrap();
+        TestGateway {
+            _dir: dir,
+            ca,
+            gateway,
+        }
+    }
+
+    /// Starts a gateway with the default test config.
+    pub async fn start() -> TestGateway {
+        TestGateway::start_with(|_, _| String::new()).await
+    }
+
+    /// The MCP endpoint URL.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/mcp", self.gateway.local_addr.port())
+    }
+
+    /// A good client certificate for `identity`.
+    pub fn client_cert(&self, identity: &str) -> Issued {
+        self.ca.issue_client(identity).unwrap()
+    }
+
+    /// An HTTPS client trusting the test CA, presenting `cert` when given.
+    pub fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
+        http_client(&self.ca.issued.cert_pem, cert)
+    }
+
+    /// An rmcp client session for `identity`.
+    pub async fn mcp(&self, identity: &str) -> McpClient {
+        let http = self.http(Some(&self.client_cert(identity)));
+        let transport = StreamableHttpClientTransport::with_client(
+            http,
+            StreamableHttpClientTransportConfig::with_uri(self.url()),
+        );
+        ().serve(transport)
+            .await
+            .expect("MCP initialize over mutual TLS")
+    }
+}
+
+/// An HTTPS client trusting `ca_pem`, presenting `cert` when given.
+pub fn http_client(ca_pem: &str, cert: Option<&Issued>) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .timeout(std::time::Duration::from_secs(20));
+    if let Some(cert) = cert {
+        let pem = format!("{}{}", cert.cert_pem, cert.key_pem);
+        builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// Calls a tool and returns its result (tool errors included).
+pub async fn call(client: &McpClient, tool: &str, arguments: Value) -> CallToolResult {
+    let Value::Object(arguments) = arguments else {
+        panic!("arguments must be an object")
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(arguments))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} failed at the protocol level: {e}"))
+}
+
+/// Calls a tool that must succeed and returns its structured content.
+pub async fn call_ok(client: &McpClient, tool: &str, arguments: Value) -> Value {
+    let result = call(client, tool, arguments).await;
+    assert_eq!(
+        result.is_error,
+        Some(false),
+        "{tool} returned an error: {result:?}"
+    );
+    result.structured_content.expect("structured content")
+}
+
+/// Calls a tool that must fail and returns its error message.
+pub async fn call_err(client: &McpClient, tool: &str, arguments: Value) -> String {
+    let result = call(client, tool, arguments).await;
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "{tool} unexpectedly succeeded: {result:?}"
+    );
+    // Argument-shape errors come from rmcp as text only; our own errors are structured too.
+    match &result.structured_content {
+        Some(content) => content["error"]["message"]
+            .as_str()
+            .expect("error message")
+            .to_owned(),
+        None => result.content[0]
+            .as_text()
+            .expect("text error")
+            .text
+            .clone(),
+    }
+}
+
+/// Raw JSON-RPC initialize body for `version`.
+pub fn initialize_body(version: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"{version}","capabilities":{{}},"clientInfo":{{"name":"raw","version":"1"}}}}}}"#
+    )
+}
+
+/// Posts a JSON-RPC body with the headers MCP requires.
+pub fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: impl Into<String>,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.into())
+}
+
+/// The JSON-RPC message in a response that may be JSON or a server-sent event stream.
+pub fn rpc_message(body: &str) -> Value {
+    if let Ok(v) = serde_json::from_str(body) {
+        return v;
+    }
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .find_map(|d| serde_json::from_str(d).ok())
+        .unwrap_or_else(|| panic!("no JSON-RPC message in {body:?}"))
+}

@@ -1,0 +1,114 @@
+//! An acknowledged write survives `kill -9` of the real binary.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{config_text, http_client, initialize_body, post, rpc_message, write_pki};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(config: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn rpc(
+    client: &reqwest::Client,
+    url: &str,
+    session: Option<&str>,
+    body: serde_json::Value,
+) -> (Option<String>, serde_json::Value) {
+    let mut request = post(client, url, body.to_string());
+    if let Some(s) = session {
+        request = request.header("mcp-session-id", s);
+    }
+    let response = request.send().await.unwrap();
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    (
+        session,
+        if text.is_empty() {
+            json!(null)
+        } else {
+            rpc_message(&text)
+        },
+    )
+}
+
+async fn session(client: &reqwest::Client, url: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(response) = post(client, url, initialize_body("2025-11-25"))
+            .send()
+            .await
+        {
+            let id = response.headers()["mcp-session-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            rpc(
+                client,
+                url,
+                Some(&id),
+                json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+            )
+            .await;
+            return id;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gateway did not come up at {url}");
+}
+
+#[tokio::test]
+async fn acknowledged_write_survives_kill_9() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let ca = write_pki(dir.path());
+    let port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, config_text(&format!("127.0.0.1:{port}"), "")).unwrap();
+    let client = http_client(
+        &ca.issued.cert_pem,
+        Some(&ca.issue_client("agent-a").unwrap()),
+    );
+    let url = format!("https://127.0.0.1:{port}/mcp");
+
+    let mut first = spawn(&config);
+    let id = session(&client, &url).await;
+    let create = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_event","arguments":{
+        "summary":"survives","start":{"dateTime":"2030-07-01T10:00:00Z"},"end":{"dateTime":"2030-07-01T11:00:00Z"}}}});
+    let (_, reply) = rpc(&client, &url, Some(&id), create).await;
+    let event_id = reply["result"]["structuredContent"]["id"]
+        .as_str()
+        .expect("created")
+        .to_owned();
+    first.kill().unwrap(); // SIGKILL: no shutdown path runs.
+    first.wait().unwrap();
+
+    let mut second = spawn(&config);
+    let id = session(&client, &url).await;
+    let get = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_event","arguments":{"eventId": event_id}}});
+    let (_, reply) = rpc(&client, &url, Some(&id), get).await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        reply["result"]["structuredContent"]["summary"], "survives",
+        "{reply}"
+    );
+}

@@ -1,0 +1,160 @@
+//! Handshakes that must be refused, and proof that nothing reached the tools.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mcp_gateway::cli::pki::{Authority, Issued};
+use rcgen::{
+    CertificateRevocationListParams, ExtendedKeyUsagePurpose, KeyIdMethod, RevokedCertParams,
+    SerialNumber,
+};
+use serde_json::json;
+
+use crate::common::{TestGateway, call_ok, http_client, initialize_body, post};
+
+const REVOKED_SERIAL: u64 = 0x5eed_0bad;
+
+/// Starts a gateway whose CRL revokes serial `REVOKED_SERIAL`.
+async fn gateway_with_crl() -> TestGateway {
+    TestGateway::start_with(|dir, ca| {
+        let now = rcgen::date_time_ymd(1970, 1, 1)
+            + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let crl = CertificateRevocationListParams {
+            this_update: now - Duration::from_secs(3600),
+            next_update: now + Duration::from_secs(86_400),
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from(REVOKED_SERIAL),
+                revocation_time: now - Duration::from_secs(60),
+                reason_code: None,
+                invalidity_date: None,
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(ca.issuer())
+        .unwrap();
+        std::fs::write(dir.join("crl.pem"), crl.pem().unwrap()).unwrap();
+        "crls = [\"crl.pem\"]".to_owned()
+    })
+    .await
+}
+
+/// Tries a full MCP initialize with `cert`; returns the error text when refused.
+async fn initialize_with(gw: &TestGateway, cert: Option<&Issued>) -> Result<u16, String> {
+    let client = http_client(&gw.ca.issued.cert_pem, cert);
+    match post(&client, &gw.url(), initialize_body("2025-11-25"))
+        .send()
+        .await
+    {
+        Ok(response) => Ok(response.status().as_u16()),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
+/// A create_event attempt with `cert`, which must never reach the store.
+async fn try_create(gw: &TestGateway, cert: Option<&Issued>) {
+    let client = http_client(&gw.ca.issued.cert_pem, cert);
+    let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_event","arguments":{
+        "summary":"intruder","start":{"dateTime":"2030-01-01T10:00:00Z"},"end":{"dateTime":"2030-01-01T11:00:00Z"}}}});
+    let outcome = post(&client, &gw.url(), body.to_string()).send().await;
+    assert!(
+        outcome.is_err(),
+        "a refused certificate got an HTTP answer: {outcome:?}"
+    );
+}
+
+async fn assert_store_untouched(gw: &TestGateway) {
+    let client = gw.mcp("auditor").await;
+    let listed = call_ok(
+        &client,
+        "list_events",
+        json!({ "timeMin": "2029-01-01T00:00:00Z", "timeMax": "2031-01-01T00:00:00Z" }),
+    )
+    .await;
+    assert!(
+        listed["items"].as_array().unwrap().is_empty(),
+        "a refused client reached the tools: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn good_certificate_is_accepted() {
+    let gw = gateway_with_crl().await;
+    assert_eq!(
+        initialize_with(&gw, Some(&gw.client_cert("agent-a"))).await,
+        Ok(200)
+    );
+}
+
+#[tokio::test]
+async fn no_certificate_is_refused() {
+    let gw = TestGateway::start().await;
+    let err = initialize_with(&gw, None).await.unwrap_err();
+    assert!(
+        err.contains("CertificateRequired")
+            || err.contains("HandshakeFailure")
+            || err.contains("connection"),
+        "{err}"
+    );
+    try_create(&gw, None).await;
+    assert_store_untouched(&gw).await;
+}
+
+#[tokio::test]
+async fn certificate_from_another_ca_is_refused() {
+    let gw = TestGateway::start().await;
+    let stranger = Authority::generate("other CA")
+        .unwrap()
+        .issue_client("agent-a")
+        .unwrap();
+    let err = initialize_with(&gw, Some(&stranger)).await.unwrap_err();
+    assert!(
+        err.contains("UnknownCA") || err.contains("BadCertificate") || err.contains("connection"),
+        "{err}"
+    );
+    try_create(&gw, Some(&stranger)).await;
+    assert_store_untouched(&gw).await;
+}
+
+#[tokio::test]
+async fn expired_certificate_is_refused() {
+    let gw = TestGateway::start().await;
+    let mut params = Authority::client_params("agent-a").unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let expired = gw.ca.sign(&params).unwrap();
+    let err = initialize_with(&gw, Some(&expired)).await.unwrap_err();
+    assert!(
+        err.contains("CertificateExpired") || err.contains("connection"),
+        "{err}"
+    );
+    try_create(&gw, Some(&expired)).await;
+    assert_store_untouched(&gw).await;
+}
+
+#[tokio::test]
+async fn revoked_certificate_is_refused() {
+    let gw = gateway_with_crl().await;
+    let mut params = Authority::client_params("agent-a").unwrap();
+    params.serial_number = Some(SerialNumber::from(REVOKED_SERIAL));
+    let revoked = gw.ca.sign(&params).unwrap();
+    let err = initialize_with(&gw, Some(&revoked)).await.unwrap_err();
+    assert!(
+        err.contains("CertificateRevoked") || err.contains("connection"),
+        "{err}"
+    );
+    try_create(&gw, Some(&revoked)).await;
+    assert_store_untouched(&gw).await;
+}
+
+#[tokio::test]
+async fn certificate_without_client_auth_usage_is_refused() {
+    let gw = TestGateway::start().await;
+    let mut params = Authority::client_params("agent-a").unwrap();
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_only = gw.ca.sign(&params).unwrap();
+    let err = initialize_with(&gw, Some(&server_only)).await.unwrap_err();
+    assert!(err.contains("UnsupportedCertificate"), "{err}");
+    try_create(&gw, Some(&server_only)).await;
+    assert_store_untouched(&gw).await;
+}

@@ -1,0 +1,11 @@
+//! Integration tests over real sockets on 127.0.0.1: mutual TLS, MCP sessions,
+//! the calendar tools, and durability across a `kill -9`.
+
+mod common;
+
+mod bad_input;
+mod calendar_semantics;
+mod durability;
+mod handshake;
+mod mcp_flow;
+mod sessions;

@@ -1,0 +1,98 @@
+//! MCP sessions belong to the identity that created them; protocol versions.
+
+use crate::common::{TestGateway, initialize_body, post, rpc_message};
+
+async fn initialize(
+    gw: &TestGateway,
+    client: &reqwest::Client,
+    version: &str,
+) -> (String, serde_json::Value) {
+    let response = post(client, &gw.url(), initialize_body(version))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let message = rpc_message(&response.text().await.unwrap());
+    (session, message)
+}
+
+const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
+const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+
+#[tokio::test]
+async fn another_client_presenting_a_session_id_gets_404() {
+    let gw = TestGateway::start().await;
+    let alice = gw.http(Some(&gw.client_cert("alice")));
+    let bob = gw.http(Some(&gw.client_cert("bob")));
+    let (session, _) = initialize(&gw, &alice, "2025-11-25").await;
+    let ack = post(&alice, &gw.url(), INITIALIZED)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), 202);
+
+    let stolen = post(&bob, &gw.url(), TOOLS_LIST)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), 404);
+    let stolen_delete = bob
+        .delete(gw.url())
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen_delete.status(), 404);
+
+    let own = post(&alice, &gw.url(), TOOLS_LIST)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    let tools = rpc_message(&own.text().await.unwrap());
+    assert!(tools["result"]["tools"].as_array().unwrap().len() >= 10);
+
+    let ended = alice
+        .delete(gw.url())
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let after = post(&alice, &gw.url(), TOOLS_LIST)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 404);
+}
+
+#[tokio::test]
+async fn supported_protocol_versions_are_negotiated() {
+    let gw = TestGateway::start().await;
+    let client = gw.http(Some(&gw.client_cert("agent-a")));
+    for version in ["2025-03-26", "2025-06-18", "2025-11-25"] {
+        let (_, message) = initialize(&gw, &client, version).await;
+        assert_eq!(message["result"]["protocolVersion"], version, "{message}");
+        assert_eq!(message["result"]["serverInfo"]["name"], "mcp-gateway");
+    }
+}
+
+#[tokio::test]
+async fn unknown_host_header_is_refused() {
+    let gw = TestGateway::start().await;
+    let client = gw.http(Some(&gw.client_cert("agent-a")));
+    let response = post(&client, &gw.url(), initialize_body("2025-11-25"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian machine that has only Rust, Python and Node:
+# installs what the tests need (a Python venv with the MCP SDK), then runs the
+# Python SDK end-to-end check against a quickstart gateway and the Rust suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== Python venv for the MCP SDK end-to-end check"
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+
+echo "== build"
+cargo build --quiet --bins
+
+echo "== end to end: quickstart + Python MCP SDK over mutual TLS"
+bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python
+
+echo "== Rust unit and integration tests"
+cargo test --all-targets

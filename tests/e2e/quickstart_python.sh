@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Follows the README as a newcomer would: quickstart in a fresh folder, then the
+# Python SDK client with the quickstart's client certificate.
+# Usage: quickstart_python.sh GATEWAY_BINARY PYTHON
+set -euo pipefail
+gateway="$1"
+python="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+dir="$(mktemp -d)"
+port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+"$gateway" quickstart --dir "$dir" --listen "127.0.0.1:$port" > "$dir/gateway.out" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+
+for _ in $(seq 1 100); do
+    if "$python" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+
+# Key files are private to their owner.
+for key in ca.key server.key client.key; do
+    mode="$(stat -c %a "$dir/$key")"
+    if [ "$mode" != "600" ]; then
+        echo "FAIL: $key has mode $mode, expected 600" >&2
+        exit 1
+    fi
+done
+
+"$python" "$here/python_client.py" "$dir" "https://127.0.0.1:$port/mcp"
+echo "end-to-end: 1 passed, 0 failed"

@@ -466,6 +466,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reference_config_has_only_valid_keys() {
+        let text = include_str!("../config/gateway.toml");
+        let problems = Config::parse(text, Path::new("/nonexistent"))
+            .unwrap_err()
+            .0;
+        // Only the files are missing here; every key and value is valid.
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.problem.starts_with("file not found")),
+            "{problems:?}"
+        );
+        assert_eq!(problems.len(), 3);
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::parse(
             "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n",

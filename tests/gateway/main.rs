@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod calendar_semantics;
+mod cli;
 mod durability;
 mod handshake;
 mod mcp_flow;

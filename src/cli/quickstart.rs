@@ -105,15 +105,15 @@ Try it with curl (initialize, then list tools with the Mcp-Session-Id it returns
     -d '{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"curl","version":"1"}}}}}}' \
     {url}
 
-Or from Python (pip install mcp):
-  import asyncio, ssl, httpx
+Or from Python (pip install mcp; the 2.x SDK uses httpx2):
+  import asyncio, ssl, httpx2
   from mcp import ClientSession
   from mcp.client.streamable_http import streamable_http_client
   ctx = ssl.create_default_context(cafile="{d}/ca.pem")
   ctx.load_cert_chain("{d}/client.pem", "{d}/client.key")
   async def main():
-      async with httpx.AsyncClient(verify=ctx) as http:
-          async with streamable_http_client("{url}", http_client=http) as (read, write, _):
+      async with httpx2.AsyncClient(verify=ctx) as http:
+          async with streamable_http_client("{url}", http_client=http) as (read, write, *_):
               async with ClientSession(read, write) as session:
                   await session.initialize()
                   print([t.name for t in (await session.list_tools()).tools])

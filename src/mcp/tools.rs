@@ -8,6 +8,7 @@ use rmcp::model::CallToolResult;
 use rmcp::{ErrorData, tool, tool_router};
 use serde_json::json;
 
+use crate::calendar::model::Event;
 use crate::calendar::slots::{WorkingHours, free_slots};
 use crate::calendar::time::{format_in, parse_instant, parse_zone};
 use crate::calendar::{CalendarError, EventQuery};
@@ -106,6 +107,13 @@ fn working_hours(raw: &WorkingHoursParams, zone: Tz) -> Result<WorkingHours, Cal
         days,
         zone,
     })
+}
+
+/// The result of a tool that returns one event: the event in `zone`, and
+/// `verb` plus a description as the summary.
+fn event_result(verb: &str, event: Event, zone: Tz) -> CallToolResult {
+    let event = event_in_zone(event, zone);
+    success(format!("{verb} {}", describe(&event)), json!(event))
 }
 
 impl CalendarServer {
@@ -213,11 +221,8 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = event_in_zone(
-                    self.backend.get_event(&p.calendar_id, &p.event_id).await?,
-                    zone,
-                );
-                Ok(success(describe(&event), json!(event)))
+                let event = self.backend.get_event(&p.calendar_id, &p.event_id).await?;
+                Ok(event_result("event", event, zone))
             }
             .await,
         )
@@ -232,16 +237,11 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = event_in_zone(
-                    self.backend
-                        .create_event(&p.calendar_id, p.fields())
-                        .await?,
-                    zone,
-                );
-                Ok(success(
-                    format!("created {}", describe(&event)),
-                    json!(event),
-                ))
+                let event = self
+                    .backend
+                    .create_event(&p.calendar_id, p.fields())
+                    .await?;
+                Ok(event_result("created", event, zone))
             }
             .await,
         )
@@ -260,11 +260,7 @@ impl CalendarServer {
                     .backend
                     .update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
                     .await?;
-                let event = event_in_zone(event, zone);
-                Ok(success(
-                    format!("updated {}", describe(&event)),
-                    json!(event),
-                ))
+                Ok(event_result("updated", event, zone))
             }
             .await,
         )
@@ -308,16 +304,8 @@ impl CalendarServer {
                         p.comment,
                     )
                     .await?;
-                let event = event_in_zone(event, zone);
-                Ok(success(
-                    format!(
-                        "{} {} {}",
-                        p.attendee_email,
-                        p.response.as_status(),
-                        describe(&event)
-                    ),
-                    json!(event),
-                ))
+                let verb = format!("{} {}", p.attendee_email, p.response.as_status());
+                Ok(event_result(&verb, event, zone))
             }
             .await,
         )

@@ -1,276 +1,20 @@
-//! Event operations of the embedded store, each run inside one transaction:
-//! finding an event or instance, listing a window, and the three scopes of
-//! series edits (this instance, this and following, all).
+//! Writing events: create, patch and delete, including the three scopes of a
+//! series edit (this instance, this and following, all) and RSVPs.
 
-use std::collections::HashSet;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use chrono_tz::Tz;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use crate::calendar::embedded::rows::{
-    Stored, apply_patch, decode, load, remove, remove_exceptions, save, touch,
+use crate::calendar::CalendarError;
+use crate::calendar::embedded::lookup::{
+    Target, calendar_zone, current_instance, get, locate, materialise,
 };
-use crate::calendar::embedded::{db_error, load_calendar};
+use crate::calendar::embedded::rows::{
+    Stored, apply_patch, remove, remove_exceptions, save, touch,
+};
 use crate::calendar::model::{Event, EventDateTime, EventPatch, Rsvp, SeriesScope};
-use crate::calendar::series::{instance_id, parse_instance_id, shift};
-use crate::calendar::slots::merge;
-use crate::calendar::time::{When, format_utc, parse_zone, render, resolve};
-use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};
-
-/// What an event id points at.
-enum Target {
-    /// A one-off event.
-    Single(Stored),
-    /// A whole recurring series.
-    Series(Stored),
-    /// One occurrence of a series, edited (`edited`) or as the rule places it.
-    Instance {
-        master: Stored,
-        original: When,
-        edited: Option<Box<Stored>>,
-    },
-}
-
-fn calendar_zone(conn: &Connection, calendar_id: &str) -> Result<Tz, CalendarError> {
-    let calendar = load_calendar(conn, calendar_id)?;
-    parse_zone("calendar.timeZone", &calendar.time_zone)
-}
-
-fn locate(
-    conn: &Connection,
-    calendar_id: &str,
-    id: &str,
-    zone: Tz,
-) -> Result<Target, CalendarError> {
-    if let Some(event) = load(conn, calendar_id, id)? {
-        if let Some(series_id) = event.recurring_event_id.clone()
-            && let Some(master) = load(conn, calendar_id, &series_id)?
-        {
-            let master = Stored::analyse(master, zone)?;
-            let original = event
-                .original_start_time
-                .as_ref()
-                .map(|o| resolve("originalStartTime", o))
-                .transpose()?
-                .ok_or_else(|| {
-                    CalendarError::Backend(format!("instance {id} lacks originalStartTime"))
-                })?;
-            let edited = Box::new(Stored::analyse(event, zone)?);
-            return Ok(Target::Instance {
-                master,
-                original,
-                edited: Some(edited),
-            });
-        }
-        let stored = Stored::analyse(event, zone)?;
-        if stored.event.status == "cancelled" {
-            return Err(CalendarError::event_not_found(id));
-        }
-        return Ok(if stored.series.is_some() {
-            Target::Series(stored)
-        } else {
-            Target::Single(stored)
-        });
-    }
-    let (series_id, original) =
-        parse_instance_id(id).ok_or_else(|| CalendarError::event_not_found(id))?;
-    let master =
-        load(conn, calendar_id, &series_id)?.ok_or_else(|| CalendarError::event_not_found(id))?;
-    let master = Stored::analyse(master, zone)?;
-    let Some(series) = &master.series else {
-        return Err(CalendarError::event_not_found(id));
-    };
-    if master.event.status == "cancelled" || !series.has_occurrence(&original)? {
-        return Err(CalendarError::event_not_found(id));
-    }
-    let original = in_series_zone(original, &master);
-    Ok(Target::Instance {
-        master,
-        original,
-        edited: None,
-    })
-}
-
-fn in_series_zone(original: When, master: &Stored) -> When {
-    match (original, master.start) {
-        (When::Timed { at, .. }, When::Timed { zone, .. }) => When::Timed { at, zone },
-        (other, _) => other,
-    }
-}
-
-/// The instance of `master` originally at `original`, as the rule places it.
-fn materialise(master: &Stored, original: When) -> Stored {
-    let length = master.end.instant(master.zone) - master.start.instant(master.zone);
-    let end = shift(&original, length, master.zone);
-    let mut event = master.event.clone();
-    event.id = instance_id(&master.event.id, &original);
-    event.recurrence = Vec::new();
-    event.recurring_event_id = Some(master.event.id.clone());
-    event.original_start_time = Some(render(&original, master.zone));
-    event.start = render(&original, master.zone);
-    event.end = render(&end, master.zone);
-    Stored {
-        event,
-        start: original,
-        end,
-        zone: master.zone,
-        series: None,
-    }
-}
-
-fn current_instance(
-    master: &Stored,
-    original: When,
-    edited: Option<Box<Stored>>,
-    id: &str,
-) -> Result<Stored, CalendarError> {
-    match edited {
-        Some(e) if e.event.status == "cancelled" => Err(CalendarError::event_not_found(id)),
-        Some(e) => Ok(*e),
-        None => Ok(materialise(master, original)),
-    }
-}
-
-/// Reads one event or instance.
-pub fn get(conn: &Connection, calendar_id: &str, id: &str) -> Result<Event, CalendarError> {
-    let zone = calendar_zone(conn, calendar_id)?;
-    match locate(conn, calendar_id, id, zone)? {
-        Target::Single(s) | Target::Series(s) => Ok(s.event),
-        Target::Instance {
-            master,
-            original,
-            edited,
-        } => Ok(current_instance(&master, original, edited, id)?.event),
-    }
-}
-
-/// Every confirmed event and instance overlapping `[min, max)`, in start order.
-fn window(
-    conn: &Connection,
-    calendar_id: &str,
-    zone: Tz,
-    min: DateTime<Utc>,
-    max: DateTime<Utc>,
-) -> Result<Vec<Stored>, CalendarError> {
-    let bodies = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<Vec<String>, CalendarError> {
-        let mut stmt = conn.prepare(sql).map_err(db_error)?;
-        let rows = stmt
-            .query_map(args, |r| r.get::<_, String>(0))
-            .map_err(db_error)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
-    };
-    let mut found = Vec::new();
-    for body in bodies(
-        "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
-         AND start_utc < ?2 AND end_utc > ?3",
-        &[&calendar_id, &max.timestamp(), &min.timestamp()],
-    )? {
-        found.push(Stored::analyse(decode(&body)?, zone)?);
-    }
-    let mut edited: HashSet<(String, i64)> = HashSet::new();
-    let mut stmt = conn
-        .prepare("SELECT series_id, original_start FROM events WHERE calendar_id = ?1 AND series_id IS NOT NULL")
-        .map_err(db_error)?;
-    for row in stmt
-        .query_map(params![calendar_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db_error)?
-    {
-        edited.insert(row.map_err(db_error)?);
-    }
-    for body in bodies(
-        "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 1 AND status = 'confirmed'",
-        &[&calendar_id],
-    )? {
-        let master = Stored::analyse(decode(&body)?, zone)?;
-        let Some(series) = &master.series else {
-            continue;
-        };
-        for occurrence in series.occurrences(min, max)? {
-            let key = (
-                master.event.id.clone(),
-                occurrence.start.instant(master.zone).timestamp(),
-            );
-            if !edited.contains(&key) {
-                found.push(materialise(&master, occurrence.start));
-            }
-        }
-    }
-    found.sort_by_key(|s| (s.start.instant(s.zone), s.event.id.clone()));
-    Ok(found)
-}
-
-fn matches_text(event: &Event, needle: &str) -> bool {
-    let needle = needle.to_lowercase();
-    [&event.summary, &event.description, &event.location]
-        .into_iter()
-        .flatten()
-        .chain(event.attendees.iter().map(|a| &a.email))
-        .chain(
-            event
-                .attendees
-                .iter()
-                .filter_map(|a| a.display_name.as_ref()),
-        )
-        .any(|text| text.to_lowercase().contains(&needle))
-}
-
-fn encode_cursor(stored: &Stored) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}",
-        stored.start.instant(stored.zone).timestamp(),
-        stored.event.id
-    ))
-}
-
-fn decode_cursor(token: &str) -> Result<(i64, String), CalendarError> {
-    let bad = || {
-        CalendarError::invalid(
-            "pageToken",
-            "not a token returned by a previous list_events call",
-        )
-    };
-    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let text = String::from_utf8(text).map_err(|_| bad())?;
-    let (at, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
-}
-
-/// One page of a window, optionally filtered by text.
-pub fn list(
-    conn: &Connection,
-    calendar_id: &str,
-    query: &EventQuery,
-) -> Result<EventPage, CalendarError> {
-    let zone = calendar_zone(conn, calendar_id)?;
-    let after = query.page_token.as_deref().map(decode_cursor).transpose()?;
-    let mut matching = window(conn, calendar_id, zone, query.time_min, query.time_max)?
-        .into_iter()
-        .filter(|s| {
-            query
-                .text
-                .as_deref()
-                .is_none_or(|t| matches_text(&s.event, t))
-        })
-        .filter(|s| {
-            after.as_ref().is_none_or(|(at, id)| {
-                (s.start.instant(s.zone).timestamp(), &s.event.id) > (*at, id)
-            })
-        });
-    let mut items: Vec<Stored> = matching.by_ref().take(query.max_results).collect();
-    let more = matching.next().is_some();
-    let next_page_token = if more {
-        items.last().map(encode_cursor)
-    } else {
-        None
-    };
-    Ok(EventPage {
-        items: items.drain(..).map(|s| s.event).collect(),
-        next_page_token,
-    })
-}
+use crate::calendar::series::shift;
+use crate::calendar::time::{When, format_utc, render, resolve};
 
 /// Creates an event; `start` and `end` are required.
 pub fn create(
@@ -452,8 +196,25 @@ fn split(
     tail.original_start_time = None;
     tail.recurrence = series.lines_from(&original)?;
     tail.created = format_utc(Utc::now());
+    end_series_before(conn, calendar_id, master, &original, zone)?;
+    rewrite(conn, calendar_id, tail, patch, zone, None)
+}
+
+/// Ends a series just before `original` (its instance edits from there on go too).
+fn end_series_before(
+    conn: &Connection,
+    calendar_id: &str,
+    master: Stored,
+    original: &When,
+    zone: Tz,
+) -> Result<(), CalendarError> {
+    let series = master
+        .series
+        .clone()
+        .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
+    let cut = original.instant(master.zone).timestamp();
     let mut head = master.event;
-    head.recurrence = series.lines_ending_before(&original);
+    head.recurrence = series.lines_ending_before(original);
     touch(&mut head, Utc::now());
     save(
         conn,
@@ -461,13 +222,7 @@ fn split(
         &Stored::analyse(head.clone(), zone)?,
         None,
     )?;
-    remove_exceptions(
-        conn,
-        calendar_id,
-        &head.id,
-        Some(original.instant(master.zone).timestamp()),
-    )?;
-    rewrite(conn, calendar_id, tail, patch, zone, None)
+    remove_exceptions(conn, calendar_id, &head.id, Some(cut))
 }
 
 /// Deletes an event, an instance, or part of a series.
@@ -500,25 +255,7 @@ pub fn delete(
                 if original.instant(master.zone) <= master.start.instant(master.zone) {
                     return delete_series(conn, calendar_id, &master.event.id);
                 }
-                let series = master
-                    .series
-                    .clone()
-                    .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
-                let mut head = master.event;
-                head.recurrence = series.lines_ending_before(&original);
-                touch(&mut head, Utc::now());
-                save(
-                    conn,
-                    calendar_id,
-                    &Stored::analyse(head.clone(), zone)?,
-                    None,
-                )?;
-                remove_exceptions(
-                    conn,
-                    calendar_id,
-                    &head.id,
-                    Some(original.instant(master.zone).timestamp()),
-                )
+                end_series_before(conn, calendar_id, master, &original, zone)
             }
         },
     }
@@ -565,28 +302,4 @@ pub fn respond(
         ..EventPatch::default()
     };
     update(conn, calendar_id, id, patch, None)
-}
-
-/// Merged busy intervals of each calendar inside `[min, max)`.
-pub fn busy(
-    conn: &Connection,
-    calendar_ids: &[String],
-    min: DateTime<Utc>,
-    max: DateTime<Utc>,
-) -> Result<BusyMap, CalendarError> {
-    let mut map = BusyMap::new();
-    for id in calendar_ids {
-        let zone = calendar_zone(conn, id)?;
-        let intervals = window(conn, id, zone, min, max)?
-            .iter()
-            .map(|s| {
-                (
-                    s.start.instant(s.zone).max(min),
-                    s.end.instant(s.zone).min(max),
-                )
-            })
-            .collect();
-        map.insert(id.clone(), merge(intervals));
-    }
-    Ok(map)
 }

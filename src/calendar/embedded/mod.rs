@@ -3,6 +3,8 @@
 //! blocking pool so SQLite never stalls the async runtime threads.
 
 mod events;
+mod listing;
+mod lookup;
 mod rows;
 
 use std::path::Path;
@@ -170,12 +172,12 @@ impl CalendarBackend for EmbeddedStore {
         query: EventQuery,
     ) -> Result<EventPage, CalendarError> {
         let id = calendar_id.to_owned();
-        self.with_tx(move |tx| events::list(tx, &id, &query)).await
+        self.with_tx(move |tx| listing::list(tx, &id, &query)).await
     }
 
     async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError> {
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| events::get(tx, &cal, &id)).await
+        self.with_tx(move |tx| lookup::get(tx, &cal, &id)).await
     }
 
     async fn create_event(
@@ -235,7 +237,7 @@ impl CalendarBackend for EmbeddedStore {
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError> {
         let ids = calendar_ids.to_vec();
-        self.with_tx(move |tx| events::busy(tx, &ids, time_min, time_max))
+        self.with_tx(move |tx| listing::busy(tx, &ids, time_min, time_max))
             .await
     }
 }

@@ -2,12 +2,14 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+mod raw;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use crate::config::raw::{RawConfig, RawEmbedded, RawListen, RawMcp, RawTls};
 
 /// One thing wrong with the configuration, tied to the key that holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,125 +53,6 @@ impl fmt::Display for Problems {
 }
 
 impl std::error::Error for Problems {}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    #[serde(default)]
-    listen: RawListen,
-    tls: RawTls,
-    #[serde(default)]
-    mcp: RawMcp,
-    #[serde(default)]
-    backend: RawBackend,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawListen {
-    address: String,
-    max_connections: usize,
-    handshake_timeout: String,
-    header_read_timeout: String,
-    max_request_body_bytes: usize,
-}
-
-impl Default for RawListen {
-    fn default() -> Self {
-        RawListen {
-            address: "127.0.0.1:8443".into(),
-            max_connections: 1024,
-            handshake_timeout: "10s".into(),
-            header_read_timeout: "10s".into(),
-            max_request_body_bytes: 1024 * 1024,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    certificate: PathBuf,
-    private_key: PathBuf,
-    client_ca: PathBuf,
-    #[serde(default)]
-    crls: Vec<PathBuf>,
-    #[serde(default = "default_min_version")]
-    min_version: String,
-    #[serde(default = "default_identity")]
-    identity: String,
-}
-
-fn default_min_version() -> String {
-    "1.3".into()
-}
-
-fn default_identity() -> String {
-    "san_uri".into()
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawMcp {
-    path: String,
-    allowed_hosts: Vec<String>,
-}
-
-impl Default for RawMcp {
-    fn default() -> Self {
-        RawMcp {
-            path: "/mcp".into(),
-            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawBackend {
-    kind: String,
-    embedded: RawEmbedded,
-}
-
-impl Default for RawBackend {
-    fn default() -> Self {
-        RawBackend {
-            kind: "embedded".into(),
-            embedded: RawEmbedded::default(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawEmbedded {
-    path: PathBuf,
-    time_zone: String,
-    calendars: Vec<RawCalendar>,
-}
-
-impl Default for RawEmbedded {
-    fn default() -> Self {
-        RawEmbedded {
-            path: PathBuf::from("calendar.db"),
-            time_zone: "UTC".into(),
-            calendars: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCalendar {
-    id: String,
-    name: String,
-    #[serde(default = "utc")]
-    time_zone: String,
-}
-
-fn utc() -> String {
-    "UTC".into()
-}
 
 /// How the client's identity is read from its certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -467,7 +350,7 @@ mod tests {
 
     #[test]
     fn reference_config_has_only_valid_keys() {
-        let text = include_str!("../config/gateway.toml");
+        let text = include_str!("../../config/gateway.toml");
         let problems = Config::parse(text, Path::new("/nonexistent"))
             .unwrap_err()
             .0;

@@ -1,0 +1,125 @@
+//! The configuration file as written: strict serde structs (unknown keys are
+//! errors) with the documented defaults. Validation lives in the parent module.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    #[serde(default)]
+    pub(super) listen: RawListen,
+    pub(super) tls: RawTls,
+    #[serde(default)]
+    pub(super) mcp: RawMcp,
+    #[serde(default)]
+    pub(super) backend: RawBackend,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawListen {
+    pub(super) address: String,
+    pub(super) max_connections: usize,
+    pub(super) handshake_timeout: String,
+    pub(super) header_read_timeout: String,
+    pub(super) max_request_body_bytes: usize,
+}
+
+impl Default for RawListen {
+    fn default() -> Self {
+        RawListen {
+            address: "127.0.0.1:8443".into(),
+            max_connections: 1024,
+            handshake_timeout: "10s".into(),
+            header_read_timeout: "10s".into(),
+            max_request_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) certificate: PathBuf,
+    pub(super) private_key: PathBuf,
+    pub(super) client_ca: PathBuf,
+    #[serde(default)]
+    pub(super) crls: Vec<PathBuf>,
+    #[serde(default = "default_min_version")]
+    pub(super) min_version: String,
+    #[serde(default = "default_identity")]
+    pub(super) identity: String,
+}
+
+fn default_min_version() -> String {
+    "1.3".into()
+}
+
+fn default_identity() -> String {
+    "san_uri".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMcp {
+    pub(super) path: String,
+    pub(super) allowed_hosts: Vec<String>,
+}
+
+impl Default for RawMcp {
+    fn default() -> Self {
+        RawMcp {
+            path: "/mcp".into(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawBackend {
+    pub(super) kind: String,
+    pub(super) embedded: RawEmbedded,
+}
+
+impl Default for RawBackend {
+    fn default() -> Self {
+        RawBackend {
+            kind: "embedded".into(),
+            embedded: RawEmbedded::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawEmbedded {
+    pub(super) path: PathBuf,
+    pub(super) time_zone: String,
+    pub(super) calendars: Vec<RawCalendar>,
+}
+
+impl Default for RawEmbedded {
+    fn default() -> Self {
+        RawEmbedded {
+            path: PathBuf::from("calendar.db"),
+            time_zone: "UTC".into(),
+            calendars: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCalendar {
+    pub(super) id: String,
+    pub(super) name: String,
+    #[serde(default = "utc")]
+    pub(super) time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}

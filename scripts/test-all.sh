@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 
 echo "== Python venv for the MCP SDK end-to-end check"
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
+    if ! python3 -m venv .venv; then
+        # Debian's own python3 needs the venv module from a separate package.
+        rm -rf .venv
+        apt-get update -qq && apt-get install -y -qq python3-venv
+        python3 -m venv .venv
+    fi
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 

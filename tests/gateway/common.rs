@@ -89,6 +89,50 @@ impl TestGateway {
         }
     }
 
+    /// Starts a gateway with `extra_listen` added to the `[listen]` table.
+    pub async fn start_with_listen(extra_listen: &str) -> TestGateway {
+        let dir = TempDir::new().unwrap();
+        let ca = write_pki(dir.path());
+        let text = config_text("127.0.0.1:0", "").replace(
+            "max_request_body_bytes = 65536",
+            &format!("max_request_body_bytes = 65536\n{extra_listen}"),
+        );
+        let config = Config::parse(&text, dir.path()).unwrap();
+        let gateway = server::start(config).await.unwrap();
+        TestGateway {
+            _dir: dir,
+            ca,
+            gateway,
+        }
+    }
+
+    /// A raw TLS connection presenting `cert`, offering only `alpn` (e.g. `http/1.1`).
+    pub async fn tls_connect(
+        &self,
+        cert: &Issued,
+        alpn: &[u8],
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.ca.issued.cert_pem.as_bytes()).unwrap())
+            .unwrap();
+        let mut config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let tcp = tokio::net::TcpStream::connect(self.gateway.local_addr).await?;
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+    }
+
     /// Starts a gateway with the default test config.
     pub async fn start() -> TestGateway {
         TestGateway::start_with(|_, _| String::new()).await

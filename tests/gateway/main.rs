@@ -8,5 +8,6 @@ mod calendar_semantics;
 mod cli;
 mod durability;
 mod handshake;
+mod limits;
 mod mcp_flow;
 mod sessions;

@@ -224,3 +224,71 @@ pub struct CurrentTimeParams {
     /// IANA zone (default UTC).
     pub time_zone: Option<String>,
 }
+
+/// Tool arguments deserialized with the path of any bad value in the error
+/// (`maxResults: invalid type: string "ten", expected u32`), so the calling
+/// model learns which argument to fix. The schema is the inner type's.
+#[derive(Debug)]
+pub struct Checked<T>(pub T);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_path_to_error::deserialize(deserializer)
+            .map(Checked)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." {
+                    serde::de::Error::custom(e.into_inner())
+                } else {
+                    serde::de::Error::custom(format!("{path}: {}", e.into_inner()))
+                }
+            })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Checked<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_argument_path() {
+        let bad = serde_json::json!({ "maxResults": "ten" });
+        let err = serde_json::from_value::<Checked<ListEventsParams>>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("maxResults: invalid type: string \"ten\""),
+            "{err}"
+        );
+        let bad = serde_json::json!({ "start": { "dateTime": 5 }, "end": {} });
+        let err = serde_json::from_value::<Checked<CreateEventParams>>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("start.dateTime: invalid type: integer"),
+            "{err}"
+        );
+        let err = serde_json::from_value::<Checked<GetEventParams>>(serde_json::json!({}))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "missing field `eventId`");
+    }
+}

@@ -15,9 +15,9 @@ use crate::calendar::{CalendarError, EventQuery};
 use crate::mcp::CalendarServer;
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{
-    CreateEventParams, CurrentTimeParams, DeleteEventParams, FreeBusyParams, FreeSlotsParams,
-    GetEventParams, ListCalendarsParams, ListEventsParams, RespondParams, UpdateEventParams,
-    WorkingHoursParams,
+    Checked, CreateEventParams, CurrentTimeParams, DeleteEventParams, FreeBusyParams,
+    FreeSlotsParams, GetEventParams, ListCalendarsParams, ListEventsParams, RespondParams,
+    UpdateEventParams, WorkingHoursParams,
 };
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
@@ -190,7 +190,10 @@ impl CalendarServer {
         description = "List the calendars this client can use, with their ids and time zones.",
         annotations(read_only_hint = true)
     )]
-    async fn list_calendars(&self, Parameters(_): Parameters<ListCalendarsParams>) -> ToolResult {
+    async fn list_calendars(
+        &self,
+        Parameters(Checked(_)): Parameters<Checked<ListCalendarsParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 let calendars = self.backend.list_calendars().await?;
@@ -207,7 +210,10 @@ impl CalendarServer {
         description = "List events in a time window (recurring events expanded into instances), optionally filtered by text. Returns nextPageToken when more match.",
         annotations(read_only_hint = true)
     )]
-    async fn list_events(&self, Parameters(p): Parameters<ListEventsParams>) -> ToolResult {
+    async fn list_events(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<ListEventsParams>>,
+    ) -> ToolResult {
         finish(self.list_events_inner(p).await)
     }
 
@@ -215,7 +221,10 @@ impl CalendarServer {
         description = "Get one event or recurring-event instance by id.",
         annotations(read_only_hint = true)
     )]
-    async fn get_event(&self, Parameters(p): Parameters<GetEventParams>) -> ToolResult {
+    async fn get_event(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<GetEventParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 let zone = self
@@ -231,7 +240,10 @@ impl CalendarServer {
     #[tool(
         description = "Create an event: timed ({dateTime, timeZone}) or all-day ({date}, exclusive end date), with optional attendees, reminders and RRULE recurrence."
     )]
-    async fn create_event(&self, Parameters(p): Parameters<CreateEventParams>) -> ToolResult {
+    async fn create_event(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<CreateEventParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 let zone = self
@@ -250,7 +262,10 @@ impl CalendarServer {
     #[tool(
         description = "Change fields of an event (only the fields given). For recurring events choose scope: thisInstance, thisAndFollowing or all."
     )]
-    async fn update_event(&self, Parameters(p): Parameters<UpdateEventParams>) -> ToolResult {
+    async fn update_event(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<UpdateEventParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 let zone = self
@@ -270,7 +285,10 @@ impl CalendarServer {
         description = "Delete an event. For recurring events choose scope: thisInstance, thisAndFollowing or all.",
         annotations(destructive_hint = true)
     )]
-    async fn delete_event(&self, Parameters(p): Parameters<DeleteEventParams>) -> ToolResult {
+    async fn delete_event(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<DeleteEventParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 self.backend
@@ -288,7 +306,10 @@ impl CalendarServer {
     #[tool(
         description = "Record an attendee's RSVP (accepted, declined or tentative) with an optional comment."
     )]
-    async fn respond_to_event(&self, Parameters(p): Parameters<RespondParams>) -> ToolResult {
+    async fn respond_to_event(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<RespondParams>>,
+    ) -> ToolResult {
         finish(
             async {
                 let zone = self
@@ -315,7 +336,10 @@ impl CalendarServer {
         description = "Busy intervals of several calendars in one window (at most 90 days).",
         annotations(read_only_hint = true)
     )]
-    async fn get_freebusy(&self, Parameters(p): Parameters<FreeBusyParams>) -> ToolResult {
+    async fn get_freebusy(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<FreeBusyParams>>,
+    ) -> ToolResult {
         finish(async {
             check_calendar_list(&p.calendar_ids)?;
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
@@ -341,7 +365,10 @@ impl CalendarServer {
         description = "Find time slots of at least durationMinutes when all the given calendars are free, optionally within working hours in a time zone.",
         annotations(read_only_hint = true)
     )]
-    async fn find_free_slots(&self, Parameters(p): Parameters<FreeSlotsParams>) -> ToolResult {
+    async fn find_free_slots(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<FreeSlotsParams>>,
+    ) -> ToolResult {
         finish(async {
             check_calendar_list(&p.calendar_ids)?;
             if !(1..=1440).contains(&p.duration_minutes) {
@@ -370,7 +397,10 @@ impl CalendarServer {
         description = "The current date and time in a time zone (default UTC).",
         annotations(read_only_hint = true)
     )]
-    async fn get_current_time(&self, Parameters(p): Parameters<CurrentTimeParams>) -> ToolResult {
+    async fn get_current_time(
+        &self,
+        Parameters(Checked(p)): Parameters<Checked<CurrentTimeParams>>,
+    ) -> ToolResult {
         finish((|| {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let now = Utc::now().with_timezone(&zone);

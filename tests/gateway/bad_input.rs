@@ -138,6 +138,11 @@ async fn each_bad_field_is_named() {
             "missing field `end`",
         ),
         (
+            "list_events",
+            json!({ "maxResults": "ten" }),
+            "maxResults: invalid type: string \"ten\", expected u32",
+        ),
+        (
             "create_event",
             json!({ "summary": "x", "colour": "red", "start": { "dateTime": "2030-01-01T10:00:00Z" }, "end": ok_end }),
             "unknown field `colour`",

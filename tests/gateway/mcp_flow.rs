@@ -10,6 +10,20 @@ async fn create_list_get_update_delete_round_trip() {
     let gw = TestGateway::start().await;
     let client = gw.mcp("agent-a").await;
 
+    let listed = client.list_all_tools().await.unwrap();
+    let create = listed.iter().find(|t| t.name == "create_event").unwrap();
+    let required: Vec<&str> = create.input_schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        required,
+        ["start", "end"],
+        "schema of create_event: {:?}",
+        create.input_schema
+    );
     let tools: Vec<String> = client
         .list_all_tools()
         .await

@@ -23,7 +23,10 @@
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
 //!   slots ([`calendar::slots`]) and the embedded store.
-//! - [`cli`]: the `quickstart`, `serve` and `check-config` commands.
+//! - [`cli`]: development PKI and `quickstart`; `src/main.rs` holds the
+//!   `quickstart`, `serve` and `check-config` commands themselves.
+
+#![warn(missing_docs)]
 
 pub mod calendar;
 pub mod cli;

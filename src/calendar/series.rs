@@ -139,6 +139,15 @@ impl Series {
             .after((from - length).with_timezone(&tz))
             .before(to.with_timezone(&tz));
         let result = set.all(MAX_INSTANCES_PER_WINDOW);
+        if result.limited {
+            // Returning the first N would drop the rest without a word.
+            return Err(CalendarError::invalid(
+                "timeMax",
+                format!(
+                    "a recurring event has more than {MAX_INSTANCES_PER_WINDOW} instances in this window; narrow timeMin/timeMax"
+                ),
+            ));
+        }
         let mut out = Vec::with_capacity(result.dates.len());
         for date in result.dates {
             let start = self.occurrence_start(date.with_timezone(&Utc));
@@ -327,6 +336,33 @@ mod tests {
         assert_eq!(
             local,
             ["09:00 +0100", "09:00 +0100", "09:00 +0200", "09:00 +0200"]
+        );
+    }
+
+    #[test]
+    fn a_window_with_too_many_instances_is_an_error_not_a_truncation() {
+        let series = Series::new(
+            timed("2026-01-01T00:00:00Z", Tz::UTC),
+            timed("2026-01-01T00:00:30Z", Tz::UTC),
+            Tz::UTC,
+            &["RRULE:FREQ=MINUTELY".to_owned()],
+        )
+        .unwrap();
+        let from = parse_instant("a", "2026-01-01T00:00:00Z").unwrap();
+        let err = series
+            .occurrences(from, from + Duration::days(30))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("timeMax: a recurring event has more than 5000 instances"),
+            "{err}"
+        );
+        assert_eq!(
+            series
+                .occurrences(from, from + Duration::hours(1))
+                .unwrap()
+                .len(),
+            60
         );
     }
 

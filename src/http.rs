@@ -25,8 +25,10 @@ pub type HttpResponse = Response<BoxBody<Bytes, Infallible>>;
 /// read it from the request parts rmcp hands them).
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
-    /// The client's address.
+    /// The socket peer (a load balancer, when the PROXY protocol is in use).
     pub peer: SocketAddr,
+    /// The real client address (from the PROXY header when trusted), canonical form.
+    pub client_ip: std::net::IpAddr,
     /// Who the client certificate says the client is.
     pub identity: ClientIdentity,
 }

@@ -28,11 +28,14 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod denial;
 pub mod http;
 pub mod identity;
 pub mod mcp;
+pub mod seclog;
 pub mod server;
 pub mod tls;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mcp_gateway::cli::quickstart;
 use mcp_gateway::config::Config;
-use mcp_gateway::{server, tls};
+use mcp_gateway::{admission, server, tls};
 
 /// A hardened calendar MCP gateway.
 #[derive(Parser)]
@@ -104,7 +104,11 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         eprintln!("{problems}");
         ExitCode::from(EXIT_CONFIG)
     })?;
-    if let Err(problems) = tls::server_config(&config.tls) {
+    let mut problems = tls::server_config(&config.tls).err().unwrap_or_default();
+    if let Err(problem) = admission::from_config(&config.network) {
+        problems.push(problem);
+    }
+    if !problems.is_empty() {
         for p in problems {
             eprintln!("{p}");
         }

@@ -1,5 +1,6 @@
-//! The listener: accept TCP, cap concurrent connections, run the TLS handshake
-//! under a deadline, read the client identity, then serve HTTP/1.1 or HTTP/2 on
+//! The listener: accept TCP, cap concurrent connections, run the address checks
+//! ([`crate::admission`]) and the TLS handshake under a deadline, log every
+//! refusal to the security log, read the client identity, then serve HTTP/1.1 or HTTP/2 on
 //! the connection until it ends or the server shuts down gracefully.
 
 use std::net::SocketAddr;
@@ -16,12 +17,15 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::NetworkAdmission;
 use crate::calendar::CalendarBackend;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::config::{Config, Problems};
+use crate::denial::{Denial, Reason, Stage};
 use crate::http::{App, ConnectionInfo};
 use crate::identity::identify;
-use crate::{mcp, tls};
+use crate::seclog::SecurityLog;
+use crate::{admission, mcp, tls};
 
 /// How long in-flight requests get to finish after shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,11 +45,20 @@ struct Shared {
     acceptor: TlsAcceptor,
     app: Arc<App>,
     config: Config,
+    admission: NetworkAdmission,
+    seclog: SecurityLog,
 }
 
 /// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
+    let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
+    let seclog = match &config.network.security_log {
+        Some(path) => SecurityLog::open(path).map_err(|e| {
+            anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display())
+        })?,
+        None => SecurityLog::stderr(),
+    };
     let store = EmbeddedStore::open(
         &config.embedded.path,
         &config.embedded.time_zone,
@@ -80,6 +93,8 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         acceptor: TlsAcceptor::from(server_tls),
         app,
         config,
+        admission,
+        seclog,
     });
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!(%local_addr, "mcp-gateway listening");
@@ -129,12 +144,27 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
 }
 
 async fn serve_connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     watcher: Watcher,
 ) {
     let listen = &shared.config.listen;
+    // Address checks first: a refused address never costs a TLS handshake.
+    let admitted = tokio::time::timeout(
+        listen.handshake_timeout,
+        shared.admission.admit(&mut stream, peer),
+    )
+    .await;
+    let client_ip = match admitted {
+        Ok(Ok(ip)) => ip,
+        Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
+        Err(_) => {
+            return shared
+                .seclog
+                .deny(&Denial::new(Reason::MissingProxyHeader), peer.ip(), None);
+        }
+    };
     let tls_stream = match tokio::time::timeout(
         listen.handshake_timeout,
         shared.acceptor.accept(stream),
@@ -143,12 +173,14 @@ async fn serve_connection(
     {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            tracing::warn!(ip = %peer.ip(), reason = %e, "TLS handshake refused");
-            return;
+            return shared
+                .seclog
+                .deny(&tls::handshake_denial(&e), client_ip, None);
         }
         Err(_) => {
-            tracing::warn!(ip = %peer.ip(), "TLS handshake timed out");
-            return;
+            return shared
+                .seclog
+                .deny(&Denial::new(Reason::HandshakeTimeout), client_ip, None);
         }
     };
     let Some(cert) = tls_stream
@@ -158,18 +190,26 @@ async fn serve_connection(
         .and_then(|c| c.first())
         .cloned()
     else {
-        tracing::warn!(ip = %peer.ip(), "connection without a client certificate closed");
-        return;
+        return shared
+            .seclog
+            .deny(&Denial::new(Reason::NoCertificate), client_ip, None);
     };
     let identity = match identify(&cert, shared.config.tls.identity) {
         Ok(identity) => identity,
         Err(e) => {
-            tracing::warn!(ip = %peer.ip(), reason = %e, "client certificate carries no usable identity");
-            return;
+            return shared.seclog.deny(
+                &Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
+                client_ip,
+                None,
+            );
         }
     };
-    tracing::debug!(ip = %peer.ip(), client = %identity.id, "client authenticated");
-    let info = ConnectionInfo { peer, identity };
+    shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+    let info = ConnectionInfo {
+        peer,
+        client_ip,
+        identity,
+    };
     let app = Arc::clone(&shared.app);
     let service = service_fn(move |request| Arc::clone(&app).handle(request, info.clone()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -183,6 +223,6 @@ async fn serve_connection(
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
     if let Err(e) = watcher.watch(connection).await {
-        tracing::debug!(ip = %peer.ip(), error = %e, "connection ended with an error");
+        tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
     }
 }

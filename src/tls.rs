@@ -10,6 +10,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
 use crate::config::{Problem, Tls};
+use crate::denial::{Denial, Reason};
 
 /// The one crypto provider of the process (aws-lc-rs).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -128,4 +129,28 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The denial for a failed handshake, from the error rustls reported.
+pub fn handshake_denial(error: &std::io::Error) -> Denial {
+    use rustls::CertificateError as Cert;
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    else {
+        return Denial::new(Reason::HandshakeFailed).with_detail(error.to_string());
+    };
+    let reason = match tls {
+        rustls::Error::NoCertificatesPresented => Reason::NoCertificate,
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            Cert::UnknownIssuer => Reason::UnknownCa,
+            Cert::Expired | Cert::ExpiredContext { .. } => Reason::CertificateExpired,
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => Reason::CertificateNotYetValid,
+            Cert::Revoked => Reason::CertificateRevoked,
+            Cert::InvalidPurpose | Cert::InvalidPurposeContext { .. } => Reason::BadKeyUsage,
+            _ => Reason::BadCertificate,
+        },
+        _ => Reason::HandshakeFailed,
+    };
+    Denial::new(reason).with_detail(tls.to_string())
 }

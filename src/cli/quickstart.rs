@@ -53,6 +53,14 @@ identity = "subject_cn"
 path = "/mcp"
 allowed_hosts = ["localhost", "127.0.0.1", "::1"]
 
+[network]
+# Only this machine may connect.
+allow = ["127.0.0.0/8", "::1"]
+
+[log]
+# One line per refused connection or request, for fail2ban.
+security_log = "security.log"
+
 [backend]
 kind = "embedded"
 

@@ -2,7 +2,10 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+mod network;
 mod raw;
+
+pub use crate::config::network::{AllowedNetworks, CountryList, Geo, Network, parse_cidr};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -76,6 +79,8 @@ pub struct Config {
     pub mcp: Mcp,
     /// The embedded calendar store.
     pub embedded: Embedded,
+    /// Address allowlist, PROXY protocol, GeoIP and the security log.
+    pub network: Network,
 }
 
 /// Listener limits.
@@ -147,6 +152,8 @@ impl Config {
     pub fn parse(text: &str, base: &Path) -> Result<Config, Problems> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| Problems(vec![toml_problem(&e)]))?;
         let mut problems = Vec::new();
+        let mut raw = raw;
+        let proxy = std::mem::take(&mut raw.listen.proxy_protocol);
         let listen = validate_listen(&raw.listen, &mut problems);
         let tls = validate_tls(raw.tls, base, &mut problems);
         let mcp = validate_mcp(raw.mcp, &mut problems);
@@ -160,12 +167,15 @@ impl Config {
             ));
         }
         let embedded = validate_embedded(raw.backend.embedded, base, &mut problems);
+        let network =
+            network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 listen,
                 tls,
                 mcp,
                 embedded,
+                network,
             })
         } else {
             Err(Problems(problems))

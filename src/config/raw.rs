@@ -15,6 +15,12 @@ pub(super) struct RawConfig {
     pub(super) mcp: RawMcp,
     #[serde(default)]
     pub(super) backend: RawBackend,
+    #[serde(default)]
+    pub(super) network: crate::config::network::RawNetwork,
+    #[serde(default)]
+    pub(super) geoip: crate::config::network::RawGeo,
+    #[serde(default)]
+    pub(super) log: crate::config::network::RawLog,
 }
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +31,7 @@ pub(super) struct RawListen {
     pub(super) handshake_timeout: String,
     pub(super) header_read_timeout: String,
     pub(super) max_request_body_bytes: usize,
+    pub(super) proxy_protocol: crate::config::network::RawProxy,
 }
 
 impl Default for RawListen {
@@ -35,6 +42,7 @@ impl Default for RawListen {
             handshake_timeout: "10s".into(),
             header_read_timeout: "10s".into(),
             max_request_body_bytes: 1024 * 1024,
+            proxy_protocol: Default::default(),
         }
     }
 }

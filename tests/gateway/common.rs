@@ -56,6 +56,12 @@ identity = "san_dns"
 [mcp]
 allowed_hosts = ["localhost", "127.0.0.1"]
 
+[network]
+allow = ["127.0.0.0/8", "::1"]
+
+[log]
+security_log = "security.log"
+
 [backend.embedded]
 path = "calendar.db"
 time_zone = "UTC"

@@ -1,0 +1,103 @@
+//! The admission checks that need only the client's address, run at TCP accept
+//! before any TLS work so that a refused address costs almost nothing. In order:
+//!
+//! 1. [`proxy`]: the real client address — from a PROXY header when the peer is
+//!    a trusted load balancer, else the socket peer. Runs first because every
+//!    later check needs the real address.
+//! 2. [`ip`]: the address allowlist. Cheapest decisive check, so it runs before
+//!    the database lookup.
+//! 3. [`geo`]: the GeoIP country, for addresses not exempt.
+//!
+//! The TLS handshake (client certificate) follows in [`crate::server`].
+
+pub mod geo;
+pub mod ip;
+pub mod proxy;
+
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
+use tokio::net::TcpStream;
+
+use crate::admission::geo::GeoPolicy;
+use crate::admission::ip::{IpPolicy, canonical};
+use crate::denial::Denial;
+
+/// The connection-level policy, built once from the config.
+pub struct NetworkAdmission {
+    /// Load balancers allowed to send PROXY headers; `None` when the protocol is off.
+    pub proxy_trusted: Option<Vec<IpNet>>,
+    /// The address allowlist.
+    pub ip: IpPolicy,
+    /// The country policy, when a database is configured.
+    pub geo: Option<GeoPolicy>,
+}
+
+/// A refused connection: why, and the address the refusal is about (the real
+/// client when known, else the socket peer) for the security log.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Why.
+    pub denial: Denial,
+    /// Who.
+    pub ip: IpAddr,
+}
+
+impl NetworkAdmission {
+    /// Runs the address checks on a fresh connection; returns the client address.
+    pub async fn admit(&self, stream: &mut TcpStream, peer: SocketAddr) -> Result<IpAddr, Refusal> {
+        let peer_ip = canonical(peer.ip());
+        let ip = proxy::client_address(stream, peer, self.proxy_trusted.as_deref())
+            .await
+            .map(canonical)
+            .map_err(|denial| Refusal {
+                denial,
+                ip: peer_ip,
+            })?;
+        self.check_address(ip)
+            .map_err(|denial| Refusal { denial, ip })?;
+        Ok(ip)
+    }
+
+    /// The allowlist, then the country.
+    pub fn check_address(&self, ip: IpAddr) -> Result<(), Denial> {
+        self.ip.check(ip)?;
+        if let Some(geo) = &self.geo {
+            geo.check(ip)?;
+        }
+        Ok(())
+    }
+}
+
+/// Builds the connection-level policy from the config; loading the GeoIP
+/// database here makes a missing or corrupt file a startup error.
+pub fn from_config(
+    network: &crate::config::Network,
+) -> Result<NetworkAdmission, crate::config::Problem> {
+    let ip = match &network.allow {
+        crate::config::AllowedNetworks::Any => IpPolicy::AllowAny,
+        crate::config::AllowedNetworks::Only(list) => IpPolicy::Allow(list.clone()),
+    };
+    let geo = match &network.geo {
+        None => None,
+        Some(settings) => {
+            let rule = match &settings.countries {
+                crate::config::CountryList::Allow(set) => geo::CountryRule::Allow(set.clone()),
+                crate::config::CountryList::Deny(set) => geo::CountryRule::Deny(set.clone()),
+            };
+            let policy = GeoPolicy::load(
+                &settings.database,
+                rule,
+                settings.exempt.clone(),
+                settings.allow_unknown,
+            )
+            .map_err(|e| crate::config::Problem::new("geoip.database", e))?;
+            Some(policy)
+        }
+    };
+    Ok(NetworkAdmission {
+        proxy_trusted: network.proxy_trusted.clone(),
+        ip,
+        geo,
+    })
+}

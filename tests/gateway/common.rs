@@ -1,7 +1,11 @@
 //! Test harness: a gateway on 127.0.0.1:0 with a PKI generated for the test,
 //! clients that present (or do not present) certificates, and rmcp clients.
 
+use std::net::IpAddr;
 use std::path::Path;
+
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 use mcp_gateway::cli::pki::{Authority, Issued};
 use mcp_gateway::config::Config;
@@ -17,7 +21,7 @@ use tempfile::TempDir;
 /// A running gateway and the material to talk to it.
 pub struct TestGateway {
     /// Owns the folder with certificates, config and database.
-    _dir: TempDir,
+    dir: TempDir,
     /// The gateway's CA (signs server and client certificates).
     pub ca: Authority,
     /// The running server.
@@ -31,33 +35,76 @@ pub type McpClient = RunningService<RoleClient, ()>;
 pub fn write_pki(dir: &Path) -> Authority {
     mcp_gateway::tls::install_crypto_provider();
     let ca = Authority::generate("test CA").unwrap();
-    let server = ca.issue_server(&["localhost", "127.0.0.1"]).unwrap();
+    let server = ca.issue_server(&["localhost", "127.0.0.1", "::1"]).unwrap();
     std::fs::write(dir.join("ca.pem"), &ca.issued.cert_pem).unwrap();
     std::fs::write(dir.join("server.pem"), &server.cert_pem).unwrap();
     std::fs::write(dir.join("server.key"), &server.key_pem).unwrap();
     ca
 }
 
+/// What a test may change in the gateway's config.
+pub struct Setup {
+    /// `listen.address`.
+    pub address: String,
+    /// Extra keys for `[listen]`.
+    pub listen: String,
+    /// Extra keys for `[tls]`.
+    pub tls: String,
+    /// The body of `[network]`.
+    pub network: String,
+    /// Further tables appended at the end (`[geoip]`, `[listen.proxy_protocol]`, …).
+    pub tables: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            address: "127.0.0.1:0".into(),
+            listen: String::new(),
+            tls: String::new(),
+            network: r#"allow = ["127.0.0.0/8", "::1"]"#.into(),
+            tables: String::new(),
+        }
+    }
+}
+
 /// The config used by the tests; `extra_tls` lands in the `[tls]` table.
 pub fn config_text(listen: &str, extra_tls: &str) -> String {
+    render(&Setup {
+        address: listen.to_owned(),
+        tls: extra_tls.to_owned(),
+        ..Setup::default()
+    })
+}
+
+/// The config text for `setup`.
+pub fn render(setup: &Setup) -> String {
+    let Setup {
+        address,
+        listen,
+        tls,
+        network,
+        tables,
+    } = setup;
     format!(
         r#"
 [listen]
-address = "{listen}"
+address = "{address}"
 max_request_body_bytes = 65536
+{listen}
 
 [tls]
 certificate = "server.pem"
 private_key = "server.key"
 client_ca = "ca.pem"
 identity = "san_dns"
-{extra_tls}
+{tls}
 
 [mcp]
-allowed_hosts = ["localhost", "127.0.0.1"]
+allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
 
 [network]
-allow = ["127.0.0.0/8", "::1"]
+{network}
 
 [log]
 security_log = "security.log"
@@ -75,41 +122,80 @@ time_zone = "Europe/Berlin"
 id = "ny"
 name = "New York office"
 time_zone = "America/New_York"
+
+{tables}
 "#
     )
 }
 
 impl TestGateway {
-    /// Starts a gateway; `extra_tls` adds keys to `[tls]` (e.g. CRLs).
-    pub async fn start_with(setup: impl FnOnce(&Path, &Authority) -> String) -> TestGateway {
+    /// Starts a gateway after `adjust` has written files and changed the setup.
+    pub async fn start_custom(adjust: impl FnOnce(&Path, &Authority, &mut Setup)) -> TestGateway {
         let dir = TempDir::new().unwrap();
         let ca = write_pki(dir.path());
-        let extra_tls = setup(dir.path(), &ca);
-        let text = config_text("127.0.0.1:0", &extra_tls);
-        let config = Config::parse(&text, dir.path()).unwrap();
+        let mut setup = Setup::default();
+        adjust(dir.path(), &ca, &mut setup);
+        let config = Config::parse(&render(&setup), dir.path()).unwrap();
         let gateway = server::start(config).await.unwrap();
-        TestGateway {
-            _dir: dir,
-            ca,
-            gateway,
-        }
+        TestGateway { dir, ca, gateway }
+    }
+
+    /// Starts a gateway; `setup` may write files and returns extra `[tls]` keys (e.g. CRLs).
+    pub async fn start_with(setup: impl FnOnce(&Path, &Authority) -> String) -> TestGateway {
+        TestGateway::start_custom(|dir, ca, s| s.tls = setup(dir, ca)).await
     }
 
     /// Starts a gateway with `extra_listen` added to the `[listen]` table.
     pub async fn start_with_listen(extra_listen: &str) -> TestGateway {
-        let dir = TempDir::new().unwrap();
-        let ca = write_pki(dir.path());
-        let text = config_text("127.0.0.1:0", "").replace(
-            "max_request_body_bytes = 65536",
-            &format!("max_request_body_bytes = 65536\n{extra_listen}"),
-        );
-        let config = Config::parse(&text, dir.path()).unwrap();
-        let gateway = server::start(config).await.unwrap();
-        TestGateway {
-            _dir: dir,
-            ca,
-            gateway,
+        TestGateway::start_custom(|_, _, s| s.listen = extra_listen.to_owned()).await
+    }
+
+    /// Starts a gateway with the default test config.
+    pub async fn start() -> TestGateway {
+        TestGateway::start_custom(|_, _, _| ()).await
+    }
+
+    /// The security log so far, each line without its timestamp and pid prefix.
+    pub fn security_lines(&self) -> Vec<String> {
+        let text =
+            std::fs::read_to_string(self.dir.path().join("security.log")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let (_, rest) = line
+                    .split_once("]: ")
+                    .unwrap_or_else(|| panic!("malformed security line {line:?}"));
+                rest.to_owned()
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until the security log holds `line` (without prefix).
+    pub async fn expect_security_line(&self, line: &str) {
+        self.wait_for_security_line(|l| l == line, line).await;
+    }
+
+    /// Waits (up to 10 s) for a security line starting with `start`; returns it.
+    pub async fn expect_security_line_starting(&self, start: &str) -> String {
+        self.wait_for_security_line(|l| l.starts_with(start), start)
+            .await
+    }
+
+    async fn wait_for_security_line(&self, wanted: impl Fn(&str) -> bool, what: &str) -> String {
+        for _ in 0..200 {
+            if let Some(line) = self.security_lines().into_iter().find(|l| wanted(l)) {
+                return line;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+        panic!(
+            "security log lacks {what:?}; it holds:\n{}",
+            self.security_lines().join("\n")
+        );
+    }
+
+    /// The path of the security log.
+    pub fn security_log_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("security.log")
     }
 
     /// A raw TLS connection presenting `cert`, offering only `alpn` (e.g. `http/1.1`).
@@ -117,9 +203,22 @@ impl TestGateway {
         &self,
         cert: &Issued,
         alpn: &[u8],
-    ) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        self.tls_connect_from(None, b"", cert, alpn).await
+    }
+
+    /// A raw TLS connection from `source` (any 127.0.0.x), sending `preamble`
+    /// (a PROXY header, say) before the handshake.
+    pub async fn tls_connect_from(
+        &self,
+        source: Option<IpAddr>,
+        preamble: &[u8],
+        cert: &Issued,
+        alpn: &[u8],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        use tokio::io::AsyncWriteExt;
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(self.ca.issued.cert_pem.as_bytes()).unwrap())
@@ -132,21 +231,46 @@ impl TestGateway {
             )
             .unwrap();
         config.alpn_protocols = vec![alpn.to_vec()];
-        let tcp = tokio::net::TcpStream::connect(self.gateway.local_addr).await?;
+        let target = self.gateway.local_addr;
+        let socket = if target.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        if let Some(source) = source {
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+        }
+        let mut tcp = socket.connect(target).await?;
+        tcp.write_all(preamble).await?;
         let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
         connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
     }
 
-    /// Starts a gateway with the default test config.
-    pub async fn start() -> TestGateway {
-        TestGateway::start_with(|_, _| String::new()).await
+    /// Sends an MCP initialize over HTTP/1.1 on `tls` and returns the status, or
+    /// the error when the server closed the connection instead.
+    pub async fn raw_initialize(tls: &mut TlsStream<TcpStream>) -> std::io::Result<u16> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = initialize_body("2025-11-25");
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        tls.read_to_end(&mut response).await?;
+        let text = String::from_utf8_lossy(&response);
+        let status = text.split(' ').nth(1).and_then(|code| code.parse().ok());
+        status.ok_or_else(|| std::io::Error::other(format!("no HTTP status in {text:?}")))
     }
 
     /// The MCP endpoint URL.
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}/mcp", self.gateway.local_addr.port())
+        match self.gateway.local_addr {
+            std::net::SocketAddr::V4(a) => format!("https://127.0.0.1:{}/mcp", a.port()),
+            std::net::SocketAddr::V6(a) => format!("https://[::1]:{}/mcp", a.port()),
+        }
     }
 
     /// A good client certificate for `identity`.

@@ -97,6 +97,10 @@ async fn no_certificate_is_refused() {
         "{err}"
     );
     try_create(&gw, None).await;
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=no_certificate ip=127.0.0.1 client=- detail=",
+    )
+    .await;
     assert_store_untouched(&gw).await;
 }
 
@@ -113,6 +117,10 @@ async fn certificate_from_another_ca_is_refused() {
         "{err}"
     );
     try_create(&gw, Some(&stranger)).await;
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=unknown_ca ip=127.0.0.1 client=- detail=",
+    )
+    .await;
     assert_store_untouched(&gw).await;
 }
 
@@ -129,6 +137,10 @@ async fn expired_certificate_is_refused() {
         "{err}"
     );
     try_create(&gw, Some(&expired)).await;
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=certificate_expired ip=127.0.0.1 client=- detail=",
+    )
+    .await;
     assert_store_untouched(&gw).await;
 }
 
@@ -144,6 +156,10 @@ async fn revoked_certificate_is_refused() {
         "{err}"
     );
     try_create(&gw, Some(&revoked)).await;
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=certificate_revoked ip=127.0.0.1 client=- detail=",
+    )
+    .await;
     assert_store_untouched(&gw).await;
 }
 
@@ -156,5 +172,9 @@ async fn certificate_without_client_auth_usage_is_refused() {
     let err = initialize_with(&gw, Some(&server_only)).await.unwrap_err();
     assert!(err.contains("UnsupportedCertificate"), "{err}");
     try_create(&gw, Some(&server_only)).await;
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=bad_key_usage ip=127.0.0.1 client=- detail=",
+    )
+    .await;
     assert_store_untouched(&gw).await;
 }

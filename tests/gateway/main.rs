@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admission;
 mod bad_input;
 mod calendar_semantics;
 mod cli;

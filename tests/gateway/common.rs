@@ -54,6 +54,8 @@ pub struct Setup {
     pub network: String,
     /// Further tables appended at the end (`[geoip]`, `[listen.proxy_protocol]`, …).
     pub tables: String,
+    /// `tls.identity`.
+    pub identity: String,
 }
 
 impl Default for Setup {
@@ -64,6 +66,7 @@ impl Default for Setup {
             tls: String::new(),
             network: r#"allow = ["127.0.0.0/8", "::1"]"#.into(),
             tables: String::new(),
+            identity: "san_dns".into(),
         }
     }
 }
@@ -85,6 +88,7 @@ pub fn render(setup: &Setup) -> String {
         tls,
         network,
         tables,
+        identity,
     } = setup;
     format!(
         r#"
@@ -97,7 +101,7 @@ max_request_body_bytes = 65536
 certificate = "server.pem"
 private_key = "server.key"
 client_ca = "ca.pem"
-identity = "san_dns"
+identity = "{identity}"
 {tls}
 
 [mcp]

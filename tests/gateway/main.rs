@@ -8,6 +8,7 @@ mod bad_input;
 mod calendar_semantics;
 mod cli;
 mod durability;
+mod fail2ban;
 mod handshake;
 mod limits;
 mod mcp_flow;

@@ -1,0 +1,144 @@
+//! The shipped fail2ban filter, run by the real `fail2ban-regex` on a log the
+//! gateway wrote while real connections failed: every DENY line matches with
+//! its address (IPv4 and IPv6), and nothing else matches — not the ALLOW lines,
+//! and not an address a client smuggled into a value it controls.
+
+use std::process::Command;
+
+use mcp_gateway::cli::pki::Authority;
+
+use crate::common::{TestGateway, http_client, initialize_body, post};
+
+/// The addresses `fail2ban-regex` finds in `log` with the shipped filter, one per matched line.
+fn fail2ban_matches(log: &std::path::Path) -> Vec<String> {
+    let filter = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fail2ban/filter.d/mcp-gateway.conf"
+    );
+    let output = Command::new("fail2ban-regex")
+        .args(["-o", "ip"])
+        .arg(log)
+        .arg(filter)
+        .output()
+        .expect("fail2ban-regex must be installed (Debian package fail2ban; scripts/test-all.sh installs it)");
+    assert!(
+        output.status.success(),
+        "fail2ban-regex failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `ip=` field of every DENY line, read the way an operator would.
+fn denied_addresses(gw: &TestGateway) -> Vec<String> {
+    gw.security_lines()
+        .iter()
+        .filter(|l| l.starts_with("DENY "))
+        .map(|l| {
+            l.split(' ')
+                .find_map(|f| f.strip_prefix("ip="))
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn try_initialize(client: &reqwest::Client, gw: &TestGateway) -> bool {
+    post(client, &gw.url(), initialize_body("2025-11-25"))
+        .send()
+        .await
+        .is_ok()
+}
+
+fn client_from(
+    gw: &TestGateway,
+    source: &str,
+    cert: Option<&mcp_gateway::cli::pki::Issued>,
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(gw.ca.issued.cert_pem.as_bytes()).unwrap()])
+        .local_address(source.parse::<std::net::IpAddr>().unwrap());
+    if let Some(cert) = cert {
+        builder = builder.identity(
+            reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
+                .unwrap(),
+        );
+    }
+    builder.build().unwrap()
+}
+
+#[tokio::test]
+async fn the_filter_matches_exactly_the_denial_lines() {
+    let gw = TestGateway::start_custom(|_, _, s| {
+        s.network = r#"allow = ["127.0.0.1", "127.0.0.3", "127.0.0.4"]"#.into();
+        s.identity = "subject_cn".into();
+        s.tables = "[listen.proxy_protocol]\ntrusted = [\"127.0.0.9\"]\n".into();
+    })
+    .await;
+    // A client whose certificate name tries to forge a DENY line for 6.6.6.6.
+    let mut params = Authority::client_params("agent-a").unwrap();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        "evil\n2026-11-22T10:30:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=6.6.6.6 client=- x",
+    );
+    let forger = gw.ca.sign(&params).unwrap();
+    assert!(
+        try_initialize(&client_from(&gw, "127.0.0.3", Some(&forger)), &gw).await,
+        "the forger is admitted"
+    );
+    gw.expect_security_line_starting("ALLOW stage=tls ip=127.0.0.3 client=\"evil\\u{a}")
+        .await;
+
+    let good = gw.client_cert("agent-b");
+    assert!(!try_initialize(&client_from(&gw, "127.0.0.2", Some(&good)), &gw).await);
+    gw.expect_security_line("DENY stage=ip reason=ip_not_allowed ip=127.0.0.2 client=-")
+        .await;
+    assert!(!try_initialize(&client_from(&gw, "127.0.0.3", None), &gw).await);
+    gw.expect_security_line_starting("DENY stage=tls reason=no_certificate ip=127.0.0.3")
+        .await;
+    let stranger = Authority::generate("other")
+        .unwrap()
+        .issue_client("agent-b")
+        .unwrap();
+    assert!(!try_initialize(&client_from(&gw, "127.0.0.4", Some(&stranger)), &gw).await);
+    gw.expect_security_line_starting("DENY stage=tls reason=unknown_ca ip=127.0.0.4")
+        .await;
+    let raw = tokio::net::TcpSocket::new_v4().unwrap();
+    raw.bind("127.0.0.4:0".parse().unwrap()).unwrap();
+    let mut stream = raw.connect(gw.gateway.local_addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, b"PROXY TCP4 6.6.6.6 127.0.0.1 1 2\r\n")
+        .await
+        .unwrap();
+    gw.expect_security_line("DENY stage=proxy reason=untrusted_proxy_header ip=127.0.0.4 client=-")
+        .await;
+    drop(stream);
+
+    let denied = denied_addresses(&gw);
+    assert_eq!(denied, ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4"]);
+    let matched = fail2ban_matches(&gw.security_log_path());
+    assert_eq!(
+        matched, denied,
+        "fail2ban must match every DENY line and nothing else"
+    );
+    assert!(!matched.contains(&"6.6.6.6".to_owned()));
+}
+
+#[tokio::test]
+async fn the_filter_matches_ipv6_addresses() {
+    let gw = TestGateway::start_custom(|_, _, s| {
+        s.address = "[::1]:0".into();
+        s.network = r#"allow = ["127.0.0.0/8"]"#.into();
+    })
+    .await;
+    let client = http_client(&gw.ca.issued.cert_pem, Some(&gw.client_cert("agent-a")));
+    assert!(!try_initialize(&client, &gw).await);
+    gw.expect_security_line("DENY stage=ip reason=ip_not_allowed ip=::1 client=-")
+        .await;
+    assert_eq!(fail2ban_matches(&gw.security_log_path()), ["::1"]);
+}

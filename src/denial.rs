@@ -1,9 +1,11 @@
 //! Every "no" the gateway says, as a value. A [`Denial`] names the pipeline
-//! stage and the reason; this file is the one place that maps it to the
-//! security-log fields and the labels a metric carries. Every stage so far runs
-//! before or during the TLS handshake, so a denial closes the connection.
+//! stage and the reason; this file is the one place that maps it to what the
+//! client sees (closed connection, HTTP status, or JSON-RPC error), the
+//! security-log fields and the labels a metric carries.
 
 use std::fmt;
+
+use http::StatusCode;
 
 /// Where in the admission pipeline a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -16,6 +18,12 @@ pub enum Stage {
     Geo,
     /// The TLS handshake and client certificate.
     Tls,
+    /// The `Origin` header of a request.
+    Origin,
+    /// The bearer token of a request.
+    Jwt,
+    /// The permission and calendar scope of an MCP message.
+    Scope,
 }
 
 impl Stage {
@@ -26,6 +34,9 @@ impl Stage {
             Stage::Ip => "ip",
             Stage::Geo => "geo",
             Stage::Tls => "tls",
+            Stage::Origin => "origin",
+            Stage::Jwt => "jwt",
+            Stage::Scope => "scope",
         }
     }
 }
@@ -65,6 +76,48 @@ pub enum Reason {
     HandshakeTimeout,
     /// The handshake failed (not TLS, unsupported version, client gave up).
     HandshakeFailed,
+    /// An `Origin` header not in `mcp.allowed_origins`.
+    OriginNotAllowed,
+    /// No `Authorization: Bearer` token.
+    TokenMissing,
+    /// The token is not a well-formed JWT.
+    TokenMalformed,
+    /// The token's `alg` is not accepted (`none`, HS256 when not enabled, …).
+    AlgNotAllowed,
+    /// The token's `kid` names no key in the JWKS.
+    UnknownKid,
+    /// The token's `alg` does not fit the key its `kid` names.
+    AlgKeyMismatch,
+    /// The signature does not verify.
+    BadSignature,
+    /// `exp` has passed.
+    TokenExpired,
+    /// `nbf` or `iat` lies in the future.
+    TokenNotYetValid,
+    /// `exp - iat` exceeds `jwt.max_lifetime`.
+    LifetimeTooLong,
+    /// `aud` is not this gateway.
+    WrongAudience,
+    /// `iss` is not the configured issuer.
+    WrongIssuer,
+    /// A required claim is missing or malformed.
+    ClaimsInvalid,
+    /// `clientId` is not the certificate's identity.
+    ClientMismatch,
+    /// The client address is outside `allowedIPs`.
+    IpNotInToken,
+    /// The token's `jti` is in the revocation list.
+    TokenRevoked,
+    /// The revocation list cannot be read: every token is refused until it can.
+    RevocationsUnavailable,
+    /// `cnf.x5t#S256` names another certificate.
+    CertBindingMismatch,
+    /// Binding is required and the token has no `cnf`.
+    CertBindingMissing,
+    /// The token lacks the permission a tool needs.
+    PermissionMissing,
+    /// The token does not reach a calendar the tool would touch.
+    CalendarNotAllowed,
 }
 
 impl Reason {
@@ -86,6 +139,26 @@ impl Reason {
             | Reason::NoIdentity
             | Reason::HandshakeTimeout
             | Reason::HandshakeFailed => Stage::Tls,
+            Reason::OriginNotAllowed => Stage::Origin,
+            Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
+            Reason::TokenMissing
+            | Reason::TokenMalformed
+            | Reason::AlgNotAllowed
+            | Reason::UnknownKid
+            | Reason::AlgKeyMismatch
+            | Reason::BadSignature
+            | Reason::TokenExpired
+            | Reason::TokenNotYetValid
+            | Reason::LifetimeTooLong
+            | Reason::WrongAudience
+            | Reason::WrongIssuer
+            | Reason::ClaimsInvalid
+            | Reason::ClientMismatch
+            | Reason::IpNotInToken
+            | Reason::TokenRevoked
+            | Reason::RevocationsUnavailable
+            | Reason::CertBindingMismatch
+            | Reason::CertBindingMissing => Stage::Jwt,
         }
     }
 
@@ -108,6 +181,38 @@ impl Reason {
             Reason::NoIdentity => "no_identity",
             Reason::HandshakeTimeout => "handshake_timeout",
             Reason::HandshakeFailed => "handshake_failed",
+            Reason::OriginNotAllowed => "origin_not_allowed",
+            Reason::TokenMissing => "token_missing",
+            Reason::TokenMalformed => "token_malformed",
+            Reason::AlgNotAllowed => "alg_not_allowed",
+            Reason::UnknownKid => "unknown_kid",
+            Reason::AlgKeyMismatch => "alg_key_mismatch",
+            Reason::BadSignature => "bad_signature",
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenNotYetValid => "token_not_yet_valid",
+            Reason::LifetimeTooLong => "lifetime_too_long",
+            Reason::WrongAudience => "wrong_audience",
+            Reason::WrongIssuer => "wrong_issuer",
+            Reason::ClaimsInvalid => "claims_invalid",
+            Reason::ClientMismatch => "client_mismatch",
+            Reason::IpNotInToken => "ip_not_in_token",
+            Reason::TokenRevoked => "token_revoked",
+            Reason::RevocationsUnavailable => "revocations_unavailable",
+            Reason::CertBindingMismatch => "cert_binding_mismatch",
+            Reason::CertBindingMissing => "cert_binding_missing",
+            Reason::PermissionMissing => "permission_missing",
+            Reason::CalendarNotAllowed => "calendar_not_allowed",
+        }
+    }
+
+    /// The HTTP status of a request-level denial; `None` for the stages that
+    /// close the connection instead (everything before and during TLS) and for
+    /// scope denials, which are JSON-RPC errors inside a normal response.
+    pub fn status(self) -> Option<StatusCode> {
+        match self.stage() {
+            Stage::Proxy | Stage::Ip | Stage::Geo | Stage::Tls | Stage::Scope => None,
+            Stage::Origin => Some(StatusCode::FORBIDDEN),
+            Stage::Jwt => Some(StatusCode::UNAUTHORIZED),
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct ClientIdentity {
     pub id: String,
     /// Lowercase hex SHA-256 of the certificate's DER: pins this exact certificate.
     pub fingerprint_sha256: String,
+    /// The same digest as RFC 8705 writes it in `cnf.x5t#S256` (base64url, no padding).
+    pub x5t_s256: String,
     /// When the certificate stops being valid.
     pub not_after: DateTime<Utc>,
 }

@@ -11,8 +11,11 @@
 //! The TLS handshake (client certificate) follows in [`crate::server`].
 
 pub mod geo;
+pub mod grant;
 pub mod ip;
+pub mod jwt;
 pub mod proxy;
+pub mod revocations;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -2,9 +2,11 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+mod jwt;
 mod network;
 mod raw;
 
+pub use crate::config::jwt::Jwt;
 pub use crate::config::network::{AllowedNetworks, CountryList, Geo, Network, parse_cidr};
 
 use std::fmt;
@@ -81,6 +83,8 @@ pub struct Config {
     pub embedded: Embedded,
     /// Address allowlist, PROXY protocol, GeoIP and the security log.
     pub network: Network,
+    /// Per-request token verification.
+    pub jwt: Jwt,
 }
 
 /// Listener limits.
@@ -122,6 +126,12 @@ pub struct Mcp {
     pub path: String,
     /// Host header values accepted (DNS-rebinding defence).
     pub allowed_hosts: Vec<String>,
+    /// `Origin` values accepted; a request carrying any other Origin gets 403.
+    pub allowed_origins: Vec<String>,
+    /// This server's resource URL (RFC 9728), advertised in 401 answers.
+    pub resource: String,
+    /// Authorization servers listed in the protected-resource metadata.
+    pub authorization_servers: Vec<String>,
 }
 
 /// Embedded store settings.
@@ -156,7 +166,8 @@ impl Config {
         let proxy = std::mem::take(&mut raw.listen.proxy_protocol);
         let listen = validate_listen(&raw.listen, &mut problems);
         let tls = validate_tls(raw.tls, base, &mut problems);
-        let mcp = validate_mcp(raw.mcp, &mut problems);
+        let jwt = jwt::validate(raw.jwt, base, &mut problems);
+        let mcp = validate_mcp(raw.mcp, &jwt.audience, &mut problems);
         if raw.backend.kind != "embedded" {
             problems.push(Problem::new(
                 "backend.kind",
@@ -176,6 +187,7 @@ impl Config {
                 mcp,
                 embedded,
                 network,
+                jwt,
             })
         } else {
             Err(Problems(problems))
@@ -285,7 +297,7 @@ fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>) -> Tls {
     }
 }
 
-fn validate_mcp(raw: RawMcp, problems: &mut Vec<Problem>) -> Mcp {
+fn validate_mcp(raw: RawMcp, audience: &str, problems: &mut Vec<Problem>) -> Mcp {
     if !raw.path.starts_with('/') || raw.path.len() < 2 || raw.path.contains(['?', '#', ' ']) {
         problems.push(Problem::new(
             "mcp.path",
@@ -298,9 +310,21 @@ fn validate_mcp(raw: RawMcp, problems: &mut Vec<Problem>) -> Mcp {
             "must list at least one host name",
         ));
     }
+    let resource = raw.resource.unwrap_or_else(|| audience.to_owned());
+    if !resource.starts_with("https://") {
+        problems.push(Problem::new("mcp.resource", format!("`{resource}` must be an https:// URL (defaults to jwt.audience)")));
+    }
+    for (i, origin) in raw.allowed_origins.iter().enumerate() {
+        if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin.ends_with('/') {
+            problems.push(Problem::new(format!("mcp.allowed_origins[{i}]"), format!("`{origin}` must be scheme://host[:port]")));
+        }
+    }
     Mcp {
         path: raw.path,
         allowed_hosts: raw.allowed_hosts,
+        allowed_origins: raw.allowed_origins,
+        resource,
+        authorization_servers: raw.authorization_servers,
     }
 }
 

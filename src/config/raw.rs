@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
     pub(super) geoip: crate::config::network::RawGeo,
     #[serde(default)]
     pub(super) log: crate::config::network::RawLog,
+    pub(super) jwt: crate::config::jwt::RawJwt,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +75,9 @@ fn default_identity() -> String {
 pub(super) struct RawMcp {
     pub(super) path: String,
     pub(super) allowed_hosts: Vec<String>,
+    pub(super) allowed_origins: Vec<String>,
+    pub(super) resource: Option<String>,
+    pub(super) authorization_servers: Vec<String>,
 }
 
 impl Default for RawMcp {
@@ -81,6 +85,9 @@ impl Default for RawMcp {
         RawMcp {
             path: "/mcp".into(),
             allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            allowed_origins: Vec::new(),
+            resource: None,
+            authorization_servers: Vec::new(),
         }
     }
 }

@@ -1,0 +1,58 @@
+//! The revocation list: a file of revoked token ids (`jti`), one per line
+//! (`#` starts a comment). It is re-read whenever its modification time
+//! changes, so revoking a token takes effect on the next request, no restart.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::config::Problem;
+use crate::denial::{Denial, Reason};
+
+/// The revoked ids and the file they came from.
+pub struct Revocations {
+    path: PathBuf,
+    state: Mutex<(Option<SystemTime>, HashSet<String>)>,
+}
+
+fn read(path: &Path) -> std::io::Result<(Option<SystemTime>, HashSet<String>)> {
+    let modified = std::fs::metadata(path)?.modified().ok();
+    let text = std::fs::read_to_string(path)?;
+    let ids = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok((modified, ids))
+}
+
+impl Revocations {
+    /// Reads the list at start; an unreadable file is a startup error.
+    pub fn load(path: &Path) -> Result<Revocations, Problem> {
+        let state = read(path).map_err(|e| Problem::new("jwt.revocations", format!("cannot read {}: {e}", path.display())))?;
+        Ok(Revocations { path: path.to_owned(), state: Mutex::new(state) })
+    }
+
+    /// Whether `jti` is revoked. If the file has become unreadable every token
+    /// is refused: a revocation must never be missed.
+    pub fn is_revoked(&self, jti: &str) -> Result<bool, Denial> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let current = std::fs::metadata(&self.path).and_then(|m| m.modified());
+        match current {
+            Ok(modified) if Some(modified) == state.0 => {}
+            Ok(_) => match read(&self.path) {
+                Ok(fresh) => *state = fresh,
+                Err(e) => return Err(unavailable(&self.path, e)),
+            },
+            Err(e) => return Err(unavailable(&self.path, e)),
+        }
+        Ok(state.1.contains(jti))
+    }
+}
+
+fn unavailable(path: &Path, error: std::io::Error) -> Denial {
+    tracing::error!(path = %path.display(), %error, "revocation list unreadable; refusing every token");
+    Denial::new(Reason::RevocationsUnavailable)
+}

@@ -2,6 +2,8 @@
 //! rule (SAN URI, SAN DNS name or subject CN). Authentication stops here;
 //! what the client may do is decided elsewhere.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use rustls::pki_types::CertificateDer;
 use x509_parser::extensions::GeneralName;
@@ -62,9 +64,11 @@ pub fn identify(
     };
     let not_after =
         DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap_or_default();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
     Ok(ClientIdentity {
         id,
-        fingerprint_sha256: sha256_hex(cert.as_ref()),
+        fingerprint_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
         not_after,
     })
 }

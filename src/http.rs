@@ -1,5 +1,7 @@
-//! Per-request HTTP handling on an authenticated connection: route the MCP
-//! path to rmcp (through the session-ownership check), everything else 404.
+//! Per-request HTTP handling on an authenticated connection: the metadata
+//! document, then for the MCP path the origin and token checks
+//! ([`crate::resource`]), the session-ownership check, a bounded JSON body, and
+//! rmcp; everything else 404.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use tower_service::Service;
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
+use crate::resource::{METADATA_PATH, ProtectedResource};
 
 /// Response type of every handler.
 pub type HttpResponse = Response<BoxBody<Bytes, Infallible>>;
@@ -43,6 +46,8 @@ pub struct App {
     sessions: SessionOwners,
     /// Largest accepted request body.
     max_body: usize,
+    /// Origin and bearer-token checks, and the metadata document.
+    resource: ProtectedResource,
 }
 
 /// JSON-RPC code for a body that is not JSON.
@@ -74,12 +79,14 @@ impl App {
         mcp_path: String,
         mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
         max_body: usize,
+        resource: ProtectedResource,
     ) -> App {
         App {
             mcp_path,
             mcp,
             sessions: SessionOwners::default(),
             max_body,
+            resource,
         }
     }
 
@@ -120,9 +127,18 @@ impl App {
         request: Request<Incoming>,
         connection: ConnectionInfo,
     ) -> Result<HttpResponse, Infallible> {
+        if request.uri().path() == METADATA_PATH && request.method() == http::Method::GET {
+            return Ok(self.resource.metadata_response());
+        }
         if request.uri().path() != self.mcp_path {
             return Ok(json_error(StatusCode::NOT_FOUND, "not found"));
         }
+        // Authorization before anything else looks at the request: sessions are
+        // never authentication, and a refused request never reaches rmcp.
+        let grant = match self.resource.admit(request.headers(), &connection) {
+            Ok(grant) => grant,
+            Err(response) => return Ok(response),
+        };
         let identity = connection.identity.id.clone();
         let requested = request.headers().get(SESSION_HEADER).cloned();
         if self.sessions.check(requested.as_ref(), &identity) == SessionCheck::NotFound {
@@ -141,6 +157,7 @@ impl App {
         };
         let mut request = Request::from_parts(parts, Full::new(body));
         request.extensions_mut().insert(connection);
+        request.extensions_mut().insert(grant);
         let mut mcp = self.mcp.clone();
         let mut response = match mcp.call(request).await {
             Ok(response) => response,

@@ -36,6 +36,7 @@ pub mod denial;
 pub mod http;
 pub mod identity;
 pub mod mcp;
+pub mod resource;
 pub mod seclog;
 pub mod server;
 pub mod tls;

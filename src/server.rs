@@ -24,6 +24,8 @@ use crate::config::{Config, Problems};
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::{App, ConnectionInfo};
 use crate::identity::identify;
+use crate::admission::jwt::TokenVerifier;
+use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, tls};
 
@@ -46,19 +48,20 @@ struct Shared {
     app: Arc<App>,
     config: Config,
     admission: NetworkAdmission,
-    seclog: SecurityLog,
+    seclog: Arc<SecurityLog>,
 }
 
 /// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
     let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
-    let seclog = match &config.network.security_log {
-        Some(path) => SecurityLog::open(path).map_err(|e| {
-            anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display())
-        })?,
+    let seclog = Arc::new(match &config.network.security_log {
+        Some(path) => SecurityLog::open(path)
+            .map_err(|e| anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display()))?,
         None => SecurityLog::stderr(),
-    };
+    });
+    let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
+    let resource = ProtectedResource::new(&config.mcp, verifier, Arc::clone(&seclog));
     let store = EmbeddedStore::open(
         &config.embedded.path,
         &config.embedded.time_zone,
@@ -74,6 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let shutdown = CancellationToken::new();
     let service = mcp::http_service(
         backend,
+        Arc::clone(&seclog),
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
         shutdown.child_token(),
@@ -82,6 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         config.mcp.path.clone(),
         service,
         config.listen.max_request_body_bytes,
+        resource,
     ));
     let listener = TcpListener::bind(config.listen.address)
         .await

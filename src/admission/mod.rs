@@ -16,6 +16,7 @@ pub mod ip;
 pub mod jwt;
 pub mod proxy;
 pub mod revocations;
+pub mod scope;
 
 use std::net::{IpAddr, SocketAddr};
 

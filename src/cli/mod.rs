@@ -1,4 +1,7 @@
-//! Command-line helpers behind the binary: development PKI and `quickstart`.
+//! Command-line helpers behind the binary: development PKI, token signing keys,
+//! token issuing and `quickstart`.
 
+pub mod keys;
 pub mod pki;
 pub mod quickstart;
+pub mod token;

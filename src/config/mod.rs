@@ -395,7 +395,7 @@ mod tests {
                 .all(|p| p.problem.starts_with("file not found")),
             "{problems:?}"
         );
-        assert_eq!(problems.len(), 3);
+        assert_eq!(problems.len(), 4, "{problems:?}");
     }
 
     #[test]
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn every_problem_names_its_key() {
-        let text = "[listen]\naddress='nowhere'\nhandshake_timeout='soon'\n[tls]\ncertificate='a.pem'\nprivate_key='b'\nclient_ca='c'\nmin_version='1.1'\n[backend.embedded]\ntime_zone='Moon/Base'\n";
+        let text = "[listen]\naddress='nowhere'\nhandshake_timeout='soon'\n[tls]\ncertificate='a.pem'\nprivate_key='b'\nclient_ca='c'\nmin_version='1.1'\n[backend.embedded]\ntime_zone='Moon/Base'\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\nalgorithms=['none']\n";
         let err = Config::parse(text, Path::new("/nonexistent"))
             .unwrap_err()
             .to_string();
@@ -421,6 +421,9 @@ mod tests {
             "tls.client_ca:",
             "tls.min_version:",
             "backend.embedded.time_zone:",
+            "jwt.jwks: file not found",
+            "jwt.algorithms[0]: `none` is not supported",
+            "network.allow: is empty",
         ] {
             assert!(err.contains(key), "missing {key} in:\n{err}");
         }

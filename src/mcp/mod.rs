@@ -1,6 +1,8 @@
 //! The MCP side: an rmcp server whose tools are the calendar operations,
-//! served over streamable HTTP, with sessions bound to the client identity
-//! that created them.
+//! served over streamable HTTP. Every `tools/list` and `tools/call` first finds
+//! the [`Grant`] that admission attached to the HTTP request, and the scope
+//! checks ([`crate::admission::scope`]) run before any tool: a refused call never
+//! reaches the backend.
 
 pub mod output;
 pub mod params;
@@ -10,52 +12,101 @@ mod tools;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListToolsResult, PaginatedRequestParams,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::grant::Grant;
+use crate::admission::scope;
 use crate::calendar::CalendarBackend;
+use crate::seclog::SecurityLog;
+
+/// JSON-RPC error code for a call the token does not permit.
+const FORBIDDEN: ErrorCode = ErrorCode(-32003);
 
 /// The MCP server: one per session, all sharing one backend.
 #[derive(Clone)]
 pub struct CalendarServer {
     /// Where the calendar data lives.
     backend: Arc<dyn CalendarBackend>,
+    /// Where scope denials are written.
+    seclog: Arc<SecurityLog>,
     /// Built once per server; `#[tool_handler]` dispatches through it.
     tool_router: ToolRouter<CalendarServer>,
 }
 
 impl CalendarServer {
     /// A server over `backend`.
-    pub fn new(backend: Arc<dyn CalendarBackend>) -> CalendarServer {
-        CalendarServer {
-            backend,
-            tool_router: CalendarServer::tool_router(),
-        }
+    pub fn new(backend: Arc<dyn CalendarBackend>, seclog: Arc<SecurityLog>) -> CalendarServer {
+        CalendarServer { backend, seclog, tool_router: CalendarServer::tool_router() }
     }
 }
 
-const INSTRUCTIONS: &str = "Calendar tools. Times are RFC 3339; zones are IANA names. Start with list_calendars \
-or get_current_time. Recurring events appear as instances whose ids are <seriesId>_<start>; update_event and \
-delete_event take a scope (thisInstance, thisAndFollowing, all). Errors name the argument that is wrong.";
+/// The grant admission attached to the HTTP request behind this message.
+pub(crate) fn grant_of(extensions: &rmcp::model::Extensions) -> Result<Grant, ErrorData> {
+    extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Grant>())
+        .cloned()
+        // Unreachable through the gateway's HTTP layer; fail closed all the same.
+        .ok_or_else(|| ErrorData::new(FORBIDDEN, "no admission grant for this request", None))
+}
+
+const INSTRUCTIONS: &str = "Calendar tools. Times are RFC 3339; zones are IANA names. Start with get_access_info \
+(what this token may do), list_calendars or get_current_time. Recurring events appear as instances whose ids are \
+<seriesId>_<start>; update_event and delete_event take a scope (thisInstance, thisAndFollowing, all). Errors name \
+the argument that is wrong.";
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for CalendarServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "mcp-gateway",
-                env!("CARGO_PKG_VERSION"),
-            ))
+            .with_server_info(Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS.to_owned())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let grant = grant_of(&context.extensions)?;
+        let tools = self.tool_router.list_all().into_iter().filter(|t| scope::tool_visible(&t.name, &grant)).collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let grant = grant_of(&context.extensions)?;
+        if let Err(denial) = scope::check_call(&request.name, request.arguments.as_ref(), &grant) {
+            self.seclog.deny(&denial, grant.client_ip(), Some(&grant.identity().id));
+            let detail = denial.detail.clone().unwrap_or_default();
+            let message = match denial.reason {
+                crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
+                _ => format!("calendar not allowed for this token: {detail}"),
+            };
+            let data = json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
+            return Err(ErrorData::new(FORBIDDEN, message, Some(data)));
+        }
+        self.tool_router.call(ToolCallContext::new(self, request, context)).await
     }
 }
 
 /// The rmcp streamable HTTP service for `backend`, accepting `allowed_hosts`.
 pub fn http_service(
     backend: Arc<dyn CalendarBackend>,
+    seclog: Arc<SecurityLog>,
     allowed_hosts: &[String],
     max_body: usize,
     shutdown: CancellationToken,
@@ -65,7 +116,7 @@ pub fn http_service(
         .with_max_request_body_bytes(max_body)
         .with_cancellation_token(shutdown);
     StreamableHttpService::new(
-        move || Ok(CalendarServer::new(Arc::clone(&backend))),
+        move || Ok(CalendarServer::new(Arc::clone(&backend), Arc::clone(&seclog))),
         Arc::default(),
         config,
     )

@@ -1,0 +1,139 @@
+//! This gateway as an OAuth protected resource (MCP authorization, RFC 6750,
+//! RFC 9728): the per-request checks that come after TLS — `Origin`, then the
+//! bearer token — and the answers they give: 403 for an origin, 401 with a
+//! `WWW-Authenticate` challenge pointing at the resource metadata for a token,
+//! and the metadata document itself.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::Utc;
+use http::{HeaderMap, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+
+use crate::admission::grant::Grant;
+use crate::admission::jwt::TokenVerifier;
+use crate::config::Mcp;
+use crate::denial::{Denial, Reason};
+use crate::http::{ConnectionInfo, HttpResponse};
+use crate::seclog::SecurityLog;
+
+/// Path of the RFC 9728 metadata document.
+pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// The request-level checks and their answers.
+pub struct ProtectedResource {
+    /// Verifies bearer tokens.
+    verifier: TokenVerifier,
+    /// Where denials are written.
+    seclog: Arc<SecurityLog>,
+    /// Accepted `Origin` values.
+    allowed_origins: Vec<String>,
+    /// The metadata document (RFC 9728).
+    metadata: serde_json::Value,
+    /// Absolute URL of the metadata document, for the challenge.
+    metadata_url: String,
+}
+
+/// The scheme and authority of an absolute URL (`https://host:port`).
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    }
+}
+
+impl ProtectedResource {
+    /// Builds the checks from the `[mcp]` settings and a verifier.
+    pub fn new(mcp: &Mcp, verifier: TokenVerifier, seclog: Arc<SecurityLog>) -> ProtectedResource {
+        let metadata = json!({
+            "resource": mcp.resource,
+            "authorization_servers": mcp.authorization_servers,
+            "bearer_methods_supported": ["header"],
+            "tls_client_certificate_bound_access_tokens": true,
+            "resource_name": "mcp-gateway calendar",
+        });
+        let metadata_url = format!("{}{METADATA_PATH}", origin_of(&mcp.resource));
+        ProtectedResource { verifier, seclog, allowed_origins: mcp.allowed_origins.clone(), metadata, metadata_url }
+    }
+
+    /// The metadata document, served without a token (clients need it to get one).
+    pub fn metadata_response(&self) -> HttpResponse {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(self.metadata.to_string())).boxed())
+            .expect("static response parts are valid")
+    }
+
+    /// Runs the origin and token checks; the grant, or the answer to send.
+    pub fn admit(&self, headers: &HeaderMap, connection: &ConnectionInfo) -> Result<Grant, HttpResponse> {
+        let client = Some(connection.identity.id.as_str());
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let text = String::from_utf8_lossy(origin.as_bytes());
+            if !self.allowed_origins.iter().any(|o| *o == text) {
+                let denial = Denial::new(Reason::OriginNotAllowed).with_detail(text.into_owned());
+                self.seclog.deny(&denial, connection.client_ip, client);
+                return Err(self.refusal(&denial));
+            }
+        }
+        let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing));
+        let outcome = token.and_then(|t| self.verifier.verify(t, &connection.identity, connection.client_ip, Utc::now()));
+        outcome.map_err(|denial| {
+            self.seclog.deny(&denial, connection.client_ip, client);
+            self.refusal(&denial)
+        })
+    }
+
+    /// The HTTP answer to a request-level denial, from its one status mapping.
+    fn refusal(&self, denial: &Denial) -> HttpResponse {
+        let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
+        let message = match denial.reason {
+            Reason::OriginNotAllowed => "origin not allowed".to_owned(),
+            reason => format!("token refused: {}", reason.label()),
+        };
+        let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32001, "message": message } });
+        let mut response = Response::builder().status(status).header(header::CONTENT_TYPE, "application/json");
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
+                denial.reason.label(),
+                self.metadata_url
+            );
+            response = response.header(header::WWW_AUTHENTICATE, challenge);
+        }
+        response.body(Full::new(Bytes::from(body.to_string())).boxed()).expect("static response parts are valid")
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (scheme case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_lives_at_the_origin_of_the_resource() {
+        assert_eq!(origin_of("https://gw.example:8443/mcp"), "https://gw.example:8443");
+        assert_eq!(origin_of("https://gw.example"), "https://gw.example");
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "bearer abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Bearer ".parse().unwrap());
+        assert_eq!(bearer_token(&headers), None);
+    }
+}

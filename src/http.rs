@@ -137,7 +137,7 @@ impl App {
         // never authentication, and a refused request never reaches rmcp.
         let grant = match self.resource.admit(request.headers(), &connection) {
             Ok(grant) => grant,
-            Err(response) => return Ok(response),
+            Err(denial) => return Ok(self.resource.refusal(&denial)),
         };
         let identity = connection.identity.id.clone();
         let requested = request.headers().get(SESSION_HEADER).cloned();

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mcp_gateway::cli::quickstart;
+use mcp_gateway::admission::jwt::TokenVerifier;
+use mcp_gateway::cli::{issue, quickstart};
 use mcp_gateway::config::Config;
 use mcp_gateway::{admission, server, tls};
 
@@ -37,11 +38,44 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Mint tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Check a configuration file: exit 0 when valid, else one line per problem and exit 2.
     CheckConfig {
         /// The TOML configuration.
         #[arg(long)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a token signed with the configured jwt.signing_key.
+    Issue {
+        /// The TOML configuration (for the key, issuer and audience).
+        #[arg(long)]
+        config: PathBuf,
+        /// The client's certificate identity (`clientId`).
+        #[arg(long)]
+        client: String,
+        /// Permissions, comma-separated: readCalendars,createEvents,updateEvents,deleteEvents.
+        #[arg(long, value_delimiter = ',', required = true)]
+        permissions: Vec<String>,
+        /// Calendar ids, comma-separated; `*` for all.
+        #[arg(long, value_delimiter = ',', required = true)]
+        calendars: Vec<String>,
+        /// Client networks the token may be used from, comma-separated CIDRs.
+        #[arg(long, value_delimiter = ',', required = true)]
+        allowed_ips: Vec<String>,
+        /// Lifetime, e.g. 1h (at most jwt.max_lifetime).
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+        /// Bind the token to this client certificate (PEM): useless without its key.
+        #[arg(long)]
+        bind_cert: Option<PathBuf>,
     },
 }
 
@@ -73,6 +107,41 @@ fn main() -> ExitCode {
             Ok(config) => serve(config),
             Err(code) => code,
         },
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    config,
+                    client,
+                    permissions,
+                    calendars,
+                    allowed_ips,
+                    ttl,
+                    bind_cert,
+                },
+        } => {
+            let config = match load_checked(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let request = issue::Request {
+                client,
+                permissions,
+                calendars,
+                allowed_ips,
+                ttl,
+                bind_cert,
+            };
+            match issue::issue(&config, request) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("token issue: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
         Command::Quickstart {
             dir,
             listen,
@@ -106,6 +175,9 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
     })?;
     let mut problems = tls::server_config(&config.tls).err().unwrap_or_default();
     if let Err(problem) = admission::from_config(&config.network) {
+        problems.push(problem);
+    }
+    if let Err(problem) = TokenVerifier::from_config(&config.jwt) {
         problems.push(problem);
     }
     if !problems.is_empty() {

@@ -56,7 +56,13 @@ impl ProtectedResource {
             "resource_name": "mcp-gateway calendar",
         });
         let metadata_url = format!("{}{METADATA_PATH}", origin_of(&mcp.resource));
-        ProtectedResource { verifier, seclog, allowed_origins: mcp.allowed_origins.clone(), metadata, metadata_url }
+        ProtectedResource {
+            verifier,
+            seclog,
+            allowed_origins: mcp.allowed_origins.clone(),
+            metadata,
+            metadata_url,
+        }
     }
 
     /// The metadata document, served without a token (clients need it to get one).
@@ -68,34 +74,36 @@ impl ProtectedResource {
             .expect("static response parts are valid")
     }
 
-    /// Runs the origin and token checks; the grant, or the answer to send.
-    pub fn admit(&self, headers: &HeaderMap, connection: &ConnectionInfo) -> Result<Grant, HttpResponse> {
+    /// Runs the origin and token checks; the grant, or the (already logged) denial.
+    pub fn admit(&self, headers: &HeaderMap, connection: &ConnectionInfo) -> Result<Grant, Denial> {
         let client = Some(connection.identity.id.as_str());
         if let Some(origin) = headers.get(header::ORIGIN) {
             let text = String::from_utf8_lossy(origin.as_bytes());
             if !self.allowed_origins.iter().any(|o| *o == text) {
                 let denial = Denial::new(Reason::OriginNotAllowed).with_detail(text.into_owned());
                 self.seclog.deny(&denial, connection.client_ip, client);
-                return Err(self.refusal(&denial));
+                return Err(denial);
             }
         }
         let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing));
-        let outcome = token.and_then(|t| self.verifier.verify(t, &connection.identity, connection.client_ip, Utc::now()));
-        outcome.map_err(|denial| {
-            self.seclog.deny(&denial, connection.client_ip, client);
-            self.refusal(&denial)
-        })
+        let outcome = token.and_then(|t| {
+            self.verifier
+                .verify(t, &connection.identity, connection.client_ip, Utc::now())
+        });
+        outcome.inspect_err(|denial| self.seclog.deny(denial, connection.client_ip, client))
     }
 
     /// The HTTP answer to a request-level denial, from its one status mapping.
-    fn refusal(&self, denial: &Denial) -> HttpResponse {
+    pub fn refusal(&self, denial: &Denial) -> HttpResponse {
         let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
         let message = match denial.reason {
             Reason::OriginNotAllowed => "origin not allowed".to_owned(),
             reason => format!("token refused: {}", reason.label()),
         };
         let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32001, "message": message } });
-        let mut response = Response::builder().status(status).header(header::CONTENT_TYPE, "application/json");
+        let mut response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json");
         if status == StatusCode::UNAUTHORIZED {
             let challenge = format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
@@ -104,7 +112,9 @@ impl ProtectedResource {
             );
             response = response.header(header::WWW_AUTHENTICATE, challenge);
         }
-        response.body(Full::new(Bytes::from(body.to_string())).boxed()).expect("static response parts are valid")
+        response
+            .body(Full::new(Bytes::from(body.to_string())).boxed())
+            .expect("static response parts are valid")
     }
 }
 
@@ -122,7 +132,10 @@ mod tests {
 
     #[test]
     fn metadata_lives_at_the_origin_of_the_resource() {
-        assert_eq!(origin_of("https://gw.example:8443/mcp"), "https://gw.example:8443");
+        assert_eq!(
+            origin_of("https://gw.example:8443/mcp"),
+            "https://gw.example:8443"
+        );
         assert_eq!(origin_of("https://gw.example"), "https://gw.example");
     }
 

@@ -18,13 +18,13 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::NetworkAdmission;
+use crate::admission::jwt::TokenVerifier;
 use crate::calendar::CalendarBackend;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::config::{Config, Problems};
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::{App, ConnectionInfo};
 use crate::identity::identify;
-use crate::admission::jwt::TokenVerifier;
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, tls};
@@ -56,8 +56,9 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
     let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
     let seclog = Arc::new(match &config.network.security_log {
-        Some(path) => SecurityLog::open(path)
-            .map_err(|e| anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display()))?,
+        Some(path) => SecurityLog::open(path).map_err(|e| {
+            anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display())
+        })?,
         None => SecurityLog::stderr(),
     });
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;

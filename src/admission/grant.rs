@@ -24,8 +24,12 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, in a stable order.
-    pub const ALL: [Permission; 4] =
-        [Permission::ReadCalendars, Permission::CreateEvents, Permission::UpdateEvents, Permission::DeleteEvents];
+    pub const ALL: [Permission; 4] = [
+        Permission::ReadCalendars,
+        Permission::CreateEvents,
+        Permission::UpdateEvents,
+        Permission::DeleteEvents,
+    ];
 
     /// The claim value, e.g. `readCalendars`.
     pub fn name(self) -> &'static str {
@@ -83,7 +87,14 @@ impl Grant {
         expires_at: DateTime<Utc>,
         token_id: String,
     ) -> Grant {
-        Grant { identity, client_ip, permissions, calendars, expires_at, token_id }
+        Grant {
+            identity,
+            client_ip,
+            permissions,
+            calendars,
+            expires_at,
+            token_id,
+        }
     }
 
     /// Who the client is (from its certificate, confirmed by the token).

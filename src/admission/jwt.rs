@@ -87,26 +87,50 @@ fn algorithm_name(alg: Algorithm) -> &'static str {
 impl TokenVerifier {
     /// Loads the JWKS (and HS256 secret, revocation list) named by the config.
     pub fn from_config(jwt: &Jwt) -> Result<TokenVerifier, Problem> {
-        let text = std::fs::read_to_string(&jwt.jwks)
-            .map_err(|e| Problem::new("jwt.jwks", format!("cannot read {}: {e}", jwt.jwks.display())))?;
-        let set: JwkSet = serde_json::from_str(&text)
-            .map_err(|e| Problem::new("jwt.jwks", format!("{} is not a JWKS: {e}", jwt.jwks.display())))?;
+        let text = std::fs::read_to_string(&jwt.jwks).map_err(|e| {
+            Problem::new(
+                "jwt.jwks",
+                format!("cannot read {}: {e}", jwt.jwks.display()),
+            )
+        })?;
+        let set: JwkSet = serde_json::from_str(&text).map_err(|e| {
+            Problem::new(
+                "jwt.jwks",
+                format!("{} is not a JWKS: {e}", jwt.jwks.display()),
+            )
+        })?;
         let mut keys = HashMap::new();
         for (i, jwk) in set.keys.iter().enumerate() {
-            let kid = jwk.common.key_id.clone().ok_or_else(|| Problem::new("jwt.jwks", format!("key #{i} has no kid")))?;
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| Problem::new("jwt.jwks", format!("key `{kid}`: {e}")))?;
-            let alg = jwk.common.key_algorithm.and_then(|a| key_algorithm(&a.to_string()));
+            let kid = jwk
+                .common
+                .key_id
+                .clone()
+                .ok_or_else(|| Problem::new("jwt.jwks", format!("key #{i} has no kid")))?;
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| Problem::new("jwt.jwks", format!("key `{kid}`: {e}")))?;
+            let alg = jwk
+                .common
+                .key_algorithm
+                .and_then(|a| key_algorithm(&a.to_string()));
             keys.insert(kid, Key { key, alg });
         }
         let hs256 = match &jwt.hs256_secret_file {
             Some(path) => {
-                let secret = std::fs::read(path)
-                    .map_err(|e| Problem::new("jwt.hs256_secret_file", format!("cannot read {}: {e}", path.display())))?;
+                let secret = std::fs::read(path).map_err(|e| {
+                    Problem::new(
+                        "jwt.hs256_secret_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
                 Some(DecodingKey::from_secret(secret.trim_ascii()))
             }
             None => None,
         };
-        let revocations = jwt.revocations.as_ref().map(|p| Revocations::load(p)).transpose()?;
+        let revocations = jwt
+            .revocations
+            .as_ref()
+            .map(|p| Revocations::load(p))
+            .transpose()?;
         Ok(TokenVerifier {
             keys,
             hs256,
@@ -126,29 +150,51 @@ impl TokenVerifier {
         let header = token.split('.').next().ok_or_else(malformed)?;
         let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-        value["alg"].as_str().map(str::to_owned).ok_or_else(malformed)
+        value["alg"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(malformed)
     }
 
     fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey, Denial> {
         if alg == Algorithm::HS256 {
-            return self.hs256.as_ref().ok_or_else(|| Denial::new(Reason::AlgNotAllowed).with_detail("HS256"));
+            return self
+                .hs256
+                .as_ref()
+                .ok_or_else(|| Denial::new(Reason::AlgNotAllowed).with_detail("HS256"));
         }
-        let kid = kid.ok_or_else(|| Denial::new(Reason::UnknownKid).with_detail("token has no kid"))?;
-        let key = self.keys.get(kid).ok_or_else(|| Denial::new(Reason::UnknownKid).with_detail(kid))?;
+        let kid =
+            kid.ok_or_else(|| Denial::new(Reason::UnknownKid).with_detail("token has no kid"))?;
+        let key = self
+            .keys
+            .get(kid)
+            .ok_or_else(|| Denial::new(Reason::UnknownKid).with_detail(kid))?;
         match key.alg {
-            Some(pinned) if pinned != alg => Err(Denial::new(Reason::AlgKeyMismatch)
-                .with_detail(format!("key {kid} is {}, token says {}", algorithm_name(pinned), algorithm_name(alg)))),
+            Some(pinned) if pinned != alg => {
+                Err(Denial::new(Reason::AlgKeyMismatch).with_detail(format!(
+                    "key {kid} is {}, token says {}",
+                    algorithm_name(pinned),
+                    algorithm_name(alg)
+                )))
+            }
             _ => Ok(&key.key),
         }
     }
 
     /// Verifies `token` for a client with `identity` at `client_ip`.
-    pub fn verify(&self, token: &str, identity: &ClientIdentity, client_ip: IpAddr, now: DateTime<Utc>) -> Result<Grant, Denial> {
+    pub fn verify(
+        &self,
+        token: &str,
+        identity: &ClientIdentity,
+        client_ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, Denial> {
         let claimed = Self::claimed_algorithm(token)?;
         let alg = key_algorithm(&claimed)
             .filter(|a| self.algorithms.contains(a))
             .ok_or_else(|| Denial::new(Reason::AlgNotAllowed).with_detail(claimed.clone()))?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| Denial::new(Reason::TokenMalformed))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| Denial::new(Reason::TokenMalformed))?;
         let key = self.key_for(alg, header.kid.as_deref())?;
         let mut validation = Validation::new(alg);
         validation.leeway = self.leeway;
@@ -156,43 +202,66 @@ impl TokenVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|e| token_error(e.kind()))?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|e| token_error(e.kind()))?
+            .claims;
         self.check_claims(claims, identity, client_ip, now)
     }
 
-    fn check_claims(&self, claims: Claims, identity: &ClientIdentity, client_ip: IpAddr, now: DateTime<Utc>) -> Result<Grant, Denial> {
+    fn check_claims(
+        &self,
+        claims: Claims,
+        identity: &ClientIdentity,
+        client_ip: IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<Grant, Denial> {
         let invalid = |why: &str| Denial::new(Reason::ClaimsInvalid).with_detail(why.to_owned());
         let iat = claims.iat.ok_or_else(|| invalid("missing iat"))?;
         if iat > now.timestamp() + self.leeway as i64 {
             return Err(Denial::new(Reason::TokenNotYetValid).with_detail("iat in the future"));
         }
         if claims.exp - iat > self.max_lifetime {
-            return Err(Denial::new(Reason::LifetimeTooLong).with_detail(format!("{}s", claims.exp - iat)));
+            return Err(
+                Denial::new(Reason::LifetimeTooLong).with_detail(format!("{}s", claims.exp - iat))
+            );
         }
-        let jti = claims.jti.filter(|j| !j.is_empty()).ok_or_else(|| invalid("missing jti"))?;
-        if let Some(revocations) = &self.revocations {
-            if revocations.is_revoked(&jti)? {
-                return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
-            }
+        let jti = claims
+            .jti
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| invalid("missing jti"))?;
+        if let Some(revocations) = &self.revocations
+            && revocations.is_revoked(&jti)?
+        {
+            return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
         }
         if claims.client_id != identity.id {
             return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id));
         }
         let mut networks = Vec::with_capacity(claims.allowed_ips.len());
         for text in &claims.allowed_ips {
-            networks.push(parse_cidr(text).ok_or_else(|| invalid(&format!("allowedIPs: `{text}` is not a CIDR")))?);
+            networks.push(
+                parse_cidr(text)
+                    .ok_or_else(|| invalid(&format!("allowedIPs: `{text}` is not a CIDR")))?,
+            );
         }
         if !contains(&networks, client_ip) {
             return Err(Denial::new(Reason::IpNotInToken));
         }
         match claims.cnf.and_then(|c| c.x5t_s256) {
-            Some(thumbprint) if thumbprint != identity.x5t_s256 => return Err(Denial::new(Reason::CertBindingMismatch)),
-            None if self.require_cert_binding => return Err(Denial::new(Reason::CertBindingMissing)),
+            Some(thumbprint) if thumbprint != identity.x5t_s256 => {
+                return Err(Denial::new(Reason::CertBindingMismatch));
+            }
+            None if self.require_cert_binding => {
+                return Err(Denial::new(Reason::CertBindingMissing));
+            }
             _ => {}
         }
         let mut permissions = BTreeSet::new();
         for name in &claims.permissions {
-            permissions.insert(Permission::parse(name).ok_or_else(|| invalid(&format!("permissions: unknown `{name}`")))?);
+            permissions.insert(
+                Permission::parse(name)
+                    .ok_or_else(|| invalid(&format!("permissions: unknown `{name}`")))?,
+            );
         }
         let calendars = if claims.calendars.iter().any(|c| c == "*") {
             CalendarScope::All
@@ -200,7 +269,14 @@ impl TokenVerifier {
             CalendarScope::Only(claims.calendars.into_iter().collect())
         };
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
-        Ok(Grant::new(identity.clone(), client_ip, permissions, calendars, expires_at, jti))
+        Ok(Grant::new(
+            identity.clone(),
+            client_ip,
+            permissions,
+            calendars,
+            expires_at,
+            jti,
+        ))
     }
 }
 
@@ -212,7 +288,9 @@ fn token_error(kind: &ErrorKind) -> Denial {
         ErrorKind::InvalidIssuer => Denial::new(Reason::WrongIssuer),
         ErrorKind::InvalidAudience => Denial::new(Reason::WrongAudience),
         ErrorKind::InvalidAlgorithm => Denial::new(Reason::AlgKeyMismatch),
-        ErrorKind::MissingRequiredClaim(claim) => Denial::new(Reason::ClaimsInvalid).with_detail(format!("missing {claim}")),
+        ErrorKind::MissingRequiredClaim(claim) => {
+            Denial::new(Reason::ClaimsInvalid).with_detail(format!("missing {claim}"))
+        }
         ErrorKind::Json(e) => Denial::new(Reason::ClaimsInvalid).with_detail(e.to_string()),
         _ => Denial::new(Reason::TokenMalformed),
     }

@@ -31,8 +31,16 @@ fn read(path: &Path) -> std::io::Result<(Option<SystemTime>, HashSet<String>)> {
 impl Revocations {
     /// Reads the list at start; an unreadable file is a startup error.
     pub fn load(path: &Path) -> Result<Revocations, Problem> {
-        let state = read(path).map_err(|e| Problem::new("jwt.revocations", format!("cannot read {}: {e}", path.display())))?;
-        Ok(Revocations { path: path.to_owned(), state: Mutex::new(state) })
+        let state = read(path).map_err(|e| {
+            Problem::new(
+                "jwt.revocations",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Revocations {
+            path: path.to_owned(),
+            state: Mutex::new(state),
+        })
     }
 
     /// Whether `jti` is revoked. If the file has become unreadable every token

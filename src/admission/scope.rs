@@ -11,9 +11,8 @@ use crate::denial::{Denial, Reason};
 /// (`get_access_info`) and for names that are not tools (the router answers those).
 pub fn required_permission(tool: &str) -> Option<Permission> {
     match tool {
-        "list_calendars" | "list_events" | "get_event" | "get_freebusy" | "find_free_slots" | "get_current_time" => {
-            Some(Permission::ReadCalendars)
-        }
+        "list_calendars" | "list_events" | "get_event" | "get_freebusy" | "find_free_slots"
+        | "get_current_time" => Some(Permission::ReadCalendars),
         "create_event" => Some(Permission::CreateEvents),
         "update_event" | "respond_to_event" => Some(Permission::UpdateEvents),
         "delete_event" => Some(Permission::DeleteEvents),
@@ -27,10 +26,15 @@ pub fn calendars_touched(tool: &str, arguments: Option<&Map<String, Value>>) -> 
     let get = |key: &str| arguments.and_then(|a| a.get(key));
     match tool {
         "get_freebusy" | "find_free_slots" => match get("calendarIds") {
-            Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            Some(Value::Array(ids)) => ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
             _ => Vec::new(),
         },
-        "list_events" | "get_event" | "create_event" | "update_event" | "delete_event" | "respond_to_event" => {
+        "list_events" | "get_event" | "create_event" | "update_event" | "delete_event"
+        | "respond_to_event" => {
             match get("calendarId") {
                 Some(Value::String(id)) => vec![id.clone()],
                 // A non-string id fails the tool's own argument check; "primary" is what an absent one means.
@@ -47,11 +51,16 @@ pub fn tool_visible(tool: &str, grant: &Grant) -> bool {
 }
 
 /// Admits or refuses one tool call.
-pub fn check_call(tool: &str, arguments: Option<&Map<String, Value>>, grant: &Grant) -> Result<(), Denial> {
+pub fn check_call(
+    tool: &str,
+    arguments: Option<&Map<String, Value>>,
+    grant: &Grant,
+) -> Result<(), Denial> {
     if let Some(permission) = required_permission(tool)
         && !grant.permits(permission)
     {
-        return Err(Denial::new(Reason::PermissionMissing).with_detail(format!("{tool} needs {}", permission.name())));
+        return Err(Denial::new(Reason::PermissionMissing)
+            .with_detail(format!("{tool} needs {}", permission.name())));
     }
     for calendar in calendars_touched(tool, arguments) {
         if !grant.calendars().allows(&calendar) {
@@ -69,8 +78,20 @@ mod tests {
     use serde_json::json;
 
     fn grant(permissions: &[Permission], calendars: CalendarScope) -> Grant {
-        let identity = ClientIdentity { id: "a".into(), fingerprint_sha256: String::new(), x5t_s256: String::new(), not_after: chrono::Utc::now() };
-        Grant::new(identity, "127.0.0.1".parse().unwrap(), permissions.iter().copied().collect(), calendars, chrono::Utc::now(), "j".into())
+        let identity = ClientIdentity {
+            id: "a".into(),
+            fingerprint_sha256: String::new(),
+            x5t_s256: String::new(),
+            not_after: chrono::Utc::now(),
+        };
+        Grant::new(
+            identity,
+            "127.0.0.1".parse().unwrap(),
+            permissions.iter().copied().collect(),
+            calendars,
+            chrono::Utc::now(),
+            "j".into(),
+        )
     }
 
     fn args(value: Value) -> Map<String, Value> {
@@ -81,19 +102,53 @@ mod tests {
     fn permissions_gate_tools() {
         let reader = grant(&[Permission::ReadCalendars], CalendarScope::All);
         assert!(check_call("list_events", None, &reader).is_ok());
-        let denied = check_call("delete_event", Some(&args(json!({"eventId": "x"}))), &reader).unwrap_err();
-        assert_eq!((denied.reason, denied.detail.as_deref()), (Reason::PermissionMissing, Some("delete_event needs deleteEvents")));
+        let denied = check_call(
+            "delete_event",
+            Some(&args(json!({"eventId": "x"}))),
+            &reader,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (denied.reason, denied.detail.as_deref()),
+            (
+                Reason::PermissionMissing,
+                Some("delete_event needs deleteEvents")
+            )
+        );
         assert!(tool_visible("get_access_info", &reader));
         assert!(!tool_visible("create_event", &reader));
     }
 
     #[test]
     fn every_calendar_touched_must_be_in_scope() {
-        let team_only = grant(&Permission::ALL, CalendarScope::Only(["team".to_owned()].into()));
-        assert!(check_call("get_event", Some(&args(json!({"calendarId": "team"}))), &team_only).is_ok());
-        let implicit = check_call("get_event", Some(&args(json!({"eventId": "e"}))), &team_only).unwrap_err();
-        assert_eq!((implicit.reason, implicit.detail.as_deref()), (Reason::CalendarNotAllowed, Some("primary")));
-        let several = check_call("get_freebusy", Some(&args(json!({"calendarIds": ["team", "ceo"]}))), &team_only).unwrap_err();
+        let team_only = grant(
+            &Permission::ALL,
+            CalendarScope::Only(["team".to_owned()].into()),
+        );
+        assert!(
+            check_call(
+                "get_event",
+                Some(&args(json!({"calendarId": "team"}))),
+                &team_only
+            )
+            .is_ok()
+        );
+        let implicit = check_call(
+            "get_event",
+            Some(&args(json!({"eventId": "e"}))),
+            &team_only,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (implicit.reason, implicit.detail.as_deref()),
+            (Reason::CalendarNotAllowed, Some("primary"))
+        );
+        let several = check_call(
+            "get_freebusy",
+            Some(&args(json!({"calendarIds": ["team", "ceo"]}))),
+            &team_only,
+        )
+        .unwrap_err();
         assert_eq!(several.detail.as_deref(), Some("ceo"));
     }
 }

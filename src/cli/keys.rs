@@ -42,13 +42,25 @@ pub fn load_signing_key(pem: &str) -> anyhow::Result<SigningKey> {
         let x = b64(raw);
         let kid = thumbprint(&format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#));
         let jwk = json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig" });
-        return Ok(SigningKey { encoding: EncodingKey::from_ed_pem(pem.as_bytes())?, algorithm: Algorithm::EdDSA, kid, jwk });
+        return Ok(SigningKey {
+            encoding: EncodingKey::from_ed_pem(pem.as_bytes())?,
+            algorithm: Algorithm::EdDSA,
+            kid,
+            jwk,
+        });
     }
     if pair.algorithm() == &rcgen::PKCS_ECDSA_P256_SHA256 && raw.len() == 65 {
         let (x, y) = (b64(&raw[1..33]), b64(&raw[33..65]));
-        let kid = thumbprint(&format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#));
+        let kid = thumbprint(&format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#
+        ));
         let jwk = json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "alg": "ES256", "use": "sig" });
-        return Ok(SigningKey { encoding: EncodingKey::from_ec_pem(pem.as_bytes())?, algorithm: Algorithm::ES256, kid, jwk });
+        return Ok(SigningKey {
+            encoding: EncodingKey::from_ec_pem(pem.as_bytes())?,
+            algorithm: Algorithm::ES256,
+            kid,
+            jwk,
+        });
     }
     anyhow::bail!("unsupported signing key: use an Ed25519 or ECDSA P-256 PKCS#8 PEM key")
 }
@@ -65,8 +77,12 @@ mod tests {
     #[test]
     fn kid_is_the_rfc7638_thumbprint() {
         // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
-        let members = r#"{"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
-        assert_eq!(thumbprint(members), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        let members =
+            r#"{"crv":"Ed25519","kty":"OKP","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        assert_eq!(
+            thumbprint(members),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     #[test]

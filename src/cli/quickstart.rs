@@ -8,7 +8,12 @@ use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use std::time::Duration;
+
+use crate::admission::grant::Permission;
+use crate::cli::keys::{generate_ed25519_pem, jwks, load_signing_key};
 use crate::cli::pki::{Authority, Issued};
+use crate::cli::token::{TokenRequest, claims, sign};
 
 /// Identity of the demo client certificate.
 pub const DEMO_CLIENT: &str = "demo-client";
@@ -34,6 +39,7 @@ fn write_pair(dir: &Path, stem: &str, issued: &Issued) -> anyhow::Result<()> {
 }
 
 fn config_text(listen: SocketAddr) -> String {
+    let audience = format!("https://{}/mcp", listen_url_host(listen));
     format!(
         r#"# Written by `mcp-gateway quickstart` for local development.
 # The reference with every key explained is config/gateway.toml in the repository.
@@ -60,6 +66,14 @@ allow = ["127.0.0.0/8", "::1"]
 [log]
 # One line per refused connection or request, for fail2ban.
 security_log = "security.log"
+
+[jwt]
+# Every request needs a token signed by a key in this JWKS.
+jwks = "jwks.json"
+# The key `mcp-gateway token issue` signs with.
+signing_key = "signing.key"
+issuer = "mcp-gateway-quickstart"
+audience = "{audience}"
 
 [backend]
 kind = "embedded"
@@ -92,10 +106,42 @@ pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::Path
     if !dir.join("client.pem").exists() {
         write_pair(dir, "client", &authority.issue_client(DEMO_CLIENT)?)?;
     }
+    if !dir.join("signing.key").exists() {
+        write_file(&dir.join("signing.key"), &generate_ed25519_pem()?, true)?;
+    }
+    let key = load_signing_key(&fs::read_to_string(dir.join("signing.key"))?)?;
+    if !dir.join("jwks.json").exists() {
+        write_file(
+            &dir.join("jwks.json"),
+            &serde_json::to_string_pretty(&jwks(&[&key]))?,
+            false,
+        )?;
+    }
     let config = dir.join("gateway.toml");
     if !config.exists() {
         write_file(&config, &config_text(listen), false)?;
     }
+    // A fresh token on every run: the last one may have expired.
+    let loaded = crate::config::Config::load(&config)
+        .map_err(|p| anyhow::anyhow!("{}: {p}", config.display()))?;
+    let request = TokenRequest {
+        client_id: DEMO_CLIENT.to_owned(),
+        permissions: Permission::ALL
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect(),
+        calendars: vec!["*".to_owned()],
+        allowed_ips: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+        ttl: Duration::from_secs(24 * 3600),
+        bind_cert_pem: Some(fs::read_to_string(dir.join("client.pem"))?),
+    };
+    let token = sign(
+        &claims(&request, &loaded.jwt.issuer, &loaded.jwt.audience)?,
+        &key,
+    )?;
+    let token_path = dir.join("client.token");
+    let _ = fs::remove_file(&token_path);
+    write_file(&token_path, &token, true)?;
     Ok(config)
 }
 
@@ -106,9 +152,12 @@ pub fn instructions(dir: &Path, listen: SocketAddr) -> String {
     format!(
         r#"mcp-gateway quickstart: files in {d}/
   CA ca.pem, server server.pem/.key, client client.pem/.key (identity "{DEMO_CLIENT}"), config gateway.toml
+  token signing key signing.key + jwks.json; client.token: a 24h token for {DEMO_CLIENT}, all permissions,
+  every calendar, from 127.0.0.0/8 and ::1, bound to client.pem (re-issued on every quickstart run)
 
 Try it with curl (initialize, then list tools with the Mcp-Session-Id it returns):
   curl --cacert {d}/ca.pem --cert {d}/client.pem --key {d}/client.key \
+    -H "Authorization: Bearer $(cat {d}/client.token)" \
     -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -i \
     -d '{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{}},"clientInfo":{{"name":"curl","version":"1"}}}}}}' \
     {url}
@@ -119,8 +168,9 @@ Or from Python (pip install mcp; the 2.x SDK uses httpx2):
   from mcp.client.streamable_http import streamable_http_client
   ctx = ssl.create_default_context(cafile="{d}/ca.pem")
   ctx.load_cert_chain("{d}/client.pem", "{d}/client.key")
+  token = open("{d}/client.token").read().strip()
   async def main():
-      async with httpx2.AsyncClient(verify=ctx) as http:
+      async with httpx2.AsyncClient(verify=ctx, headers={{"Authorization": f"Bearer {{token}}"}}) as http:
           async with streamable_http_client("{url}", http_client=http) as (read, write, *_):
               async with ClientSession(read, write) as session:
                   await session.initialize()

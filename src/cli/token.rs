@@ -61,7 +61,8 @@ pub fn claims(request: &TokenRequest, issuer: &str, audience: &str) -> anyhow::R
         "calendars": request.calendars,
     });
     if let Some(pem) = &request.bind_cert_pem {
-        let cert = CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|e| anyhow::anyhow!("--bind-cert: not a PEM certificate: {e}"))?;
+        let cert = CertificateDer::from_pem_slice(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("--bind-cert: not a PEM certificate: {e}"))?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
         use base64::Engine;
         let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());

@@ -70,7 +70,10 @@ pub struct Jwt {
 
 fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
     humantime::parse_duration(text).unwrap_or_else(|e| {
-        problems.push(Problem::new(key, format!("`{text}` is not a duration such as \"30s\" ({e})")));
+        problems.push(Problem::new(
+            key,
+            format!("`{text}` is not a duration such as \"30s\" ({e})"),
+        ));
         Duration::from_secs(1)
     })
 }
@@ -78,7 +81,10 @@ fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
 pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) -> Jwt {
     let jwks = base.join(&raw.jwks);
     if !jwks.is_file() {
-        problems.push(Problem::new("jwt.jwks", format!("file not found: {}", jwks.display())));
+        problems.push(Problem::new(
+            "jwt.jwks",
+            format!("file not found: {}", jwks.display()),
+        ));
     }
     if raw.issuer.trim().is_empty() {
         problems.push(Problem::new("jwt.issuer", "must not be empty"));
@@ -100,29 +106,50 @@ pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) ->
         }
     }
     if algorithms.is_empty() {
-        problems.push(Problem::new("jwt.algorithms", "must list at least one algorithm"));
+        problems.push(Problem::new(
+            "jwt.algorithms",
+            "must list at least one algorithm",
+        ));
     }
     let hs256_secret_file = raw.hs256_secret_file.map(|p| base.join(p));
     match (&hs256_secret_file, algorithms.contains(&Algorithm::HS256)) {
-        (None, true) => problems.push(Problem::new("jwt.hs256_secret_file", "HS256 is listed in jwt.algorithms but no secret is configured")),
-        (Some(_), false) => problems.push(Problem::new("jwt.hs256_secret_file", "set, but HS256 is not listed in jwt.algorithms")),
+        (None, true) => problems.push(Problem::new(
+            "jwt.hs256_secret_file",
+            "HS256 is listed in jwt.algorithms but no secret is configured",
+        )),
+        (Some(_), false) => problems.push(Problem::new(
+            "jwt.hs256_secret_file",
+            "set, but HS256 is not listed in jwt.algorithms",
+        )),
         (Some(path), true) => match std::fs::read(path) {
             Ok(secret) if secret.trim_ascii().len() >= 32 => {}
-            Ok(_) => problems.push(Problem::new("jwt.hs256_secret_file", "the secret must be at least 32 bytes")),
-            Err(e) => problems.push(Problem::new("jwt.hs256_secret_file", format!("cannot read {}: {e}", path.display()))),
+            Ok(_) => problems.push(Problem::new(
+                "jwt.hs256_secret_file",
+                "the secret must be at least 32 bytes",
+            )),
+            Err(e) => problems.push(Problem::new(
+                "jwt.hs256_secret_file",
+                format!("cannot read {}: {e}", path.display()),
+            )),
         },
         (None, false) => {}
     }
     let max_lifetime = duration("jwt.max_lifetime", &raw.max_lifetime, problems);
     let leeway = duration("jwt.leeway", &raw.leeway, problems);
     if leeway > Duration::from_secs(300) {
-        problems.push(Problem::new("jwt.leeway", "at most 5m: a larger leeway keeps expired tokens alive"));
+        problems.push(Problem::new(
+            "jwt.leeway",
+            "at most 5m: a larger leeway keeps expired tokens alive",
+        ));
     }
     let revocations = raw.revocations.map(|p| base.join(p));
     if let Some(path) = &revocations
         && !path.is_file()
     {
-        problems.push(Problem::new("jwt.revocations", format!("file not found: {}", path.display())));
+        problems.push(Problem::new(
+            "jwt.revocations",
+            format!("file not found: {}", path.display()),
+        ));
     }
     Jwt {
         jwks,

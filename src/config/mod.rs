@@ -312,11 +312,19 @@ fn validate_mcp(raw: RawMcp, audience: &str, problems: &mut Vec<Problem>) -> Mcp
     }
     let resource = raw.resource.unwrap_or_else(|| audience.to_owned());
     if !resource.starts_with("https://") {
-        problems.push(Problem::new("mcp.resource", format!("`{resource}` must be an https:// URL (defaults to jwt.audience)")));
+        problems.push(Problem::new(
+            "mcp.resource",
+            format!("`{resource}` must be an https:// URL (defaults to jwt.audience)"),
+        ));
     }
     for (i, origin) in raw.allowed_origins.iter().enumerate() {
-        if !(origin.starts_with("https://") || origin.starts_with("http://")) || origin.ends_with('/') {
-            problems.push(Problem::new(format!("mcp.allowed_origins[{i}]"), format!("`{origin}` must be scheme://host[:port]")));
+        if !(origin.starts_with("https://") || origin.starts_with("http://"))
+            || origin.ends_with('/')
+        {
+            problems.push(Problem::new(
+                format!("mcp.allowed_origins[{i}]"),
+                format!("`{origin}` must be scheme://host[:port]"),
+            ));
         }
     }
     Mcp {

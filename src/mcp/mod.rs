@@ -14,8 +14,8 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListToolsResult, PaginatedRequestParams,
-    ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -46,7 +46,11 @@ pub struct CalendarServer {
 impl CalendarServer {
     /// A server over `backend`.
     pub fn new(backend: Arc<dyn CalendarBackend>, seclog: Arc<SecurityLog>) -> CalendarServer {
-        CalendarServer { backend, seclog, tool_router: CalendarServer::tool_router() }
+        CalendarServer {
+            backend,
+            seclog,
+            tool_router: CalendarServer::tool_router(),
+        }
     }
 }
 
@@ -69,7 +73,10 @@ the argument that is wrong.";
 impl ServerHandler for CalendarServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("mcp-gateway", env!("CARGO_PKG_VERSION")))
+            .with_server_info(Implementation::new(
+                "mcp-gateway",
+                env!("CARGO_PKG_VERSION"),
+            ))
             .with_instructions(INSTRUCTIONS.to_owned())
     }
 
@@ -79,7 +86,12 @@ impl ServerHandler for CalendarServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let grant = grant_of(&context.extensions)?;
-        let tools = self.tool_router.list_all().into_iter().filter(|t| scope::tool_visible(&t.name, &grant)).collect();
+        let tools = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| scope::tool_visible(&t.name, &grant))
+            .collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -90,16 +102,20 @@ impl ServerHandler for CalendarServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let grant = grant_of(&context.extensions)?;
         if let Err(denial) = scope::check_call(&request.name, request.arguments.as_ref(), &grant) {
-            self.seclog.deny(&denial, grant.client_ip(), Some(&grant.identity().id));
+            self.seclog
+                .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
             let detail = denial.detail.clone().unwrap_or_default();
             let message = match denial.reason {
                 crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
                 _ => format!("calendar not allowed for this token: {detail}"),
             };
-            let data = json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
+            let data =
+                json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
             return Err(ErrorData::new(FORBIDDEN, message, Some(data)));
         }
-        self.tool_router.call(ToolCallContext::new(self, request, context)).await
+        self.tool_router
+            .call(ToolCallContext::new(self, request, context))
+            .await
     }
 }
 
@@ -116,7 +132,12 @@ pub fn http_service(
         .with_max_request_body_bytes(max_body)
         .with_cancellation_token(shutdown);
     StreamableHttpService::new(
-        move || Ok(CalendarServer::new(Arc::clone(&backend), Arc::clone(&seclog))),
+        move || {
+            Ok(CalendarServer::new(
+                Arc::clone(&backend),
+                Arc::clone(&seclog),
+            ))
+        },
         Arc::default(),
         config,
     )

@@ -15,6 +15,11 @@ fn primary() -> String {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListCalendarsParams {}
 
+/// Arguments of `get_access_info` (none).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessInfoParams {}
+
 /// Arguments of `list_events`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

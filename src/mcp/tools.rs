@@ -5,20 +5,22 @@ use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use serde_json::json;
 
+use crate::admission::grant::CalendarScope;
 use crate::calendar::model::Event;
 use crate::calendar::slots::{WorkingHours, free_slots};
-use crate::calendar::time::{format_in, parse_instant, parse_zone};
+use crate::calendar::time::{format_in, format_utc, parse_instant, parse_zone};
 use crate::calendar::{CalendarError, EventQuery};
-use crate::mcp::CalendarServer;
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{
-    Checked, CreateEventParams, CurrentTimeParams, DeleteEventParams, FreeBusyParams,
-    FreeSlotsParams, GetEventParams, ListCalendarsParams, ListEventsParams, RespondParams,
-    UpdateEventParams, WorkingHoursParams,
+    AccessInfoParams, Checked, CreateEventParams, CurrentTimeParams, DeleteEventParams,
+    FreeBusyParams, FreeSlotsParams, GetEventParams, ListCalendarsParams, ListEventsParams,
+    RespondParams, UpdateEventParams, WorkingHoursParams,
 };
+use crate::mcp::{CalendarServer, grant_of};
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
 const MAX_FREEBUSY_DAYS: i64 = 90;
@@ -187,16 +189,54 @@ impl CalendarServer {
 #[tool_router(vis = "pub(crate)")]
 impl CalendarServer {
     #[tool(
+        description = "Who this client is and what its token allows: identity, permissions, calendars, token and certificate expiry. Call it first when a request is refused.",
+        annotations(read_only_hint = true)
+    )]
+    async fn get_access_info(
+        &self,
+        Parameters(Checked(_)): Parameters<Checked<AccessInfoParams>>,
+        context: RequestContext<RoleServer>,
+    ) -> ToolResult {
+        let grant = grant_of(&context.extensions)?;
+        let permissions: Vec<&str> = grant.permissions().iter().map(|p| p.name()).collect();
+        let calendars = match grant.calendars() {
+            CalendarScope::All => json!(["*"]),
+            CalendarScope::Only(ids) => json!(ids),
+        };
+        let identity = grant.identity();
+        let value = json!({
+            "identity": identity.id,
+            "clientIp": grant.client_ip().to_string(),
+            "permissions": permissions,
+            "calendars": calendars,
+            "tokenExpiresAt": format_utc(grant.expires_at()),
+            "certificateExpiresAt": format_utc(identity.not_after),
+            "certificateSha256": identity.fingerprint_sha256,
+        });
+        let summary = format!(
+            "{} may {} on {}",
+            identity.id,
+            permissions.join(", "),
+            calendars
+        );
+        Ok(success(summary, value))
+    }
+
+    #[tool(
         description = "List the calendars this client can use, with their ids and time zones.",
         annotations(read_only_hint = true)
     )]
     async fn list_calendars(
         &self,
         Parameters(Checked(_)): Parameters<Checked<ListCalendarsParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let grant = grant_of(&context.extensions)?;
         finish(
             async {
-                let calendars = self.backend.list_calendars().await?;
+                let mut calendars = self.backend.list_calendars().await?;
+                // Only the calendars this token reaches: the others stay unknown to it.
+                calendars.retain(|c| grant.calendars().allows(&c.id));
                 Ok(success(
                     format!("{} calendar(s)", calendars.len()),
                     json!({ "calendars": calendars }),

@@ -1,8 +1,9 @@
 """End-to-end check with the official Python MCP SDK, as a new user would connect.
 
 Usage: python_client.py DIR URL
-DIR holds the quickstart's ca.pem, client.pem and client.key. The script lists the
-tools, creates an event and lists it back; it exits non-zero on any mismatch.
+DIR holds the quickstart's ca.pem, client.pem, client.key and client.token. The
+script lists the tools, checks its access, creates an event and lists it back;
+it exits non-zero on any mismatch.
 """
 
 import asyncio
@@ -18,8 +19,16 @@ from mcp.client.streamable_http import streamable_http_client
 async def main(directory: str, url: str) -> None:
     ctx = ssl.create_default_context(cafile=f"{directory}/ca.pem")
     ctx.load_cert_chain(f"{directory}/client.pem", f"{directory}/client.key")
+    token = open(f"{directory}/client.token").read().strip()
     title = f"python-sdk-{uuid.uuid4().hex[:8]}"
-    async with httpx2.AsyncClient(verify=ctx) as http:
+    # A request without the token is refused with the MCP authorization challenge.
+    async with httpx2.AsyncClient(verify=ctx) as bare:
+        refused = await bare.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                                  headers={"Accept": "application/json, text/event-stream"})
+        assert refused.status_code == 401, refused.status_code
+        assert "resource_metadata=" in refused.headers["www-authenticate"], refused.headers
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx2.AsyncClient(verify=ctx, headers=headers) as http:
         async with streamable_http_client(url, http_client=http) as (read, write, *_):
             async with ClientSession(read, write) as session:
                 await session.initialize()
@@ -30,6 +39,9 @@ async def main(directory: str, url: str) -> None:
                             "get_current_time"}
                 missing = expected - set(tools)
                 assert not missing, f"missing tools: {missing}"
+                access = await session.call_tool("get_access_info", {})
+                assert access.structured_content["identity"] == "demo-client", access
+                assert access.structured_content["calendars"] == ["*"], access
                 created = await session.call_tool("create_event", {
                     "summary": title,
                     "start": {"dateTime": "2031-05-06T09:00:00", "timeZone": "Europe/Paris"},

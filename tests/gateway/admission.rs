@@ -23,7 +23,9 @@ async fn attempt(gw: &TestGateway, source: &str, preamble: &[u8]) -> Option<u16>
         .tls_connect_from(Some(ip(source)), preamble, &cert, b"http/1.1")
         .await
         .ok()?;
-    TestGateway::raw_initialize(&mut tls).await.ok()
+    TestGateway::raw_initialize(&mut tls, &gw.pki.token("agent-a"))
+        .await
+        .ok()
 }
 
 fn v1(source: &str) -> Vec<u8> {

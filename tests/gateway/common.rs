@@ -7,8 +7,12 @@ use std::path::Path;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+use mcp_gateway::admission::grant::Permission;
+use mcp_gateway::cli::keys::{SigningKey, generate_ed25519_pem, jwks, load_signing_key};
 use mcp_gateway::cli::pki::{Authority, Issued};
+use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use mcp_gateway::config::Config;
+use mcp_gateway::config::IdentitySource;
 use mcp_gateway::server::{self, Gateway};
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
@@ -22,8 +26,10 @@ use tempfile::TempDir;
 pub struct TestGateway {
     /// Owns the folder with certificates, config and database.
     dir: TempDir,
-    /// The gateway's CA (signs server and client certificates).
-    pub ca: Authority,
+    /// The gateway's CA and token signing key.
+    pub pki: Pki,
+    /// Where the gateway reads identities from (to mint matching tokens).
+    identity_source: IdentitySource,
     /// The running server.
     pub gateway: Gateway,
 }
@@ -31,15 +37,64 @@ pub struct TestGateway {
 /// An rmcp client session over mutual TLS.
 pub type McpClient = RunningService<RoleClient, ()>;
 
-/// Writes the server side of a PKI into `dir` and returns the CA.
-pub fn write_pki(dir: &Path) -> Authority {
+/// The test CA and the token signing key.
+pub struct Pki {
+    /// Signs server and client certificates.
+    pub ca: Authority,
+    /// Signs tokens (its public half is in `jwks.json`).
+    pub signer: SigningKey,
+}
+
+/// The token audience every test gateway expects.
+pub const AUDIENCE: &str = "https://gateway.test/mcp";
+/// The token issuer every test gateway expects.
+pub const ISSUER: &str = "test-issuer";
+
+impl Pki {
+    /// A token for `identity` with every permission and calendar, usable from loopback.
+    pub fn token(&self, identity: &str) -> String {
+        self.token_with(&TokenRequest {
+            client_id: identity.to_owned(),
+            permissions: Permission::ALL
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect(),
+            calendars: vec!["*".to_owned()],
+            allowed_ips: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
+            ttl: std::time::Duration::from_secs(3600),
+            bind_cert_pem: None,
+        })
+    }
+
+    /// A token for `request`, signed with the gateway's key.
+    pub fn token_with(&self, request: &TokenRequest) -> String {
+        sign(&claims(request, ISSUER, AUDIENCE).unwrap(), &self.signer).unwrap()
+    }
+}
+
+/// Writes the server side of a PKI and the token keys into `dir`.
+/// The identity rule named in the config text.
+fn config_identity(name: &str) -> IdentitySource {
+    match name {
+        "san_uri" => IdentitySource::SanUri,
+        "subject_cn" => IdentitySource::SubjectCn,
+        _ => IdentitySource::SanDns,
+    }
+}
+
+/// Writes the server side of a PKI and the token keys into `dir`.
+pub fn write_pki(dir: &Path) -> Pki {
     mcp_gateway::tls::install_crypto_provider();
+    let signing_pem = generate_ed25519_pem().unwrap();
+    let signer = load_signing_key(&signing_pem).unwrap();
+    std::fs::write(dir.join("signing.key"), &signing_pem).unwrap();
+    std::fs::write(dir.join("jwks.json"), jwks(&[&signer]).to_string()).unwrap();
     let ca = Authority::generate("test CA").unwrap();
     let server = ca.issue_server(&["localhost", "127.0.0.1", "::1"]).unwrap();
     std::fs::write(dir.join("ca.pem"), &ca.issued.cert_pem).unwrap();
     std::fs::write(dir.join("server.pem"), &server.cert_pem).unwrap();
     std::fs::write(dir.join("server.key"), &server.key_pem).unwrap();
-    ca
+    Pki { ca, signer }
 }
 
 /// What a test may change in the gateway's config.
@@ -56,6 +111,8 @@ pub struct Setup {
     pub tables: String,
     /// `tls.identity`.
     pub identity: String,
+    /// Extra keys for `[jwt]`.
+    pub jwt: String,
 }
 
 impl Default for Setup {
@@ -67,6 +124,7 @@ impl Default for Setup {
             network: r#"allow = ["127.0.0.0/8", "::1"]"#.into(),
             tables: String::new(),
             identity: "san_dns".into(),
+            jwt: String::new(),
         }
     }
 }
@@ -89,6 +147,7 @@ pub fn render(setup: &Setup) -> String {
         network,
         tables,
         identity,
+        jwt,
     } = setup;
     format!(
         r#"
@@ -113,6 +172,13 @@ allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
 [log]
 security_log = "security.log"
 
+[jwt]
+jwks = "jwks.json"
+signing_key = "signing.key"
+issuer = "{ISSUER}"
+audience = "{AUDIENCE}"
+{jwt}
+
 [backend.embedded]
 path = "calendar.db"
 time_zone = "UTC"
@@ -136,12 +202,18 @@ impl TestGateway {
     /// Starts a gateway after `adjust` has written files and changed the setup.
     pub async fn start_custom(adjust: impl FnOnce(&Path, &Authority, &mut Setup)) -> TestGateway {
         let dir = TempDir::new().unwrap();
-        let ca = write_pki(dir.path());
+        let pki = write_pki(dir.path());
         let mut setup = Setup::default();
-        adjust(dir.path(), &ca, &mut setup);
+        adjust(dir.path(), &pki.ca, &mut setup);
         let config = Config::parse(&render(&setup), dir.path()).unwrap();
         let gateway = server::start(config).await.unwrap();
-        TestGateway { dir, ca, gateway }
+        let identity_source = config_identity(&setup.identity);
+        TestGateway {
+            dir,
+            pki,
+            identity_source,
+            gateway,
+        }
     }
 
     /// Starts a gateway; `setup` may write files and returns extra `[tls]` keys (e.g. CRLs).
@@ -225,7 +297,7 @@ impl TestGateway {
         use tokio::io::AsyncWriteExt;
         let mut roots = rustls::RootCertStore::empty();
         roots
-            .add(CertificateDer::from_pem_slice(self.ca.issued.cert_pem.as_bytes()).unwrap())
+            .add(CertificateDer::from_pem_slice(self.pki.ca.issued.cert_pem.as_bytes()).unwrap())
             .unwrap();
         let mut config = rustls::ClientConfig::builder()
             .with_root_certificates(roots)
@@ -254,11 +326,14 @@ impl TestGateway {
 
     /// Sends an MCP initialize over HTTP/1.1 on `tls` and returns the status, or
     /// the error when the server closed the connection instead.
-    pub async fn raw_initialize(tls: &mut TlsStream<TcpStream>) -> std::io::Result<u16> {
+    pub async fn raw_initialize(
+        tls: &mut TlsStream<TcpStream>,
+        token: &str,
+    ) -> std::io::Result<u16> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let body = initialize_body("2025-11-25");
         let request = format!(
-            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         tls.write_all(request.as_bytes()).await?;
@@ -279,35 +354,71 @@ impl TestGateway {
 
     /// A good client certificate for `identity`.
     pub fn client_cert(&self, identity: &str) -> Issued {
-        self.ca.issue_client(identity).unwrap()
+        self.pki.ca.issue_client(identity).unwrap()
     }
 
     /// An HTTPS client trusting the test CA, presenting `cert` when given.
+    /// With a certificate, the client also sends a full-access token for the
+    /// certificate's identity, so tests of other stages pass the token check.
     pub fn http(&self, cert: Option<&Issued>) -> reqwest::Client {
-        http_client(&self.ca.issued.cert_pem, cert)
+        let token = cert.map(|c| self.pki.token(&self.identity_of(c)));
+        http_client_with_token(&self.pki.ca.issued.cert_pem, cert, token.as_deref())
     }
 
-    /// An rmcp client session for `identity`.
+    /// The identity the gateway will read from `cert`.
+    pub fn identity_of(&self, cert: &Issued) -> String {
+        let der =
+            rustls::pki_types::pem::PemObject::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
+        mcp_gateway::identity::identify(&der, self.identity_source)
+            .unwrap()
+            .id
+    }
+
+    /// An rmcp client session for `identity`, with a full-access token.
     pub async fn mcp(&self, identity: &str) -> McpClient {
-        let http = self.http(Some(&self.client_cert(identity)));
-        let transport = StreamableHttpClientTransport::with_client(
-            http,
-            StreamableHttpClientTransportConfig::with_uri(self.url()),
+        self.mcp_with(identity, &self.pki.token(identity)).await
+    }
+
+    /// An rmcp client session for `identity` presenting `token`.
+    pub async fn mcp_with(&self, identity: &str, token: &str) -> McpClient {
+        let http = http_client(
+            &self.pki.ca.issued.cert_pem,
+            Some(&self.client_cert(identity)),
         );
+        let config =
+            StreamableHttpClientTransportConfig::with_uri(self.url()).auth_header(token.to_owned());
+        let transport = StreamableHttpClientTransport::with_client(http, config);
         ().serve(transport)
             .await
             .expect("MCP initialize over mutual TLS")
     }
 }
 
-/// An HTTPS client trusting `ca_pem`, presenting `cert` when given.
+/// An HTTPS client trusting `ca_pem`, presenting `cert` when given (no token).
 pub fn http_client(ca_pem: &str, cert: Option<&Issued>) -> reqwest::Client {
+    http_client_with_token(ca_pem, cert, None)
+}
+
+/// An HTTPS client trusting `ca_pem`, presenting `cert` and sending `token` when given.
+pub fn http_client_with_token(
+    ca_pem: &str,
+    cert: Option<&Issued>,
+    token: Option<&str>,
+) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
         .timeout(std::time::Duration::from_secs(20));
     if let Some(cert) = cert {
         let pem = format!("{}{}", cert.cert_pem, cert.key_pem);
         builder = builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+    }
+    if let Some(token) = token {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        builder = builder.default_headers(headers);
     }
     builder.build().unwrap()
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{config_text, http_client, initialize_body, post, rpc_message, write_pki};
+use crate::common::{
+    config_text, http_client_with_token, initialize_body, post, rpc_message, write_pki,
+};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -79,13 +81,14 @@ async fn session(client: &reqwest::Client, url: &str) -> String {
 #[tokio::test]
 async fn acknowledged_write_survives_kill_9() {
     let dir = tempfile::TempDir::new().unwrap();
-    let ca = write_pki(dir.path());
+    let pki = write_pki(dir.path());
     let port = free_port();
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, config_text(&format!("127.0.0.1:{port}"), "")).unwrap();
-    let client = http_client(
-        &ca.issued.cert_pem,
-        Some(&ca.issue_client("agent-a").unwrap()),
+    let client = http_client_with_token(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-a").unwrap()),
+        Some(&pki.token("agent-a")),
     );
     let url = format!("https://127.0.0.1:{port}/mcp");
 

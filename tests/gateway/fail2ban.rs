@@ -62,10 +62,18 @@ fn client_from(
     cert: Option<&mcp_gateway::cli::pki::Issued>,
 ) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(gw.ca.issued.cert_pem.as_bytes()).unwrap()])
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(gw.pki.ca.issued.cert_pem.as_bytes()).unwrap(),
+        ])
         .local_address(source.parse::<std::net::IpAddr>().unwrap());
     if let Some(cert) = cert {
-        builder = builder.identity(
+        let token = gw.pki.token(&gw.identity_of(cert));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        builder = builder.default_headers(headers).identity(
             reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
                 .unwrap(),
         );
@@ -87,7 +95,7 @@ async fn the_filter_matches_exactly_the_denial_lines() {
         rcgen::DnType::CommonName,
         "evil\n2026-11-22T10:30:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=6.6.6.6 client=- x",
     );
-    let forger = gw.ca.sign(&params).unwrap();
+    let forger = gw.pki.ca.sign(&params).unwrap();
     assert!(
         try_initialize(&client_from(&gw, "127.0.0.3", Some(&forger)), &gw).await,
         "the forger is admitted"
@@ -136,7 +144,7 @@ async fn the_filter_matches_ipv6_addresses() {
         s.network = r#"allow = ["127.0.0.0/8"]"#.into();
     })
     .await;
-    let client = http_client(&gw.ca.issued.cert_pem, Some(&gw.client_cert("agent-a")));
+    let client = http_client(&gw.pki.ca.issued.cert_pem, Some(&gw.client_cert("agent-a")));
     assert!(!try_initialize(&client, &gw).await);
     gw.expect_security_line("DENY stage=ip reason=ip_not_allowed ip=::1 client=-")
         .await;

@@ -41,7 +41,10 @@ async fn gateway_with_crl() -> TestGateway {
 
 /// Tries a full MCP initialize with `cert`; returns the error text when refused.
 async fn initialize_with(gw: &TestGateway, cert: Option<&Issued>) -> Result<u16, String> {
-    let client = http_client(&gw.ca.issued.cert_pem, cert);
+    // A token the gateway would accept, so only the certificate decides.
+    let token = gw.pki.token("agent-a");
+    let client =
+        crate::common::http_client_with_token(&gw.pki.ca.issued.cert_pem, cert, Some(&token));
     match post(&client, &gw.url(), initialize_body("2025-11-25"))
         .send()
         .await
@@ -53,7 +56,7 @@ async fn initialize_with(gw: &TestGateway, cert: Option<&Issued>) -> Result<u16,
 
 /// A create_event attempt with `cert`, which must never reach the store.
 async fn try_create(gw: &TestGateway, cert: Option<&Issued>) {
-    let client = http_client(&gw.ca.issued.cert_pem, cert);
+    let client = http_client(&gw.pki.ca.issued.cert_pem, cert);
     let body = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_event","arguments":{
         "summary":"intruder","start":{"dateTime":"2030-01-01T10:00:00Z"},"end":{"dateTime":"2030-01-01T11:00:00Z"}}}});
     let outcome = post(&client, &gw.url(), body.to_string()).send().await;
@@ -130,7 +133,7 @@ async fn expired_certificate_is_refused() {
     let mut params = Authority::client_params("agent-a").unwrap();
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
     params.not_after = rcgen::date_time_ymd(2021, 1, 1);
-    let expired = gw.ca.sign(&params).unwrap();
+    let expired = gw.pki.ca.sign(&params).unwrap();
     let err = initialize_with(&gw, Some(&expired)).await.unwrap_err();
     assert!(
         err.contains("CertificateExpired") || err.contains("connection"),
@@ -149,7 +152,7 @@ async fn revoked_certificate_is_refused() {
     let gw = gateway_with_crl().await;
     let mut params = Authority::client_params("agent-a").unwrap();
     params.serial_number = Some(SerialNumber::from(REVOKED_SERIAL));
-    let revoked = gw.ca.sign(&params).unwrap();
+    let revoked = gw.pki.ca.sign(&params).unwrap();
     let err = initialize_with(&gw, Some(&revoked)).await.unwrap_err();
     assert!(
         err.contains("CertificateRevoked") || err.contains("connection"),
@@ -168,7 +171,7 @@ async fn certificate_without_client_auth_usage_is_refused() {
     let gw = TestGateway::start().await;
     let mut params = Authority::client_params("agent-a").unwrap();
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    let server_only = gw.ca.sign(&params).unwrap();
+    let server_only = gw.pki.ca.sign(&params).unwrap();
     let err = initialize_with(&gw, Some(&server_only)).await.unwrap_err();
     assert!(err.contains("UnsupportedCertificate"), "{err}");
     try_create(&gw, Some(&server_only)).await;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{TestGateway, http_client, initialize_body, post, rpc_message};
+use crate::common::{TestGateway, initialize_body, post, rpc_message};
 
 /// Reads until the peer closes; returns how many bytes came before the close.
 async fn read_until_closed<S: AsyncReadExt + Unpin>(stream: &mut S) -> usize {
@@ -32,9 +32,10 @@ async fn connections_beyond_the_cap_wait_until_a_slot_frees() {
     let second = tokio::spawn({
         let cert = cert.clone();
         let gw_addr = gw.gateway.local_addr;
-        let ca = gw.ca.issued.cert_pem.clone();
+        let ca = gw.pki.ca.issued.cert_pem.clone();
+        let token = gw.pki.token("agent-a");
         async move {
-            let client = http_client(&ca, Some(&cert));
+            let client = crate::common::http_client_with_token(&ca, Some(&cert), Some(&token));
             post(
                 &client,
                 &format!("https://127.0.0.1:{}/mcp", gw_addr.port()),
@@ -94,12 +95,24 @@ async fn http1_and_http2_are_both_served() {
     let gw = TestGateway::start().await;
     let cert = gw.client_cert("agent-a");
     let h1 = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(gw.ca.issued.cert_pem.as_bytes()).unwrap()])
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(gw.pki.ca.issued.cert_pem.as_bytes()).unwrap(),
+        ])
         .identity(
             reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
                 .unwrap(),
         )
         .http1_only()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {}", gw.pki.token("agent-a"))
+                    .parse()
+                    .unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
         .build()
         .unwrap();
     let response = post(&h1, &gw.url(), initialize_body("2025-11-25"))

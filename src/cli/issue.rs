@@ -1,0 +1,64 @@
+//! The `token issue` command: reads the configured signing key and prints a
+//! token, refusing lifetimes the gateway itself would refuse.
+
+use std::path::PathBuf;
+
+use crate::cli::keys::load_signing_key;
+use crate::cli::token::{TokenRequest, claims, sign};
+use crate::config::Config;
+
+/// The command-line arguments of `token issue`.
+pub struct Request {
+    /// `clientId`.
+    pub client: String,
+    /// `permissions`.
+    pub permissions: Vec<String>,
+    /// `calendars`.
+    pub calendars: Vec<String>,
+    /// `allowedIPs`.
+    pub allowed_ips: Vec<String>,
+    /// Lifetime text, e.g. `1h`.
+    pub ttl: String,
+    /// Certificate to bind to.
+    pub bind_cert: Option<PathBuf>,
+}
+
+/// Signs a token for `request` with the key `config` names.
+pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
+    let path = config
+        .jwt
+        .signing_key
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("jwt.signing_key is not set in the config"))?;
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("jwt.signing_key: cannot read {}: {e}", path.display()))?;
+    let key = load_signing_key(&pem).map_err(|e| anyhow::anyhow!("jwt.signing_key: {e}"))?;
+    let ttl = humantime::parse_duration(&request.ttl)
+        .map_err(|e| anyhow::anyhow!("--ttl: `{}`: {e}", request.ttl))?;
+    if ttl > config.jwt.max_lifetime {
+        anyhow::bail!(
+            "--ttl: {} is longer than jwt.max_lifetime; the gateway would refuse the token",
+            request.ttl
+        );
+    }
+    let bind_cert_pem = request
+        .bind_cert
+        .as_ref()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("--bind-cert: cannot read {}: {e}", p.display()))
+        })
+        .transpose()?;
+    let token_request = TokenRequest {
+        client_id: request.client,
+        permissions: request.permissions,
+        calendars: request.calendars,
+        allowed_ips: request.allowed_ips,
+        ttl,
+        bind_cert_pem,
+    };
+    sign(
+        &claims(&token_request, &config.jwt.issuer, &config.jwt.audience)?,
+        &key,
+    )
+}

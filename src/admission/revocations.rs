@@ -13,11 +13,19 @@ use crate::denial::{Denial, Reason};
 /// The revoked ids and the file they came from.
 pub struct Revocations {
     path: PathBuf,
-    state: Mutex<(Option<SystemTime>, HashSet<String>)>,
+    /// The file's (modification time, length) when read, and the ids in it.
+    state: Mutex<(Option<(SystemTime, u64)>, HashSet<String>)>,
 }
 
-fn read(path: &Path) -> std::io::Result<(Option<SystemTime>, HashSet<String>)> {
-    let modified = std::fs::metadata(path)?.modified().ok();
+/// What identifies a version of the file: a rewrite within one clock tick
+/// still changes the length in practice, so both are compared.
+fn version(path: &Path) -> std::io::Result<(SystemTime, u64)> {
+    let metadata = std::fs::metadata(path)?;
+    Ok((metadata.modified()?, metadata.len()))
+}
+
+fn read(path: &Path) -> std::io::Result<(Option<(SystemTime, u64)>, HashSet<String>)> {
+    let modified = version(path).ok();
     let text = std::fs::read_to_string(path)?;
     let ids = text
         .lines()
@@ -47,8 +55,7 @@ impl Revocations {
     /// is refused: a revocation must never be missed.
     pub fn is_revoked(&self, jti: &str) -> Result<bool, Denial> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let current = std::fs::metadata(&self.path).and_then(|m| m.modified());
-        match current {
+        match version(&self.path) {
             Ok(modified) if Some(modified) == state.0 => {}
             Ok(_) => match read(&self.path) {
                 Ok(fresh) => *state = fresh,

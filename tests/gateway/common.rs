@@ -269,6 +269,11 @@ impl TestGateway {
         );
     }
 
+    /// The folder holding the config, keys, database and logs.
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The path of the security log.
     pub fn security_log_path(&self) -> std::path::PathBuf {
         self.dir.path().join("security.log")

@@ -13,3 +13,4 @@ mod handshake;
 mod limits;
 mod mcp_flow;
 mod sessions;
+mod tokens;

@@ -10,21 +10,27 @@ use std::time::SystemTime;
 use crate::config::Problem;
 use crate::denial::{Denial, Reason};
 
+/// A version of the file: (modification time, length).
+type Version = (SystemTime, u64);
+
+/// What was last read: the version it came from and the revoked ids.
+type Snapshot = (Option<Version>, HashSet<String>);
+
 /// The revoked ids and the file they came from.
 pub struct Revocations {
     path: PathBuf,
     /// The file's (modification time, length) when read, and the ids in it.
-    state: Mutex<(Option<(SystemTime, u64)>, HashSet<String>)>,
+    state: Mutex<Snapshot>,
 }
 
 /// What identifies a version of the file: a rewrite within one clock tick
 /// still changes the length in practice, so both are compared.
-fn version(path: &Path) -> std::io::Result<(SystemTime, u64)> {
+fn version(path: &Path) -> std::io::Result<Version> {
     let metadata = std::fs::metadata(path)?;
     Ok((metadata.modified()?, metadata.len()))
 }
 
-fn read(path: &Path) -> std::io::Result<(Option<(SystemTime, u64)>, HashSet<String>)> {
+fn read(path: &Path) -> std::io::Result<Snapshot> {
     let modified = version(path).ok();
     let text = std::fs::read_to_string(path)?;
     let ids = text

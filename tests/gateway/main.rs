@@ -12,5 +12,6 @@ mod fail2ban;
 mod handshake;
 mod limits;
 mod mcp_flow;
+mod scope;
 mod sessions;
 mod tokens;

@@ -126,9 +126,42 @@ async fn the_filter_matches_exactly_the_denial_lines() {
     gw.expect_security_line("DENY stage=proxy reason=untrusted_proxy_header ip=127.0.0.4 client=-")
         .await;
     drop(stream);
+    // A token whose clientId (a claim the client controls) tries the same forgery.
+    let forged_claim = mcp_gateway::cli::token::TokenRequest {
+        client_id: "x\n2026-11-22T10:30:00.000Z mcp-gateway[1]: DENY stage=jwt reason=bad_signature ip=6.6.6.6 client=-".into(),
+        permissions: vec!["readCalendars".into()],
+        calendars: vec!["*".into()],
+        allowed_ips: vec!["127.0.0.0/8".into()],
+        ttl: std::time::Duration::from_secs(600),
+        bind_cert_pem: None,
+    };
+    let token = gw.pki.token_with(&forged_claim);
+    let client = crate::common::http_client_with_token(
+        &gw.pki.ca.issued.cert_pem,
+        Some(&good),
+        Some(&token),
+    );
+    let response = post(&client, &gw.url(), initialize_body("2025-11-25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    gw.expect_security_line_starting(
+        "DENY stage=jwt reason=client_mismatch ip=127.0.0.1 client=agent-b detail=\"x\\u{a}",
+    )
+    .await;
 
     let denied = denied_addresses(&gw);
-    assert_eq!(denied, ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.4"]);
+    assert_eq!(
+        denied,
+        [
+            "127.0.0.2",
+            "127.0.0.3",
+            "127.0.0.4",
+            "127.0.0.4",
+            "127.0.0.1"
+        ]
+    );
     let matched = fail2ban_matches(&gw.security_log_path());
     assert_eq!(
         matched, denied,

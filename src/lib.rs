@@ -6,25 +6,36 @@
 //! ## Request flow
 //!
 //! 1. [`server`] accepts a TCP connection, within `listen.max_connections`.
-//! 2. [`tls`] runs the handshake under a deadline: a client certificate chaining
+//! 2. [`admission`] runs the address checks before any TLS work: the real
+//!    client address ([`admission::proxy`]), the allowlist ([`admission::ip`])
+//!    and the country ([`admission::geo`]).
+//! 3. [`tls`] runs the handshake under a deadline: a client certificate chaining
 //!    to the configured CA, not revoked by a configured CRL, is required.
-//! 3. [`identity`] reads who the client is from that certificate (SAN URI, SAN
+//! 4. [`identity`] reads who the client is from that certificate (SAN URI, SAN
 //!    DNS or subject CN) and its SHA-256 fingerprint.
-//! 4. [`http`] routes each request: the MCP path goes to rmcp, after
-//!    [`mcp::session`] checks that a named session belongs to this identity.
-//! 5. [`mcp`] runs the tool, which calls a [`calendar::CalendarBackend`]
-//!    (today the embedded SQLite store, [`calendar::embedded`]).
+//! 5. [`http`] takes each request: [`resource`] checks the `Origin` and the
+//!    bearer token ([`admission::jwt`]), which yields an
+//!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named session
+//!    belongs to this identity; the body is read within its limit.
+//! 6. [`mcp`] checks each message's scope ([`admission::scope`]) and runs the
+//!    tool, which calls a [`calendar::CalendarBackend`] (today the embedded
+//!    SQLite store, [`calendar::embedded`]).
+//!
+//! Every refusal is a [`denial::Denial`] value, written once to the
+//! [`seclog`] security log.
 //!
 //! ## Layout
 //!
 //! - [`config`]: the TOML file, validated; every error names its key.
-//! - [`server`], [`tls`], [`identity`], [`http`]: connections and requests.
+//! - [`server`], [`tls`], [`identity`], [`http`], [`resource`]: connections and requests.
+//! - [`admission`]: the checks, each a small function; [`denial`] and [`seclog`]:
+//!   what a refusal is and how it is written.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for results).
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
 //!   slots ([`calendar::slots`]) and the embedded store.
-//! - [`cli`]: development PKI and `quickstart`; `src/main.rs` holds the
-//!   `quickstart`, `serve` and `check-config` commands themselves.
+//! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
+//!   holds the commands themselves.
 
 #![warn(missing_docs)]
 

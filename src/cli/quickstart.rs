@@ -10,7 +10,6 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use crate::admission::grant::Permission;
 use crate::cli::keys::{generate_ed25519_pem, jwks, load_signing_key};
 use crate::cli::pki::{Authority, Issued};
 use crate::cli::token::{TokenRequest, claims, sign};
@@ -125,15 +124,12 @@ pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::Path
     let loaded = crate::config::Config::load(&config)
         .map_err(|p| anyhow::anyhow!("{}: {p}", config.display()))?;
     let request = TokenRequest {
-        client_id: DEMO_CLIENT.to_owned(),
-        permissions: Permission::ALL
-            .iter()
-            .map(|p| p.name().to_owned())
-            .collect(),
-        calendars: vec!["*".to_owned()],
-        allowed_ips: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
-        ttl: Duration::from_secs(24 * 3600),
         bind_cert_pem: Some(fs::read_to_string(dir.join("client.pem"))?),
+        ..TokenRequest::full_access(
+            DEMO_CLIENT,
+            &["127.0.0.0/8", "::1"],
+            Duration::from_secs(24 * 3600),
+        )
     };
     let token = sign(
         &claims(&request, &loaded.jwt.issuer, &loaded.jwt.audience)?,

@@ -30,6 +30,24 @@ pub struct TokenRequest {
     pub bind_cert_pem: Option<String>,
 }
 
+impl TokenRequest {
+    /// Every permission on every calendar, unbound: the quickstart's token, and
+    /// a starting point to narrow down.
+    pub fn full_access(client_id: &str, allowed_ips: &[&str], ttl: Duration) -> TokenRequest {
+        TokenRequest {
+            client_id: client_id.to_owned(),
+            permissions: Permission::ALL
+                .iter()
+                .map(|p| p.name().to_owned())
+                .collect(),
+            calendars: vec!["*".to_owned()],
+            allowed_ips: allowed_ips.iter().map(|ip| (*ip).to_owned()).collect(),
+            ttl,
+            bind_cert_pem: None,
+        }
+    }
+}
+
 /// The claims of a token for `request`, checked before anything is signed.
 pub fn claims(request: &TokenRequest, issuer: &str, audience: &str) -> anyhow::Result<Value> {
     for p in &request.permissions {

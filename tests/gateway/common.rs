@@ -7,7 +7,6 @@ use std::path::Path;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use mcp_gateway::admission::grant::Permission;
 use mcp_gateway::cli::keys::{SigningKey, generate_ed25519_pem, jwks, load_signing_key};
 use mcp_gateway::cli::pki::{Authority, Issued};
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
@@ -53,17 +52,11 @@ pub const ISSUER: &str = "test-issuer";
 impl Pki {
     /// A token for `identity` with every permission and calendar, usable from loopback.
     pub fn token(&self, identity: &str) -> String {
-        self.token_with(&TokenRequest {
-            client_id: identity.to_owned(),
-            permissions: Permission::ALL
-                .iter()
-                .map(|p| p.name().to_owned())
-                .collect(),
-            calendars: vec!["*".to_owned()],
-            allowed_ips: vec!["127.0.0.0/8".to_owned(), "::1".to_owned()],
-            ttl: std::time::Duration::from_secs(3600),
-            bind_cert_pem: None,
-        })
+        self.token_with(&TokenRequest::full_access(
+            identity,
+            &["127.0.0.0/8", "::1"],
+            std::time::Duration::from_secs(3600),
+        ))
     }
 
     /// A token for `request`, signed with the gateway's key.

@@ -7,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{EncodingKey, Header};
-use mcp_gateway::admission::grant::Permission;
 use mcp_gateway::cli::keys::{generate_ed25519_pem, load_signing_key};
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use serde_json::{Value, json};
@@ -18,17 +17,11 @@ use crate::common::{
 };
 
 fn request(identity: &str) -> TokenRequest {
-    TokenRequest {
-        client_id: identity.to_owned(),
-        permissions: Permission::ALL
-            .iter()
-            .map(|p| p.name().to_owned())
-            .collect(),
-        calendars: vec!["*".to_owned()],
-        allowed_ips: vec!["127.0.0.0/8".to_owned()],
-        ttl: std::time::Duration::from_secs(3600),
-        bind_cert_pem: None,
-    }
+    TokenRequest::full_access(
+        identity,
+        &["127.0.0.0/8"],
+        std::time::Duration::from_secs(3600),
+    )
 }
 
 /// Valid claims for agent-a, to be spoiled one field at a time.

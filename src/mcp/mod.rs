@@ -7,6 +7,7 @@
 pub mod output;
 pub mod params;
 pub mod session;
+mod tool_support;
 mod tools;
 
 use std::sync::Arc;

@@ -1,190 +1,26 @@
 //! The calendar tools. Each validates its arguments (errors name the field),
 //! calls the [`CalendarBackend`], and returns JSON plus a short summary.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
-use chrono_tz::Tz;
+use chrono::{Duration, Utc};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, tool, tool_router};
+use rmcp::{RoleServer, tool, tool_router};
 use serde_json::json;
 
 use crate::admission::grant::CalendarScope;
-use crate::calendar::model::Event;
-use crate::calendar::slots::{WorkingHours, free_slots};
-use crate::calendar::time::{format_in, format_utc, parse_instant, parse_zone};
-use crate::calendar::{CalendarError, EventQuery};
-use crate::mcp::output::{describe, event_in_zone, failure, success};
+use crate::calendar::CalendarError;
+use crate::calendar::slots::free_slots;
+use crate::calendar::time::{format_in, format_utc, parse_zone};
+use crate::mcp::output::success;
 use crate::mcp::params::{
     AccessInfoParams, Checked, CreateEventParams, CurrentTimeParams, DeleteEventParams,
     FreeBusyParams, FreeSlotsParams, GetEventParams, ListCalendarsParams, ListEventsParams,
-    RespondParams, UpdateEventParams, WorkingHoursParams,
+    RespondParams, UpdateEventParams,
+};
+use crate::mcp::tool_support::{
+    MAX_FREEBUSY_DAYS, ToolResult, check_calendar_list, event_result, finish, window, working_hours,
 };
 use crate::mcp::{CalendarServer, grant_of};
-
-/// Longest window `get_freebusy` and `find_free_slots` accept.
-const MAX_FREEBUSY_DAYS: i64 = 90;
-/// Most calendars one free/busy query may name.
-const MAX_CALENDARS_PER_QUERY: usize = 50;
-
-type ToolResult = Result<CallToolResult, ErrorData>;
-
-/// Turns a backend outcome into a tool result: errors become tool errors, never protocol errors.
-fn finish(outcome: Result<CallToolResult, CalendarError>) -> ToolResult {
-    Ok(outcome.unwrap_or_else(|e| failure(&e)))
-}
-
-fn window(
-    min: &str,
-    max: &str,
-    limit_days: Option<i64>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), CalendarError> {
-    let min = parse_instant("timeMin", min)?;
-    let max = parse_instant("timeMax", max)?;
-    if max <= min {
-        return Err(CalendarError::invalid("timeMax", "must be after timeMin"));
-    }
-    if let Some(days) = limit_days
-        && max - min > Duration::days(days)
-    {
-        return Err(CalendarError::invalid(
-            "timeMax",
-            format!("window is longer than {days} days; split the query"),
-        ));
-    }
-    Ok((min, max))
-}
-
-fn check_calendar_list(ids: &[String]) -> Result<(), CalendarError> {
-    if ids.is_empty() {
-        return Err(CalendarError::invalid(
-            "calendarIds",
-            "name at least one calendar",
-        ));
-    }
-    if ids.len() > MAX_CALENDARS_PER_QUERY {
-        return Err(CalendarError::invalid(
-            "calendarIds",
-            format!("at most {MAX_CALENDARS_PER_QUERY} calendars"),
-        ));
-    }
-    Ok(())
-}
-
-fn weekday(field: &str, name: &str) -> Result<Weekday, CalendarError> {
-    name.parse::<Weekday>()
-        .map_err(|_| CalendarError::invalid(field, format!("`{name}` is not a weekday (mon..sun)")))
-}
-
-fn working_hours(raw: &WorkingHoursParams, zone: Tz) -> Result<WorkingHours, CalendarError> {
-    let time = |field: &str, text: &str| {
-        NaiveTime::parse_from_str(text, "%H:%M")
-            .map_err(|_| CalendarError::invalid(field, format!("`{text}` is not a time HH:MM")))
-    };
-    let start = time("workingHours.start", &raw.start)?;
-    let end = time("workingHours.end", &raw.end)?;
-    if end <= start {
-        return Err(CalendarError::invalid(
-            "workingHours.end",
-            "must be after workingHours.start",
-        ));
-    }
-    let days = match &raw.days {
-        None => vec![
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-        ],
-        Some(names) => names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| weekday(&format!("workingHours.days[{i}]"), n))
-            .collect::<Result<_, _>>()?,
-    };
-    Ok(WorkingHours {
-        start,
-        end,
-        days,
-        zone,
-    })
-}
-
-/// The result of a tool that returns one event: the event in `zone`, and
-/// `verb` plus a description as the summary.
-fn event_result(verb: &str, event: Event, zone: Tz) -> CallToolResult {
-    let event = event_in_zone(event, zone);
-    success(format!("{verb} {}", describe(&event)), json!(event))
-}
-
-impl CalendarServer {
-    async fn output_zone(
-        &self,
-        calendar_id: &str,
-        requested: Option<&str>,
-    ) -> Result<Tz, CalendarError> {
-        match requested {
-            Some(name) => parse_zone("timeZone", name),
-            None => {
-                let calendar = self.backend.get_calendar(calendar_id).await?;
-                parse_zone("timeZone", &calendar.time_zone)
-            }
-        }
-    }
-
-    async fn list_events_inner(
-        &self,
-        p: ListEventsParams,
-    ) -> Result<CallToolResult, CalendarError> {
-        let zone = self
-            .output_zone(&p.calendar_id, p.time_zone.as_deref())
-            .await?;
-        let time_min = p
-            .time_min
-            .as_deref()
-            .map(|t| parse_instant("timeMin", t))
-            .transpose()?
-            .unwrap_or_else(Utc::now);
-        let time_max = match p.time_max.as_deref() {
-            Some(t) => parse_instant("timeMax", t)?,
-            None => time_min + Duration::days(365),
-        };
-        if time_max <= time_min {
-            return Err(CalendarError::invalid("timeMax", "must be after timeMin"));
-        }
-        let max_results = p.max_results.unwrap_or(250);
-        if !(1..=2500).contains(&max_results) {
-            return Err(CalendarError::invalid(
-                "maxResults",
-                "must be between 1 and 2500",
-            ));
-        }
-        let query = EventQuery {
-            time_min,
-            time_max,
-            text: p.query,
-            max_results: max_results as usize,
-            page_token: p.page_token,
-        };
-        let page = self.backend.list_events(&p.calendar_id, query).await?;
-        let items: Vec<_> = page
-            .items
-            .into_iter()
-            .map(|e| event_in_zone(e, zone))
-            .collect();
-        let more = if page.next_page_token.is_some() {
-            " (more: pass nextPageToken)"
-        } else {
-            ""
-        };
-        let summary = format!("{} event(s) in {}{more}", items.len(), p.calendar_id);
-        Ok(success(
-            summary,
-            json!({ "items": items, "nextPageToken": page.next_page_token, "timeZone": zone.name() }),
-        ))
-    }
-}
 
 #[tool_router(vis = "pub(crate)")]
 impl CalendarServer {

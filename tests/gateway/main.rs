@@ -1,6 +1,7 @@
 //! Integration tests over real sockets on 127.0.0.1: mutual TLS, MCP sessions,
 //! the calendar tools, and durability across a `kill -9`.
 
+mod clients;
 mod common;
 
 mod admission;

@@ -146,3 +146,97 @@ fn quickstart_creates_private_keys_and_reuses_them() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+#[test]
+fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
+    use base64::Engine;
+    let dir = tempfile::TempDir::new().unwrap();
+    let qs = dir.path().join("dev");
+    let out = gateway()
+        .args(["quickstart", "--no-serve", "--dir"])
+        .arg(&qs)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for secret in ["signing.key", "client.token"] {
+        let mode = std::fs::metadata(qs.join(secret))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{secret}");
+    }
+    let config = qs.join("gateway.toml");
+    let issue = |extra: &[&str]| {
+        let mut command = gateway();
+        command.args(["token", "issue", "--config"]).arg(&config);
+        command.args([
+            "--client",
+            "demo-client",
+            "--calendars",
+            "primary",
+            "--allowed-ips",
+            "127.0.0.1/32",
+        ]);
+        command.args(extra).output().unwrap()
+    };
+    let out = issue(&[
+        "--permissions",
+        "readCalendars,createEvents",
+        "--ttl",
+        "2h",
+        "--bind-cert",
+        qs.join("client.pem").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["clientId"], "demo-client");
+    assert_eq!(
+        claims["permissions"],
+        serde_json::json!(["readCalendars", "createEvents"])
+    );
+    assert_eq!(claims["calendars"], serde_json::json!(["primary"]));
+    assert_eq!(claims["allowedIPs"], serde_json::json!(["127.0.0.1/32"]));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        7200
+    );
+
+    // The gateway's own verifier accepts it for the bound certificate.
+    let loaded = mcp_gateway::config::Config::load(&config).unwrap();
+    let verifier = mcp_gateway::admission::jwt::TokenVerifier::from_config(&loaded.jwt).unwrap();
+    let pem = std::fs::read(qs.join("client.pem")).unwrap();
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
+    let identity =
+        mcp_gateway::identity::identify(&der, mcp_gateway::config::IdentitySource::SubjectCn)
+            .unwrap();
+    assert_eq!(claims["cnf"]["x5t#S256"], identity.x5t_s256.as_str());
+    let grant = verifier
+        .verify(
+            &token,
+            &identity,
+            "127.0.0.1".parse().unwrap(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+    assert!(grant.permits(mcp_gateway::admission::grant::Permission::CreateEvents));
+    assert!(!grant.permits(mcp_gateway::admission::grant::Permission::DeleteEvents));
+
+    let out = issue(&["--permissions", "readCalendars,rootAccess"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--permissions: unknown `rootAccess`"));
+    let out = issue(&["--permissions", "readCalendars", "--ttl", "48h"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("longer than jwt.max_lifetime"));
+}

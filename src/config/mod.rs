@@ -407,6 +407,24 @@ mod tests {
     }
 
     #[test]
+    fn hs256_needs_a_listed_algorithm_and_a_long_secret() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(dir.path().join("short.secret"), "only-20-bytes-long!!").unwrap();
+        let text = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\nalgorithms=['HS256']\nhs256_secret_file='short.secret'\n";
+        let err = Config::parse(text, dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("jwt.hs256_secret_file: the secret must be at least 32 bytes"),
+            "{err}"
+        );
+        let text = text.replace(
+            "algorithms=['HS256']\nhs256_secret_file='short.secret'\n",
+            "algorithms=['HS256']\n",
+        );
+        let err = Config::parse(&text, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("jwt.hs256_secret_file: HS256 is listed in jwt.algorithms but no secret is configured"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let err = Config::parse(
             "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n",

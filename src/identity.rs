@@ -93,7 +93,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{CertificateDer, IdentityError, IdentitySource, identify, sha256_hex};
     use rcgen::{CertificateParams, KeyPair, SanType};
 
     fn cert_with(sans: Vec<SanType>, cn: &str) -> CertificateDer<'static> {

@@ -128,7 +128,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{HeaderMap, bearer_token, header, origin_of};
 
     #[test]
     fn metadata_lives_at_the_origin_of_the_resource() {

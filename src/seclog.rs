@@ -132,7 +132,7 @@ pub fn escape(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::escape;
     use proptest::prelude::{any, proptest};
 
     #[test]

@@ -40,7 +40,7 @@ impl IpPolicy {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Denial, IpAddr, IpNet, IpPolicy, Reason, contains};
     use proptest::prelude::{any, proptest};
     use std::net::{Ipv4Addr, Ipv6Addr};
 

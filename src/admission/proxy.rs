@@ -106,7 +106,7 @@ pub async fn client_address(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{IpAddr, Reason, parse_header};
     use ppp::v2::{Builder, Command, Protocol, Version};
     use proptest::prelude::{any, proptest};
     use std::net::{Ipv4Addr, Ipv6Addr};

@@ -72,7 +72,7 @@ pub fn check_call(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Grant, Map, Permission, Reason, Value, check_call, tool_visible};
     use crate::admission::grant::CalendarScope;
     use crate::identity::ClientIdentity;
     use serde_json::json;

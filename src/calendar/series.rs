@@ -297,7 +297,7 @@ pub fn parse_instance_id(id: &str) -> Option<(String, When)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Duration, NaiveDate, Series, Tz, When, instance_id, parse_instance_id};
     use crate::calendar::time::parse_instant;
 
     fn timed(text: &str, zone: Tz) -> When {

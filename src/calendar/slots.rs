@@ -98,7 +98,7 @@ pub fn free_slots(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{DateTime, Duration, NaiveTime, Tz, Utc, Weekday, WorkingHours, free_slots, gaps};
     use crate::calendar::time::parse_instant;
 
     fn at(text: &str) -> DateTime<Utc> {

@@ -178,7 +178,7 @@ pub fn check_order(start: &When, end: &When, zone: Tz) -> Result<(), CalendarErr
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{EventDateTime, Tz, parse_instant, parse_zone, resolve};
 
     #[test]
     fn local_time_without_zone_is_refused_with_the_field_name() {

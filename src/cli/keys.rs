@@ -72,7 +72,7 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Algorithm, generate_ed25519_pem, load_signing_key, thumbprint};
 
     #[test]
     fn kid_is_the_rfc7638_thumbprint() {

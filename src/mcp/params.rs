@@ -271,7 +271,7 @@ impl<T: JsonSchema> JsonSchema for Checked<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{Checked, CreateEventParams, GetEventParams, ListEventsParams};
 
     #[test]
     fn errors_name_the_argument_path() {

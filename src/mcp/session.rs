@@ -78,7 +78,7 @@ impl SessionOwners {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{HeaderValue, Method, SessionCheck, SessionOwners, StatusCode};
 
     #[test]
     fn only_the_creator_may_use_a_session() {

@@ -1,0 +1,75 @@
+//! Tests of configuration parsing and validation.
+
+use std::path::Path;
+
+use crate::config::Config;
+
+#[test]
+fn reference_config_has_only_valid_keys() {
+    let text = include_str!("../../config/gateway.toml");
+    let problems = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .0;
+    // Only the files are missing here; every key and value is valid.
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.problem.starts_with("file not found")),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 4, "{problems:?}");
+}
+
+#[test]
+fn hs256_needs_a_listed_algorithm_and_a_long_secret() {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("short.secret"), "only-20-bytes-long!!").unwrap();
+    let text = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\nalgorithms=['HS256']\nhs256_secret_file='short.secret'\n";
+    let err = Config::parse(text, dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("jwt.hs256_secret_file: the secret must be at least 32 bytes"),
+        "{err}"
+    );
+    let text = text.replace(
+        "algorithms=['HS256']\nhs256_secret_file='short.secret'\n",
+        "algorithms=['HS256']\n",
+    );
+    let err = Config::parse(&text, dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "jwt.hs256_secret_file: HS256 is listed in jwt.algorithms but no secret is configured"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let err = Config::parse(
+        "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nbogus=1\n",
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("bogus"), "{err}");
+}
+
+#[test]
+fn every_problem_names_its_key() {
+    let text = "[listen]\naddress='nowhere'\nhandshake_timeout='soon'\n[tls]\ncertificate='a.pem'\nprivate_key='b'\nclient_ca='c'\nmin_version='1.1'\n[backend.embedded]\ntime_zone='Moon/Base'\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\nalgorithms=['none']\n";
+    let err = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "listen.address:",
+        "listen.handshake_timeout:",
+        "tls.certificate: file not found: /nonexistent/a.pem",
+        "tls.client_ca:",
+        "tls.min_version:",
+        "backend.embedded.time_zone:",
+        "jwt.jwks: file not found",
+        "jwt.algorithms[0]: `none` is not supported",
+        "network.allow: is empty",
+    ] {
+        assert!(err.contains(key), "missing {key} in:\n{err}");
+    }
+}

@@ -49,5 +49,6 @@ pub mod identity;
 pub mod mcp;
 pub mod resource;
 pub mod seclog;
+pub mod secrets;
 pub mod server;
 pub mod tls;

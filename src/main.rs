@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use mcp_gateway::admission::jwt::TokenVerifier;
 use mcp_gateway::cli::{issue, quickstart};
 use mcp_gateway::config::Config;
-use mcp_gateway::{admission, server, tls};
+use mcp_gateway::{admission, secrets, server, tls};
 
 /// A hardened calendar MCP gateway.
 #[derive(Parser)]
@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Encrypt secrets for the configuration, and make keys for that.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Check a configuration file: exit 0 when valid, else one line per problem and exit 2.
     CheckConfig {
         /// The TOML configuration.
@@ -76,6 +81,18 @@ enum TokenCommand {
         /// Bind the token to this client certificate (PEM): useless without its key.
         #[arg(long)]
         bind_cert: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Print a new random key (base64 of 32 bytes) for MCP_GATEWAY_ENCRYPTION_KEY or a key file.
+    GenerateKey,
+    /// Read a secret from standard input and print its `ENC:` value.
+    Encrypt {
+        /// Key file to use when MCP_GATEWAY_ENCRYPTION_KEY is not set.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
 }
 
@@ -142,6 +159,15 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Secrets {
+            command: SecretsCommand::GenerateKey,
+        } => {
+            println!("{}", secrets::generate_key());
+            ExitCode::SUCCESS
+        }
+        Command::Secrets {
+            command: SecretsCommand::Encrypt { key_file },
+        } => encrypt_stdin(key_file.as_deref()),
         Command::Quickstart {
             dir,
             listen,
@@ -187,6 +213,34 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         return Err(ExitCode::from(EXIT_CONFIG));
     }
     Ok(config)
+}
+
+/// `secrets encrypt`: stdin (one trailing newline dropped) to an `ENC:` value.
+fn encrypt_stdin(key_file: Option<&Path>) -> ExitCode {
+    let key = match secrets::SecretKey::from_environment(key_file) {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            eprintln!(
+                "secrets encrypt: no key: set {} or pass --key-file",
+                secrets::KEY_ENV
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("secrets encrypt: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut input = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
+        eprintln!("secrets encrypt: cannot read standard input: {e}");
+        return ExitCode::FAILURE;
+    }
+    if input.ends_with(b"\n") {
+        input.pop();
+    }
+    println!("{}", key.encrypt(&input));
+    ExitCode::SUCCESS
 }
 
 fn serve(config: Config) -> ExitCode {

@@ -240,3 +240,70 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than jwt.max_lifetime"));
 }
+
+#[test]
+fn secrets_commands_encrypt_with_a_generated_key() {
+    use std::io::Write;
+    let run_encrypt = |env_key: Option<&str>, key_file: Option<&std::path::Path>, input: &str| {
+        let mut command = gateway();
+        command
+            .args(["secrets", "encrypt"])
+            .env_remove("MCP_GATEWAY_ENCRYPTION_KEY");
+        if let Some(key) = env_key {
+            command.env("MCP_GATEWAY_ENCRYPTION_KEY", key);
+        }
+        if let Some(file) = key_file {
+            command.arg("--key-file").arg(file);
+        }
+        let mut child = command
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = gateway()
+        .args(["secrets", "generate-key"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let key_text = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let key = mcp_gateway::secrets::SecretKey::from_base64(&key_text, "test").unwrap();
+
+    let out = run_encrypt(Some(&key_text), None, "refresh-token\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(value.starts_with("ENC:") && !value.contains("refresh"));
+    assert_eq!(key.decrypt(&value, "x").unwrap(), b"refresh-token");
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let key_file = dir.path().join("key");
+    std::fs::write(&key_file, &key_text).unwrap();
+    let out = run_encrypt(None, Some(&key_file), "from-file");
+    assert!(out.status.success());
+    let value = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(key.decrypt(&value, "x").unwrap(), b"from-file");
+
+    let out = run_encrypt(None, None, "no key");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "secrets encrypt: no key: set MCP_GATEWAY_ENCRYPTION_KEY or pass --key-file"
+    );
+    let out = run_encrypt(Some("too-short"), None, "x");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "MCP_GATEWAY_ENCRYPTION_KEY: the encryption key must be base64 of exactly 32 bytes"
+    ));
+}

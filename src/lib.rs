@@ -22,7 +22,7 @@
 //!    SQLite store, [`calendar::embedded`]).
 //!
 //! Every refusal is a [`denial::Denial`] value, written once to the
-//! [`seclog`] security log.
+//! [`seclog`] security log; every tool call is one line in the [`audit`] log.
 //!
 //! ## Layout
 //!
@@ -40,12 +40,14 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod audit;
 pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod denial;
 pub mod http;
 pub mod identity;
+pub mod logsink;
 pub mod mcp;
 pub mod resource;
 pub mod seclog;

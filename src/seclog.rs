@@ -11,50 +11,35 @@
 //! client can influence is escaped by [`escape`], so no client can split a line
 //! or forge a field.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use crate::denial::{Denial, Stage};
+use crate::logsink::LogSink;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
-
-use chrono::Utc;
-
-use crate::denial::{Denial, Stage};
 
 /// Where security lines go.
 pub struct SecurityLog {
-    /// The open log file, or `None` for stderr.
-    file: Option<Mutex<File>>,
-    /// Process id written in every line, as syslog-style tools expect.
-    pid: u32,
+    /// The file or stderr.
+    sink: LogSink,
 }
 
 impl SecurityLog {
     /// Appends to `path`, creating it (mode 0640) when missing.
     pub fn open(path: &Path) -> std::io::Result<SecurityLog> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(path)?;
         Ok(SecurityLog {
-            file: Some(Mutex::new(file)),
-            pid: std::process::id(),
+            sink: LogSink::open(path, "security")?,
         })
     }
 
     /// Writes to stderr.
     pub fn stderr() -> SecurityLog {
         SecurityLog {
-            file: None,
-            pid: std::process::id(),
+            sink: LogSink::stderr("security"),
         }
     }
 
     /// Records a denial of `ip` (and `client`, once known).
     pub fn deny(&self, denial: &Denial, ip: IpAddr, client: Option<&str>) {
-        let mut line = self.prefix("DENY");
+        let mut line = self.sink.prefix("DENY");
         line.push_str(&format!(
             " stage={} reason={} ip={} client={}",
             denial.reason.stage().label(),
@@ -68,49 +53,27 @@ impl SecurityLog {
         if let Some(detail) = &denial.detail {
             line.push_str(&format!(" detail={}", escape(detail)));
         }
-        self.write(line);
+        self.sink.write(line);
     }
 
     /// Records that `client` at `ip` passed `stage` (a word no fail2ban filter matches).
     pub fn allow(&self, stage: Stage, ip: IpAddr, client: &str) {
-        let mut line = self.prefix("ALLOW");
+        let mut line = self.sink.prefix("ALLOW");
         line.push_str(&format!(
             " stage={} ip={ip} client={}",
             stage.label(),
             escape(client)
         ));
-        self.write(line);
-    }
-
-    fn prefix(&self, event: &str) -> String {
-        format!(
-            "{} mcp-gateway[{}]: {event}",
-            Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-            self.pid
-        )
-    }
-
-    fn write(&self, mut line: String) {
-        line.push('\n');
-        let result = match &self.file {
-            Some(file) => {
-                let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-                file.write_all(line.as_bytes()).and_then(|()| file.flush())
-            }
-            None => std::io::stderr().write_all(line.as_bytes()),
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "cannot write the security log");
-        }
+        self.sink.write(line);
     }
 }
 
 fn is_plain(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@' | '+' | '-')
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@' | '+' | '-' | ',')
 }
 
 /// A log-safe rendering of a client-influenced value: kept as is when it holds
-/// only `[A-Za-z0-9._:/@+-]`, otherwise double-quoted with `"`, `\`, control
+/// only `[A-Za-z0-9._:/@+,-]`, otherwise double-quoted with `"`, `\`, control
 /// and non-ASCII characters escaped, so it can never end the line or a field.
 pub fn escape(value: &str) -> String {
     if !value.is_empty() && value.chars().all(is_plain) {

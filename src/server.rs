@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::NetworkAdmission;
 use crate::admission::jwt::TokenVerifier;
+use crate::audit::AuditLog;
 use crate::calendar::CalendarBackend;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::config::{Config, Problems};
@@ -76,9 +77,15 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     })?;
     let backend: Arc<dyn CalendarBackend> = Arc::new(store);
     let shutdown = CancellationToken::new();
+    let audit = Arc::new(match &config.network.audit_log {
+        Some(path) => AuditLog::open(path)
+            .map_err(|e| anyhow::anyhow!("log.audit_log: cannot open {}: {e}", path.display()))?,
+        None => AuditLog::stderr(),
+    });
     let service = mcp::http_service(
         backend,
         Arc::clone(&seclog),
+        audit,
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
         shutdown.child_token(),

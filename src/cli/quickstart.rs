@@ -65,6 +65,8 @@ allow = ["127.0.0.0/8", "::1"]
 [log]
 # One line per refused connection or request, for fail2ban.
 security_log = "security.log"
+# One line per tool call: who did what to which calendar.
+audit_log = "audit.log"
 
 [jwt]
 # Every request needs a token signed by a key in this JWKS.

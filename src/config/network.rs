@@ -48,6 +48,7 @@ impl Default for RawGeo {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawLog {
     security_log: Option<PathBuf>,
+    audit_log: Option<PathBuf>,
 }
 
 /// Which client addresses may connect.
@@ -92,6 +93,8 @@ pub struct Network {
     pub geo: Option<Geo>,
     /// Security log file; `None` means stderr.
     pub security_log: Option<PathBuf>,
+    /// Audit log file (one line per tool call); `None` means stderr.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a single host).
@@ -168,6 +171,7 @@ pub(super) fn validate(
         proxy_trusted,
         geo,
         security_log: log.security_log.map(|p| base.join(p)),
+        audit_log: log.audit_log.map(|p| base.join(p)),
     }
 }
 

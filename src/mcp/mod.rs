@@ -11,6 +11,7 @@ mod tool_support;
 mod tools;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::grant::Grant;
 use crate::admission::scope;
+use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarBackend;
 use crate::seclog::SecurityLog;
 
@@ -40,16 +42,23 @@ pub struct CalendarServer {
     backend: Arc<dyn CalendarBackend>,
     /// Where scope denials are written.
     seclog: Arc<SecurityLog>,
+    /// Where every tool call is recorded.
+    audit: Arc<AuditLog>,
     /// Built once per server; `#[tool_handler]` dispatches through it.
     tool_router: ToolRouter<CalendarServer>,
 }
 
 impl CalendarServer {
     /// A server over `backend`.
-    pub fn new(backend: Arc<dyn CalendarBackend>, seclog: Arc<SecurityLog>) -> CalendarServer {
+    pub fn new(
+        backend: Arc<dyn CalendarBackend>,
+        seclog: Arc<SecurityLog>,
+        audit: Arc<AuditLog>,
+    ) -> CalendarServer {
         CalendarServer {
             backend,
             seclog,
+            audit,
             tool_router: CalendarServer::tool_router(),
         }
     }
@@ -102,9 +111,24 @@ impl ServerHandler for CalendarServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let grant = grant_of(&context.extensions)?;
-        if let Err(denial) = scope::check_call(&request.name, request.arguments.as_ref(), &grant) {
+        let started = Instant::now();
+        let tool = request.name.to_string();
+        let calendars = scope::calendars_touched(&tool, request.arguments.as_ref());
+        let audit = |outcome: Outcome| {
+            self.audit.record(&ToolCall {
+                tool: &tool,
+                client: &grant.identity().id,
+                ip: grant.client_ip(),
+                token_id: grant.token_id(),
+                calendars: &calendars,
+                outcome,
+                millis: started.elapsed().as_millis(),
+            })
+        };
+        if let Err(denial) = scope::check_call(&tool, request.arguments.as_ref(), &grant) {
             self.seclog
                 .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
+            audit(Outcome::Refused);
             let detail = denial.detail.clone().unwrap_or_default();
             let message = match denial.reason {
                 crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
@@ -114,16 +138,29 @@ impl ServerHandler for CalendarServer {
                 json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
             return Err(ErrorData::new(FORBIDDEN, message, Some(data)));
         }
-        self.tool_router
+        let result = self
+            .tool_router
             .call(ToolCallContext::new(self, request, context))
-            .await
+            .await;
+        audit(match &result {
+            Ok(response) if response_is_error(response) => Outcome::ToolError,
+            Ok(_) => Outcome::Ok,
+            Err(_) => Outcome::Failed,
+        });
+        result
     }
+}
+
+/// Whether a tool response reports an error to the caller.
+fn response_is_error(response: &CallToolResponse) -> bool {
+    matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true))
 }
 
 /// The rmcp streamable HTTP service for `backend`, accepting `allowed_hosts`.
 pub fn http_service(
     backend: Arc<dyn CalendarBackend>,
     seclog: Arc<SecurityLog>,
+    audit: Arc<AuditLog>,
     allowed_hosts: &[String],
     max_body: usize,
     shutdown: CancellationToken,
@@ -137,6 +174,7 @@ pub fn http_service(
             Ok(CalendarServer::new(
                 Arc::clone(&backend),
                 Arc::clone(&seclog),
+                Arc::clone(&audit),
             ))
         },
         Arc::default(),

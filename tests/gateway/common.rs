@@ -165,6 +165,7 @@ allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
 
 [log]
 security_log = "security.log"
+audit_log = "audit.log"
 
 [jwt]
 jwks = "jwks.json"
@@ -266,6 +267,18 @@ impl TestGateway {
     /// The folder holding the config, keys, database and logs.
     pub fn dir_path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The audit log so far, each line without its timestamp and pid prefix.
+    pub fn audit_lines(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("audit.log")).unwrap_or_default();
+        text.lines()
+            .map(|l| {
+                l.split_once("]: ")
+                    .map(|(_, rest)| rest.to_owned())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     /// The path of the security log.

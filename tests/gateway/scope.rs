@@ -119,6 +119,32 @@ async fn a_read_only_token_for_one_calendar() {
     .await;
     assert_eq!(message, "calendar not allowed for this token: ny");
 
+    // Every call is one audit line, refused ones included; the token itself never appears.
+    let audit = gw.audit_lines();
+    let jti_free: Vec<String> = audit
+        .iter()
+        .map(|l| {
+            l.split(' ')
+                .filter(|f| !f.starts_with("jti=") && !f.starts_with("ms="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    for expected in [
+        "AUDIT tool=get_access_info client=agent-r ip=127.0.0.1 calendars=- outcome=ok",
+        "AUDIT tool=list_events client=agent-r ip=127.0.0.1 calendars=team outcome=ok",
+        "AUDIT tool=create_event client=agent-r ip=127.0.0.1 calendars=team outcome=refused",
+        "AUDIT tool=list_events client=agent-r ip=127.0.0.1 calendars=primary outcome=refused",
+        "AUDIT tool=get_freebusy client=agent-r ip=127.0.0.1 calendars=team,ny outcome=refused",
+    ] {
+        assert!(
+            jti_free.iter().any(|l| l == expected),
+            "missing {expected:?} in {jti_free:#?}"
+        );
+    }
+    let token = gw.pki.token_with(&reader_of_team());
+    assert!(audit.iter().all(|l| !l.contains(&token)));
+
     // The refused create never reached the store.
     let admin = gw.mcp("agent-a").await;
     let listed = call_ok(
@@ -162,4 +188,22 @@ async fn a_writer_without_delete_may_create_and_update_only() {
         "permission denied: delete_event needs deleteEvents"
     );
     call_ok(&writer, "get_event", json!({ "eventId": event["id"] })).await;
+    let bad = writer
+        .call_tool(
+            CallToolRequestParams::new("get_event")
+                .with_arguments(json!({ "eventId": "nope" }).as_object().unwrap().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bad.is_error, Some(true));
+    for _ in 0..100 {
+        if gw.audit_lines().iter().any(|l| {
+            l.starts_with("AUDIT tool=get_event client=agent-w ip=127.0.0.1 ")
+                && l.contains(" outcome=tool_error ")
+        }) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no tool_error audit line: {:#?}", gw.audit_lines());
 }

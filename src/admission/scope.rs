@@ -7,16 +7,28 @@ use serde_json::{Map, Value};
 use crate::admission::grant::{Grant, Permission};
 use crate::denial::{Denial, Reason};
 
-/// The permission a tool needs; `None` for tools any valid token may call
-/// (`get_access_info`) and for names that are not tools (the router answers those).
-pub fn required_permission(tool: &str) -> Option<Permission> {
+/// What calling a tool requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// This permission.
+    Permission(Permission),
+    /// Only a valid token (`get_access_info`).
+    ValidToken,
+    /// Nothing is known about this name: refused, so a tool added without a
+    /// rule here fails closed instead of being open to every token.
+    Unknown,
+}
+
+/// The rule for `tool`.
+pub fn requirement(tool: &str) -> Requirement {
     match tool {
         "list_calendars" | "list_events" | "get_event" | "get_freebusy" | "find_free_slots"
-        | "get_current_time" => Some(Permission::ReadCalendars),
-        "create_event" => Some(Permission::CreateEvents),
-        "update_event" | "respond_to_event" => Some(Permission::UpdateEvents),
-        "delete_event" => Some(Permission::DeleteEvents),
-        _ => None,
+        | "get_current_time" => Requirement::Permission(Permission::ReadCalendars),
+        "create_event" => Requirement::Permission(Permission::CreateEvents),
+        "update_event" | "respond_to_event" => Requirement::Permission(Permission::UpdateEvents),
+        "delete_event" => Requirement::Permission(Permission::DeleteEvents),
+        "get_access_info" => Requirement::ValidToken,
+        _ => Requirement::Unknown,
     }
 }
 
@@ -47,7 +59,11 @@ pub fn calendars_touched(tool: &str, arguments: Option<&Map<String, Value>>) -> 
 
 /// Whether `tools/list` shows `tool` to this grant.
 pub fn tool_visible(tool: &str, grant: &Grant) -> bool {
-    required_permission(tool).is_none_or(|p| grant.permits(p))
+    match requirement(tool) {
+        Requirement::Permission(p) => grant.permits(p),
+        Requirement::ValidToken => true,
+        Requirement::Unknown => false,
+    }
 }
 
 /// Admits or refuses one tool call.
@@ -56,11 +72,16 @@ pub fn check_call(
     arguments: Option<&Map<String, Value>>,
     grant: &Grant,
 ) -> Result<(), Denial> {
-    if let Some(permission) = required_permission(tool)
-        && !grant.permits(permission)
-    {
-        return Err(Denial::new(Reason::PermissionMissing)
-            .with_detail(format!("{tool} needs {}", permission.name())));
+    match requirement(tool) {
+        Requirement::Permission(permission) if !grant.permits(permission) => {
+            let detail = format!("{tool} needs {}", permission.name());
+            return Err(Denial::new(Reason::PermissionMissing).with_detail(detail));
+        }
+        Requirement::Unknown => {
+            let detail = format!("no permission rule for tool {tool}");
+            return Err(Denial::new(Reason::PermissionMissing).with_detail(detail));
+        }
+        Requirement::Permission(_) | Requirement::ValidToken => {}
     }
     for calendar in calendars_touched(tool, arguments) {
         if !grant.calendars().allows(&calendar) {

@@ -181,3 +181,20 @@ pub fn http_service(
         config,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CalendarServer, scope};
+
+    #[test]
+    fn every_tool_has_a_scope_rule() {
+        for tool in CalendarServer::tool_router().list_all() {
+            assert_ne!(
+                scope::requirement(&tool.name),
+                scope::Requirement::Unknown,
+                "{} has no rule in admission::scope",
+                tool.name
+            );
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! An acknowledged write survives `kill -9` of the real binary.
+//! The real binary's lifecycle: an acknowledged write survives `kill -9`, and
+//! SIGTERM drains and exits cleanly.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -113,5 +114,44 @@ async fn acknowledged_write_survives_kill_9() {
     assert_eq!(
         reply["result"]["structuredContent"]["summary"], "survives",
         "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_cleanly() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(dir.path());
+    let port = free_port();
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, config_text(&format!("127.0.0.1:{port}"), "")).unwrap();
+    let client = http_client_with_token(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-a").unwrap()),
+        Some(&pki.token("agent-a")),
+    );
+    let url = format!("https://127.0.0.1:{port}/mcp");
+    let mut child = spawn(&config);
+    // An open session and a pooled keep-alive connection must not hold the exit up.
+    session(&client, &url).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the gateway did not exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "exit status after SIGTERM: {exit:?}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still listening after shutdown"
     );
 }

@@ -1,7 +1,8 @@
-//! The shipped fail2ban filter, run by the real `fail2ban-regex` on a log the
-//! gateway wrote while real connections failed: every DENY line matches with
-//! its address (IPv4 and IPv6), and nothing else matches — not the ALLOW lines,
-//! and not an address a client smuggled into a value it controls.
+//! The shipped fail2ban filter and jail. The real `fail2ban-regex` runs the
+//! filter on a log the gateway wrote while real connections failed: every DENY
+//! line matches with its address (IPv4 and IPv6), and nothing else matches —
+//! not the ALLOW lines, and not an address a client smuggled into a value it
+//! controls. A real `fail2ban-server` runs the jail and bans on the fifth denial.
 
 use std::process::Command;
 
@@ -182,4 +183,126 @@ async fn the_filter_matches_ipv6_addresses() {
     gw.expect_security_line("DENY stage=ip reason=ip_not_allowed ip=::1 client=-")
         .await;
     assert_eq!(fail2ban_matches(&gw.security_log_path()), ["::1"]);
+}
+
+/// A private fail2ban configuration: the system's stock files, only our jail
+/// enabled, reading `log`, and an action that records bans in `banned` instead
+/// of touching the firewall.
+fn jail_config(
+    root: &std::path::Path,
+    log: &std::path::Path,
+    banned: &std::path::Path,
+) -> std::path::PathBuf {
+    let conf = root.join("fail2ban");
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg("/etc/fail2ban")
+        .arg(&conf)
+        .status()
+        .unwrap();
+    assert!(
+        copied.success(),
+        "fail2ban must be installed (scripts/test-all.sh installs it)"
+    );
+    for entry in std::fs::read_dir(conf.join("jail.d")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/fail2ban");
+    std::fs::copy(
+        format!("{shipped}/filter.d/mcp-gateway.conf"),
+        conf.join("filter.d/mcp-gateway.conf"),
+    )
+    .unwrap();
+    std::fs::copy(
+        format!("{shipped}/jail.d/mcp-gateway.conf"),
+        conf.join("jail.d/mcp-gateway.conf"),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("action.d/record-ban.conf"),
+        format!("[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban = echo <ip> >> {}\nactionunban =\n", banned.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("jail.local"),
+        format!(
+            "[DEFAULT]\nignoreself = false\nignoreip =\n\n[sshd]\nenabled = false\n\n[mcp-gateway]\nlogpath = {}\naction = record-ban\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.join("fail2ban.local"),
+        "[Definition]\ndbfile = :memory:\n",
+    )
+    .unwrap();
+    conf
+}
+
+/// Polls `condition` for up to 20 s without blocking the gateway's runtime.
+async fn wait_until(condition: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    condition()
+}
+
+#[tokio::test]
+async fn the_shipped_jail_bans_after_five_denials() {
+    let gw =
+        TestGateway::start_custom(|_, _, s| s.network = r#"allow = ["127.0.0.1"]"#.into()).await;
+    // The log must exist before fail2ban starts watching it.
+    assert!(try_initialize(&gw.http(Some(&gw.client_cert("agent-a"))), &gw).await);
+    let root = tempfile::TempDir::new().unwrap();
+    let banned = root.path().join("banned");
+    let conf = jail_config(root.path(), &gw.security_log_path(), &banned);
+    let socket = root.path().join("fail2ban.sock");
+    let mut server = Command::new("fail2ban-server")
+        .args(["-f", "-x", "-c"])
+        .arg(&conf)
+        .arg("-s")
+        .arg(&socket)
+        .arg("-p")
+        .arg(root.path().join("fail2ban.pid"))
+        .arg(format!(
+            "--logtarget={}",
+            root.path().join("server.log").display()
+        ))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_until(|| socket.exists()).await,
+        "fail2ban-server did not start"
+    );
+    // Give the jail time to open the log before the first denial is written.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let good = gw.client_cert("agent-b");
+    for _ in 0..4 {
+        assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(!banned.exists(), "banned before the fifth denial");
+    assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
+    let was_banned = wait_until(|| {
+        std::fs::read_to_string(&banned).is_ok_and(|b| b.lines().any(|l| l == "127.0.0.9"))
+    })
+    .await;
+    let _ = server.kill();
+    let _ = server.wait();
+    let server_log = std::fs::read_to_string(root.path().join("server.log")).unwrap_or_default();
+    assert!(
+        was_banned,
+        "127.0.0.9 was not banned; fail2ban said:\n{server_log}"
+    );
+    let bans = std::fs::read_to_string(&banned).unwrap();
+    assert!(
+        !bans.contains("127.0.0.1"),
+        "an admitted client was banned: {bans}"
+    );
 }

@@ -14,7 +14,6 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use tower_service::Service;
 
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
@@ -158,11 +157,9 @@ impl App {
         let mut request = Request::from_parts(parts, Full::new(body));
         request.extensions_mut().insert(connection);
         request.extensions_mut().insert(grant);
-        let mut mcp = self.mcp.clone();
-        let mut response = match mcp.call(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
+        // `handle` borrows the service; the tower `call` would clone it (and its
+        // config) on every request.
+        let mut response = self.mcp.handle(request).await;
         if method == http::Method::DELETE && response.status() == StatusCode::ACCEPTED {
             // rmcp answers an ended session with 202; clients (the Python SDK among
             // them) expect the usual 200/204 for a DELETE that took effect.

@@ -63,24 +63,9 @@ enum TokenCommand {
         /// The TOML configuration (for the key, issuer and audience).
         #[arg(long)]
         config: PathBuf,
-        /// The client's certificate identity (`clientId`).
-        #[arg(long)]
-        client: String,
-        /// Permissions, comma-separated: readCalendars,createEvents,updateEvents,deleteEvents.
-        #[arg(long, value_delimiter = ',', required = true)]
-        permissions: Vec<String>,
-        /// Calendar ids, comma-separated; `*` for all.
-        #[arg(long, value_delimiter = ',', required = true)]
-        calendars: Vec<String>,
-        /// Client networks the token may be used from, comma-separated CIDRs.
-        #[arg(long, value_delimiter = ',', required = true)]
-        allowed_ips: Vec<String>,
-        /// Lifetime, e.g. 1h (at most jwt.max_lifetime).
-        #[arg(long, default_value = "1h")]
-        ttl: String,
-        /// Bind the token to this client certificate (PEM): useless without its key.
-        #[arg(long)]
-        bind_cert: Option<PathBuf>,
+        /// What the token grants.
+        #[command(flatten)]
+        request: issue::Request,
     },
 }
 
@@ -125,28 +110,11 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Token {
-            command:
-                TokenCommand::Issue {
-                    config,
-                    client,
-                    permissions,
-                    calendars,
-                    allowed_ips,
-                    ttl,
-                    bind_cert,
-                },
+            command: TokenCommand::Issue { config, request },
         } => {
             let config = match load_checked(&config) {
                 Ok(c) => c,
                 Err(code) => return code,
-            };
-            let request = issue::Request {
-                client,
-                permissions,
-                calendars,
-                allowed_ips,
-                ttl,
-                bind_cert,
             };
             match issue::issue(&config, request) {
                 Ok(token) => {

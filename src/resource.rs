@@ -30,8 +30,8 @@ pub struct ProtectedResource {
     seclog: Arc<SecurityLog>,
     /// Accepted `Origin` values.
     allowed_origins: Vec<String>,
-    /// The metadata document (RFC 9728).
-    metadata: serde_json::Value,
+    /// The metadata document (RFC 9728), rendered once.
+    metadata: Bytes,
     /// Absolute URL of the metadata document, for the challenge.
     metadata_url: String,
 }
@@ -54,7 +54,9 @@ impl ProtectedResource {
             "bearer_methods_supported": ["header"],
             "tls_client_certificate_bound_access_tokens": true,
             "resource_name": "mcp-gateway calendar",
-        });
+        })
+        .to_string()
+        .into();
         let metadata_url = format!("{}{METADATA_PATH}", origin_of(&mcp.resource));
         ProtectedResource {
             verifier,
@@ -70,7 +72,7 @@ impl ProtectedResource {
         Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(self.metadata.to_string())).boxed())
+            .body(Full::new(self.metadata.clone()).boxed())
             .expect("static response parts are valid")
     }
 

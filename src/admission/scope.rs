@@ -66,12 +66,8 @@ pub fn tool_visible(tool: &str, grant: &Grant) -> bool {
     }
 }
 
-/// Admits or refuses one tool call.
-pub fn check_call(
-    tool: &str,
-    arguments: Option<&Map<String, Value>>,
-    grant: &Grant,
-) -> Result<(), Denial> {
+/// Admits or refuses one tool call that touches `calendars` (from [`calendars_touched`]).
+pub fn check_call(tool: &str, calendars: &[String], grant: &Grant) -> Result<(), Denial> {
     match requirement(tool) {
         Requirement::Permission(permission) if !grant.permits(permission) => {
             let detail = format!("{tool} needs {}", permission.name());
@@ -83,9 +79,9 @@ pub fn check_call(
         }
         Requirement::Permission(_) | Requirement::ValidToken => {}
     }
-    for calendar in calendars_touched(tool, arguments) {
-        if !grant.calendars().allows(&calendar) {
-            return Err(Denial::new(Reason::CalendarNotAllowed).with_detail(calendar));
+    for calendar in calendars {
+        if !grant.calendars().allows(calendar) {
+            return Err(Denial::new(Reason::CalendarNotAllowed).with_detail(calendar.clone()));
         }
     }
     Ok(())
@@ -93,7 +89,9 @@ pub fn check_call(
 
 #[cfg(test)]
 mod tests {
-    use super::{Grant, Map, Permission, Reason, Value, check_call, tool_visible};
+    use super::{
+        Grant, Map, Permission, Reason, Value, calendars_touched, check_call, tool_visible,
+    };
     use crate::admission::grant::CalendarScope;
     use crate::identity::ClientIdentity;
     use serde_json::json;
@@ -122,10 +120,17 @@ mod tests {
     #[test]
     fn permissions_gate_tools() {
         let reader = grant(&[Permission::ReadCalendars], CalendarScope::All);
-        assert!(check_call("list_events", None, &reader).is_ok());
+        assert!(
+            check_call(
+                "list_events",
+                &calendars_touched("list_events", None),
+                &reader
+            )
+            .is_ok()
+        );
         let denied = check_call(
             "delete_event",
-            Some(&args(json!({"eventId": "x"}))),
+            &calendars_touched("delete_event", Some(&args(json!({"eventId": "x"})))),
             &reader,
         )
         .unwrap_err();
@@ -149,14 +154,14 @@ mod tests {
         assert!(
             check_call(
                 "get_event",
-                Some(&args(json!({"calendarId": "team"}))),
+                &calendars_touched("get_event", Some(&args(json!({"calendarId": "team"})))),
                 &team_only
             )
             .is_ok()
         );
         let implicit = check_call(
             "get_event",
-            Some(&args(json!({"eventId": "e"}))),
+            &calendars_touched("get_event", Some(&args(json!({"eventId": "e"})))),
             &team_only,
         )
         .unwrap_err();
@@ -166,7 +171,10 @@ mod tests {
         );
         let several = check_call(
             "get_freebusy",
-            Some(&args(json!({"calendarIds": ["team", "ceo"]}))),
+            &calendars_touched(
+                "get_freebusy",
+                Some(&args(json!({"calendarIds": ["team", "ceo"]}))),
+            ),
             &team_only,
         )
         .unwrap_err();

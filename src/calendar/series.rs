@@ -32,6 +32,8 @@ pub struct Series {
     pub zone: Tz,
     /// The RRULE / EXDATE / RDATE lines as the client wrote them (normalised).
     pub lines: Vec<String>,
+    /// The lines parsed once, with DTSTART: every expansion starts from a clone.
+    rules: RRuleSet,
 }
 
 impl Series {
@@ -45,8 +47,8 @@ impl Series {
         let mut normalised = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
             let field = format!("recurrence[{i}]");
-            let upper = line.trim().to_owned();
-            let name = upper
+            let trimmed = line.trim().to_owned();
+            let name = trimmed
                 .split([':', ';'])
                 .next()
                 .unwrap_or_default()
@@ -57,10 +59,10 @@ impl Series {
                     format!("`{line}`: only RRULE, EXDATE and RDATE lines are allowed"),
                 ));
             }
-            if upper.contains('\n') || upper.contains('\r') {
+            if trimmed.contains('\n') || trimmed.contains('\r') {
                 return Err(CalendarError::invalid(&field, "must be a single line"));
             }
-            normalised.push(normalise_until(&upper));
+            normalised.push(normalise_until(&trimmed));
         }
         if !normalised
             .iter()
@@ -71,55 +73,21 @@ impl Series {
                 "needs at least one RRULE line",
             ));
         }
-        let series = Series {
+        let dtstart = dtstart_line(&start, zone);
+        let rules = match format!("{dtstart}\n{}", normalised.join("\n")).parse::<RRuleSet>() {
+            Ok(rules) => rules,
+            Err(e) => {
+                return Err(name_bad_line(&dtstart, &normalised, lines)
+                    .unwrap_or_else(|| CalendarError::invalid("recurrence", format!("{e}"))));
+            }
+        };
+        Ok(Series {
             start,
             end,
             zone,
             lines: normalised,
-        };
-        let first_rule = series
-            .lines
-            .iter()
-            .find(|l| l.to_ascii_uppercase().starts_with("RRULE"))
-            .cloned()
-            .unwrap_or_default();
-        // Each line is checked on its own (with the first RRULE, which EXDATE and
-        // RDATE need) so that the error points at the line that is wrong.
-        for (i, line) in series.lines.iter().enumerate() {
-            let rule = if *line == first_rule {
-                String::new()
-            } else {
-                format!("{first_rule}\n")
-            };
-            let text = format!("{}\n{rule}{line}", series.dtstart_line());
-            if let Err(e) = text.parse::<RRuleSet>() {
-                return Err(CalendarError::invalid(
-                    &format!("recurrence[{i}]"),
-                    format!("`{}`: {e}", lines[i]),
-                ));
-            }
-        }
-        series.rule_set()?;
-        Ok(series)
-    }
-
-    fn dtstart_line(&self) -> String {
-        match self.start {
-            When::AllDay(date) => format!("DTSTART:{}T000000Z", date.format("%Y%m%d")),
-            When::Timed { at, .. } => {
-                format!(
-                    "DTSTART;TZID={}:{}",
-                    self.zone.name(),
-                    at.with_timezone(&self.zone).format("%Y%m%dT%H%M%S")
-                )
-            }
-        }
-    }
-
-    fn rule_set(&self) -> Result<RRuleSet, CalendarError> {
-        let text = format!("{}\n{}", self.dtstart_line(), self.lines.join("\n"));
-        text.parse::<RRuleSet>()
-            .map_err(|e| CalendarError::invalid("recurrence", format!("{e}")))
+            rules,
+        })
     }
 
     fn length(&self) -> Duration {
@@ -135,7 +103,8 @@ impl Series {
         let length = self.length();
         let tz = rrule::Tz::Tz(self.zone);
         let set = self
-            .rule_set()?
+            .rules
+            .clone()
             .after((from - length).with_timezone(&tz))
             .before(to.with_timezone(&tz));
         let result = set.all(MAX_INSTANCES_PER_WINDOW);
@@ -229,6 +198,49 @@ impl Series {
             })
             .collect())
     }
+}
+
+/// The DTSTART line for a series starting at `start` in `zone`.
+fn dtstart_line(start: &When, zone: Tz) -> String {
+    match start {
+        When::AllDay(date) => format!("DTSTART:{}T000000Z", date.format("%Y%m%d")),
+        When::Timed { at, .. } => format!(
+            "DTSTART;TZID={}:{}",
+            zone.name(),
+            at.with_timezone(&zone).format("%Y%m%dT%H%M%S")
+        ),
+    }
+}
+
+/// When the whole set does not parse: checks each line on its own (with the
+/// first RRULE, which EXDATE and RDATE need) so that the error names the line
+/// that is wrong. Only runs on the error path.
+fn name_bad_line(
+    dtstart: &str,
+    normalised: &[String],
+    written: &[String],
+) -> Option<CalendarError> {
+    let first_rule = normalised
+        .iter()
+        .find(|l| l.to_ascii_uppercase().starts_with("RRULE"))
+        .cloned()
+        .unwrap_or_default();
+    normalised.iter().enumerate().find_map(|(i, line)| {
+        let rule = if *line == first_rule {
+            String::new()
+        } else {
+            format!("{first_rule}\n")
+        };
+        format!("{dtstart}\n{rule}{line}")
+            .parse::<RRuleSet>()
+            .err()
+            .map(|e| {
+                CalendarError::invalid(
+                    &format!("recurrence[{i}]"),
+                    format!("`{}`: {e}", written[i]),
+                )
+            })
+    })
 }
 
 /// `start` moved by `by`; all-day dates move by whole days.

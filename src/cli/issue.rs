@@ -8,18 +8,25 @@ use crate::cli::token::{TokenRequest, claims, sign};
 use crate::config::Config;
 
 /// The command-line arguments of `token issue`.
+#[derive(Debug, clap::Args)]
 pub struct Request {
-    /// `clientId`.
+    /// The client's certificate identity (`clientId`).
+    #[arg(long)]
     pub client: String,
-    /// `permissions`.
+    /// Permissions, comma-separated: readCalendars,createEvents,updateEvents,deleteEvents.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub permissions: Vec<String>,
-    /// `calendars`.
+    /// Calendar ids, comma-separated; `*` for all.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub calendars: Vec<String>,
-    /// `allowedIPs`.
+    /// Client networks the token may be used from, comma-separated CIDRs.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub allowed_ips: Vec<String>,
-    /// Lifetime text, e.g. `1h`.
+    /// Lifetime, e.g. 1h (at most jwt.max_lifetime).
+    #[arg(long, default_value = "1h")]
     pub ttl: String,
-    /// Certificate to bind to.
+    /// Bind the token to this client certificate (PEM): useless without its key.
+    #[arg(long)]
     pub bind_cert: Option<PathBuf>,
 }
 

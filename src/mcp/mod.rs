@@ -44,22 +44,24 @@ pub struct CalendarServer {
     seclog: Arc<SecurityLog>,
     /// Where every tool call is recorded.
     audit: Arc<AuditLog>,
-    /// Built once per server; `#[tool_handler]` dispatches through it.
-    tool_router: ToolRouter<CalendarServer>,
+    /// Built once per gateway and shared by every session; `#[tool_handler]`
+    /// dispatches through it.
+    tool_router: Arc<ToolRouter<CalendarServer>>,
 }
 
 impl CalendarServer {
-    /// A server over `backend`.
+    /// A server over `backend`, dispatching through `tool_router`.
     pub fn new(
         backend: Arc<dyn CalendarBackend>,
         seclog: Arc<SecurityLog>,
         audit: Arc<AuditLog>,
+        tool_router: Arc<ToolRouter<CalendarServer>>,
     ) -> CalendarServer {
         CalendarServer {
             backend,
             seclog,
             audit,
-            tool_router: CalendarServer::tool_router(),
+            tool_router,
         }
     }
 }
@@ -125,7 +127,7 @@ impl ServerHandler for CalendarServer {
                 millis: started.elapsed().as_millis(),
             })
         };
-        if let Err(denial) = scope::check_call(&tool, request.arguments.as_ref(), &grant) {
+        if let Err(denial) = scope::check_call(&tool, &calendars, &grant) {
             self.seclog
                 .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
             audit(Outcome::Refused);
@@ -165,6 +167,8 @@ pub fn http_service(
     max_body: usize,
     shutdown: CancellationToken,
 ) -> StreamableHttpService<CalendarServer, LocalSessionManager> {
+    // Every session gets its own server value; the tool table is built once.
+    let tool_router = Arc::new(CalendarServer::tool_router());
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts.iter().cloned())
         .with_max_request_body_bytes(max_body)
@@ -175,6 +179,7 @@ pub fn http_service(
                 Arc::clone(&backend),
                 Arc::clone(&seclog),
                 Arc::clone(&audit),
+                Arc::clone(&tool_router),
             ))
         },
         Arc::default(),

@@ -5,6 +5,15 @@ use std::process::Command;
 
 use crate::common::{config_text, write_pki};
 
+/// Runs `check-config` on `config`.
+fn check_config(config: &std::path::Path) -> std::process::Output {
+    gateway()
+        .args(["check-config", "--config"])
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 fn gateway() -> Command {
     Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
 }
@@ -16,11 +25,7 @@ fn check_config_names_each_bad_key_and_exits_2() {
     let text = config_text("127.0.0.1:0", "crls = [\"missing-crl.pem\"]")
         .replace("Europe/Berlin", "Europe/Nowhere");
     std::fs::write(&config, text).unwrap();
-    let out = gateway()
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let root = dir.path().display();
@@ -55,11 +60,7 @@ fn check_config_accepts_a_valid_file_and_rejects_bad_pem() {
     write_pki(dir.path());
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, config_text("127.0.0.1:0", "")).unwrap();
-    let out = gateway()
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -68,11 +69,7 @@ fn check_config_accepts_a_valid_file_and_rejects_bad_pem() {
     );
 
     std::fs::write(dir.path().join("ca.pem"), "not a certificate").unwrap();
-    let out = gateway()
-        .args(["check-config", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -134,11 +131,7 @@ fn quickstart_creates_private_keys_and_reuses_them() {
         qs.join("server.pem").exists(),
         "a missing server certificate is re-issued from the same CA"
     );
-    let check = gateway()
-        .args(["check-config", "--config"])
-        .arg(qs.join("gateway.toml"))
-        .output()
-        .unwrap();
+    let check = check_config(&qs.join("gateway.toml"));
     assert_eq!(
         check.status.code(),
         Some(0),

@@ -19,6 +19,16 @@ pub fn http_client_with_token(
     cert: Option<&Issued>,
     token: Option<&str>,
 ) -> reqwest::Client {
+    http_client_builder(ca_pem, cert, token).build().unwrap()
+}
+
+/// The builder behind every test client, for tests that need one more setting
+/// (a source address, HTTP/1.1 only).
+pub fn http_client_builder(
+    ca_pem: &str,
+    cert: Option<&Issued>,
+    token: Option<&str>,
+) -> reqwest::ClientBuilder {
     let mut builder = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
         .timeout(std::time::Duration::from_secs(20));
@@ -34,7 +44,38 @@ pub fn http_client_with_token(
         );
         builder = builder.default_headers(headers);
     }
-    builder.build().unwrap()
+    builder
+}
+
+/// Initializes over `client` at `url` with `version`; the session id and the answer.
+pub async fn initialize(client: &reqwest::Client, url: &str, version: &str) -> (String, Value) {
+    let response = post(client, url, initialize_body(version))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let session = response.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let message = rpc_message(&response.text().await.unwrap());
+    (session, message)
+}
+
+/// A ready session: initialize, then the `initialized` notification.
+pub async fn open_session(client: &reqwest::Client, url: &str) -> String {
+    let (session, _) = initialize(client, url, "2025-11-25").await;
+    let ack = post(
+        client,
+        url,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .header("mcp-session-id", &session)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ack.status(), 202);
+    session
 }
 
 /// Calls a tool and returns its result (tool errors included).

@@ -32,7 +32,8 @@ pub struct TestGateway {
 }
 
 pub use crate::clients::{
-    call_err, call_ok, http_client, http_client_with_token, initialize_body, post, rpc_message,
+    call_err, call_ok, http_client, http_client_builder, http_client_with_token, initialize,
+    initialize_body, open_session, post, rpc_message,
 };
 
 /// An rmcp client session over mutual TLS.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::{
-    config_text, http_client_with_token, initialize_body, post, rpc_message, write_pki,
+    config_text, http_client_with_token, open_session, post, rpc_message, write_pki,
 };
 
 fn free_port() -> u16 {
@@ -55,32 +55,30 @@ async fn rpc(
     )
 }
 
-async fn session(client: &reqwest::Client, url: &str) -> String {
+/// A session on the spawned gateway, once it listens.
+async fn session(client: &reqwest::Client, url: &str, port: u16) -> String {
     for _ in 0..100 {
-        if let Ok(response) = post(client, url, initialize_body("2025-11-25"))
-            .send()
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
+            .is_ok()
         {
-            let id = response.headers()["mcp-session-id"]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            rpc(
-                client,
-                url,
-                Some(&id),
-                json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-            )
-            .await;
-            return id;
+            return open_session(client, url).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("gateway did not come up at {url}");
 }
 
-#[tokio::test]
-async fn acknowledged_write_survives_kill_9() {
+/// A config for the real binary in a fresh folder, and a client with a token.
+struct Spawnable {
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    client: reqwest::Client,
+    url: String,
+    port: u16,
+}
+
+fn spawnable() -> Spawnable {
     let dir = tempfile::TempDir::new().unwrap();
     let pki = write_pki(dir.path());
     let port = free_port();
@@ -91,10 +89,27 @@ async fn acknowledged_write_survives_kill_9() {
         Some(&pki.ca.issue_client("agent-a").unwrap()),
         Some(&pki.token("agent-a")),
     );
-    let url = format!("https://127.0.0.1:{port}/mcp");
+    Spawnable {
+        _dir: dir,
+        config,
+        client,
+        url: format!("https://127.0.0.1:{port}/mcp"),
+        port,
+    }
+}
+
+#[tokio::test]
+async fn acknowledged_write_survives_kill_9() {
+    let Spawnable {
+        _dir,
+        config,
+        client,
+        url,
+        port,
+    } = spawnable();
 
     let mut first = spawn(&config);
-    let id = session(&client, &url).await;
+    let id = session(&client, &url, port).await;
     let create = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_event","arguments":{
         "summary":"survives","start":{"dateTime":"2030-07-01T10:00:00Z"},"end":{"dateTime":"2030-07-01T11:00:00Z"}}}});
     let (_, reply) = rpc(&client, &url, Some(&id), create).await;
@@ -106,7 +121,7 @@ async fn acknowledged_write_survives_kill_9() {
     first.wait().unwrap();
 
     let mut second = spawn(&config);
-    let id = session(&client, &url).await;
+    let id = session(&client, &url, port).await;
     let get = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_event","arguments":{"eventId": event_id}}});
     let (_, reply) = rpc(&client, &url, Some(&id), get).await;
     second.kill().unwrap();
@@ -119,20 +134,16 @@ async fn acknowledged_write_survives_kill_9() {
 
 #[tokio::test]
 async fn sigterm_drains_and_exits_cleanly() {
-    let dir = tempfile::TempDir::new().unwrap();
-    let pki = write_pki(dir.path());
-    let port = free_port();
-    let config = dir.path().join("gateway.toml");
-    std::fs::write(&config, config_text(&format!("127.0.0.1:{port}"), "")).unwrap();
-    let client = http_client_with_token(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-a").unwrap()),
-        Some(&pki.token("agent-a")),
-    );
-    let url = format!("https://127.0.0.1:{port}/mcp");
+    let Spawnable {
+        _dir,
+        config,
+        client,
+        url,
+        port,
+    } = spawnable();
     let mut child = spawn(&config);
     // An open session and a pooled keep-alive connection must not hold the exit up.
-    session(&client, &url).await;
+    session(&client, &url, port).await;
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

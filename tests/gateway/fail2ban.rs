@@ -8,7 +8,7 @@ use std::process::Command;
 
 use mcp_gateway::cli::pki::Authority;
 
-use crate::common::{TestGateway, http_client, initialize_body, post};
+use crate::common::{TestGateway, http_client, http_client_builder, initialize_body, post};
 
 /// The addresses `fail2ban-regex` finds in `log` with the shipped filter, one per matched line.
 fn fail2ban_matches(log: &std::path::Path) -> Vec<String> {
@@ -62,24 +62,11 @@ fn client_from(
     source: &str,
     cert: Option<&mcp_gateway::cli::pki::Issued>,
 ) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([
-            reqwest::Certificate::from_pem(gw.pki.ca.issued.cert_pem.as_bytes()).unwrap(),
-        ])
-        .local_address(source.parse::<std::net::IpAddr>().unwrap());
-    if let Some(cert) = cert {
-        let token = gw.pki.token(&gw.identity_of(cert));
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            reqwest::header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
-        builder = builder.default_headers(headers).identity(
-            reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
-                .unwrap(),
-        );
-    }
-    builder.build().unwrap()
+    let token = cert.map(|c| gw.pki.token(&gw.identity_of(c)));
+    http_client_builder(&gw.pki.ca.issued.cert_pem, cert, token.as_deref())
+        .local_address(source.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]

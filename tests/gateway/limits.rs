@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{TestGateway, initialize_body, post, rpc_message};
+use crate::common::{TestGateway, http_client_builder, initialize_body, post, rpc_message};
 
 /// Reads until the peer closes; returns how many bytes came before the close.
 async fn read_until_closed<S: AsyncReadExt + Unpin>(stream: &mut S) -> usize {
@@ -94,25 +94,9 @@ async fn slow_headers_are_cut_off_after_the_header_read_timeout() {
 async fn http1_and_http2_are_both_served() {
     let gw = TestGateway::start().await;
     let cert = gw.client_cert("agent-a");
-    let h1 = reqwest::Client::builder()
-        .tls_certs_only([
-            reqwest::Certificate::from_pem(gw.pki.ca.issued.cert_pem.as_bytes()).unwrap(),
-        ])
-        .identity(
-            reqwest::Identity::from_pem(format!("{}{}", cert.cert_pem, cert.key_pem).as_bytes())
-                .unwrap(),
-        )
+    let token = gw.pki.token("agent-a");
+    let h1 = http_client_builder(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(&token))
         .http1_only()
-        .default_headers(
-            [(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {}", gw.pki.token("agent-a"))
-                    .parse()
-                    .unwrap(),
-            )]
-            .into_iter()
-            .collect(),
-        )
         .build()
         .unwrap();
     let response = post(&h1, &gw.url(), initialize_body("2025-11-25"))

@@ -1,24 +1,6 @@
 //! MCP sessions belong to the identity that created them; protocol versions.
 
-use crate::common::{TestGateway, initialize_body, post, rpc_message};
-
-async fn initialize(
-    gw: &TestGateway,
-    client: &reqwest::Client,
-    version: &str,
-) -> (String, serde_json::Value) {
-    let response = post(client, &gw.url(), initialize_body(version))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let message = rpc_message(&response.text().await.unwrap());
-    (session, message)
-}
+use crate::common::{TestGateway, initialize, initialize_body, post, rpc_message};
 
 const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -28,7 +10,7 @@ async fn another_client_presenting_a_session_id_gets_404() {
     let gw = TestGateway::start().await;
     let alice = gw.http(Some(&gw.client_cert("alice")));
     let bob = gw.http(Some(&gw.client_cert("bob")));
-    let (session, _) = initialize(&gw, &alice, "2025-11-25").await;
+    let (session, _) = initialize(&alice, &gw.url(), "2025-11-25").await;
     let ack = post(&alice, &gw.url(), INITIALIZED)
         .header("mcp-session-id", &session)
         .send()
@@ -79,7 +61,7 @@ async fn supported_protocol_versions_are_negotiated() {
     let gw = TestGateway::start().await;
     let client = gw.http(Some(&gw.client_cert("agent-a")));
     for version in ["2025-03-26", "2025-06-18", "2025-11-25"] {
-        let (_, message) = initialize(&gw, &client, version).await;
+        let (_, message) = initialize(&client, &gw.url(), version).await;
         assert_eq!(message["result"]["protocolVersion"], version, "{message}");
         assert_eq!(message["result"]["serverInfo"]["name"], "mcp-gateway");
     }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::common::{
     AUDIENCE, ISSUER, TestGateway, call_ok, http_client, http_client_with_token, initialize_body,
-    post,
+    open_session, post,
 };
 
 fn request(identity: &str) -> TokenRequest {
@@ -44,29 +44,6 @@ fn unsigned_token(claims: &Value) -> String {
 }
 
 const CREATE: &str = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"create_event","arguments":{"summary":"smuggled","start":{"dateTime":"2030-01-01T10:00:00Z"},"end":{"dateTime":"2030-01-01T11:00:00Z"}}}}"#;
-
-/// A session opened with a good token, for sending bad tokens into.
-async fn open_session(gw: &TestGateway, client: &reqwest::Client) -> String {
-    let response = post(client, &gw.url(), initialize_body("2025-11-25"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let session = response.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    post(
-        client,
-        &gw.url(),
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    )
-    .header("mcp-session-id", &session)
-    .send()
-    .await
-    .unwrap();
-    session
-}
 
 /// Sends create_event in `session` with `token`; asserts the 401 challenge and the security line.
 async fn expect_refused(gw: &TestGateway, session: &str, token: Option<&str>, reason: &str) {
@@ -112,7 +89,7 @@ async fn every_bad_token_is_refused_and_nothing_reaches_the_backend() {
     })
     .await;
     let good = gw.http(Some(&gw.client_cert("agent-a")));
-    let session = open_session(&gw, &good).await;
+    let session = open_session(&good, &gw.url()).await;
     let now = Utc::now().timestamp();
     let other_key = load_signing_key(&generate_ed25519_pem().unwrap()).unwrap();
     let forged = {
@@ -337,7 +314,7 @@ async fn origin_protocol_version_and_metadata() {
     assert_eq!(foreign.status(), 403);
     gw.expect_security_line("DENY stage=origin reason=origin_not_allowed ip=127.0.0.1 client=agent-a detail=https://evil.example").await;
 
-    let session = open_session(&gw, &client).await;
+    let session = open_session(&client, &gw.url()).await;
     let unsupported = post(
         &client,
         &gw.url(),

@@ -18,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::NetworkAdmission;
+use crate::admission::ip::canonical;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
 use crate::calendar::CalendarBackend;
@@ -49,6 +50,8 @@ struct Shared {
     app: Arc<App>,
     config: Config,
     admission: NetworkAdmission,
+    /// HTTP/1.1 + HTTP/2 connection settings, built once.
+    http: auto::Builder<TokioExecutor>,
     seclog: Arc<SecurityLog>,
 }
 
@@ -102,12 +105,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address)
         })?;
     let local_addr = listener.local_addr()?;
+    let http = http_builder(&config.listen);
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::from(server_tls),
         app,
         config,
         admission,
         seclog,
+        http,
     });
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!(%local_addr, "mcp-gateway listening");
@@ -116,6 +121,20 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         shutdown,
         task,
     })
+}
+
+/// The HTTP settings every connection is served with.
+fn http_builder(listen: &crate::config::Listen) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listen.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    builder
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
@@ -173,9 +192,16 @@ async fn serve_connection(
         Ok(Ok(ip)) => ip,
         Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
         Err(_) => {
+            // Silent: a trusted balancer that never sent its header, or a client
+            // that never started TLS.
+            let reason = if shared.admission.is_trusted_proxy(peer.ip()) {
+                Reason::MissingProxyHeader
+            } else {
+                Reason::HandshakeTimeout
+            };
             return shared
                 .seclog
-                .deny(&Denial::new(Reason::MissingProxyHeader), peer.ip(), None);
+                .deny(&Denial::new(reason), canonical(peer.ip()), None);
         }
     };
     let tls_stream = match tokio::time::timeout(
@@ -225,16 +251,9 @@ async fn serve_connection(
     };
     let app = Arc::clone(&shared.app);
     let service = service_fn(move |request| Arc::clone(&app).handle(request, info.clone()));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(listen.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
-    let connection = builder.serve_connection(TokioIo::new(tls_stream), service);
+    let connection = shared
+        .http
+        .serve_connection(TokioIo::new(tls_stream), service);
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
     }

@@ -63,6 +63,13 @@ impl NetworkAdmission {
         Ok(ip)
     }
 
+    /// Whether `peer` is a load balancer allowed to send PROXY headers.
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.proxy_trusted
+            .as_deref()
+            .is_some_and(|trusted| ip::contains(trusted, peer))
+    }
+
     /// The allowlist, then the country.
     pub fn check_address(&self, ip: IpAddr) -> Result<(), Denial> {
         self.ip.check(ip)?;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mcp_gateway::admission::jwt::TokenVerifier;
 use mcp_gateway::cli::{issue, quickstart};
-use mcp_gateway::config::Config;
+use mcp_gateway::config::{Config, Problem};
 use mcp_gateway::{admission, secrets, server, tls};
 
 /// A hardened calendar MCP gateway.
@@ -173,6 +173,26 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
     }
     if let Err(problem) = TokenVerifier::from_config(&config.jwt) {
         problems.push(problem);
+    }
+    // Files the gateway creates at start: their folders must exist.
+    let created = [
+        ("log.security_log", config.network.security_log.as_deref()),
+        ("log.audit_log", config.network.audit_log.as_deref()),
+        (
+            "backend.embedded.path",
+            Some(config.embedded.path.as_path()),
+        ),
+    ];
+    for (key, file) in created {
+        if let Some(folder) = file
+            .and_then(Path::parent)
+            .filter(|f| !f.as_os_str().is_empty() && !f.is_dir())
+        {
+            problems.push(Problem::new(
+                key,
+                format!("folder not found: {}", folder.display()),
+            ));
+        }
     }
     if !problems.is_empty() {
         for p in problems {

@@ -55,6 +55,36 @@ fn check_config_names_each_bad_key_and_exits_2() {
 }
 
 #[test]
+fn check_config_names_missing_folders_for_files_it_would_create() {
+    let dir = tempfile::TempDir::new().unwrap();
+    write_pki(dir.path());
+    let config = dir.path().join("gateway.toml");
+    let text = config_text("127.0.0.1:0", "")
+        .replace(
+            "security_log = \"security.log\"",
+            "security_log = \"no/such/dir/security.log\"",
+        )
+        .replace("path = \"calendar.db\"", "path = \"gone/calendar.db\"");
+    std::fs::write(&config, text).unwrap();
+    let out = check_config(&config);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let root = dir.path().display();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l == format!("log.security_log: folder not found: {root}/no/such/dir")),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l == format!("backend.embedded.path: folder not found: {root}/gone")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_config_accepts_a_valid_file_and_rejects_bad_pem() {
     let dir = tempfile::TempDir::new().unwrap();
     write_pki(dir.path());

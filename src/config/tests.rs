@@ -73,3 +73,35 @@ fn every_problem_names_its_key() {
         assert!(err.contains(key), "missing {key} in:\n{err}");
     }
 }
+
+#[test]
+fn network_and_geoip_settings_are_checked() {
+    let base = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let both = format!(
+        "{base}[network]\nallow=['10.0.0.0/8']\nallow_any=true\n[geoip]\ndatabase='missing.mmdb'\nallow_countries=['DE']\ndeny_countries=['KP']\n"
+    );
+    let err = Config::parse(&both, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "network.allow_any: cannot be combined with a network.allow list",
+        "geoip.database: file not found: /nonexistent/missing.mmdb",
+        "geoip.allow_countries: set either allow_countries or deny_countries, not both",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let bad = format!(
+        "{base}[network]\nallow=['10.0.0.0/33', 'vpn']\n[geoip]\nallow_countries=['de', 'DE']\n"
+    );
+    let err = Config::parse(&bad, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "network.allow[0]: `10.0.0.0/33` is not an IP address or CIDR",
+        "network.allow[1]: `vpn` is not an IP address or CIDR",
+        "geoip.allow_countries[0]: `de` is not a two-letter upper-case ISO country code",
+        "geoip.database: country lists are set but no database is configured",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

@@ -237,3 +237,33 @@ async fn a_corrupt_geoip_database_stops_the_start() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn geoip_deny_list_and_unknown_allowed() {
+    let gw = TestGateway::start_custom(|dir, _, s| {
+        write_geo_db(&dir.join("country.mmdb"), false);
+        s.tables = "[geoip]\ndatabase = \"country.mmdb\"\ndeny_countries = [\"KP\"]\nunknown = \"allow\"\n".into();
+    })
+    .await;
+    assert_eq!(
+        attempt(&gw, "127.0.0.3", b"").await,
+        Some(200),
+        "DE is not on the deny list"
+    );
+    assert_eq!(
+        attempt(&gw, "127.0.0.4", b"").await,
+        Some(200),
+        "no country, and unknown = \"allow\""
+    );
+    assert_eq!(attempt(&gw, "127.0.0.2", b"").await, None, "KP is denied");
+    gw.expect_security_line(
+        "DENY stage=geo reason=country_blocked ip=127.0.0.2 client=- country=KP",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn allow_any_admits_every_address() {
+    let gw = TestGateway::start_custom(|_, _, s| s.network = "allow_any = true".into()).await;
+    assert_eq!(attempt(&gw, "127.0.0.77", b"").await, Some(200));
+}

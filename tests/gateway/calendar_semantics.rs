@@ -182,6 +182,24 @@ async fn instance_edit_and_this_and_following_edit() {
     let items = instances(&client, "team", MIN, MAX, "Europe/Berlin").await;
     let rooms: Vec<Option<&str>> = items.iter().map(|i| i["location"].as_str()).collect();
     assert_eq!(rooms, [None, Some("Room 2"), Some("Room 2")]);
+    // Deleting "all" through an instance id removes that whole series, nothing else.
+    call_ok(
+        &client,
+        "delete_event",
+        json!({ "calendarId": "team", "eventId": items[2]["id"], "scope": "all" }),
+    )
+    .await;
+    assert_eq!(
+        starts(&instances(&client, "team", MIN, MAX, "Europe/Berlin").await),
+        ["2026-03-16T09:00:00+01:00"]
+    );
+    let gone = call_err(
+        &client,
+        "get_event",
+        json!({ "calendarId": "team", "eventId": tail["id"] }),
+    )
+    .await;
+    assert!(gone.starts_with("event not found"), "{gone}");
 }
 
 #[tokio::test]

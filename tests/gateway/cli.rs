@@ -133,6 +133,10 @@ fn quickstart_creates_private_keys_and_reuses_them() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("curl --cacert"), "{stdout}");
+    assert!(
+        stdout.contains("Authorization: Bearer $(cat "),
+        "the printed curl line sends the token: {stdout}"
+    );
     assert!(stdout.contains("https://127.0.0.1:18999/mcp"), "{stdout}");
     for key in ["ca.key", "server.key", "client.key"] {
         let mode = std::fs::metadata(qs.join(key))

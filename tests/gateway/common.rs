@@ -108,6 +108,8 @@ pub struct Setup {
     pub identity: String,
     /// Extra keys for `[jwt]`.
     pub jwt: String,
+    /// Extra keys for `[mcp]`.
+    pub mcp: String,
 }
 
 impl Default for Setup {
@@ -120,6 +122,7 @@ impl Default for Setup {
             tables: String::new(),
             identity: "san_dns".into(),
             jwt: String::new(),
+            mcp: String::new(),
         }
     }
 }
@@ -143,6 +146,7 @@ pub fn render(setup: &Setup) -> String {
         tables,
         identity,
         jwt,
+        mcp,
     } = setup;
     format!(
         r#"
@@ -160,6 +164,7 @@ identity = "{identity}"
 
 [mcp]
 allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+{mcp}
 
 [network]
 {network}

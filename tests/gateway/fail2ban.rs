@@ -139,6 +139,25 @@ async fn the_filter_matches_exactly_the_denial_lines() {
     )
     .await;
 
+    // Every raw line: UTC ISO-8601 time with milliseconds, the tag with the pid, the event word.
+    let raw = std::fs::read_to_string(gw.security_log_path()).unwrap();
+    for line in raw.lines() {
+        let (time, rest) = line.split_once(' ').unwrap();
+        assert_eq!(time.len(), 24, "{line}");
+        chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%S%.3fZ")
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        let (tag, event) = rest.split_once("]: ").unwrap();
+        let pid = tag.strip_prefix("mcp-gateway[").unwrap();
+        assert!(
+            !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()),
+            "{line}"
+        );
+        assert!(
+            event.starts_with("DENY stage=") || event.starts_with("ALLOW stage="),
+            "{line}"
+        );
+    }
+
     let denied = denied_addresses(&gw);
     assert_eq!(
         denied,

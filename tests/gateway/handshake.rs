@@ -181,3 +181,44 @@ async fn certificate_without_client_auth_usage_is_refused() {
     .await;
     assert_store_untouched(&gw).await;
 }
+
+/// A TLS 1.2-only handshake with a good certificate.
+async fn tls12_handshake(gw: &TestGateway) -> std::io::Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let cert = gw.client_cert("agent-a");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(gw.pki.ca.issued.cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(gw.gateway.local_addr).await?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn tls12_only_when_configured() {
+    let gw = TestGateway::start().await;
+    assert!(
+        tls12_handshake(&gw).await.is_err(),
+        "TLS 1.2 must be refused by default"
+    );
+    gw.expect_security_line_starting(
+        "DENY stage=tls reason=handshake_failed ip=127.0.0.1 client=-",
+    )
+    .await;
+    let allowing = TestGateway::start_with(|_, _| "min_version = \"1.2\"".into()).await;
+    tls12_handshake(&allowing)
+        .await
+        .expect("TLS 1.2 accepted with tls.min_version = \"1.2\"");
+}

@@ -1,6 +1,6 @@
 //! MCP sessions belong to the identity that created them; protocol versions.
 
-use crate::common::{TestGateway, initialize, initialize_body, post, rpc_message};
+use crate::common::{TestGateway, initialize, initialize_body, open_session, post, rpc_message};
 
 const TOOLS_LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -77,4 +77,59 @@ async fn unknown_host_header_is_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn the_mcp_path_is_configurable() {
+    let gw = TestGateway::start_custom(|_, _, s| s.mcp = "path = \"/calendar/mcp\"".into()).await;
+    let client = gw.http(Some(&gw.client_cert("agent-a")));
+    let base = format!("https://127.0.0.1:{}", gw.gateway.local_addr.port());
+    let moved = post(
+        &client,
+        &format!("{base}/calendar/mcp"),
+        initialize_body("2025-11-25"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(moved.status(), 200);
+    let old = post(
+        &client,
+        &format!("{base}/mcp"),
+        initialize_body("2025-11-25"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(old.status(), 404);
+}
+
+#[tokio::test]
+async fn the_certificate_identity_and_fingerprint_travel_with_each_request() {
+    use rustls::pki_types::pem::PemObject;
+    let gw = TestGateway::start().await;
+    let cert = gw.client_cert("agent-a");
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+    let expected: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let client = gw.http(Some(&cert));
+    let session = open_session(&client, &gw.url()).await;
+    let call = r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_access_info","arguments":{}}}"#;
+    let response = post(&client, &gw.url(), call)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    let info = rpc_message(&response.text().await.unwrap())["result"]["structuredContent"].clone();
+    assert_eq!(info["identity"], "agent-a");
+    assert_eq!(info["certificateSha256"], expected.as_str());
+    assert_eq!(info["clientIp"], "127.0.0.1");
+    use x509_parser::prelude::FromDer;
+    let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(der.as_ref()).unwrap();
+    let not_after =
+        chrono::DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap();
+    assert_eq!(
+        info["certificateExpiresAt"],
+        not_after.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
 }

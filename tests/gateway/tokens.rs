@@ -304,8 +304,17 @@ async fn hs256_works_only_when_enabled_with_a_secret() {
 
 #[tokio::test]
 async fn origin_protocol_version_and_metadata() {
-    let gw = TestGateway::start_custom(|_, _, s| s.tables = String::new()).await;
+    let gw = TestGateway::start_custom(|_, _, s| {
+        s.mcp = "allowed_origins = [\"https://app.example\"]\nauthorization_servers = [\"https://auth.example\"]".into()
+    })
+    .await;
     let client = gw.http(Some(&gw.client_cert("agent-a")));
+    let listed = post(&client, &gw.url(), initialize_body("2025-11-25"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200, "an allowed origin passes");
     let foreign = post(&client, &gw.url(), initialize_body("2025-11-25"))
         .header("origin", "https://evil.example")
         .send()
@@ -339,5 +348,119 @@ async fn origin_protocol_version_and_metadata() {
     assert_eq!(metadata.status(), 200);
     let document: Value = metadata.json().await.unwrap();
     assert_eq!(document["resource"], AUDIENCE);
+    assert_eq!(
+        document["authorization_servers"],
+        json!(["https://auth.example"])
+    );
     assert_eq!(document["tls_client_certificate_bound_access_tokens"], true);
+}
+
+/// An RSA key as a JWK, and the token key to sign with it (RS256).
+fn rsa_key(kid: &str) -> (Value, EncodingKey) {
+    use x509_parser::prelude::FromDer;
+    let pair = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .unwrap();
+    let spki_der = rcgen::PublicKeyData::subject_public_key_info(&pair);
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki_der).unwrap();
+    let x509_parser::public_key::PublicKey::RSA(rsa) = spki.parsed().unwrap() else {
+        panic!("not RSA")
+    };
+    let trim = |b: &[u8]| {
+        b.iter()
+            .skip_while(|x| **x == 0)
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    let jwk = json!({ "kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
+        "n": URL_SAFE_NO_PAD.encode(trim(rsa.modulus)), "e": URL_SAFE_NO_PAD.encode(trim(rsa.exponent)) });
+    (
+        jwk,
+        EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn es256_and_rs256_keys_from_the_jwks_are_accepted_and_mismatches_refused() {
+    let es_pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .unwrap()
+        .serialize_pem();
+    let es = load_signing_key(&es_pem).unwrap();
+    let (rsa_jwk, rsa_key) = rsa_key("rsa-1");
+    let es_jwk = es.jwk.clone();
+    let gw = TestGateway::start_custom(move |dir, _, _| {
+        // Keep the gateway's own Ed25519 key and add the two others.
+        let path = dir.join("jwks.json");
+        let mut set: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        set["keys"]
+            .as_array_mut()
+            .unwrap()
+            .extend([es_jwk, rsa_jwk]);
+        std::fs::write(&path, set.to_string()).unwrap();
+    })
+    .await;
+    let cert = gw.client_cert("agent-a");
+    let status = |token: String| {
+        let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(&token));
+        let url = gw.url();
+        async move {
+            post(&client, &url, initialize_body("2025-11-25"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        status(sign(&good_claims(), &es).unwrap()).await,
+        200,
+        "ES256"
+    );
+    let mut rs_header = Header::new(jsonwebtoken::Algorithm::RS256);
+    rs_header.kid = Some("rsa-1".into());
+    assert_eq!(
+        status(jsonwebtoken::encode(&rs_header, &good_claims(), &rsa_key).unwrap()).await,
+        200,
+        "RS256"
+    );
+
+    // An ES256 token naming the EdDSA key: refused before any signature check.
+    let mut mismatched = Header::new(jsonwebtoken::Algorithm::ES256);
+    mismatched.kid = Some(gw.pki.signer.kid.clone());
+    assert_eq!(
+        status(jsonwebtoken::encode(&mismatched, &good_claims(), &es.encoding).unwrap()).await,
+        401
+    );
+    gw.expect_security_line_starting(
+        "DENY stage=jwt reason=alg_key_mismatch ip=127.0.0.1 client=agent-a",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn required_claims_and_iat_in_the_future() {
+    let gw = TestGateway::start().await;
+    let session_client = gw.http(Some(&gw.client_cert("agent-a")));
+    let session = open_session(&session_client, &gw.url()).await;
+    let now = Utc::now().timestamp();
+    let without = |key: &str| {
+        let mut claims = good_claims();
+        claims.as_object_mut().unwrap().remove(key);
+        signed(&gw, &claims)
+    };
+    for (token, reason) in [
+        (without("exp"), "claims_invalid"),
+        (without("aud"), "claims_invalid"),
+        (without("iss"), "claims_invalid"),
+        (without("iat"), "claims_invalid"),
+        (without("jti"), "claims_invalid"),
+        (without("clientId"), "claims_invalid"),
+        (
+            signed(&gw, &with(good_claims(), "iat", json!(now + 3600))),
+            "token_not_yet_valid",
+        ),
+    ] {
+        expect_refused(&gw, &session, Some(&token), reason).await;
+    }
 }

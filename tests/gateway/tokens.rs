@@ -449,6 +449,30 @@ async fn required_claims_and_iat_in_the_future() {
         claims.as_object_mut().unwrap().remove(key);
         signed(&gw, &claims)
     };
+    // Within jwt.leeway (30 s by default) a just-expired token still passes.
+    let just_expired = signed(
+        &gw,
+        &with(
+            with(good_claims(), "iat", json!(now - 600)),
+            "exp",
+            json!(now - 10),
+        ),
+    );
+    let client = http_client_with_token(
+        &gw.pki.ca.issued.cert_pem,
+        Some(&gw.client_cert("agent-a")),
+        Some(&just_expired),
+    );
+    let ping = r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#;
+    assert_eq!(
+        post(&client, &gw.url(), ping)
+            .header("mcp-session-id", &session)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     for (token, reason) in [
         (without("exp"), "claims_invalid"),
         (without("aud"), "claims_invalid"),

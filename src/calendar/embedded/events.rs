@@ -1,7 +1,7 @@
 //! Writing events: create, patch and delete, including the three scopes of a
 //! series edit (this instance, this and following, all) and RSVPs.
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use rusqlite::Connection;
 
@@ -9,12 +9,12 @@ use crate::calendar::CalendarError;
 use crate::calendar::embedded::lookup::{
     Target, calendar_zone, current_instance, get, locate, materialise,
 };
-use crate::calendar::embedded::rows::{
-    Stored, apply_patch, remove, remove_exceptions, save, touch,
+use crate::calendar::edits::{
+    Stored, answer_invitation, apply_patch, move_series_with_instance, scope_needs_instance,
 };
+use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
 use crate::calendar::model::{Event, EventDateTime, EventPatch, Rsvp, SeriesScope};
-use crate::calendar::series::shift;
-use crate::calendar::time::{When, format_utc, render, resolve};
+use crate::calendar::time::{When, format_utc};
 
 /// Creates an event; `start` and `end` are required.
 pub fn create(
@@ -52,20 +52,6 @@ pub fn create(
     let stored = Stored::analyse(event, zone)?;
     save(conn, calendar_id, &stored, None)?;
     Ok(stored.event)
-}
-
-fn scope_needs_instance(scope: SeriesScope) -> CalendarError {
-    let name = match scope {
-        SeriesScope::ThisInstance => "thisInstance",
-        SeriesScope::ThisAndFollowing => "thisAndFollowing",
-        SeriesScope::All => "all",
-    };
-    CalendarError::invalid(
-        "scope",
-        format!(
-            "`{name}` needs an instance id (`<seriesId>_<start>`, as list_events returns); this id is the whole series"
-        ),
-    )
 }
 
 /// Patches an event, an instance, or part of a series.
@@ -135,39 +121,8 @@ fn update_whole_series(
     mut patch: EventPatch,
     zone: Tz,
 ) -> Result<Event, CalendarError> {
-    let length = master.end.instant(master.zone) - master.start.instant(master.zone);
-    let new_start = patch
-        .start
-        .as_ref()
-        .map(|s| resolve("start", s))
-        .transpose()?
-        .unwrap_or(original);
-    let new_end = match &patch.end {
-        Some(e) => resolve("end", e)?,
-        None => shift(&new_start, length, master.zone),
-    };
-    if new_start.is_all_day() != master.start.is_all_day() {
-        return Err(CalendarError::invalid(
-            "start",
-            "cannot switch a whole series between all-day and timed from one instance",
-        ));
-    }
-    let delta = new_start.instant(master.zone) - original.instant(master.zone);
-    let series_start = shift(&master.start, delta, master.zone);
-    let series_end = shift(
-        &series_start,
-        new_end.instant(master.zone) - new_start.instant(master.zone),
-        master.zone,
-    );
-    if patch.start.is_some() || patch.end.is_some() {
-        let render_zone = match new_start {
-            When::Timed { zone: Some(z), .. } => z,
-            _ => master.zone,
-        };
-        patch.start = Some(render(&series_start, render_zone));
-        patch.end = Some(render(&series_end, render_zone));
-    }
-    if delta != Duration::zero() {
+    let moved = move_series_with_instance(&master, original, &mut patch)?;
+    if moved {
         // Edited instances were tied to the old times; they no longer belong.
         remove_exceptions(conn, calendar_id, &master.event.id, None)?;
     }
@@ -279,24 +234,7 @@ pub fn respond(
     answer: Rsvp,
     comment: Option<String>,
 ) -> Result<Event, CalendarError> {
-    if comment.as_ref().is_some_and(|c| c.chars().count() > 1024) {
-        return Err(CalendarError::invalid(
-            "comment",
-            "longer than 1024 characters",
-        ));
-    }
-    let mut attendees = get(conn, calendar_id, id)?.attendees;
-    let attendee = attendees
-        .iter_mut()
-        .find(|a| a.email.eq_ignore_ascii_case(email))
-        .ok_or_else(|| {
-            CalendarError::invalid(
-                "attendeeEmail",
-                format!("`{email}` is not an attendee of this event"),
-            )
-        })?;
-    attendee.response_status = answer.as_status().to_owned();
-    attendee.comment = comment;
+    let attendees = answer_invitation(get(conn, calendar_id, id)?.attendees, email, answer, comment)?;
     let patch = EventPatch {
         attendees: Some(attendees),
         ..EventPatch::default()

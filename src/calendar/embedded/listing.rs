@@ -11,7 +11,8 @@ use rusqlite::{Connection, params};
 
 use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::{calendar_zone, materialise};
-use crate::calendar::embedded::rows::{Stored, decode};
+use crate::calendar::edits::Stored;
+use crate::calendar::embedded::rows::decode;
 use crate::calendar::model::Event;
 use crate::calendar::slots::merge;
 use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};

@@ -6,7 +6,8 @@ use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
 use crate::calendar::embedded::load_calendar;
-use crate::calendar::embedded::rows::{Stored, load};
+use crate::calendar::edits::Stored;
+use crate::calendar::embedded::rows::load;
 use crate::calendar::model::Event;
 use crate::calendar::series::{instance_id, parse_instance_id, shift};
 use crate::calendar::time::{When, parse_zone, render, resolve};

@@ -1,0 +1,250 @@
+//! What both backends check and compute the same way before anything is
+//! written: patch limits, time and recurrence analysis, the times a whole
+//! series takes when one instance moves, and RSVP answers. A Google write and
+//! an embedded write refuse the same input with the same message.
+
+use chrono::Duration;
+use chrono_tz::Tz;
+
+use crate::calendar::CalendarError;
+use crate::calendar::model::{Attendee, Event, EventPatch, Reminders, Rsvp, SeriesScope};
+use crate::calendar::series::{Series, shift};
+use crate::calendar::time::{When, check_order, render, resolve};
+
+/// Longest accepted summary or location, in characters.
+const MAX_SHORT_TEXT: usize = 1024;
+/// Longest accepted description, in characters.
+const MAX_DESCRIPTION: usize = 64 * 1024;
+/// Most attendees on one event.
+const MAX_ATTENDEES: usize = 500;
+
+/// A stored event with its times understood.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The event as returned to clients.
+    pub event: Event,
+    /// Its start.
+    pub start: When,
+    /// Its end.
+    pub end: When,
+    /// The zone its times are rendered and repeated in.
+    pub zone: Tz,
+    /// Present for a series master.
+    pub series: Option<Series>,
+}
+
+impl Stored {
+    /// Understands a stored or freshly patched event; `field` prefixes errors.
+    pub fn analyse(event: Event, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+        let start = resolve("start", &event.start)?;
+        let end = resolve("end", &event.end)?;
+        let zone = match start {
+            When::Timed {
+                zone: Some(zone), ..
+            } => zone,
+            _ => calendar_zone,
+        };
+        check_order(&start, &end, zone)?;
+        let series = if event.recurrence.is_empty() {
+            None
+        } else {
+            if event.recurring_event_id.is_some() {
+                return Err(CalendarError::invalid(
+                    "recurrence",
+                    "an instance of a series cannot carry its own recurrence",
+                ));
+            }
+            Some(Series::new(start, end, zone, &event.recurrence)?)
+        };
+        let mut event = event;
+        // Normalise so that what is stored is what every later read returns.
+        event.start = render(&start, zone);
+        event.end = render(&end, zone);
+        if let Some(series) = &series {
+            event.recurrence = series.lines.clone();
+        }
+        Ok(Stored {
+            event,
+            start,
+            end,
+            zone,
+            series,
+        })
+    }
+}
+
+/// Applies `patch` to `event` after checking each field's limits.
+pub fn apply_patch(event: &mut Event, patch: EventPatch) -> Result<(), CalendarError> {
+    if let Some(summary) = patch.summary {
+        event.summary = Some(limited("summary", summary, MAX_SHORT_TEXT)?);
+    }
+    if let Some(description) = patch.description {
+        event.description = Some(limited("description", description, MAX_DESCRIPTION)?);
+    }
+    if let Some(location) = patch.location {
+        event.location = Some(limited("location", location, MAX_SHORT_TEXT)?);
+    }
+    if let Some(start) = patch.start {
+        event.start = start;
+    }
+    if let Some(end) = patch.end {
+        event.end = end;
+    }
+    if let Some(attendees) = patch.attendees {
+        event.attendees = check_attendees(attendees)?;
+    }
+    if let Some(reminders) = patch.reminders {
+        event.reminders = Some(check_reminders(reminders)?);
+    }
+    if let Some(recurrence) = patch.recurrence {
+        event.recurrence = recurrence;
+    }
+    Ok(())
+}
+
+fn limited(field: &str, value: String, max: usize) -> Result<String, CalendarError> {
+    if value.chars().count() > max {
+        return Err(CalendarError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+fn check_attendees(attendees: Vec<Attendee>) -> Result<Vec<Attendee>, CalendarError> {
+    if attendees.len() > MAX_ATTENDEES {
+        return Err(CalendarError::invalid(
+            "attendees",
+            format!("more than {MAX_ATTENDEES} attendees"),
+        ));
+    }
+    for (i, a) in attendees.iter().enumerate() {
+        let valid = a.email.len() <= 320
+            && a.email
+                .split_once('@')
+                .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty())
+            && !a.email.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid {
+            return Err(CalendarError::invalid(
+                &format!("attendees[{i}].email"),
+                format!("`{}` is not an email address", a.email),
+            ));
+        }
+        if !matches!(
+            a.response_status.as_str(),
+            "needsAction" | "accepted" | "declined" | "tentative"
+        ) {
+            return Err(CalendarError::invalid(
+                &format!("attendees[{i}].responseStatus"),
+                "must be needsAction, accepted, declined or tentative",
+            ));
+        }
+    }
+    Ok(attendees)
+}
+
+fn check_reminders(reminders: Reminders) -> Result<Reminders, CalendarError> {
+    for (i, r) in reminders.overrides.iter().enumerate() {
+        if r.method != "email" && r.method != "popup" {
+            return Err(CalendarError::invalid(
+                &format!("reminders.overrides[{i}].method"),
+                "must be `email` or `popup`",
+            ));
+        }
+        if r.minutes > 40_320 {
+            return Err(CalendarError::invalid(
+                &format!("reminders.overrides[{i}].minutes"),
+                "at most 40320 (four weeks)",
+            ));
+        }
+    }
+    Ok(reminders)
+}
+
+/// The error for a series-only scope used with a series id.
+pub fn scope_needs_instance(scope: SeriesScope) -> CalendarError {
+    let name = match scope {
+        SeriesScope::ThisInstance => "thisInstance",
+        SeriesScope::ThisAndFollowing => "thisAndFollowing",
+        SeriesScope::All => "all",
+    };
+    CalendarError::invalid(
+        "scope",
+        format!(
+            "`{name}` needs an instance id (`<seriesId>_<start>`, as list_events returns); this id is the whole series"
+        ),
+    )
+}
+
+
+/// Rewrites `patch` so that moving the instance originally at `original` moves
+/// the whole series by the same amount (one Tuesday an hour later: every
+/// Tuesday an hour later). Returns whether the series' times change, in which
+/// case edits tied to the old times no longer belong.
+pub fn move_series_with_instance(
+    master: &Stored,
+    original: When,
+    patch: &mut EventPatch,
+) -> Result<bool, CalendarError> {
+    let length = master.end.instant(master.zone) - master.start.instant(master.zone);
+    let new_start = patch
+        .start
+        .as_ref()
+        .map(|s| resolve("start", s))
+        .transpose()?
+        .unwrap_or(original);
+    let new_end = match &patch.end {
+        Some(e) => resolve("end", e)?,
+        None => shift(&new_start, length, master.zone),
+    };
+    if new_start.is_all_day() != master.start.is_all_day() {
+        return Err(CalendarError::invalid(
+            "start",
+            "cannot switch a whole series between all-day and timed from one instance",
+        ));
+    }
+    let delta = new_start.instant(master.zone) - original.instant(master.zone);
+    let series_start = shift(&master.start, delta, master.zone);
+    let series_end = shift(
+        &series_start,
+        new_end.instant(master.zone) - new_start.instant(master.zone),
+        master.zone,
+    );
+    if patch.start.is_some() || patch.end.is_some() {
+        let render_zone = match new_start {
+            When::Timed { zone: Some(z), .. } => z,
+            _ => master.zone,
+        };
+        patch.start = Some(render(&series_start, render_zone));
+        patch.end = Some(render(&series_end, render_zone));
+    }
+    Ok(delta != Duration::zero())
+}
+
+/// The attendee list after `email` answers `answer`; an unknown attendee is an error.
+pub fn answer_invitation(
+    mut attendees: Vec<Attendee>,
+    email: &str,
+    answer: Rsvp,
+    comment: Option<String>,
+) -> Result<Vec<Attendee>, CalendarError> {
+    if comment.as_ref().is_some_and(|c| c.chars().count() > 1024) {
+        return Err(CalendarError::invalid(
+            "comment",
+            "longer than 1024 characters",
+        ));
+    }
+    let attendee = attendees
+        .iter_mut()
+        .find(|a| a.email.eq_ignore_ascii_case(email))
+        .ok_or_else(|| {
+            CalendarError::invalid(
+                "attendeeEmail",
+                format!("`{email}` is not an attendee of this event"),
+            )
+        })?;
+    attendee.response_status = answer.as_status().to_owned();
+    attendee.comment = comment;
+    Ok(attendees)
+}

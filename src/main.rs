@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mcp_gateway::admission::jwt::TokenVerifier;
 use mcp_gateway::cli::{issue, quickstart};
-use mcp_gateway::config::{Config, Problem};
+use mcp_gateway::config::{Backend, Config, Problem};
 use mcp_gateway::{admission, secrets, server, tls};
 
 /// A hardened calendar MCP gateway.
@@ -180,7 +180,10 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         ("log.audit_log", config.network.audit_log.as_deref()),
         (
             "backend.embedded.path",
-            Some(config.embedded.path.as_path()),
+            match &config.backend {
+                Backend::Embedded(embedded) => Some(embedded.path.as_path()),
+                Backend::Google(_) => None,
+            },
         ),
     ];
     for (key, file) in created {
@@ -199,6 +202,9 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
             eprintln!("{p}");
         }
         return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    for warning in &config.warnings {
+        eprintln!("warning: {warning}");
     }
     Ok(config)
 }

@@ -119,6 +119,28 @@ impl SecretKey {
     }
 }
 
+/// A value that must never reach a log or an error: its `Debug` prints a placeholder.
+#[derive(Clone)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a revealed secret.
+    pub fn new(value: T) -> Secret<T> {
+        Secret(value)
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
 /// A new random key, base64: what `secrets generate-key` prints.
 pub fn generate_key() -> String {
     let mut key = [0u8; 32];

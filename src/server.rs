@@ -21,9 +21,11 @@ use crate::admission::NetworkAdmission;
 use crate::admission::ip::canonical;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
-use crate::calendar::CalendarBackend;
+
 use crate::calendar::embedded::EmbeddedStore;
-use crate::config::{Config, Problems};
+use crate::calendar::google::GoogleAccounts;
+use crate::calendar::{CalendarAccounts, SharedBackend};
+use crate::config::{Backend, Config, Problems};
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::{App, ConnectionInfo};
 use crate::identity::identify;
@@ -55,6 +57,23 @@ struct Shared {
     seclog: Arc<SecurityLog>,
 }
 
+/// Opens the embedded store, or prepares the Google accounts.
+async fn open_backend(backend: &Backend) -> anyhow::Result<Arc<dyn CalendarAccounts>> {
+    Ok(match backend {
+        Backend::Embedded(embedded) => {
+            let store = EmbeddedStore::open(&embedded.path, &embedded.time_zone, &embedded.calendars)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "backend.embedded.path: cannot open {}: {e}",
+                        embedded.path.display()
+                    )
+                })?;
+            Arc::new(SharedBackend(Arc::new(store)))
+        }
+        Backend::Google(google) => Arc::new(GoogleAccounts::new(google).await?),
+    })
+}
+
 /// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
@@ -67,18 +86,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     });
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
     let resource = ProtectedResource::new(&config.mcp, verifier, Arc::clone(&seclog));
-    let store = EmbeddedStore::open(
-        &config.embedded.path,
-        &config.embedded.time_zone,
-        &config.embedded.calendars,
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "backend.embedded.path: cannot open {}: {e}",
-            config.embedded.path.display()
-        )
-    })?;
-    let backend: Arc<dyn CalendarBackend> = Arc::new(store);
+    let accounts = open_backend(&config.backend).await?;
     let shutdown = CancellationToken::new();
     let audit = Arc::new(match &config.network.audit_log {
         Some(path) => AuditLog::open(path)
@@ -86,7 +94,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         None => AuditLog::stderr(),
     });
     let service = mcp::http_service(
-        backend,
+        accounts,
         Arc::clone(&seclog),
         audit,
         &config.mcp.allowed_hosts,

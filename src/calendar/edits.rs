@@ -3,13 +3,15 @@
 //! series takes when one instance moves, and RSVP answers. A Google write and
 //! an embedded write refuse the same input with the same message.
 
-use chrono::Duration;
+use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::CalendarError;
-use crate::calendar::model::{Attendee, Event, EventPatch, Reminders, Rsvp, SeriesScope};
-use crate::calendar::series::{Series, shift};
-use crate::calendar::time::{When, check_order, render, resolve};
+use crate::calendar::model::{
+    Attendee, Event, EventDateTime, EventPatch, Reminders, Rsvp, SeriesScope,
+};
+use crate::calendar::series::{Series, instance_id, shift};
+use crate::calendar::time::{When, check_order, format_utc, render, resolve};
 
 /// Longest accepted summary or location, in characters.
 const MAX_SHORT_TEXT: usize = 1024;
@@ -160,6 +162,63 @@ fn check_reminders(reminders: Reminders) -> Result<Reminders, CalendarError> {
         }
     }
     Ok(reminders)
+}
+
+/// A new event from a create request (`start` and `end` required), checked
+/// as every stored event is; the id is fresh and lowercase hex, which Google
+/// also accepts as a client-chosen id.
+pub fn new_event(fields: EventPatch, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+    if fields.start.is_none() {
+        return Err(CalendarError::invalid("start", "required"));
+    }
+    if fields.end.is_none() {
+        return Err(CalendarError::invalid("end", "required"));
+    }
+    let mut event = Event {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        etag: String::new(),
+        status: "confirmed".into(),
+        summary: None,
+        description: None,
+        location: None,
+        start: EventDateTime::default(),
+        end: EventDateTime::default(),
+        recurrence: Vec::new(),
+        recurring_event_id: None,
+        original_start_time: None,
+        attendees: Vec::new(),
+        reminders: None,
+        created: format_utc(Utc::now()),
+        updated: String::new(),
+    };
+    apply_patch(&mut event, fields)?;
+    Stored::analyse(event, calendar_zone)
+}
+
+/// `event` with `patch` applied, checked as a stored event would be.
+pub fn patched(mut event: Event, patch: EventPatch, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+    apply_patch(&mut event, patch)?;
+    Stored::analyse(event, calendar_zone)
+}
+
+/// The instance of `master` originally at `original`, as the rule places it.
+pub fn materialise(master: &Stored, original: When) -> Stored {
+    let length = master.end.instant(master.zone) - master.start.instant(master.zone);
+    let end = shift(&original, length, master.zone);
+    let mut event = master.event.clone();
+    event.id = instance_id(&master.event.id, &original);
+    event.recurrence = Vec::new();
+    event.recurring_event_id = Some(master.event.id.clone());
+    event.original_start_time = Some(render(&original, master.zone));
+    event.start = render(&original, master.zone);
+    event.end = render(&end, master.zone);
+    Stored {
+        event,
+        start: original,
+        end,
+        zone: master.zone,
+        series: None,
+    }
 }
 
 /// The error for a series-only scope used with a series id.

@@ -3,12 +3,14 @@
 
 pub mod edits;
 pub mod embedded;
+pub mod google;
 pub mod model;
 pub mod series;
 pub mod slots;
 pub mod time;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -34,6 +36,21 @@ pub enum CalendarError {
         /// The id the client sent.
         id: String,
     },
+    /// The account may not reach this calendar or event.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The write clashes with the current state: a duplicate, or a change since it was read.
+    #[error("{0}")]
+    Conflict(String),
+    /// The event or calendar existed but has been deleted.
+    #[error("{0}")]
+    Gone(String),
+    /// The backend's credentials no longer work: an operator must re-authorize the account.
+    #[error("{0}")]
+    Reauthorize(String),
+    /// The backend kept failing or did not answer in time; the message says what was tried.
+    #[error("{0}")]
+    Unavailable(String),
     /// The backend failed; the detail is logged, not shown to the client.
     #[error("calendar backend unavailable, try again later")]
     Backend(String),
@@ -145,4 +162,21 @@ pub trait CalendarBackend: Send + Sync {
         time_min: DateTime<Utc>,
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError>;
+}
+
+/// Which backend a client's calls reach. The embedded store serves every
+/// client; Google maps each client identity to the account it acts as, so two
+/// clients mapped to different users never see each other's data.
+pub trait CalendarAccounts: Send + Sync {
+    /// The backend for `client_id`, or an error when no account is mapped to it.
+    fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError>;
+}
+
+/// One backend shared by every client (the embedded store).
+pub struct SharedBackend(pub Arc<dyn CalendarBackend>);
+
+impl CalendarAccounts for SharedBackend {
+    fn for_client(&self, _client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
+        Ok(Arc::clone(&self.0))
+    }
 }

@@ -2,6 +2,7 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+pub mod google;
 mod jwt;
 mod network;
 mod raw;
@@ -79,12 +80,23 @@ pub struct Config {
     pub tls: Tls,
     /// The MCP endpoint.
     pub mcp: Mcp,
-    /// The embedded calendar store.
-    pub embedded: Embedded,
+    /// Where the calendars live.
+    pub backend: Backend,
     /// Address allowlist, PROXY protocol, GeoIP and the security log.
     pub network: Network,
     /// Per-request token verification.
     pub jwt: Jwt,
+    /// Things that work but deserve the operator's attention (printed at start).
+    pub warnings: Vec<String>,
+}
+
+/// The calendar backend chosen by `backend.kind`.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded SQLite store.
+    Embedded(Embedded),
+    /// Google Calendar.
+    Google(google::Google),
 }
 
 /// Listener limits.
@@ -155,7 +167,18 @@ impl Config {
             )])
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::parse(&text, base)
+        let mut config = Config::parse(&text, base)?;
+        let marker = config.warnings.iter().position(|w| w == google::PLAIN_INLINE);
+        if let Some(at) = marker {
+            config.warnings.remove(at);
+            if google::readable_by_others(path) {
+                config.warnings.push(format!(
+                    "{}: holds a plaintext secret and is readable by group or others; chmod 600 it or store the secret encrypted (mcp-gateway secrets encrypt)",
+                    path.display()
+                ));
+            }
+        }
+        Ok(config)
     }
 
     /// Validates TOML `text`, resolving relative paths against `base`.
@@ -168,16 +191,34 @@ impl Config {
         let tls = validate_tls(raw.tls, base, &mut problems);
         let jwt = jwt::validate(raw.jwt, base, &mut problems);
         let mcp = validate_mcp(raw.mcp, &jwt.audience, &mut problems);
-        if raw.backend.kind != "embedded" {
-            problems.push(Problem::new(
-                "backend.kind",
-                format!(
-                    "unknown backend `{}` (supported: embedded)",
-                    raw.backend.kind
-                ),
-            ));
-        }
-        let embedded = validate_embedded(raw.backend.embedded, base, &mut problems);
+        let mut warnings = Vec::new();
+        let backend = match (raw.backend.kind.as_str(), raw.backend.google) {
+            ("embedded", _) => {
+                Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
+            }
+            ("google", Some(table)) => {
+                let cx = google::Context {
+                    base,
+                    problems: &mut problems,
+                    warnings: &mut warnings,
+                };
+                Backend::Google(google::validate(table, cx))
+            }
+            ("google", None) => {
+                problems.push(Problem::new(
+                    "backend.google",
+                    "backend.kind is \"google\" but the [backend.google] table is missing",
+                ));
+                Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
+            }
+            (other, _) => {
+                problems.push(Problem::new(
+                    "backend.kind",
+                    format!("unknown backend `{other}` (supported: embedded, google)"),
+                ));
+                Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
+            }
+        };
         let network =
             network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
         if problems.is_empty() {
@@ -185,9 +226,10 @@ impl Config {
                 listen,
                 tls,
                 mcp,
-                embedded,
+                backend,
                 network,
                 jwt,
+                warnings,
             })
         } else {
             Err(Problems(problems))
@@ -200,7 +242,7 @@ fn toml_problem(e: &toml::de::Error) -> Problem {
     Problem::new("config", message)
 }
 
-fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
+pub(crate) fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
     match humantime::parse_duration(text) {
         Ok(d) if !d.is_zero() => d,
         Ok(_) => {

@@ -97,6 +97,7 @@ impl Default for RawMcp {
 pub(super) struct RawBackend {
     pub(super) kind: String,
     pub(super) embedded: RawEmbedded,
+    pub(super) google: Option<crate::config::google::RawGoogle>,
 }
 
 impl Default for RawBackend {
@@ -104,6 +105,7 @@ impl Default for RawBackend {
         RawBackend {
             kind: "embedded".into(),
             embedded: RawEmbedded::default(),
+            google: None,
         }
     }
 }

@@ -29,17 +29,17 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::grant::Grant;
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
-use crate::calendar::CalendarBackend;
+use crate::calendar::CalendarAccounts;
 use crate::seclog::SecurityLog;
 
 /// JSON-RPC error code for a call the token does not permit.
 const FORBIDDEN: ErrorCode = ErrorCode(-32003);
 
-/// The MCP server: one per session, all sharing one backend.
+/// The MCP server: one per session, all sharing one set of backends.
 #[derive(Clone)]
 pub struct CalendarServer {
     /// Where the calendar data lives.
-    backend: Arc<dyn CalendarBackend>,
+    accounts: Arc<dyn CalendarAccounts>,
     /// Where scope denials are written.
     seclog: Arc<SecurityLog>,
     /// Where every tool call is recorded.
@@ -50,15 +50,15 @@ pub struct CalendarServer {
 }
 
 impl CalendarServer {
-    /// A server over `backend`, dispatching through `tool_router`.
+    /// A server over `accounts`, dispatching through `tool_router`.
     pub fn new(
-        backend: Arc<dyn CalendarBackend>,
+        accounts: Arc<dyn CalendarAccounts>,
         seclog: Arc<SecurityLog>,
         audit: Arc<AuditLog>,
         tool_router: Arc<ToolRouter<CalendarServer>>,
     ) -> CalendarServer {
         CalendarServer {
-            backend,
+            accounts,
             seclog,
             audit,
             tool_router,
@@ -158,9 +158,9 @@ fn response_is_error(response: &CallToolResponse) -> bool {
     matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true))
 }
 
-/// The rmcp streamable HTTP service for `backend`, accepting `allowed_hosts`.
+/// The rmcp streamable HTTP service over `accounts`, accepting `allowed_hosts`.
 pub fn http_service(
-    backend: Arc<dyn CalendarBackend>,
+    accounts: Arc<dyn CalendarAccounts>,
     seclog: Arc<SecurityLog>,
     audit: Arc<AuditLog>,
     allowed_hosts: &[String],
@@ -176,7 +176,7 @@ pub fn http_service(
     StreamableHttpService::new(
         move || {
             Ok(CalendarServer::new(
-                Arc::clone(&backend),
+                Arc::clone(&accounts),
                 Arc::clone(&seclog),
                 Arc::clone(&audit),
                 Arc::clone(&tool_router),

@@ -22,6 +22,11 @@ pub fn failure(error: &CalendarError) -> CallToolResult {
     let (code, field) = match error {
         CalendarError::InvalidArgument { field, .. } => ("invalid_argument", Some(field.clone())),
         CalendarError::NotFound { .. } => ("not_found", None),
+        CalendarError::PermissionDenied(_) => ("permission_denied", None),
+        CalendarError::Conflict(_) => ("conflict", None),
+        CalendarError::Gone(_) => ("gone", None),
+        CalendarError::Reauthorize(_) => ("reauthorization_required", None),
+        CalendarError::Unavailable(_) => ("unavailable", None),
         CalendarError::Backend(detail) => {
             tracing::error!(%detail, "calendar backend failure");
             ("backend_unavailable", None)

@@ -11,8 +11,13 @@ use serde_json::json;
 use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
-use crate::calendar::{CalendarError, EventQuery};
-use crate::mcp::CalendarServer;
+use std::sync::Arc;
+
+use rmcp::RoleServer;
+use rmcp::service::RequestContext;
+
+use crate::calendar::{CalendarBackend, CalendarError, EventQuery};
+use crate::mcp::{CalendarServer, grant_of};
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};
 
@@ -116,15 +121,26 @@ pub(super) fn event_result(verb: &str, event: Event, zone: Tz) -> CallToolResult
 }
 
 impl CalendarServer {
+    /// The backend this caller's calls go to (for Google: its mapped account).
+    pub(super) fn backend_for(
+        &self,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
+        let grant = grant_of(&context.extensions)
+            .map_err(|_| CalendarError::PermissionDenied("no verified client identity".into()))?;
+        self.accounts.for_client(&grant.identity().id)
+    }
+
     pub(super) async fn output_zone(
         &self,
+        backend: &dyn CalendarBackend,
         calendar_id: &str,
         requested: Option<&str>,
     ) -> Result<Tz, CalendarError> {
         match requested {
             Some(name) => parse_zone("timeZone", name),
             None => {
-                let calendar = self.backend.get_calendar(calendar_id).await?;
+                let calendar = backend.get_calendar(calendar_id).await?;
                 parse_zone("timeZone", &calendar.time_zone)
             }
         }
@@ -132,10 +148,11 @@ impl CalendarServer {
 
     pub(super) async fn list_events_inner(
         &self,
+        backend: &dyn CalendarBackend,
         p: ListEventsParams,
     ) -> Result<CallToolResult, CalendarError> {
         let zone = self
-            .output_zone(&p.calendar_id, p.time_zone.as_deref())
+            .output_zone(backend, &p.calendar_id, p.time_zone.as_deref())
             .await?;
         let time_min = p
             .time_min
@@ -164,7 +181,7 @@ impl CalendarServer {
             max_results: max_results as usize,
             page_token: p.page_token,
         };
-        let page = self.backend.list_events(&p.calendar_id, query).await?;
+        let page = backend.list_events(&p.calendar_id, query).await?;
         let items: Vec<_> = page
             .items
             .into_iter()

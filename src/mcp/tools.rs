@@ -70,7 +70,7 @@ impl CalendarServer {
         let grant = grant_of(&context.extensions)?;
         finish(
             async {
-                let mut calendars = self.backend.list_calendars().await?;
+                let mut calendars = self.backend_for(&context)?.list_calendars().await?;
                 // Only the calendars this token reaches: the others stay unknown to it.
                 calendars.retain(|c| grant.calendars().allows(&c.id));
                 Ok(success(
@@ -89,8 +89,15 @@ impl CalendarServer {
     async fn list_events(
         &self,
         Parameters(Checked(p)): Parameters<Checked<ListEventsParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
-        finish(self.list_events_inner(p).await)
+        finish(
+            async {
+                let backend = self.backend_for(&context)?;
+                self.list_events_inner(&*backend, p).await
+            }
+            .await,
+        )
     }
 
     #[tool(
@@ -100,13 +107,15 @@ impl CalendarServer {
     async fn get_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<GetEventParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(
             async {
+                let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = self.backend.get_event(&p.calendar_id, &p.event_id).await?;
+                let event = backend.get_event(&p.calendar_id, &p.event_id).await?;
                 Ok(event_result("event", event, zone))
             }
             .await,
@@ -119,15 +128,15 @@ impl CalendarServer {
     async fn create_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<CreateEventParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(
             async {
+                let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = self
-                    .backend
-                    .create_event(&p.calendar_id, p.fields())
+                let event = backend.create_event(&p.calendar_id, p.fields())
                     .await?;
                 Ok(event_result("created", event, zone))
             }
@@ -141,15 +150,15 @@ impl CalendarServer {
     async fn update_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<UpdateEventParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(
             async {
+                let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = self
-                    .backend
-                    .update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
+                let event = backend.update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
                     .await?;
                 Ok(event_result("updated", event, zone))
             }
@@ -164,10 +173,12 @@ impl CalendarServer {
     async fn delete_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<DeleteEventParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(
             async {
-                self.backend
+                let backend = self.backend_for(&context)?;
+                backend
                     .delete_event(&p.calendar_id, &p.event_id, p.scope)
                     .await?;
                 Ok(success(
@@ -185,15 +196,15 @@ impl CalendarServer {
     async fn respond_to_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<RespondParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(
             async {
+                let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = self
-                    .backend
-                    .respond_to_event(
+                let event = backend.respond_to_event(
                         &p.calendar_id,
                         &p.event_id,
                         &p.attendee_email,
@@ -215,12 +226,14 @@ impl CalendarServer {
     async fn get_freebusy(
         &self,
         Parameters(Checked(p)): Parameters<Checked<FreeBusyParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(async {
+            let backend = self.backend_for(&context)?;
             check_calendar_list(&p.calendar_ids)?;
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy = self.backend.free_busy(&p.calendar_ids, min, max).await?;
+            let busy = backend.free_busy(&p.calendar_ids, min, max).await?;
             let calendars: serde_json::Map<String, serde_json::Value> = busy
                 .iter()
                 .map(|(id, list)| {
@@ -244,8 +257,10 @@ impl CalendarServer {
     async fn find_free_slots(
         &self,
         Parameters(Checked(p)): Parameters<Checked<FreeSlotsParams>>,
+        context: RequestContext<RoleServer>,
     ) -> ToolResult {
         finish(async {
+            let backend = self.backend_for(&context)?;
             check_calendar_list(&p.calendar_ids)?;
             if !(1..=1440).contains(&p.duration_minutes) {
                 return Err(CalendarError::invalid("durationMinutes", "must be between 1 and 1440"));
@@ -257,7 +272,7 @@ impl CalendarServer {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let hours = p.working_hours.as_ref().map(|h| working_hours(h, zone)).transpose()?;
             let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy: Vec<_> = self.backend.free_busy(&p.calendar_ids, min, max).await?.into_values().flatten().collect();
+            let busy: Vec<_> = backend.free_busy(&p.calendar_ids, min, max).await?.into_values().flatten().collect();
             let length = Duration::minutes(i64::from(p.duration_minutes));
             let slots = free_slots((min, max), &busy, length, hours.as_ref(), limit as usize);
             let out: Vec<_> = slots

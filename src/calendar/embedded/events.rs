@@ -7,13 +7,13 @@ use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
 use crate::calendar::embedded::lookup::{
-    Target, calendar_zone, current_instance, get, locate, materialise,
+    Target, calendar_zone, current_instance, get, locate,
 };
 use crate::calendar::edits::{
-    Stored, answer_invitation, apply_patch, move_series_with_instance, scope_needs_instance,
+    Stored, answer_invitation, apply_patch, materialise, new_event, move_series_with_instance, scope_needs_instance,
 };
 use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
-use crate::calendar::model::{Event, EventDateTime, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, format_utc};
 
 /// Creates an event; `start` and `end` are required.
@@ -23,33 +23,8 @@ pub fn create(
     fields: EventPatch,
 ) -> Result<Event, CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
-    if fields.start.is_none() {
-        return Err(CalendarError::invalid("start", "required"));
-    }
-    if fields.end.is_none() {
-        return Err(CalendarError::invalid("end", "required"));
-    }
-    let now = format_utc(Utc::now());
-    let mut event = Event {
-        id: uuid::Uuid::new_v4().simple().to_string(),
-        etag: String::new(),
-        status: "confirmed".into(),
-        summary: None,
-        description: None,
-        location: None,
-        start: EventDateTime::default(),
-        end: EventDateTime::default(),
-        recurrence: Vec::new(),
-        recurring_event_id: None,
-        original_start_time: None,
-        attendees: Vec::new(),
-        reminders: None,
-        created: now,
-        updated: String::new(),
-    };
-    apply_patch(&mut event, fields)?;
-    touch(&mut event, Utc::now());
-    let stored = Stored::analyse(event, zone)?;
+    let mut stored = new_event(fields, zone)?;
+    touch(&mut stored.event, Utc::now());
     save(conn, calendar_id, &stored, None)?;
     Ok(stored.event)
 }

@@ -6,11 +6,11 @@ use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
 use crate::calendar::embedded::load_calendar;
-use crate::calendar::edits::Stored;
+use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::rows::load;
 use crate::calendar::model::Event;
-use crate::calendar::series::{instance_id, parse_instance_id, shift};
-use crate::calendar::time::{When, parse_zone, render, resolve};
+use crate::calendar::series::parse_instance_id;
+use crate::calendar::time::{When, parse_zone, resolve};
 
 /// What an event id points at.
 pub enum Target {
@@ -92,26 +92,6 @@ fn in_series_zone(original: When, master: &Stored) -> When {
     match (original, master.start) {
         (When::Timed { at, .. }, When::Timed { zone, .. }) => When::Timed { at, zone },
         (other, _) => other,
-    }
-}
-
-/// The instance of `master` originally at `original`, as the rule places it.
-pub fn materialise(master: &Stored, original: When) -> Stored {
-    let length = master.end.instant(master.zone) - master.start.instant(master.zone);
-    let end = shift(&original, length, master.zone);
-    let mut event = master.event.clone();
-    event.id = instance_id(&master.event.id, &original);
-    event.recurrence = Vec::new();
-    event.recurring_event_id = Some(master.event.id.clone());
-    event.original_start_time = Some(render(&original, master.zone));
-    event.start = render(&original, master.zone);
-    event.end = render(&end, master.zone);
-    Stored {
-        event,
-        start: original,
-        end,
-        zone: master.zone,
-        series: None,
     }
 }
 

@@ -1,0 +1,311 @@
+//! Writes on a Google account: events.insert, patch and delete, with the three
+//! scopes of a recurring edit mapped as Google's own clients do — this
+//! instance: edit the instance; all: patch the master; this and following:
+//! end the master with UNTIL and insert the rest as a new series. Every write
+//! is checked first with the same rules as the embedded store.
+
+use chrono_tz::Tz;
+use google_calendar3::api;
+
+use crate::calendar::CalendarError;
+use crate::calendar::edits::{
+    Stored, answer_invitation, materialise, move_series_with_instance, new_event, patched,
+    scope_needs_instance,
+};
+use crate::calendar::google::account::GoogleAccount;
+use crate::calendar::google::convert::{as_patch, event_from_api, patch_to_api};
+use crate::calendar::google::failure::Target;
+use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::time::{When, resolve};
+
+/// What an event id turned out to address.
+enum Addressed {
+    Single(Event),
+    Series(Event),
+    Instance { event: Event, series_id: String },
+}
+
+impl GoogleAccount {
+    async fn addressed(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        zone: Tz,
+    ) -> Result<Addressed, CalendarError> {
+        let event = self.live_event(calendar_id, event_id, zone).await?;
+        Ok(match (&event.recurring_event_id, event.recurrence.is_empty()) {
+            (Some(series), _) => Addressed::Instance {
+                series_id: series.clone(),
+                event,
+            },
+            (None, false) => Addressed::Series(event),
+            (None, true) => Addressed::Single(event),
+        })
+    }
+
+    async fn insert(&self, calendar_id: &str, body: api::Event) -> Result<Event, CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        let id = body.id.clone().unwrap_or_default();
+        let cal = calendar_id.to_owned();
+        let target = Target {
+            kind: "event",
+            id: &id,
+        };
+        let created = self
+            .api
+            .call(target, move |hub, mut hints| {
+                let (cal, body) = (cal.clone(), body.clone());
+                Box::pin(async move {
+                    let reply = hub.events().insert(body, &cal).delegate(&mut hints).doit().await;
+                    (reply, hints)
+                })
+            })
+            .await;
+        match created {
+            Ok(event) => event_from_api(event, zone),
+            // The id is ours and random: a duplicate means an earlier attempt
+            // that timed out did land, so that event is the answer.
+            Err(CalendarError::Conflict(_)) if !id.is_empty() => {
+                self.live_event(calendar_id, &id, zone).await
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn patch(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        patch: &EventPatch,
+    ) -> Result<Event, CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        let body = patch_to_api(patch)?;
+        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+        let target = Target {
+            kind: "event",
+            id: event_id,
+        };
+        let changed = self
+            .api
+            .call(target, move |hub, mut hints| {
+                let (cal, id, body) = (cal.clone(), id.clone(), body.clone());
+                Box::pin(async move {
+                    let reply = hub
+                        .events()
+                        .patch(body, &cal, &id)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
+                    (reply, hints)
+                })
+            })
+            .await?;
+        event_from_api(changed, zone)
+    }
+
+    async fn remove(&self, calendar_id: &str, event_id: &str) -> Result<(), CalendarError> {
+        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+        let target = Target {
+            kind: "event",
+            id: event_id,
+        };
+        let removed = self
+            .api
+            .call(target, move |hub, mut hints| {
+                let (cal, id) = (cal.clone(), id.clone());
+                Box::pin(async move {
+                    let reply = hub
+                        .events()
+                        .delete(&cal, &id)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await
+                        .map(|response| (response, ()));
+                    (reply, hints)
+                })
+            })
+            .await;
+        match removed {
+            // A retried delete whose first attempt landed finds the event gone.
+            Err(CalendarError::Gone(_)) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn master(
+        &self,
+        calendar_id: &str,
+        series_id: &str,
+        zone: Tz,
+    ) -> Result<Stored, CalendarError> {
+        let master = self.live_event(calendar_id, series_id, zone).await?;
+        Stored::analyse(master, zone)
+    }
+
+    /// Creates an event with a client-chosen id, so a retried insert cannot duplicate it.
+    pub(super) async fn create(
+        &self,
+        calendar_id: &str,
+        fields: EventPatch,
+    ) -> Result<Event, CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        let stored = new_event(fields, zone)?;
+        let mut body = patch_to_api(&as_patch(&stored.event))?;
+        body.id = Some(stored.event.id);
+        self.insert(calendar_id, body).await
+    }
+
+    /// Patches an event, an instance, or part of a series.
+    pub(super) async fn update(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        mut patch: EventPatch,
+        scope: Option<SeriesScope>,
+    ) -> Result<Event, CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        match self.addressed(calendar_id, event_id, zone).await? {
+            Addressed::Single(event) => {
+                patched(event, patch.clone(), zone)?;
+                self.patch(calendar_id, event_id, &patch).await
+            }
+            Addressed::Series(event) => match scope {
+                None | Some(SeriesScope::All) => {
+                    patched(event, patch.clone(), zone)?;
+                    self.patch(calendar_id, event_id, &patch).await
+                }
+                Some(other) => Err(scope_needs_instance(other)),
+            },
+            Addressed::Instance { event, series_id } => {
+                let original = original_start(&event)?;
+                match scope.unwrap_or(SeriesScope::ThisInstance) {
+                    SeriesScope::ThisInstance => {
+                        if patch.recurrence.is_some() {
+                            return Err(CalendarError::invalid(
+                                "recurrence",
+                                "cannot be set on one instance; use scope `thisAndFollowing` or `all`",
+                            ));
+                        }
+                        patched(event, patch.clone(), zone)?;
+                        self.patch(calendar_id, event_id, &patch).await
+                    }
+                    SeriesScope::All => {
+                        let master = self.master(calendar_id, &series_id, zone).await?;
+                        move_series_with_instance(&master, original, &mut patch)?;
+                        patched(master.event, patch.clone(), zone)?;
+                        self.patch(calendar_id, &series_id, &patch).await
+                    }
+                    SeriesScope::ThisAndFollowing => {
+                        let master = self.master(calendar_id, &series_id, zone).await?;
+                        self.split(calendar_id, master, original, patch, zone).await
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the series before `original` and inserts the rest, `patch` applied,
+    /// as a new series. The new series goes in first: if ending the old one
+    /// then fails, the new one is removed again, so nothing is lost or doubled.
+    async fn split(
+        &self,
+        calendar_id: &str,
+        master: Stored,
+        original: When,
+        mut patch: EventPatch,
+        zone: Tz,
+    ) -> Result<Event, CalendarError> {
+        if original.instant(master.zone) <= master.start.instant(master.zone) {
+            move_series_with_instance(&master, original, &mut patch)?;
+            patched(master.event.clone(), patch.clone(), zone)?;
+            return self.patch(calendar_id, &master.event.id, &patch).await;
+        }
+        let series = master
+            .series
+            .clone()
+            .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
+        let mut tail = materialise(&master, original).event;
+        tail.recurring_event_id = None;
+        tail.original_start_time = None;
+        tail.recurrence = series.lines_from(&original)?;
+        let tail = new_event(as_patch(&tail), zone)
+            .and_then(|fresh| patched(fresh.event, patch, zone))?;
+        let mut body = patch_to_api(&as_patch(&tail.event))?;
+        body.id = Some(tail.event.id.clone());
+        let created = self.insert(calendar_id, body).await?;
+        let head = EventPatch {
+            recurrence: Some(series.lines_ending_before(&original)),
+            ..EventPatch::default()
+        };
+        if let Err(e) = self.patch(calendar_id, &master.event.id, &head).await {
+            if let Err(undo) = self.remove(calendar_id, &created.id).await {
+                tracing::error!(series = %master.event.id, new = %created.id, %undo, "split left both series in place");
+            }
+            return Err(e);
+        }
+        Ok(created)
+    }
+
+    /// Deletes an event, an instance, or part of a series.
+    pub(super) async fn delete(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        scope: Option<SeriesScope>,
+    ) -> Result<(), CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        match self.addressed(calendar_id, event_id, zone).await? {
+            Addressed::Single(_) => self.remove(calendar_id, event_id).await,
+            Addressed::Series(_) => match scope {
+                None | Some(SeriesScope::All) => self.remove(calendar_id, event_id).await,
+                Some(other) => Err(scope_needs_instance(other)),
+            },
+            Addressed::Instance { event, series_id } => {
+                match scope.unwrap_or(SeriesScope::ThisInstance) {
+                    SeriesScope::ThisInstance => self.remove(calendar_id, event_id).await,
+                    SeriesScope::All => self.remove(calendar_id, &series_id).await,
+                    SeriesScope::ThisAndFollowing => {
+                        let original = original_start(&event)?;
+                        let master = self.master(calendar_id, &series_id, zone).await?;
+                        if original.instant(master.zone) <= master.start.instant(master.zone) {
+                            return self.remove(calendar_id, &series_id).await;
+                        }
+                        let series = master.series.ok_or_else(|| {
+                            CalendarError::Backend("series without rule".into())
+                        })?;
+                        let head = EventPatch {
+                            recurrence: Some(series.lines_ending_before(&original)),
+                            ..EventPatch::default()
+                        };
+                        self.patch(calendar_id, &series_id, &head).await.map(drop)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records an attendee's answer on an event or one instance.
+    pub(super) async fn respond(
+        &self,
+        calendar_id: &str,
+        event_id: &str,
+        email: &str,
+        answer: Rsvp,
+        comment: Option<String>,
+    ) -> Result<Event, CalendarError> {
+        let zone = self.zone(calendar_id).await?;
+        let event = self.live_event(calendar_id, event_id, zone).await?;
+        let patch = EventPatch {
+            attendees: Some(answer_invitation(event.attendees, email, answer, comment)?),
+            ..EventPatch::default()
+        };
+        self.patch(calendar_id, event_id, &patch).await
+    }
+}
+
+fn original_start(instance: &Event) -> Result<When, CalendarError> {
+    let original = instance.original_start_time.as_ref().ok_or_else(|| {
+        CalendarError::Backend(format!("instance {} lacks originalStartTime", instance.id))
+    })?;
+    resolve("originalStartTime", original)
+}

@@ -1,0 +1,416 @@
+//! The `[backend.google]` table: how the gateway reaches Google Calendar, which
+//! Google account each client acts as, and the credentials of those accounts.
+//! Secrets may be written as `ENC:` values (see [`crate::secrets`]); they are
+//! decrypted here, once, so a wrong or missing key stops the start with the
+//! setting's name, and they stay wrapped in [`Secret`] so no log prints them.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use yup_oauth2::ServiceAccountKey;
+
+use crate::config::{Problem, duration};
+use crate::secrets::{PREFIX, Secret, SecretKey, reveal};
+
+/// Google's Calendar API root, as google-calendar3 expects it (trailing slash).
+pub const GOOGLE_API_BASE_URL: &str = "https://www.googleapis.com/calendar/v3/";
+/// Google's OAuth token endpoint, for the refresh-token grant.
+pub const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGoogle {
+    #[serde(default = "default_api_base_url")]
+    api_base_url: String,
+    #[serde(default = "default_token_uri")]
+    token_uri: String,
+    #[serde(default = "default_request_timeout")]
+    request_timeout: String,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+    #[serde(default = "default_retry_deadline")]
+    retry_deadline: String,
+    #[serde(default = "default_retry_base_delay")]
+    retry_base_delay: String,
+    #[serde(default)]
+    encryption_key_file: Option<PathBuf>,
+    #[serde(default)]
+    service_account_key: Option<String>,
+    #[serde(default)]
+    service_account_key_file: Option<PathBuf>,
+    #[serde(default)]
+    oauth_client_id: Option<String>,
+    #[serde(default)]
+    oauth_client_secret: Option<String>,
+    #[serde(default)]
+    default_account: Option<String>,
+    #[serde(default)]
+    clients: BTreeMap<String, String>,
+    #[serde(default)]
+    accounts: BTreeMap<String, RawAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+fn default_api_base_url() -> String {
+    GOOGLE_API_BASE_URL.into()
+}
+
+fn default_token_uri() -> String {
+    GOOGLE_TOKEN_URI.into()
+}
+
+fn default_request_timeout() -> String {
+    "20s".into()
+}
+
+fn default_max_attempts() -> u32 {
+    5
+}
+
+fn default_retry_deadline() -> String {
+    "60s".into()
+}
+
+fn default_retry_base_delay() -> String {
+    "500ms".into()
+}
+
+/// The validated `[backend.google]` table.
+#[derive(Debug, Clone)]
+pub struct Google {
+    /// Calendar API root (trailing slash); a test or a proxy may replace Google's.
+    pub api_base_url: String,
+    /// Token endpoint of the refresh-token grant.
+    pub token_uri: String,
+    /// Limit on each HTTP exchange with Google (token or API).
+    pub request_timeout: Duration,
+    /// Most tries of one API call, the first included.
+    pub max_attempts: u32,
+    /// Time after which no further retry starts.
+    pub retry_deadline: Duration,
+    /// First backoff step; each retry doubles it (with jitter).
+    pub retry_base_delay: Duration,
+    /// The Google accounts, by the name the client mapping uses.
+    pub accounts: BTreeMap<String, Account>,
+    /// Client identity → account name.
+    pub clients: BTreeMap<String, String>,
+    /// Account for clients not in `clients`; without one they reach nothing.
+    pub default_account: Option<String>,
+}
+
+/// How the gateway signs in as one Google account.
+#[derive(Debug, Clone)]
+pub enum Account {
+    /// A service account with domain-wide delegation, acting as `subject`.
+    ServiceAccount {
+        /// The service account's key (shared by every delegated account).
+        key: Arc<Secret<ServiceAccountKey>>,
+        /// The Workspace user to act as.
+        subject: String,
+    },
+    /// A user who authorized the gateway once (installed-app flow); the
+    /// refresh token yields access tokens from then on.
+    AuthorizedUser {
+        /// OAuth client id.
+        client_id: String,
+        /// OAuth client secret.
+        client_secret: Secret<String>,
+        /// The user's refresh token.
+        refresh_token: Secret<String>,
+    },
+}
+
+/// What validation reads besides the table: the config folder, and warnings to fill.
+pub(super) struct Context<'a> {
+    pub(super) base: &'a Path,
+    pub(super) problems: &'a mut Vec<Problem>,
+    pub(super) warnings: &'a mut Vec<String>,
+}
+
+struct Secrets {
+    key: Option<SecretKey>,
+    key_problem: Option<Problem>,
+}
+
+impl Secrets {
+    /// The plain text of `value`; `ENC:` values are decrypted with the key.
+    fn reveal(&mut self, setting: &str, value: &str, problems: &mut Vec<Problem>) -> String {
+        if value.starts_with(PREFIX)
+            && let Some(problem) = self.key_problem.take()
+        {
+            problems.push(problem);
+            return String::new();
+        }
+        match reveal(value, setting, self.key.as_ref()) {
+            Ok(bytes) => String::from_utf8(bytes).unwrap_or_else(|_| {
+                problems.push(Problem::new(setting, "decrypted value is not UTF-8 text"));
+                String::new()
+            }),
+            Err(e) => {
+                problems.push(Problem::new(setting, e.to_string()));
+                String::new()
+            }
+        }
+    }
+}
+
+pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
+    let Context {
+        base,
+        problems,
+        warnings,
+    } = cx;
+    let key_file = raw.encryption_key_file.as_ref().map(|p| base.join(p));
+    let mut secrets = match SecretKey::from_environment(key_file.as_deref()) {
+        Ok(key) => Secrets {
+            key,
+            key_problem: None,
+        },
+        Err(e) => Secrets {
+            key: None,
+            key_problem: Some(Problem::new("backend.google.encryption_key_file", e.to_string())),
+        },
+    };
+    let service_account = service_account_key(&raw, base, &mut secrets, problems, warnings);
+    let api_base_url = endpoint("backend.google.api_base_url", raw.api_base_url, problems);
+    if !api_base_url.ends_with('/') {
+        problems.push(Problem::new(
+            "backend.google.api_base_url",
+            "must end with `/` (e.g. .../calendar/v3/)",
+        ));
+    }
+    let token_uri = endpoint("backend.google.token_uri", raw.token_uri, problems);
+    let request_timeout = duration(
+        "backend.google.request_timeout",
+        &raw.request_timeout,
+        problems,
+    );
+    let retry_deadline = duration(
+        "backend.google.retry_deadline",
+        &raw.retry_deadline,
+        problems,
+    );
+    let retry_base_delay = duration(
+        "backend.google.retry_base_delay",
+        &raw.retry_base_delay,
+        problems,
+    );
+    if !(1..=10).contains(&raw.max_attempts) {
+        problems.push(Problem::new(
+            "backend.google.max_attempts",
+            "must be between 1 and 10",
+        ));
+    }
+    let oauth_client = match (&raw.oauth_client_id, &raw.oauth_client_secret) {
+        (Some(id), Some(secret)) => Some((
+            id.clone(),
+            Secret::new(secrets.reveal("backend.google.oauth_client_secret", secret, problems)),
+        )),
+        (None, None) => None,
+        _ => {
+            problems.push(Problem::new(
+                "backend.google.oauth_client_id",
+                "oauth_client_id and oauth_client_secret go together",
+            ));
+            None
+        }
+    };
+    let plain_inline = [&raw.service_account_key, &raw.oauth_client_secret]
+        .into_iter()
+        .flatten()
+        .chain(raw.accounts.values().filter_map(|a| a.refresh_token.as_ref()))
+        .any(|v| !v.starts_with(PREFIX));
+    let mut accounts = BTreeMap::new();
+    for (name, account) in raw.accounts {
+        let key = format!("backend.google.accounts.{name}");
+        let built = match (account.subject, account.refresh_token) {
+            (Some(subject), None) => match &service_account {
+                Some(sa) => Some(Account::ServiceAccount {
+                    key: Arc::clone(sa),
+                    subject,
+                }),
+                None => {
+                    problems.push(Problem::new(
+                        format!("{key}.subject"),
+                        "needs backend.google.service_account_key or service_account_key_file",
+                    ));
+                    None
+                }
+            },
+            (None, Some(token)) => {
+                let refresh_token =
+                    Secret::new(secrets.reveal(&format!("{key}.refresh_token"), &token, problems));
+                match &oauth_client {
+                    Some((client_id, client_secret)) => Some(Account::AuthorizedUser {
+                        client_id: client_id.clone(),
+                        client_secret: client_secret.clone(),
+                        refresh_token,
+                    }),
+                    None => {
+                        problems.push(Problem::new(
+                            format!("{key}.refresh_token"),
+                            "needs backend.google.oauth_client_id and oauth_client_secret",
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => {
+                problems.push(Problem::new(
+                    key,
+                    "set exactly one of `subject` (service account) or `refresh_token` (authorized user)",
+                ));
+                None
+            }
+        };
+        if let Some(built) = built {
+            accounts.insert(name, built);
+        }
+    }
+    for (client, account) in &raw.clients {
+        if !accounts.contains_key(account) {
+            problems.push(Problem::new(
+                format!("backend.google.clients.\"{client}\""),
+                format!("no account named `{account}` in backend.google.accounts"),
+            ));
+        }
+    }
+    if let Some(default) = &raw.default_account
+        && !accounts.contains_key(default)
+    {
+        problems.push(Problem::new(
+            "backend.google.default_account",
+            format!("no account named `{default}` in backend.google.accounts"),
+        ));
+    }
+    if accounts.is_empty() && problems.is_empty() {
+        problems.push(Problem::new(
+            "backend.google.accounts",
+            "define at least one account",
+        ));
+    }
+    if plain_inline {
+        warnings.push(PLAIN_INLINE.to_owned());
+    }
+    Google {
+        api_base_url,
+        token_uri,
+        request_timeout,
+        max_attempts: raw.max_attempts,
+        retry_deadline,
+        retry_base_delay,
+        accounts,
+        clients: raw.clients,
+        default_account: raw.default_account,
+    }
+}
+
+/// The marker [`crate::config::Config::load`] turns into a file-mode warning.
+pub(super) const PLAIN_INLINE: &str = "plaintext secret in the config file";
+
+fn service_account_key(
+    raw: &RawGoogle,
+    base: &Path,
+    secrets: &mut Secrets,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<String>,
+) -> Option<Arc<Secret<ServiceAccountKey>>> {
+    let (setting, text) = match (&raw.service_account_key, &raw.service_account_key_file) {
+        (Some(inline), None) => ("backend.google.service_account_key", inline.clone()),
+        (None, Some(file)) => {
+            let path = base.join(file);
+            let setting = "backend.google.service_account_key_file";
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(Problem::new(
+                        setting,
+                        format!("cannot read {}: {e}", path.display()),
+                    ));
+                    return None;
+                }
+            };
+            if !text.trim_start().starts_with(PREFIX) && readable_by_others(&path) {
+                warnings.push(format!(
+                    "{setting}: {} holds a plaintext key and is readable by group or others; chmod 600 it or store it encrypted (mcp-gateway secrets encrypt)",
+                    path.display()
+                ));
+            }
+            (setting, text.trim().to_owned())
+        }
+        (None, None) => return None,
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new(
+                "backend.google.service_account_key",
+                "set service_account_key or service_account_key_file, not both",
+            ));
+            return None;
+        }
+    };
+    let json = secrets.reveal(setting, &text, problems);
+    if json.is_empty() {
+        return None;
+    }
+    // The parser's own message could quote the key; name the setting only.
+    let key = match yup_oauth2::parse_service_account_key(json.as_bytes()) {
+        Ok(key) => key,
+        Err(_) => {
+            problems.push(Problem::new(
+                setting,
+                "not a service account key (JSON with client_email, private_key and token_uri)",
+            ));
+            return None;
+        }
+    };
+    let token_uri = endpoint(&format!("{setting}.token_uri"), key.token_uri.clone(), problems);
+    if token_uri.is_empty() {
+        return None;
+    }
+    Some(Arc::new(Secret::new(key)))
+}
+
+/// Whether a file may be read by anyone but its owner.
+pub(super) fn readable_by_others(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
+/// Checks an endpoint URL: HTTPS, or plain HTTP to a loopback address only
+/// (a local test server), since bearer tokens travel on it.
+fn endpoint(key: &str, url: String, problems: &mut Vec<Problem>) -> String {
+    let parsed = match url.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some() => uri,
+        _ => {
+            problems.push(Problem::new(key, format!("`{url}` is not an absolute URL")));
+            return String::new();
+        }
+    };
+    let loopback = parsed.host().is_some_and(|h| {
+        h == "localhost"
+            || h.trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match parsed.scheme_str() {
+        Some("https") => url,
+        Some("http") if loopback => url,
+        _ => {
+            problems.push(Problem::new(
+                key,
+                format!("`{url}` must use https (plain http only to a loopback address)"),
+            ));
+            String::new()
+        }
+    }
+}

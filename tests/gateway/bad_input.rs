@@ -3,15 +3,15 @@
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 
+use crate::google_setup::Backend;
 use crate::common::{TestGateway, call_err, call_ok, initialize_body, post, rpc_message};
 
 fn event(start: serde_json::Value, end: serde_json::Value) -> serde_json::Value {
     json!({ "summary": "x", "start": start, "end": end })
 }
 
-#[tokio::test]
-async fn each_bad_field_is_named() {
-    let gw = TestGateway::start().await;
+async fn each_bad_field_is_named(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     let ok_end = json!({ "dateTime": "2030-01-01T11:00:00Z" });
     let cases = [
@@ -229,4 +229,16 @@ async fn malformed_json_rpc_and_oversize_bodies_are_refused() {
         rpc_message(&fine.text().await.unwrap())["result"]["protocolVersion"],
         "2025-11-25"
     );
+}
+
+// The same cases on both backends: what a tool does must not depend on where the calendar lives.
+
+#[tokio::test]
+async fn each_bad_field_is_named_on_embedded() {
+    each_bad_field_is_named(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn each_bad_field_is_named_on_google() {
+    each_bad_field_is_named(Backend::Google).await;
 }

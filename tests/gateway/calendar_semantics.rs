@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::google_setup::Backend;
 use crate::common::{McpClient, TestGateway, call_err, call_ok};
 
 async fn instances(
@@ -47,9 +48,8 @@ async fn weekly_standup(client: &McpClient) -> Value {
 const MIN: &str = "2026-03-01T00:00:00Z";
 const MAX: &str = "2026-05-01T00:00:00Z";
 
-#[tokio::test]
-async fn weekly_series_keeps_local_time_across_dst() {
-    let gw = TestGateway::start().await;
+async fn weekly_series_keeps_local_time_across_dst(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     let series = weekly_standup(&client).await;
     let items = instances(&client, "team", MIN, MAX, "Europe/Berlin").await;
@@ -75,9 +75,8 @@ async fn weekly_series_keeps_local_time_across_dst() {
     );
 }
 
-#[tokio::test]
-async fn instance_edit_and_this_and_following_edit() {
-    let gw = TestGateway::start().await;
+async fn instance_edit_and_this_and_following_edit(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     weekly_standup(&client).await;
     let items = instances(&client, "team", MIN, MAX, "Europe/Berlin").await;
@@ -202,9 +201,8 @@ async fn instance_edit_and_this_and_following_edit() {
     assert!(gone.starts_with("event not found"), "{gone}");
 }
 
-#[tokio::test]
-async fn all_day_events_use_an_exclusive_end_date() {
-    let gw = TestGateway::start().await;
+async fn all_day_events_use_an_exclusive_end_date(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     let created = call_ok(
         &client,
@@ -267,9 +265,8 @@ async fn all_day_events_use_an_exclusive_end_date() {
     assert_eq!(dates, ["2026-07-01", "2026-07-03", "2026-07-04"]);
 }
 
-#[tokio::test]
-async fn free_slots_across_two_calendars_in_different_zones() {
-    let gw = TestGateway::start().await;
+async fn free_slots_across_two_calendars_in_different_zones(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     // 09:00-10:00 in Berlin (winter, UTC+1) is 08:00-09:00Z.
     call_ok(
@@ -332,4 +329,46 @@ async fn free_slots_across_two_calendars_in_different_zones() {
         found["slots"],
         json!([{ "start": "2027-01-11T10:00:00-05:00", "end": "2027-01-11T17:00:00-05:00", "minutes": 420 }])
     );
+}
+
+// The same cases on both backends: what a tool does must not depend on where the calendar lives.
+
+#[tokio::test]
+async fn weekly_series_keeps_local_time_across_dst_on_embedded() {
+    weekly_series_keeps_local_time_across_dst(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn weekly_series_keeps_local_time_across_dst_on_google() {
+    weekly_series_keeps_local_time_across_dst(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn instance_edit_and_this_and_following_edit_on_embedded() {
+    instance_edit_and_this_and_following_edit(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn instance_edit_and_this_and_following_edit_on_google() {
+    instance_edit_and_this_and_following_edit(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn all_day_events_use_an_exclusive_end_date_on_embedded() {
+    all_day_events_use_an_exclusive_end_date(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn all_day_events_use_an_exclusive_end_date_on_google() {
+    all_day_events_use_an_exclusive_end_date(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn free_slots_across_two_calendars_in_different_zones_on_embedded() {
+    free_slots_across_two_calendars_in_different_zones(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn free_slots_across_two_calendars_in_different_zones_on_google() {
+    free_slots_across_two_calendars_in_different_zones(Backend::Google).await;
 }

@@ -19,6 +19,8 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{RoleClient, ServiceExt};
 use tempfile::TempDir;
 
+use crate::google_api::GoogleApi;
+
 /// A running gateway and the material to talk to it.
 pub struct TestGateway {
     /// Owns the folder with certificates, config and database.
@@ -29,6 +31,8 @@ pub struct TestGateway {
     identity_source: IdentitySource,
     /// The running server.
     pub gateway: Gateway,
+    /// The Google Calendar API stand-in, for gateways on the Google backend.
+    pub google: Option<GoogleApi>,
 }
 
 pub use crate::clients::{
@@ -110,7 +114,26 @@ pub struct Setup {
     pub jwt: String,
     /// Extra keys for `[mcp]`.
     pub mcp: String,
+    /// The `[backend…]` tables.
+    pub backend: String,
 }
+
+/// The embedded store with the calendars every shared test uses.
+pub const EMBEDDED_BACKEND: &str = r#"
+[backend.embedded]
+path = "calendar.db"
+time_zone = "UTC"
+
+[[backend.embedded.calendars]]
+id = "team"
+name = "Team"
+time_zone = "Europe/Berlin"
+
+[[backend.embedded.calendars]]
+id = "ny"
+name = "New York office"
+time_zone = "America/New_York"
+"#;
 
 impl Default for Setup {
     fn default() -> Self {
@@ -123,6 +146,7 @@ impl Default for Setup {
             identity: "san_dns".into(),
             jwt: String::new(),
             mcp: String::new(),
+            backend: EMBEDDED_BACKEND.into(),
         }
     }
 }
@@ -147,6 +171,7 @@ pub fn render(setup: &Setup) -> String {
         identity,
         jwt,
         mcp,
+        backend,
     } = setup;
     format!(
         r#"
@@ -180,19 +205,7 @@ issuer = "{ISSUER}"
 audience = "{AUDIENCE}"
 {jwt}
 
-[backend.embedded]
-path = "calendar.db"
-time_zone = "UTC"
-
-[[backend.embedded.calendars]]
-id = "team"
-name = "Team"
-time_zone = "Europe/Berlin"
-
-[[backend.embedded.calendars]]
-id = "ny"
-name = "New York office"
-time_zone = "America/New_York"
+{backend}
 
 {tables}
 "#
@@ -214,6 +227,7 @@ impl TestGateway {
             pki,
             identity_source,
             gateway,
+            google: None,
         }
     }
 

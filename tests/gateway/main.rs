@@ -3,6 +3,8 @@
 
 mod clients;
 mod common;
+mod google_api;
+mod google_setup;
 
 mod admission;
 mod bad_input;

@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
+use crate::google_setup::Backend;
 use crate::common::{TestGateway, call_err, call_ok};
 
-#[tokio::test]
-async fn create_list_get_update_delete_round_trip() {
-    let gw = TestGateway::start().await;
+async fn create_list_get_update_delete_round_trip(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
 
     let listed = client.list_all_tools().await.unwrap();
@@ -56,7 +56,7 @@ async fn create_list_get_update_delete_round_trip() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["primary", "ny", "team"]);
+    assert_eq!(ids, [backend.primary_id(), "ny", "team"]);
 
     let created = call_ok(
         &client,
@@ -149,9 +149,8 @@ async fn create_list_get_update_delete_round_trip() {
     client.cancel().await.unwrap();
 }
 
-#[tokio::test]
-async fn pagination_never_truncates_silently() {
-    let gw = TestGateway::start().await;
+async fn pagination_never_truncates_silently(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let client = gw.mcp("agent-a").await;
     for hour in 0..5 {
         call_ok(
@@ -184,4 +183,26 @@ async fn pagination_never_truncates_silently() {
     assert_eq!(seen, ["slot 0", "slot 1", "slot 2", "slot 3", "slot 4"]);
     let text = call_ok(&client, "list_events", json!({ "timeMin": "2030-01-01T00:00:00Z", "timeMax": "2030-01-02T00:00:00Z", "query": "SLOT 3" })).await;
     assert_eq!(text["items"].as_array().unwrap().len(), 1);
+}
+
+// The same cases on both backends: what a tool does must not depend on where the calendar lives.
+
+#[tokio::test]
+async fn create_list_get_update_delete_round_trip_on_embedded() {
+    create_list_get_update_delete_round_trip(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn create_list_get_update_delete_round_trip_on_google() {
+    create_list_get_update_delete_round_trip(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn pagination_never_truncates_silently_on_embedded() {
+    pagination_never_truncates_silently(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn pagination_never_truncates_silently_on_google() {
+    pagination_never_truncates_silently(Backend::Google).await;
 }

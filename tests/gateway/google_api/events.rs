@@ -1,0 +1,412 @@
+//! The emulator's calendar data and Calendar API methods: calendarList.list
+//! and get, events.list (singleEvents, orderBy=startTime, q, pagination),
+//! get, insert, patch, delete, instances, and freebusy.query. Recurring
+//! series are stored as masters plus exceptions keyed by instance id, as
+//! Google exposes them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use http_body_util::Full;
+use hyper::{Method, Response};
+use serde_json::{Map, Value, json};
+
+use mcp_gateway::calendar::model::EventDateTime;
+use mcp_gateway::calendar::series::{Series, instance_id, parse_instance_id};
+use mcp_gateway::calendar::time::{When, format_utc, render, resolve};
+
+use crate::google_api::{Role, State, google_error, json_reply};
+
+type Reply = Response<Full<Bytes>>;
+
+/// One calendar: its name, zone and stored events (masters, singles, exceptions).
+#[derive(Debug, Clone)]
+pub struct CalendarData {
+    /// Display name.
+    pub summary: String,
+    /// IANA zone.
+    pub time_zone: String,
+    /// Stored events by id.
+    pub events: BTreeMap<String, Value>,
+}
+
+impl CalendarData {
+    /// An empty calendar.
+    pub fn new(summary: &str, zone: &str) -> CalendarData {
+        CalendarData {
+            summary: summary.into(),
+            time_zone: zone.into(),
+            events: BTreeMap::new(),
+        }
+    }
+
+    fn zone(&self) -> Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+fn when(value: &Value) -> Option<When> {
+    let parsed: EventDateTime = serde_json::from_value(value.clone()).ok()?;
+    resolve("t", &parsed).ok()
+}
+
+fn event_zone(event: &Value, fallback: Tz) -> Tz {
+    event["start"]["timeZone"]
+        .as_str()
+        .and_then(|z| z.parse().ok())
+        .unwrap_or(fallback)
+}
+
+fn span(event: &Value, zone: Tz) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let zone = event_zone(event, zone);
+    Some((
+        when(&event["start"])?.instant(zone),
+        when(&event["end"])?.instant(zone),
+    ))
+}
+
+fn series_of(master: &Value, zone: Tz) -> Option<Series> {
+    let zone = event_zone(master, zone);
+    let lines: Vec<String> = serde_json::from_value(master["recurrence"].clone()).ok()?;
+    Series::new(when(&master["start"])?, when(&master["end"])?, zone, &lines).ok()
+}
+
+fn is_master(event: &Value) -> bool {
+    event["recurrence"].as_array().is_some_and(|r| !r.is_empty())
+}
+
+fn cancelled(event: &Value) -> bool {
+    event["status"] == "cancelled"
+}
+
+fn instance(master: &Value, series: &Series, start: When, end: When) -> Value {
+    let mut event = master.clone();
+    let id = instance_id(master["id"].as_str().unwrap_or_default(), &start);
+    event["id"] = json!(id);
+    event["recurringEventId"] = master["id"].clone();
+    event["originalStartTime"] = json!(render(&start, series.zone));
+    event["start"] = json!(render(&start, series.zone));
+    event["end"] = json!(render(&end, series.zone));
+    event.as_object_mut().unwrap().remove("recurrence");
+    event
+}
+
+/// Every live single event, exception and expanded instance overlapping the window.
+fn expand(cal: &CalendarData, min: DateTime<Utc>, max: DateTime<Utc>) -> Vec<Value> {
+    let zone = cal.zone();
+    let mut out = Vec::new();
+    for event in cal.events.values() {
+        if is_master(event) {
+            let Some(series) = series_of(event, zone) else {
+                continue;
+            };
+            for occurrence in series.occurrences(min, max).unwrap_or_default() {
+                let one = instance(event, &series, occurrence.start, occurrence.end);
+                if !cal.events.contains_key(one["id"].as_str().unwrap()) {
+                    out.push(one);
+                }
+            }
+        } else if !cancelled(event)
+            && let Some((start, end)) = span(event, zone)
+            && end > min
+            && start < max
+        {
+            out.push(event.clone());
+        }
+    }
+    out.sort_by_key(|e| span(e, zone).map(|s| s.0));
+    out
+}
+
+/// The event `id` addresses: stored, or an instance the rule places.
+fn find(cal: &CalendarData, id: &str) -> Option<Value> {
+    if let Some(event) = cal.events.get(id) {
+        return Some(event.clone());
+    }
+    let (series_id, original) = parse_instance_id(id)?;
+    let master = cal.events.get(&series_id).filter(|m| is_master(m))?;
+    let series = series_of(master, cal.zone())?;
+    let at = original.instant(series.zone);
+    let occurrence = series
+        .occurrences(at, at + Duration::seconds(1))
+        .ok()?
+        .into_iter()
+        .find(|o| o.start.instant(series.zone) == at)?;
+    Some(instance(master, &series, occurrence.start, occurrence.end))
+}
+
+fn matches(event: &Value, needle: &str) -> bool {
+    let needle = needle.to_lowercase();
+    let mut fields = vec![
+        event["summary"].as_str(),
+        event["description"].as_str(),
+        event["location"].as_str(),
+    ];
+    for a in event["attendees"].as_array().into_iter().flatten() {
+        fields.push(a["email"].as_str());
+        fields.push(a["displayName"].as_str());
+    }
+    fields
+        .into_iter()
+        .flatten()
+        .any(|f| f.to_lowercase().contains(&needle))
+}
+
+fn page(items: Vec<Value>, query: &HashMap<String, String>, extra: Value) -> Reply {
+    let size: usize = query
+        .get("maxResults")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(250)
+        .min(2500);
+    let offset: usize = query
+        .get("pageToken")
+        .and_then(|t| t.strip_prefix("offset-"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let mut body = extra;
+    let end = (offset + size).min(items.len());
+    body["items"] = json!(items.get(offset..end).unwrap_or_default());
+    if end < items.len() {
+        body["nextPageToken"] = json!(format!("offset-{end}"));
+    }
+    json_reply(200, &body)
+}
+
+fn instant(query: &HashMap<String, String>, key: &str) -> Option<DateTime<Utc>> {
+    query
+        .get(key)
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn stamp(event: &mut Value) {
+    event["etag"] = json!(format!("\"{}\"", uuid::Uuid::new_v4().simple()));
+    event["updated"] = json!(format_utc(Utc::now()));
+}
+
+/// Resolves `primary` and checks the user's role; the error reply otherwise.
+fn access(state: &State, user: &str, cal: &str, write: bool) -> Result<String, Reply> {
+    let id = if cal == "primary" { user } else { cal };
+    match state.users.get(user).and_then(|u| u.calendars.get(id)) {
+        None => Err(google_error(404, "notFound", "Not Found")),
+        Some(Role::Reader) if write => Err(google_error(
+            403,
+            "forbidden",
+            "You need to have writer access to this calendar.",
+        )),
+        Some(_) => Ok(id.to_owned()),
+    }
+}
+
+fn list_entry(state: &State, user: &str, id: &str, role: Role) -> Value {
+    let cal = &state.calendars[id];
+    json!({
+        "kind": "calendar#calendarListEntry", "etag": "\"1\"", "id": id,
+        "summary": cal.summary, "timeZone": cal.time_zone,
+        "accessRole": if role == Role::Owner { "owner" } else { "reader" },
+        "primary": id == user,
+    })
+}
+
+/// Dispatches one authenticated API request.
+pub fn route(
+    state: &mut State,
+    user: &str,
+    method: &Method,
+    path: &[&str],
+    query: &HashMap<String, String>,
+    body: Value,
+) -> Reply {
+    match (method, path) {
+        (&Method::GET, ["users", "me", "calendarList"]) => {
+            let roles = state.users[user].calendars.clone();
+            let items = roles
+                .iter()
+                .map(|(id, role)| list_entry(state, user, id, *role))
+                .collect();
+            page(items, query, json!({ "kind": "calendar#calendarList" }))
+        }
+        (&Method::GET, ["users", "me", "calendarList", cal]) => {
+            let id = if *cal == "primary" { user } else { cal };
+            match state.users[user].calendars.get(id) {
+                Some(role) => json_reply(200, &list_entry(state, user, id, *role)),
+                None => google_error(404, "notFound", "Not Found"),
+            }
+        }
+        (&Method::POST, ["freeBusy"]) => free_busy(state, user, &body),
+        (_, ["calendars", cal, "events", rest @ ..]) => {
+            let write = !matches!(method, &Method::GET);
+            let id = match access(state, user, cal, write) {
+                Ok(id) => id,
+                Err(reply) => return reply,
+            };
+            let cal = state.calendars.get_mut(&id).unwrap();
+            events(cal, method, rest, query, body)
+        }
+        _ => google_error(404, "notFound", "Not Found"),
+    }
+}
+
+fn events(
+    cal: &mut CalendarData,
+    method: &Method,
+    rest: &[&str],
+    query: &HashMap<String, String>,
+    body: Value,
+) -> Reply {
+    let zone = cal.zone();
+    let head = json!({ "kind": "calendar#events", "summary": cal.summary, "timeZone": cal.time_zone });
+    match (method, rest) {
+        (&Method::GET, []) => {
+            let min = instant(query, "timeMin").unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let max = instant(query, "timeMax").unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let mut items = expand(cal, min, max);
+            if let Some(q) = query.get("q") {
+                items.retain(|e| matches(e, q));
+            }
+            page(items, query, head)
+        }
+        (&Method::POST, []) => insert(cal, body),
+        (&Method::GET, [id]) => match find(cal, id) {
+            Some(event) => json_reply(200, &event),
+            None => google_error(404, "notFound", "Not Found"),
+        },
+        (&Method::PATCH, [id]) => patch(cal, id, body),
+        (&Method::DELETE, [id]) => delete(cal, id),
+        (&Method::GET, [id, "instances"]) => {
+            let Some(master) = cal.events.get(*id).filter(|m| is_master(m)).cloned() else {
+                return google_error(404, "notFound", "Not Found");
+            };
+            let min = instant(query, "timeMin").unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let max = instant(query, "timeMax").unwrap_or(Utc::now() + Duration::days(3650));
+            let mut items = expand(cal, min, max);
+            items.retain(|e| e["recurringEventId"] == master["id"]);
+            let _ = zone;
+            page(items, query, head)
+        }
+        _ => google_error(404, "notFound", "Not Found"),
+    }
+}
+
+fn insert(cal: &mut CalendarData, mut event: Value) -> Reply {
+    let id = match event["id"].as_str() {
+        Some(id) => {
+            let valid = (5..=1024).contains(&id.len())
+                && id.chars().all(|c| matches!(c, 'a'..='v' | '0'..='9'));
+            if !valid {
+                return google_error(400, "invalid", "Invalid resource id value.");
+            }
+            if cal.events.contains_key(id) {
+                return google_error(409, "duplicate", "The requested identifier already exists.");
+            }
+            id.to_owned()
+        }
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    if when(&event["start"]).is_none() || when(&event["end"]).is_none() {
+        return google_error(400, "required", "Missing or invalid start or end time.");
+    }
+    event["id"] = json!(id);
+    event["kind"] = json!("calendar#event");
+    event["status"] = json!("confirmed");
+    event["created"] = json!(format_utc(Utc::now()));
+    stamp(&mut event);
+    cal.events.insert(id, event.clone());
+    json_reply(200, &event)
+}
+
+fn patch(cal: &mut CalendarData, id: &str, body: Value) -> Reply {
+    let Some(mut event) = find(cal, id).filter(|e| !cancelled(e)) else {
+        return google_error(404, "notFound", "Not Found");
+    };
+    let Value::Object(fields) = body else {
+        return google_error(400, "parseError", "Parse Error");
+    };
+    let target: &mut Map<String, Value> = event.as_object_mut().unwrap();
+    for (key, value) in fields {
+        target.insert(key, value);
+    }
+    if when(&event["start"]).is_none() || when(&event["end"]).is_none() {
+        return google_error(400, "invalid", "Invalid start or end time.");
+    }
+    stamp(&mut event);
+    cal.events.insert(id.to_owned(), event.clone());
+    if is_master(&event) {
+        drop_orphaned_exceptions(cal, id);
+    }
+    json_reply(200, &event)
+}
+
+/// Exceptions the (changed) rule no longer places go, as in Google.
+fn drop_orphaned_exceptions(cal: &mut CalendarData, series_id: &str) {
+    let zone = cal.zone();
+    let series = cal.events.get(series_id).and_then(|m| series_of(m, zone));
+    cal.events.retain(|_, e| {
+        if e["recurringEventId"].as_str() != Some(series_id) {
+            return true;
+        }
+        let Some(original) = when(&e["originalStartTime"]) else {
+            return false;
+        };
+        series
+            .as_ref()
+            .is_some_and(|s| s.has_occurrence(&original).unwrap_or(false))
+    });
+}
+
+fn delete(cal: &mut CalendarData, id: &str) -> Reply {
+    let Some(mut event) = find(cal, id) else {
+        return google_error(404, "notFound", "Not Found");
+    };
+    if cancelled(&event) {
+        return google_error(410, "deleted", "Resource has been deleted");
+    }
+    if is_master(&event) {
+        cal.events
+            .retain(|_, e| e["recurringEventId"].as_str() != Some(id));
+    }
+    event["status"] = json!("cancelled");
+    event.as_object_mut().unwrap().remove("recurrence");
+    stamp(&mut event);
+    cal.events.insert(id.to_owned(), event);
+    Response::builder()
+        .status(204)
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+fn free_busy(state: &State, user: &str, body: &Value) -> Reply {
+    let parse = |key: &str| {
+        body[key]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let (Some(min), Some(max)) = (parse("timeMin"), parse("timeMax")) else {
+        return google_error(400, "badRequest", "Bad Request");
+    };
+    let mut calendars = Map::new();
+    for item in body["items"].as_array().into_iter().flatten() {
+        let requested = item["id"].as_str().unwrap_or_default();
+        let answer = match access(state, user, requested, false) {
+            Err(_) => json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] }),
+            Ok(id) => {
+                let cal = &state.calendars[&id];
+                let busy: Vec<Value> = expand(cal, min, max)
+                    .iter()
+                    .filter(|e| e["transparency"] != "transparent")
+                    .filter_map(|e| span(e, cal.zone()))
+                    .map(|(s, e)| json!({ "start": format_utc(s.max(min)), "end": format_utc(e.min(max)) }))
+                    .collect();
+                json!({ "busy": busy })
+            }
+        };
+        calendars.insert(requested.to_owned(), answer);
+    }
+    json_reply(
+        200,
+        &json!({ "kind": "calendar#freeBusy", "timeMin": format_utc(min), "timeMax": format_utc(max), "calendars": calendars }),
+    )
+}

@@ -12,6 +12,7 @@ mod calendar_semantics;
 mod cli;
 mod durability;
 mod fail2ban;
+mod google_backend;
 mod handshake;
 mod limits;
 mod mcp_flow;

@@ -56,10 +56,7 @@ impl GoogleAccount {
         zone: Tz,
     ) -> Result<Event, CalendarError> {
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        let target = Target {
-            kind: "event",
-            id: event_id,
-        };
+        let target = Target::event(calendar_id, event_id);
         let found = self
             .api
             .call(target, move |hub, mut hints| {
@@ -85,10 +82,7 @@ impl CalendarBackend for GoogleAccount {
         let mut page: Option<String> = None;
         for _ in 0..MAX_LIST_PAGES {
             let token = page.clone();
-            let target = Target {
-                kind: "calendar",
-                id: "list",
-            };
+            let target = Target::calendar("primary");
             let list = self
                 .api
                 .call(target, move |hub, mut hints| {
@@ -125,10 +119,7 @@ impl CalendarBackend for GoogleAccount {
             return Ok(calendar.clone());
         }
         let id = calendar_id.to_owned();
-        let target = Target {
-            kind: "calendar",
-            id: calendar_id,
-        };
+        let target = Target::calendar(calendar_id);
         let entry = self
             .api
             .call(target, move |hub, mut hints| {
@@ -154,10 +145,7 @@ impl CalendarBackend for GoogleAccount {
     ) -> Result<EventPage, CalendarError> {
         let zone = self.zone(calendar_id).await?;
         let cal = calendar_id.to_owned();
-        let target = Target {
-            kind: "calendar",
-            id: calendar_id,
-        };
+        let target = Target::calendar(calendar_id);
         let page = self
             .api
             .call(target, move |hub, mut hints| {
@@ -257,10 +245,7 @@ impl CalendarBackend for GoogleAccount {
             time_max: Some(time_max),
             ..api::FreeBusyRequest::default()
         };
-        let target = Target {
-            kind: "calendar",
-            id: calendar_ids.first().map(String::as_str).unwrap_or_default(),
-        };
+        let target = Target::calendar(calendar_ids.first().map(String::as_str).unwrap_or_default());
         let reply = self
             .api
             .call(target, move |hub, mut hints| {

@@ -22,10 +22,35 @@ pub enum Failure {
 /// What the failing call addressed, so errors name it.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
-    /// `calendar` or `event`.
-    pub kind: &'static str,
-    /// Its id.
-    pub id: &'a str,
+    /// The calendar.
+    pub calendar: &'a str,
+    /// The event, when the call addressed one.
+    pub event: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// A call on a calendar as a whole.
+    pub fn calendar(calendar: &'a str) -> Target<'a> {
+        Target {
+            calendar,
+            event: None,
+        }
+    }
+
+    /// A call on one event of `calendar`.
+    pub fn event(calendar: &'a str, event: &'a str) -> Target<'a> {
+        Target {
+            calendar,
+            event: Some(event),
+        }
+    }
+
+    fn named(&self) -> String {
+        match self.event {
+            Some(event) => format!("event `{event}`"),
+            None => format!("calendar `{}`", self.calendar),
+        }
+    }
 }
 
 /// Classifies an error returned by a google-calendar3 call.
@@ -59,7 +84,6 @@ fn reasons(json: &Value) -> Vec<&str> {
 fn from_status(status: u16, json: &Value, target: Target<'_>) -> Failure {
     let reasons = reasons(json);
     let message = json["error"]["message"].as_str().unwrap_or("");
-    let Target { kind, id } = target;
     match status {
         401 => Failure::Unauthorized,
         403 if reasons
@@ -69,28 +93,39 @@ fn from_status(status: u16, json: &Value, target: Target<'_>) -> Failure {
             Failure::Transient(format!("403 {}", reasons.join(",")))
         }
         403 => Failure::Final(CalendarError::PermissionDenied(format!(
-            "the Google account has no access to {kind} `{id}`"
+            "Google refused this account access to calendar `{}` (403 {})",
+            target.calendar,
+            reasons.first().unwrap_or(&"forbidden")
         ))),
-        404 => Failure::Final(CalendarError::NotFound {
-            kind,
-            id: id.to_owned(),
+        404 => Failure::Final(match target.event {
+            Some(event) => CalendarError::event_not_found(event),
+            None => CalendarError::calendar_not_found(target.calendar),
         }),
         409 => Failure::Final(CalendarError::Conflict(format!(
-            "{kind} `{id}` already exists"
+            "{} already exists",
+            target.named()
         ))),
         410 => Failure::Final(CalendarError::Gone(format!(
-            "{kind} `{id}` has been deleted"
+            "{} has been deleted",
+            target.named()
         ))),
         412 => Failure::Final(CalendarError::Conflict(format!(
-            "{kind} `{id}` changed since it was read; read it again and retry"
+            "{} changed since it was read; read it again and retry",
+            target.named()
         ))),
-        400 => Failure::Final(CalendarError::InvalidArgument {
-            field: json["error"]["errors"][0]["location"]
+        400 => {
+            let field = json["error"]["errors"][0]["location"]
                 .as_str()
-                .unwrap_or("request")
-                .to_owned(),
-            problem: format!("Google Calendar refused it: {message}"),
-        }),
+                .unwrap_or("request");
+            Failure::Final(match field {
+                // Same words as the embedded store: page tokens are opaque either way.
+                "pageToken" => CalendarError::invalid(
+                    "pageToken",
+                    "not a token returned by a previous list_events call",
+                ),
+                _ => CalendarError::invalid(field, format!("Google Calendar refused it: {message}")),
+            })
+        }
         429 => Failure::Transient("429 too many requests".into()),
         500..=599 => Failure::Transient(format!("{status} {}", reasons.join(","))),
         _ => Failure::Final(CalendarError::Backend(format!(
@@ -108,8 +143,8 @@ mod tests {
     use crate::calendar::CalendarError;
 
     const EVENT: Target<'static> = Target {
-        kind: "event",
-        id: "e1",
+        calendar: "team",
+        event: Some("e1"),
     };
 
     fn google(code: u16, reason: &str) -> ApiError {

@@ -47,10 +47,7 @@ impl GoogleAccount {
         let zone = self.zone(calendar_id).await?;
         let id = body.id.clone().unwrap_or_default();
         let cal = calendar_id.to_owned();
-        let target = Target {
-            kind: "event",
-            id: &id,
-        };
+        let target = Target::event(calendar_id, &id);
         let created = self
             .api
             .call(target, move |hub, mut hints| {
@@ -81,10 +78,7 @@ impl GoogleAccount {
         let zone = self.zone(calendar_id).await?;
         let body = patch_to_api(patch)?;
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        let target = Target {
-            kind: "event",
-            id: event_id,
-        };
+        let target = Target::event(calendar_id, event_id);
         let changed = self
             .api
             .call(target, move |hub, mut hints| {
@@ -105,10 +99,7 @@ impl GoogleAccount {
 
     async fn remove(&self, calendar_id: &str, event_id: &str) -> Result<(), CalendarError> {
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        let target = Target {
-            kind: "event",
-            id: event_id,
-        };
+        let target = Target::event(calendar_id, event_id);
         let removed = self
             .api
             .call(target, move |hub, mut hints| {

@@ -160,11 +160,13 @@ fn page(items: Vec<Value>, query: &HashMap<String, String>, extra: Value) -> Rep
         .and_then(|m| m.parse().ok())
         .unwrap_or(250)
         .min(2500);
-    let offset: usize = query
-        .get("pageToken")
-        .and_then(|t| t.strip_prefix("offset-"))
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
+    let offset: usize = match query.get("pageToken") {
+        None => 0,
+        Some(token) => match token.strip_prefix("offset-").and_then(|t| t.parse().ok()) {
+            Some(offset) => offset,
+            None => return invalid_parameter("pageToken", "Invalid page token value."),
+        },
+    };
     let mut body = extra;
     let end = (offset + size).min(items.len());
     body["items"] = json!(items.get(offset..end).unwrap_or_default());
@@ -172,6 +174,18 @@ fn page(items: Vec<Value>, query: &HashMap<String, String>, extra: Value) -> Rep
         body["nextPageToken"] = json!(format!("offset-{end}"));
     }
     json_reply(200, &body)
+}
+
+/// Google's 400 for a bad query parameter, naming it in `location`.
+fn invalid_parameter(name: &str, message: &str) -> Reply {
+    json_reply(
+        400,
+        &json!({ "error": {
+            "code": 400, "message": message, "status": "INVALID_ARGUMENT",
+            "errors": [{ "domain": "global", "reason": "invalid", "message": message,
+                          "locationType": "parameter", "location": name }],
+        }}),
+    )
 }
 
 fn instant(query: &HashMap<String, String>, key: &str) -> Option<DateTime<Utc>> {

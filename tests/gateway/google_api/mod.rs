@@ -49,8 +49,11 @@ pub struct Fault {
     pub retry_after: Option<u64>,
     /// Raw body; `None` gives Google's JSON error object for `status`.
     pub body: Option<String>,
-    /// Pause before answering (to outlast the gateway's timeout).
+    /// Pause before answering (to outlast the gateway's timeout); a 200
+    /// fault without a body then gives the real reply.
     pub delay: Option<Duration>,
+    /// Only requests whose `METHOD /path` starts with this (all when `None`).
+    pub matching: Option<&'static str>,
 }
 
 impl Fault {
@@ -61,7 +64,14 @@ impl Fault {
             retry_after: None,
             body: None,
             delay: None,
+            matching: None,
         }
+    }
+
+    /// This fault for requests starting with `prefix` (e.g. `PATCH`) only.
+    pub fn on(mut self, prefix: &'static str) -> Fault {
+        self.matching = Some(prefix);
+        self
     }
 }
 
@@ -280,8 +290,13 @@ async fn handle(
     };
     let fault = {
         let mut state = state.lock().unwrap();
-        state.api_requests.push(format!("{method} /{rest}"));
-        state.faults.pop_front()
+        let request = format!("{method} /{rest}");
+        state.api_requests.push(request.clone());
+        let due = state
+            .faults
+            .iter()
+            .position(|f| f.matching.is_none_or(|m| request.starts_with(m)));
+        due.and_then(|at| state.faults.remove(at))
     };
     if let Some(fault) = fault {
         if let Some(delay) = fault.delay {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use yup_oauth2::ServiceAccountKey;
 
 use crate::config::{Problem, duration};
-use crate::secrets::{PREFIX, Secret, SecretKey, reveal};
+use crate::secrets::{KEY_ENV, PREFIX, Secret, SecretError, SecretKey, reveal};
 
 /// Google's Calendar API root, as google-calendar3 expects it (trailing slash).
 pub const GOOGLE_API_BASE_URL: &str = "https://www.googleapis.com/calendar/v3/";
@@ -159,11 +159,27 @@ impl Secrets {
                 String::new()
             }),
             Err(e) => {
-                problems.push(Problem::new(setting, e.to_string()));
+                problems.push(secret_problem(setting, e));
                 String::new()
             }
         }
     }
+}
+
+/// A secret that cannot be read, as a problem of `setting` (never quoting the value).
+fn secret_problem(setting: &str, error: SecretError) -> Problem {
+    let problem = match error {
+        SecretError::NoKey { .. } => format!(
+            "encrypted, but no key is available: set {KEY_ENV} or backend.google.encryption_key_file"
+        ),
+        SecretError::Undecryptable { .. } => {
+            "cannot decrypt (wrong key, or the value was altered)".to_owned()
+        }
+        SecretError::BadKey { source_name } => {
+            format!("{source_name}: the encryption key must be base64 of exactly 32 bytes")
+        }
+    };
+    Problem::new(setting, problem)
 }
 
 pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
@@ -180,7 +196,7 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         },
         Err(e) => Secrets {
             key: None,
-            key_problem: Some(Problem::new("backend.google.encryption_key_file", e.to_string())),
+            key_problem: Some(secret_problem("backend.google.encryption_key_file", e)),
         },
     };
     let service_account = service_account_key(&raw, base, &mut secrets, problems, warnings);
@@ -232,6 +248,11 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         .flatten()
         .chain(raw.accounts.values().filter_map(|a| a.refresh_token.as_ref()))
         .any(|v| !v.starts_with(PREFIX));
+    // Accounts that fail only because a secret above failed are not reported again.
+    let service_account_set =
+        raw.service_account_key.is_some() || raw.service_account_key_file.is_some();
+    let client_set = raw.oauth_client_id.is_some() || raw.oauth_client_secret.is_some();
+    let names: Vec<String> = raw.accounts.keys().cloned().collect();
     let mut accounts = BTreeMap::new();
     for (name, account) in raw.accounts {
         let key = format!("backend.google.accounts.{name}");
@@ -242,10 +263,12 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
                     subject,
                 }),
                 None => {
-                    problems.push(Problem::new(
-                        format!("{key}.subject"),
-                        "needs backend.google.service_account_key or service_account_key_file",
-                    ));
+                    if !service_account_set {
+                        problems.push(Problem::new(
+                            format!("{key}.subject"),
+                            "needs backend.google.service_account_key or service_account_key_file",
+                        ));
+                    }
                     None
                 }
             },
@@ -259,10 +282,12 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
                         refresh_token,
                     }),
                     None => {
-                        problems.push(Problem::new(
-                            format!("{key}.refresh_token"),
-                            "needs backend.google.oauth_client_id and oauth_client_secret",
-                        ));
+                        if !client_set {
+                            problems.push(Problem::new(
+                                format!("{key}.refresh_token"),
+                                "needs backend.google.oauth_client_id and oauth_client_secret",
+                            ));
+                        }
                         None
                     }
                 }
@@ -280,7 +305,7 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         }
     }
     for (client, account) in &raw.clients {
-        if !accounts.contains_key(account) {
+        if !names.contains(account) {
             problems.push(Problem::new(
                 format!("backend.google.clients.\"{client}\""),
                 format!("no account named `{account}` in backend.google.accounts"),
@@ -288,14 +313,14 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         }
     }
     if let Some(default) = &raw.default_account
-        && !accounts.contains_key(default)
+        && !names.contains(default)
     {
         problems.push(Problem::new(
             "backend.google.default_account",
             format!("no account named `{default}` in backend.google.accounts"),
         ));
     }
-    if accounts.is_empty() && problems.is_empty() {
+    if names.is_empty() {
         problems.push(Problem::new(
             "backend.google.accounts",
             "define at least one account",

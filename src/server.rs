@@ -61,13 +61,14 @@ struct Shared {
 async fn open_backend(backend: &Backend) -> anyhow::Result<Arc<dyn CalendarAccounts>> {
     Ok(match backend {
         Backend::Embedded(embedded) => {
-            let store = EmbeddedStore::open(&embedded.path, &embedded.time_zone, &embedded.calendars)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "backend.embedded.path: cannot open {}: {e}",
-                        embedded.path.display()
-                    )
-                })?;
+            let store =
+                EmbeddedStore::open(&embedded.path, &embedded.time_zone, &embedded.calendars)
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "backend.embedded.path: cannot open {}: {e}",
+                            embedded.path.display()
+                        )
+                    })?;
             Arc::new(SharedBackend(Arc::new(store)))
         }
         Backend::Google(google) => Arc::new(GoogleAccounts::new(google).await?),

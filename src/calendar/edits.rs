@@ -196,7 +196,11 @@ pub fn new_event(fields: EventPatch, calendar_zone: Tz) -> Result<Stored, Calend
 }
 
 /// `event` with `patch` applied, checked as a stored event would be.
-pub fn patched(mut event: Event, patch: EventPatch, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+pub fn patched(
+    mut event: Event,
+    patch: EventPatch,
+    calendar_zone: Tz,
+) -> Result<Stored, CalendarError> {
     apply_patch(&mut event, patch)?;
     Stored::analyse(event, calendar_zone)
 }
@@ -235,7 +239,6 @@ pub fn scope_needs_instance(scope: SeriesScope) -> CalendarError {
         ),
     )
 }
-
 
 /// Rewrites `patch` so that moving the instance originally at `original` moves
 /// the whole series by the same amount (one Tuesday an hour later: every

@@ -246,7 +246,11 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
     let plain_inline = [&raw.service_account_key, &raw.oauth_client_secret]
         .into_iter()
         .flatten()
-        .chain(raw.accounts.values().filter_map(|a| a.refresh_token.as_ref()))
+        .chain(
+            raw.accounts
+                .values()
+                .filter_map(|a| a.refresh_token.as_ref()),
+        )
         .any(|v| !v.starts_with(PREFIX));
     // Accounts that fail only because a secret above failed are not reported again.
     let service_account_set =
@@ -399,7 +403,11 @@ fn service_account_key(
             return None;
         }
     };
-    let token_uri = endpoint(&format!("{setting}.token_uri"), key.token_uri.clone(), problems);
+    let token_uri = endpoint(
+        &format!("{setting}.token_uri"),
+        key.token_uri.clone(),
+        problems,
+    );
     if token_uri.is_empty() {
         return None;
     }

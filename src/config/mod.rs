@@ -168,7 +168,10 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::parse(&text, base)?;
-        let marker = config.warnings.iter().position(|w| w == google::PLAIN_INLINE);
+        let marker = config
+            .warnings
+            .iter()
+            .position(|w| w == google::PLAIN_INLINE);
         if let Some(at) = marker {
             config.warnings.remove(at);
             if google::readable_by_others(path) {

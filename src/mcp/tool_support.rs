@@ -17,9 +17,9 @@ use rmcp::RoleServer;
 use rmcp::service::RequestContext;
 
 use crate::calendar::{CalendarBackend, CalendarError, EventQuery};
-use crate::mcp::{CalendarServer, grant_of};
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};
+use crate::mcp::{CalendarServer, grant_of};
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
 pub(super) const MAX_FREEBUSY_DAYS: i64 = 90;

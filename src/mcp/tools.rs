@@ -136,8 +136,7 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = backend.create_event(&p.calendar_id, p.fields())
-                    .await?;
+                let event = backend.create_event(&p.calendar_id, p.fields()).await?;
                 Ok(event_result("created", event, zone))
             }
             .await,
@@ -158,7 +157,8 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = backend.update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
+                let event = backend
+                    .update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
                     .await?;
                 Ok(event_result("updated", event, zone))
             }
@@ -204,7 +204,8 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
                     .await?;
-                let event = backend.respond_to_event(
+                let event = backend
+                    .respond_to_event(
                         &p.calendar_id,
                         &p.event_id,
                         &p.attendee_email,

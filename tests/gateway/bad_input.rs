@@ -3,8 +3,8 @@
 use rmcp::model::CallToolRequestParams;
 use serde_json::json;
 
-use crate::google_setup::Backend;
 use crate::common::{TestGateway, call_err, call_ok, initialize_body, post, rpc_message};
+use crate::google_setup::Backend;
 
 fn event(start: serde_json::Value, end: serde_json::Value) -> serde_json::Value {
     json!({ "summary": "x", "start": start, "end": end })

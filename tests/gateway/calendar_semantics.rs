@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::google_setup::Backend;
 use crate::common::{McpClient, TestGateway, call_err, call_ok};
+use crate::google_setup::Backend;
 
 async fn instances(
     client: &McpClient,

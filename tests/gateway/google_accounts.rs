@@ -94,8 +94,14 @@ async fn two_mapped_clients_never_see_each_others_data() {
         .collect();
     assert_eq!(bobs, [BOB, "holidays"]);
     let grants = gw.google_api().token_grants();
-    assert!(grants.contains(&format!("refresh_token {BOB}")), "{grants:?}");
-    assert!(grants.contains(&format!("jwt-bearer {ALICE}")), "{grants:?}");
+    assert!(
+        grants.contains(&format!("refresh_token {BOB}")),
+        "{grants:?}"
+    );
+    assert!(
+        grants.contains(&format!("jwt-bearer {ALICE}")),
+        "{grants:?}"
+    );
 
     // A client with no mapping (and no default account) reaches nothing.
     let stranger = gw.mcp("agent-c").await;
@@ -126,27 +132,21 @@ async fn token_calendar_scope_applies_on_top_of_the_account() {
     assert_eq!(ids, ["team"], "the account's other calendars stay hidden");
     let refused = client
         .call_tool(
-            rmcp::model::CallToolRequestParams::new("list_events").with_arguments(
-                json!({ "calendarId": ALICE })
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
+            rmcp::model::CallToolRequestParams::new("list_events")
+                .with_arguments(json!({ "calendarId": ALICE }).as_object().unwrap().clone()),
         )
         .await
         .unwrap_err();
-    assert!(format!("{refused}").contains("calendar not allowed"), "{refused}");
+    assert!(
+        format!("{refused}").contains("calendar not allowed"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
 async fn a_revoked_refresh_token_asks_for_reauthorization() {
     let gw = TestGateway::start_google(two_accounts).await;
-    gw.google_api()
-        .state
-        .lock()
-        .unwrap()
-        .refresh_tokens
-        .clear();
+    gw.google_api().state.lock().unwrap().refresh_tokens.clear();
     let bob = gw.mcp("agent-b").await;
     let message = call_err(&bob, "list_calendars", json!({})).await;
     assert_eq!(

@@ -85,7 +85,8 @@ async fn a_persistent_failure_ends_in_a_clear_error_after_the_attempt_limit() {
     api.fail_next(std::iter::repeat_n(Fault::status(500), 5));
     let message = call_err(&client, "create_event", team_event()).await;
     assert!(
-        message.starts_with("Google Calendar did not answer successfully: gave up after 5 attempt(s)"),
+        message
+            .starts_with("Google Calendar did not answer successfully: gave up after 5 attempt(s)"),
         "{message}"
     );
     assert!(message.contains("500"), "{message}");
@@ -111,7 +112,11 @@ async fn a_slow_reply_times_out_and_is_retried() {
         ..Fault::status(200)
     }]);
     call_ok(&client, "create_event", team_event()).await;
-    assert_eq!(api.api_requests().len() - before, 2, "one timed out, one answered");
+    assert_eq!(
+        api.api_requests().len() - before,
+        2,
+        "one timed out, one answered"
+    );
 }
 
 #[tokio::test]

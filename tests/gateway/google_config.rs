@@ -141,7 +141,10 @@ fn plaintext_secrets_readable_by_others_get_a_warning_and_are_never_echoed() {
     let out = check_config(&broken, None);
     assert_eq!(out.status.code(), Some(2));
     let text = stderr(&out);
-    assert!(text.contains("backend.google.accounts.bob: set exactly one of"), "{text}");
+    assert!(
+        text.contains("backend.google.accounts.bob: set exactly one of"),
+        "{text}"
+    );
     assert!(!text.contains("plain-refresh-token"), "{text}");
 }
 
@@ -154,9 +157,10 @@ fn endpoints_must_be_https_unless_loopback_and_mappings_must_name_accounts() {
         dir.path(),
         "service_account_key_file = \"sa.json\"\n\n[backend.google.clients]\n\"agent-a\" = \"nobody\"",
     );
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("http://127.0.0.1:9/calendar/v3/", "http://calendar.example/v3/");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "http://127.0.0.1:9/calendar/v3/",
+        "http://calendar.example/v3/",
+    );
     std::fs::write(&config, text).unwrap();
     let out = check_config(&config, None);
     assert_eq!(out.status.code(), Some(2));
@@ -166,6 +170,9 @@ fn endpoints_must_be_https_unless_loopback_and_mappings_must_name_accounts() {
         "backend.google.service_account_key_file.token_uri: `http://oauth.example/token` must use https (plain http only to a loopback address)",
         "backend.google.clients.\"agent-a\": no account named `nobody` in backend.google.accounts",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
     }
 }

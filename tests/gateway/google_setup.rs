@@ -102,7 +102,13 @@ pub async fn start_google_api() -> (GoogleApi, ServiceAccountKey) {
     api.state.lock().unwrap().service_account.1 = key.public_pem.clone();
     api.add_user(ALICE, "UTC");
     api.add_calendar(ALICE, "team", "Team", "Europe/Berlin", Role::Owner);
-    api.add_calendar(ALICE, "ny", "New York office", "America/New_York", Role::Owner);
+    api.add_calendar(
+        ALICE,
+        "ny",
+        "New York office",
+        "America/New_York",
+        Role::Owner,
+    );
     api.add_user(BOB, "Europe/Paris");
     api.add_calendar(BOB, "holidays", "Holidays", "UTC", Role::Owner);
     (api, key)
@@ -139,6 +145,8 @@ impl TestGateway {
 
     /// The Google stand-in behind this gateway.
     pub fn google_api(&self) -> &GoogleApi {
-        self.google.as_ref().expect("a gateway on the Google backend")
+        self.google
+            .as_ref()
+            .expect("a gateway on the Google backend")
     }
 }

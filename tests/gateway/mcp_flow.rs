@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
-use crate::google_setup::Backend;
 use crate::common::{TestGateway, call_err, call_ok};
+use crate::google_setup::Backend;
 
 async fn create_list_get_update_delete_round_trip(backend: Backend) {
     let gw = TestGateway::start_on(backend).await;

@@ -6,12 +6,11 @@ use chrono_tz::Tz;
 use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
-use crate::calendar::embedded::lookup::{
-    Target, calendar_zone, current_instance, get, locate,
-};
 use crate::calendar::edits::{
-    Stored, answer_invitation, apply_patch, materialise, new_event, move_series_with_instance, scope_needs_instance,
+    Stored, answer_invitation, apply_patch, materialise, move_series_with_instance, new_event,
+    scope_needs_instance,
 };
+use crate::calendar::embedded::lookup::{Target, calendar_zone, current_instance, get, locate};
 use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
 use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, format_utc};
@@ -209,7 +208,12 @@ pub fn respond(
     answer: Rsvp,
     comment: Option<String>,
 ) -> Result<Event, CalendarError> {
-    let attendees = answer_invitation(get(conn, calendar_id, id)?.attendees, email, answer, comment)?;
+    let attendees = answer_invitation(
+        get(conn, calendar_id, id)?.attendees,
+        email,
+        answer,
+        comment,
+    )?;
     let patch = EventPatch {
         attendees: Some(attendees),
         ..EventPatch::default()

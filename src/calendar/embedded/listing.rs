@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, params};
 
+use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::calendar_zone;
-use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::rows::decode;
 use crate::calendar::model::Event;
 use crate::calendar::slots::merge;

@@ -5,8 +5,8 @@ use chrono_tz::Tz;
 use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
-use crate::calendar::embedded::load_calendar;
 use crate::calendar::edits::{Stored, materialise};
+use crate::calendar::embedded::load_calendar;
 use crate::calendar::embedded::rows::load;
 use crate::calendar::model::Event;
 use crate::calendar::series::parse_instance_id;

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::CalendarError;
-use crate::calendar::embedded::db_error;
 use crate::calendar::edits::Stored;
+use crate::calendar::embedded::db_error;
 use crate::calendar::model::Event;
 use crate::calendar::time::{When, format_utc};
 

@@ -62,7 +62,12 @@ impl GoogleAccount {
             .call(target, move |hub, mut hints| {
                 let (cal, id) = (cal.clone(), id.clone());
                 Box::pin(async move {
-                    let reply = hub.events().get(&cal, &id).delegate(&mut hints).doit().await;
+                    let reply = hub
+                        .events()
+                        .get(&cal, &id)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
                     (reply, hints)
                 })
             })
@@ -125,7 +130,12 @@ impl CalendarBackend for GoogleAccount {
             .call(target, move |hub, mut hints| {
                 let id = id.clone();
                 Box::pin(async move {
-                    let reply = hub.calendar_list().get(&id).delegate(&mut hints).doit().await;
+                    let reply = hub
+                        .calendar_list()
+                        .get(&id)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
                     (reply, hints)
                 })
             })
@@ -251,7 +261,12 @@ impl CalendarBackend for GoogleAccount {
             .call(target, move |hub, mut hints| {
                 let request = request.clone();
                 Box::pin(async move {
-                    let reply = hub.freebusy().query(request).delegate(&mut hints).doit().await;
+                    let reply = hub
+                        .freebusy()
+                        .query(request)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
                     (reply, hints)
                 })
             })

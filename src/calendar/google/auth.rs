@@ -28,7 +28,7 @@ pub enum AccessTokens {
         authenticator: Authenticator<Connector>,
     },
     /// Authorized user (refresh token).
-    AuthorizedUser(RefreshTokenFlow),
+    AuthorizedUser(Box<RefreshTokenFlow>),
 }
 
 impl AccessTokens {
@@ -51,7 +51,9 @@ impl AccessTokens {
                 .build()
                 .await
                 .map_err(|e| {
-                    anyhow::anyhow!("backend.google.accounts.{name}: unusable service account key ({e})")
+                    anyhow::anyhow!(
+                        "backend.google.accounts.{name}: unusable service account key ({e})"
+                    )
                 })?;
                 AccessTokens::ServiceAccount {
                     account: name.to_owned(),
@@ -62,7 +64,7 @@ impl AccessTokens {
                 client_id,
                 client_secret,
                 refresh_token,
-            } => AccessTokens::AuthorizedUser(RefreshTokenFlow {
+            } => AccessTokens::AuthorizedUser(Box::new(RefreshTokenFlow {
                 account: name.to_owned(),
                 token_uri: token_uri.to_owned(),
                 client_id: client_id.clone(),
@@ -71,7 +73,7 @@ impl AccessTokens {
                 client,
                 timeout,
                 cached: Mutex::new(None),
-            }),
+            })),
         })
     }
 
@@ -117,5 +119,10 @@ impl AccessTokens {
 /// The error's first line: yup-oauth2's messages may quote whole replies.
 fn short(error: &yup_oauth2::Error) -> String {
     let text = error.to_string();
-    text.lines().next().unwrap_or_default().chars().take(200).collect()
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect()
 }

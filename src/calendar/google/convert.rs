@@ -101,7 +101,10 @@ pub fn event_from_api(event: api::Event, zone: Tz) -> Result<Event, CalendarErro
 }
 
 /// A model start/end for the API; `field` names it in errors.
-pub fn time_to_api(field: &str, value: &EventDateTime) -> Result<api::EventDateTime, CalendarError> {
+pub fn time_to_api(
+    field: &str,
+    value: &EventDateTime,
+) -> Result<api::EventDateTime, CalendarError> {
     Ok(match resolve(field, value)? {
         When::Timed { at, zone } => api::EventDateTime {
             date_time: Some(at),

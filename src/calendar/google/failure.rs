@@ -123,7 +123,9 @@ fn from_status(status: u16, json: &Value, target: Target<'_>) -> Failure {
                     "pageToken",
                     "not a token returned by a previous list_events call",
                 ),
-                _ => CalendarError::invalid(field, format!("Google Calendar refused it: {message}")),
+                _ => {
+                    CalendarError::invalid(field, format!("Google Calendar refused it: {message}"))
+                }
             })
         }
         429 => Failure::Transient("429 too many requests".into()),

@@ -72,7 +72,10 @@ impl RefreshTokenFlow {
             .append_pair("refresh_token", self.refresh_token.expose())
             .finish();
         let request = http::Request::post(&self.token_uri)
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(form)
             .map_err(|e| Failure::Final(CalendarError::Backend(format!("token request: {e}"))))?;
         let exchange = async {
@@ -96,7 +99,9 @@ impl RefreshTokenFlow {
             return Ok((granted.access_token, lifetime));
         }
         if status.is_server_error() || status.as_u16() == 429 {
-            return Err(Failure::Transient(format!("token endpoint answered {status}")));
+            return Err(Failure::Transient(format!(
+                "token endpoint answered {status}"
+            )));
         }
         let reason = serde_json::from_slice::<Refused>(&body)
             .map(|r| r.error)

@@ -33,14 +33,16 @@ impl GoogleAccount {
         zone: Tz,
     ) -> Result<Addressed, CalendarError> {
         let event = self.live_event(calendar_id, event_id, zone).await?;
-        Ok(match (&event.recurring_event_id, event.recurrence.is_empty()) {
-            (Some(series), _) => Addressed::Instance {
-                series_id: series.clone(),
-                event,
+        Ok(
+            match (&event.recurring_event_id, event.recurrence.is_empty()) {
+                (Some(series), _) => Addressed::Instance {
+                    series_id: series.clone(),
+                    event,
+                },
+                (None, false) => Addressed::Series(event),
+                (None, true) => Addressed::Single(event),
             },
-            (None, false) => Addressed::Series(event),
-            (None, true) => Addressed::Single(event),
-        })
+        )
     }
 
     async fn insert(&self, calendar_id: &str, body: api::Event) -> Result<Event, CalendarError> {
@@ -53,7 +55,12 @@ impl GoogleAccount {
             .call(target, move |hub, mut hints| {
                 let (cal, body) = (cal.clone(), body.clone());
                 Box::pin(async move {
-                    let reply = hub.events().insert(body, &cal).delegate(&mut hints).doit().await;
+                    let reply = hub
+                        .events()
+                        .insert(body, &cal)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
                     (reply, hints)
                 })
             })
@@ -219,8 +226,8 @@ impl GoogleAccount {
         tail.recurring_event_id = None;
         tail.original_start_time = None;
         tail.recurrence = series.lines_from(&original)?;
-        let tail = new_event(as_patch(&tail), zone)
-            .and_then(|fresh| patched(fresh.event, patch, zone))?;
+        let tail =
+            new_event(as_patch(&tail), zone).and_then(|fresh| patched(fresh.event, patch, zone))?;
         let mut body = patch_to_api(&as_patch(&tail.event))?;
         body.id = Some(tail.event.id.clone());
         let created = self.insert(calendar_id, body).await?;
@@ -261,9 +268,9 @@ impl GoogleAccount {
                         if original.instant(master.zone) <= master.start.instant(master.zone) {
                             return self.remove(calendar_id, &series_id).await;
                         }
-                        let series = master.series.ok_or_else(|| {
-                            CalendarError::Backend("series without rule".into())
-                        })?;
+                        let series = master
+                            .series
+                            .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
                         let head = EventPatch {
                             recurrence: Some(series.lines_ending_before(&original)),
                             ..EventPatch::default()

@@ -74,7 +74,9 @@ fn series_of(master: &Value, zone: Tz) -> Option<Series> {
 }
 
 fn is_master(event: &Value) -> bool {
-    event["recurrence"].as_array().is_some_and(|r| !r.is_empty())
+    event["recurrence"]
+        .as_array()
+        .is_some_and(|r| !r.is_empty())
 }
 
 fn cancelled(event: &Value) -> bool {
@@ -201,15 +203,15 @@ fn stamp(event: &mut Value) {
 }
 
 /// Resolves `primary` and checks the user's role; the error reply otherwise.
-fn access(state: &State, user: &str, cal: &str, write: bool) -> Result<String, Reply> {
+fn access(state: &State, user: &str, cal: &str, write: bool) -> Result<String, Box<Reply>> {
     let id = if cal == "primary" { user } else { cal };
     match state.users.get(user).and_then(|u| u.calendars.get(id)) {
-        None => Err(google_error(404, "notFound", "Not Found")),
-        Some(Role::Reader) if write => Err(google_error(
+        None => Err(Box::new(google_error(404, "notFound", "Not Found"))),
+        Some(Role::Reader) if write => Err(Box::new(google_error(
             403,
             "forbidden",
             "You need to have writer access to this calendar.",
-        )),
+        ))),
         Some(_) => Ok(id.to_owned()),
     }
 }
@@ -254,7 +256,7 @@ pub fn route(
             let write = !matches!(method, &Method::GET);
             let id = match access(state, user, cal, write) {
                 Ok(id) => id,
-                Err(reply) => return reply,
+                Err(reply) => return *reply,
             };
             let cal = state.calendars.get_mut(&id).unwrap();
             events(cal, method, rest, query, body)
@@ -271,7 +273,8 @@ fn events(
     body: Value,
 ) -> Reply {
     let zone = cal.zone();
-    let head = json!({ "kind": "calendar#events", "summary": cal.summary, "timeZone": cal.time_zone });
+    let head =
+        json!({ "kind": "calendar#events", "summary": cal.summary, "timeZone": cal.time_zone });
     match (method, rest) {
         (&Method::GET, []) => {
             let min = instant(query, "timeMin").unwrap_or(DateTime::<Utc>::MIN_UTC);
@@ -405,7 +408,9 @@ fn free_busy(state: &State, user: &str, body: &Value) -> Reply {
     for item in body["items"].as_array().into_iter().flatten() {
         let requested = item["id"].as_str().unwrap_or_default();
         let answer = match access(state, user, requested, false) {
-            Err(_) => json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] }),
+            Err(_) => {
+                json!({ "errors": [{ "domain": "global", "reason": "notFound" }], "busy": [] })
+            }
             Ok(id) => {
                 let cal = &state.calendars[&id];
                 let busy: Vec<Value> = expand(cal, min, max)

@@ -327,7 +327,11 @@ async fn handle(
             .map(|(user, _)| user)
     };
     let Some(user) = user else {
-        return google_error(401, "authError", "Request had invalid authentication credentials.");
+        return google_error(
+            401,
+            "authError",
+            "Request had invalid authentication credentials.",
+        );
     };
     let segments: Vec<String> = rest
         .split('/')

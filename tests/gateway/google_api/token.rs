@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use base64::Engine;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Response;
-use base64::Engine;
 use jsonwebtoken::crypto::verify;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
@@ -28,7 +28,12 @@ struct Assertion {
 
 /// Checks an RS256 assertion by hand: yup-oauth2 pads its base64url segments
 /// (Google accepts that), which jsonwebtoken's `decode` refuses.
-fn verify_assertion(assertion: &str, public_pem: &str, issuer: &str, audience: &str) -> Option<Assertion> {
+fn verify_assertion(
+    assertion: &str,
+    public_pem: &str,
+    issuer: &str,
+    audience: &str,
+) -> Option<Assertion> {
     let (message, signature) = assertion.rsplit_once('.')?;
     let (header, payload) = message.split_once('.')?;
     let engine = base64::engine::GeneralPurpose::new(

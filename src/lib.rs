@@ -18,8 +18,10 @@
 //!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named session
 //!    belongs to this identity; the body is read within its limit.
 //! 6. [`mcp`] checks each message's scope ([`admission::scope`]) and runs the
-//!    tool, which calls a [`calendar::CalendarBackend`] (today the embedded
-//!    SQLite store, [`calendar::embedded`]).
+//!    tool on the [`calendar::CalendarBackend`] that
+//!    [`calendar::CalendarAccounts`] picks for the identity: the embedded
+//!    SQLite store ([`calendar::embedded`]) for everyone, or the Google account
+//!    mapped to this client ([`calendar::google`]).
 //!
 //! Every refusal is a [`denial::Denial`] value, written once to the
 //! [`seclog`] security log; every tool call is one line in the [`audit`] log.
@@ -33,7 +35,9 @@
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for results).
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
-//!   slots ([`calendar::slots`]) and the embedded store.
+//!   slots ([`calendar::slots`]), the checks both backends share
+//!   ([`calendar::edits`]), the embedded store and the Google backend.
+//! - [`secrets`]: `ENC:` values (AES-256-GCM) for credentials at rest.
 //! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
 //!   holds the commands themselves.
 

@@ -447,3 +447,37 @@ fn endpoint(key: &str, url: String, problems: &mut Vec<Problem>) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Context, RawGoogle, validate};
+
+    #[test]
+    fn secrets_never_reach_debug_output() {
+        let raw: RawGoogle = toml::from_str(
+            r#"
+oauth_client_id = "client"
+oauth_client_secret = "very-secret-client-secret"
+default_account = "me"
+[accounts.me]
+refresh_token = "1//very-secret-refresh-token"
+"#,
+        )
+        .unwrap();
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let google = validate(
+            raw,
+            Context {
+                base: Path::new("."),
+                problems: &mut problems,
+                warnings: &mut warnings,
+            },
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let shown = format!("{google:?}");
+        assert!(shown.contains("Secret([redacted])"), "{shown}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+    }
+}

@@ -133,6 +133,15 @@ fn plaintext_secrets_readable_by_others_get_a_warning_and_are_never_echoed() {
         )
     );
 
+    std::fs::set_permissions(&sa, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = check_config(&config, None);
+    assert_eq!(out.status.code(), Some(0));
+    let expected = format!(
+        "warning: backend.google.service_account_key_file: {} holds a plaintext key and is readable by group or others; chmod 600 it or store it encrypted (mcp-gateway secrets encrypt)",
+        sa.display()
+    );
+    assert!(stderr(&out).lines().any(|l| l == expected), "{}", stderr(&out));
+
     // A broken account names its setting, never the secret it holds.
     let broken = write_config(
         dir.path(),

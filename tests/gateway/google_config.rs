@@ -140,7 +140,11 @@ fn plaintext_secrets_readable_by_others_get_a_warning_and_are_never_echoed() {
         "warning: backend.google.service_account_key_file: {} holds a plaintext key and is readable by group or others; chmod 600 it or store it encrypted (mcp-gateway secrets encrypt)",
         sa.display()
     );
-    assert!(stderr(&out).lines().any(|l| l == expected), "{}", stderr(&out));
+    assert!(
+        stderr(&out).lines().any(|l| l == expected),
+        "{}",
+        stderr(&out)
+    );
 
     // A broken account names its setting, never the secret it holds.
     let broken = write_config(

@@ -9,6 +9,7 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 
 use crate::common::{McpClient, TestGateway, call_ok};
+use crate::google_setup::Backend;
 
 fn reader_of_team() -> TokenRequest {
     TokenRequest {
@@ -37,9 +38,8 @@ async fn refused(client: &McpClient, tool: &str, arguments: Value) -> (i32, Stri
     }
 }
 
-#[tokio::test]
-async fn a_read_only_token_for_one_calendar() {
-    let gw = TestGateway::start().await;
+async fn a_read_only_token_for_one_calendar(backend: Backend) {
+    let gw = TestGateway::start_on(backend).await;
     let reader = gw
         .mcp_with("agent-r", &gw.pki.token_with(&reader_of_team()))
         .await;
@@ -206,4 +206,16 @@ async fn a_writer_without_delete_may_create_and_update_only() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     panic!("no tool_error audit line: {:#?}", gw.audit_lines());
+}
+
+// The same case on both backends: scope is checked before any backend is asked.
+
+#[tokio::test]
+async fn a_read_only_token_for_one_calendar_on_embedded() {
+    a_read_only_token_for_one_calendar(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn a_read_only_token_for_one_calendar_on_google() {
+    a_read_only_token_for_one_calendar(Backend::Google).await;
 }

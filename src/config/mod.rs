@@ -3,6 +3,7 @@
 //! all problems are reported at once so an operator fixes the file in one pass.
 
 pub mod google;
+mod google_secrets;
 mod jwt;
 mod network;
 mod raw;
@@ -174,7 +175,7 @@ impl Config {
             .position(|w| w == google::PLAIN_INLINE);
         if let Some(at) = marker {
             config.warnings.remove(at);
-            if google::readable_by_others(path) {
+            if google_secrets::readable_by_others(path) {
                 config.warnings.push(format!(
                     "{}: holds a plaintext secret and is readable by group or others; chmod 600 it or store the secret encrypted (mcp-gateway secrets encrypt)",
                     path.display()

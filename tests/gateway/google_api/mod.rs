@@ -5,6 +5,7 @@
 //! and fault injection (statuses with Retry-After, slow and malformed replies).
 
 mod events;
+mod store;
 mod token;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -22,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-pub use crate::google_api::events::CalendarData;
+pub use crate::google_api::store::CalendarData;
 
 /// What a user may do with a calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::crypto::aws_lc_rs::sign::any_supported_type;
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
 use yup_oauth2::ServiceAccountKey;
 
 use crate::config::Problem;
@@ -131,6 +134,17 @@ pub(super) fn service_account_key(
             return None;
         }
     };
+    // yup-oauth2 would read the private key only at the first token request.
+    let usable = PrivateKeyDer::from_pem_slice(key.private_key.as_bytes())
+        .ok()
+        .is_some_and(|der| any_supported_type(&der).is_ok());
+    if !usable {
+        problems.push(Problem::new(
+            format!("{setting}.private_key"),
+            "not a usable PEM private key",
+        ));
+        return None;
+    }
     let token_uri = endpoint(
         &format!("{setting}.token_uri"),
         key.token_uri.clone(),

@@ -178,6 +178,25 @@ fn endpoints_must_be_https_unless_loopback_and_mappings_must_name_accounts() {
     let out = check_config(&config, None);
     assert_eq!(out.status.code(), Some(2));
     let text = stderr(&out);
+    let mut broken: serde_json::Value = serde_json::from_str(&sa.json).unwrap();
+    broken["private_key"] =
+        serde_json::json!("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
+    let other = dir.path().join("other.toml");
+    std::fs::write(dir.path().join("broken.json"), broken.to_string()).unwrap();
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("\"sa.json\"", "\"broken.json\""),
+    )
+    .unwrap();
+    let out = check_config(&other, None);
+    assert!(
+        stderr(&out).lines().any(|l| l
+            == "backend.google.service_account_key_file.private_key: not a usable PEM private key"),
+        "{}",
+        stderr(&out)
+    );
     for line in [
         "backend.google.api_base_url: `http://calendar.example/v3/` must use https (plain http only to a loopback address)",
         "backend.google.service_account_key_file.token_uri: `http://oauth.example/token` must use https (plain http only to a loopback address)",

@@ -44,14 +44,27 @@ pub struct Hints {
 
 impl Delegate for Hints {
     fn http_failure(&mut self, response: &Response, _error: Option<&Value>) -> Retry {
-        self.retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        self.retry_after = retry_after(response.headers(), chrono::Utc::now());
         Retry::Abort
     }
+}
+
+/// A `Retry-After` header as a pause: seconds, or an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(headers: &http::HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 /// One attempt of a call: the reply, and the hints its delegate collected.
@@ -175,7 +188,25 @@ fn backoff(base: Duration, tries: u32) -> Duration {
 mod tests {
     use std::time::Duration;
 
-    use super::{MAX_BACKOFF, backoff};
+    use chrono::TimeZone;
+
+    use super::{MAX_BACKOFF, backoff, retry_after};
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap();
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(retry_after(&headers, now), None);
+        headers.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
+        headers.insert(
+            http::header::RETRY_AFTER,
+            "Sun, 22 Nov 2026 08:01:30 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(90)));
+        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers, now), None);
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_is_capped() {

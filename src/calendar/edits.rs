@@ -75,6 +75,32 @@ impl Stored {
     }
 }
 
+impl Stored {
+    /// Whether the occurrence originally at `original` is this series' first
+    /// (or earlier): "this and following" from there means the whole series.
+    pub fn starts_at_or_after(&self, original: &When) -> bool {
+        original.instant(self.zone) <= self.start.instant(self.zone)
+    }
+
+    /// The recurrence of a series master.
+    pub fn rule(&self) -> Result<&Series, CalendarError> {
+        self.series
+            .as_ref()
+            .ok_or_else(|| CalendarError::Backend(format!("series {} without rule", self.event.id)))
+    }
+}
+
+/// Refuses a recurrence change aimed at one instance of a series.
+pub fn check_instance_patch(patch: &EventPatch) -> Result<(), CalendarError> {
+    if patch.recurrence.is_some() {
+        return Err(CalendarError::invalid(
+            "recurrence",
+            "cannot be set on one instance; use scope `thisAndFollowing` or `all`",
+        ));
+    }
+    Ok(())
+}
+
 /// Applies `patch` to `event` after checking each field's limits.
 pub fn apply_patch(event: &mut Event, patch: EventPatch) -> Result<(), CalendarError> {
     if let Some(summary) = patch.summary {

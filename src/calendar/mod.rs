@@ -65,6 +65,14 @@ impl CalendarError {
         }
     }
 
+    /// The error for a `pageToken` no listing produced (either backend).
+    pub fn bad_page_token() -> CalendarError {
+        CalendarError::invalid(
+            "pageToken",
+            "not a token returned by a previous list_events call",
+        )
+    }
+
     /// A not-found error for an event id.
     pub fn event_not_found(id: &str) -> CalendarError {
         CalendarError::NotFound {

@@ -7,8 +7,8 @@ use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
 use crate::calendar::edits::{
-    Stored, answer_invitation, apply_patch, materialise, move_series_with_instance, new_event,
-    scope_needs_instance,
+    Stored, answer_invitation, apply_patch, check_instance_patch, materialise,
+    move_series_with_instance, new_event, scope_needs_instance,
 };
 use crate::calendar::embedded::lookup::{Target, calendar_zone, current_instance, get, locate};
 use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
@@ -51,12 +51,7 @@ pub fn update(
             edited,
         } => match scope.unwrap_or(SeriesScope::ThisInstance) {
             SeriesScope::ThisInstance => {
-                if patch.recurrence.is_some() {
-                    return Err(CalendarError::invalid(
-                        "recurrence",
-                        "cannot be set on one instance; use scope `thisAndFollowing` or `all`",
-                    ));
-                }
+                check_instance_patch(&patch)?;
                 let base = current_instance(&master, original, edited, id)?;
                 rewrite(conn, calendar_id, base.event, patch, zone, Some(&original))
             }
@@ -112,13 +107,10 @@ fn split(
     patch: EventPatch,
     zone: Tz,
 ) -> Result<Event, CalendarError> {
-    if original.instant(master.zone) <= master.start.instant(master.zone) {
+    if master.starts_at_or_after(&original) {
         return update_whole_series(conn, calendar_id, master, original, patch, zone);
     }
-    let series = master
-        .series
-        .clone()
-        .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
+    let series = master.rule()?.clone();
     let mut tail = materialise(&master, original).event;
     tail.id = uuid::Uuid::new_v4().simple().to_string();
     tail.recurring_event_id = None;
@@ -137,10 +129,7 @@ fn end_series_before(
     original: &When,
     zone: Tz,
 ) -> Result<(), CalendarError> {
-    let series = master
-        .series
-        .clone()
-        .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
+    let series = master.rule()?.clone();
     let cut = original.instant(master.zone).timestamp();
     let mut head = master.event;
     head.recurrence = series.lines_ending_before(original);
@@ -181,7 +170,7 @@ pub fn delete(
             }
             SeriesScope::All => delete_series(conn, calendar_id, &master.event.id),
             SeriesScope::ThisAndFollowing => {
-                if original.instant(master.zone) <= master.start.instant(master.zone) {
+                if master.starts_at_or_after(&original) {
                     return delete_series(conn, calendar_id, &master.event.id);
                 }
                 end_series_before(conn, calendar_id, master, &original, zone)

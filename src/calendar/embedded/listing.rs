@@ -96,12 +96,7 @@ fn encode_cursor(stored: &Stored) -> String {
 }
 
 fn decode_cursor(token: &str) -> Result<(i64, String), CalendarError> {
-    let bad = || {
-        CalendarError::invalid(
-            "pageToken",
-            "not a token returned by a previous list_events call",
-        )
-    };
+    let bad = CalendarError::bad_page_token;
     let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let text = String::from_utf8(text).map_err(|_| bad())?;
     let (at, id) = text.split_once(':').ok_or_else(bad)?;

@@ -118,11 +118,8 @@ fn from_status(status: u16, json: &Value, target: Target<'_>) -> Failure {
                 .as_str()
                 .unwrap_or("request");
             Failure::Final(match field {
-                // Same words as the embedded store: page tokens are opaque either way.
-                "pageToken" => CalendarError::invalid(
-                    "pageToken",
-                    "not a token returned by a previous list_events call",
-                ),
+                // Page tokens are opaque with either backend: one message for both.
+                "pageToken" => CalendarError::bad_page_token(),
                 _ => {
                     CalendarError::invalid(field, format!("Google Calendar refused it: {message}"))
                 }

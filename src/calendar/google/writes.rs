@@ -9,8 +9,8 @@ use google_calendar3::api;
 
 use crate::calendar::CalendarError;
 use crate::calendar::edits::{
-    Stored, answer_invitation, materialise, move_series_with_instance, new_event, patched,
-    scope_needs_instance,
+    Stored, answer_invitation, check_instance_patch, materialise, move_series_with_instance,
+    new_event, patched, scope_needs_instance,
 };
 use crate::calendar::google::account::GoogleAccount;
 use crate::calendar::google::convert::{as_patch, event_from_api, patch_to_api};
@@ -158,7 +158,7 @@ impl GoogleAccount {
         &self,
         calendar_id: &str,
         event_id: &str,
-        mut patch: EventPatch,
+        patch: EventPatch,
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
         let zone = self.zone(calendar_id).await?;
@@ -178,20 +178,14 @@ impl GoogleAccount {
                 let original = original_start(&event)?;
                 match scope.unwrap_or(SeriesScope::ThisInstance) {
                     SeriesScope::ThisInstance => {
-                        if patch.recurrence.is_some() {
-                            return Err(CalendarError::invalid(
-                                "recurrence",
-                                "cannot be set on one instance; use scope `thisAndFollowing` or `all`",
-                            ));
-                        }
+                        check_instance_patch(&patch)?;
                         patched(event, patch.clone(), zone)?;
                         self.patch(calendar_id, event_id, &patch).await
                     }
                     SeriesScope::All => {
                         let master = self.master(calendar_id, &series_id, zone).await?;
-                        move_series_with_instance(&master, original, &mut patch)?;
-                        patched(master.event, patch.clone(), zone)?;
-                        self.patch(calendar_id, &series_id, &patch).await
+                        self.update_series(calendar_id, master, original, patch, zone)
+                            .await
                     }
                     SeriesScope::ThisAndFollowing => {
                         let master = self.master(calendar_id, &series_id, zone).await?;
@@ -202,6 +196,22 @@ impl GoogleAccount {
         }
     }
 
+    /// Patches the whole series, moved by as much as `patch` moves the
+    /// instance originally at `original`.
+    async fn update_series(
+        &self,
+        calendar_id: &str,
+        master: Stored,
+        original: When,
+        mut patch: EventPatch,
+        zone: Tz,
+    ) -> Result<Event, CalendarError> {
+        move_series_with_instance(&master, original, &mut patch)?;
+        let series_id = master.event.id.clone();
+        patched(master.event, patch.clone(), zone)?;
+        self.patch(calendar_id, &series_id, &patch).await
+    }
+
     /// Ends the series before `original` and inserts the rest, `patch` applied,
     /// as a new series. The new series goes in first: if ending the old one
     /// then fails, the new one is removed again, so nothing is lost or doubled.
@@ -210,18 +220,15 @@ impl GoogleAccount {
         calendar_id: &str,
         master: Stored,
         original: When,
-        mut patch: EventPatch,
+        patch: EventPatch,
         zone: Tz,
     ) -> Result<Event, CalendarError> {
-        if original.instant(master.zone) <= master.start.instant(master.zone) {
-            move_series_with_instance(&master, original, &mut patch)?;
-            patched(master.event.clone(), patch.clone(), zone)?;
-            return self.patch(calendar_id, &master.event.id, &patch).await;
+        if master.starts_at_or_after(&original) {
+            return self
+                .update_series(calendar_id, master, original, patch, zone)
+                .await;
         }
-        let series = master
-            .series
-            .clone()
-            .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
+        let series = master.rule()?;
         let mut tail = materialise(&master, original).event;
         tail.recurring_event_id = None;
         tail.original_start_time = None;
@@ -231,17 +238,30 @@ impl GoogleAccount {
         let mut body = patch_to_api(&as_patch(&tail.event))?;
         body.id = Some(tail.event.id.clone());
         let created = self.insert(calendar_id, body).await?;
-        let head = EventPatch {
-            recurrence: Some(series.lines_ending_before(&original)),
-            ..EventPatch::default()
-        };
-        if let Err(e) = self.patch(calendar_id, &master.event.id, &head).await {
+        if let Err(e) = self
+            .end_series_before(calendar_id, &master, &original)
+            .await
+        {
             if let Err(undo) = self.remove(calendar_id, &created.id).await {
                 tracing::error!(series = %master.event.id, new = %created.id, %undo, "split left both series in place");
             }
             return Err(e);
         }
         Ok(created)
+    }
+
+    /// Ends `master`'s rule just before the occurrence originally at `original`.
+    async fn end_series_before(
+        &self,
+        calendar_id: &str,
+        master: &Stored,
+        original: &When,
+    ) -> Result<Event, CalendarError> {
+        let head = EventPatch {
+            recurrence: Some(master.rule()?.lines_ending_before(original)),
+            ..EventPatch::default()
+        };
+        self.patch(calendar_id, &master.event.id, &head).await
     }
 
     /// Deletes an event, an instance, or part of a series.
@@ -265,17 +285,12 @@ impl GoogleAccount {
                     SeriesScope::ThisAndFollowing => {
                         let original = original_start(&event)?;
                         let master = self.master(calendar_id, &series_id, zone).await?;
-                        if original.instant(master.zone) <= master.start.instant(master.zone) {
+                        if master.starts_at_or_after(&original) {
                             return self.remove(calendar_id, &series_id).await;
                         }
-                        let series = master
-                            .series
-                            .ok_or_else(|| CalendarError::Backend("series without rule".into()))?;
-                        let head = EventPatch {
-                            recurrence: Some(series.lines_ending_before(&original)),
-                            ..EventPatch::default()
-                        };
-                        self.patch(calendar_id, &series_id, &head).await.map(drop)
+                        self.end_series_before(calendar_id, &master, &original)
+                            .await
+                            .map(drop)
                     }
                 }
             }

@@ -108,6 +108,8 @@ pub struct Google {
     pub clients: BTreeMap<String, String>,
     /// Account for clients not in `clients`; without one they reach nothing.
     pub default_account: Option<String>,
+    /// Whether the config file itself holds a plaintext secret (its mode then matters).
+    pub holds_plaintext_secret: bool,
 }
 
 /// How the gateway signs in as one Google account.
@@ -287,9 +289,6 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
             "define at least one account",
         ));
     }
-    if plain_inline {
-        warnings.push(PLAIN_INLINE.to_owned());
-    }
     Google {
         api_base_url,
         token_uri,
@@ -300,11 +299,9 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         accounts,
         clients: raw.clients,
         default_account: raw.default_account,
+        holds_plaintext_secret: plain_inline,
     }
 }
-
-/// The marker [`crate::config::Config::load`] turns into a file-mode warning.
-pub(super) const PLAIN_INLINE: &str = "plaintext secret in the config file";
 
 /// Checks an endpoint URL: HTTPS, or plain HTTP to a loopback address only
 /// (a local test server), since bearer tokens travel on it.

@@ -169,18 +169,12 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::parse(&text, base)?;
-        let marker = config
-            .warnings
-            .iter()
-            .position(|w| w == google::PLAIN_INLINE);
-        if let Some(at) = marker {
-            config.warnings.remove(at);
-            if google_secrets::readable_by_others(path) {
-                config.warnings.push(format!(
-                    "{}: holds a plaintext secret and is readable by group or others; chmod 600 it or store the secret encrypted (mcp-gateway secrets encrypt)",
-                    path.display()
-                ));
-            }
+        let plaintext = matches!(&config.backend, Backend::Google(g) if g.holds_plaintext_secret);
+        if plaintext && google_secrets::readable_by_others(path) {
+            config.warnings.push(format!(
+                "{}: holds a plaintext secret and is readable by group or others; chmod 600 it or store the secret encrypted (mcp-gateway secrets encrypt)",
+                path.display()
+            ));
         }
         Ok(config)
     }

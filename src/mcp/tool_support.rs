@@ -2,20 +2,18 @@
 //! selection, and the shapes of results. Kept apart from `tools.rs` so that
 //! file reads as the list of tools.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
-use rmcp::ErrorData;
 use rmcp::model::CallToolResult;
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer};
 use serde_json::json;
 
 use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
-use std::sync::Arc;
-
-use rmcp::RoleServer;
-use rmcp::service::RequestContext;
-
 use crate::calendar::{CalendarBackend, CalendarError, EventQuery};
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};

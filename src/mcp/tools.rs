@@ -70,7 +70,8 @@ impl CalendarServer {
         let grant = grant_of(&context.extensions)?;
         finish(
             async {
-                let mut calendars = self.backend_for(&context)?.list_calendars().await?;
+                let backend = self.accounts.for_client(&grant.identity().id)?;
+                let mut calendars = backend.list_calendars().await?;
                 // Only the calendars this token reaches: the others stay unknown to it.
                 calendars.retain(|c| grant.calendars().allows(&c.id));
                 Ok(success(

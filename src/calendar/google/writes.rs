@@ -5,7 +5,6 @@
 //! is checked first with the same rules as the embedded store.
 
 use chrono_tz::Tz;
-use google_calendar3::api;
 
 use crate::calendar::CalendarError;
 use crate::calendar::edits::{
@@ -45,9 +44,12 @@ impl GoogleAccount {
         )
     }
 
-    async fn insert(&self, calendar_id: &str, body: api::Event) -> Result<Event, CalendarError> {
+    /// Inserts a checked new event under its own (client-chosen) id.
+    async fn insert(&self, calendar_id: &str, event: &Event) -> Result<Event, CalendarError> {
         let zone = self.zone(calendar_id).await?;
-        let id = body.id.clone().unwrap_or_default();
+        let id = event.id.clone();
+        let mut body = patch_to_api(&as_patch(event))?;
+        body.id = Some(id.clone());
         let cal = calendar_id.to_owned();
         let target = Target::event(calendar_id, &id);
         let created = self
@@ -69,9 +71,7 @@ impl GoogleAccount {
             Ok(event) => event_from_api(event, zone),
             // The id is ours and random: a duplicate means an earlier attempt
             // that timed out did land, so that event is the answer.
-            Err(CalendarError::Conflict(_)) if !id.is_empty() => {
-                self.live_event(calendar_id, &id, zone).await
-            }
+            Err(CalendarError::Conflict(_)) => self.live_event(calendar_id, &id, zone).await,
             Err(other) => Err(other),
         }
     }
@@ -148,9 +148,7 @@ impl GoogleAccount {
     ) -> Result<Event, CalendarError> {
         let zone = self.zone(calendar_id).await?;
         let stored = new_event(fields, zone)?;
-        let mut body = patch_to_api(&as_patch(&stored.event))?;
-        body.id = Some(stored.event.id);
-        self.insert(calendar_id, body).await
+        self.insert(calendar_id, &stored.event).await
     }
 
     /// Patches an event, an instance, or part of a series.
@@ -235,9 +233,7 @@ impl GoogleAccount {
         tail.recurrence = series.lines_from(&original)?;
         let tail =
             new_event(as_patch(&tail), zone).and_then(|fresh| patched(fresh.event, patch, zone))?;
-        let mut body = patch_to_api(&as_patch(&tail.event))?;
-        body.id = Some(tail.event.id.clone());
-        let created = self.insert(calendar_id, body).await?;
+        let created = self.insert(calendar_id, &tail.event).await?;
         if let Err(e) = self
             .end_series_before(calendar_id, &master, &original)
             .await

@@ -155,3 +155,23 @@ async fn a_revoked_refresh_token_asks_for_reauthorization() {
     );
     assert!(!message.contains(BOB_REFRESH_TOKEN));
 }
+
+#[tokio::test]
+async fn an_authorized_users_access_token_is_renewed_when_it_expires() {
+    let gw = TestGateway::start_google(two_accounts).await;
+    let api = gw.google_api();
+    let bob = gw.mcp("agent-b").await;
+    call_ok(&bob, "list_calendars", json!({})).await;
+    call_ok(&bob, "list_calendars", json!({})).await;
+    let bob_grants = || {
+        api.token_grants()
+            .iter()
+            .filter(|g| **g == format!("refresh_token {BOB}"))
+            .count()
+    };
+    assert_eq!(bob_grants(), 1, "the access token is reused while valid");
+    api.expire_access_tokens();
+    let listed = call_ok(&bob, "list_calendars", json!({})).await;
+    assert_eq!(listed["calendars"][0]["id"], BOB);
+    assert_eq!(bob_grants(), 2, "a 401 fetched a new access token");
+}

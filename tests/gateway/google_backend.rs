@@ -219,3 +219,49 @@ async fn a_refused_service_account_asks_for_reauthorization() {
         "Google refused the service account for account `alice` (unauthorized_client): check the key and its domain-wide delegation"
     );
 }
+
+#[tokio::test]
+async fn instances_are_found_through_events_instances() {
+    let gw = TestGateway::start_google(|_, _, _| ()).await;
+    let api = gw.google_api();
+    let client = warm_client(&gw).await;
+    let series = call_ok(
+        &client,
+        "create_event",
+        json!({
+            "calendarId": "team", "summary": "Weekly",
+            "start": { "dateTime": "2031-03-03T10:00:00", "timeZone": "Europe/Berlin" },
+            "end": { "dateTime": "2031-03-03T10:30:00", "timeZone": "Europe/Berlin" },
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"]
+        }),
+    )
+    .await;
+    let series_id = series["id"].as_str().unwrap();
+    let second = format!("{series_id}_20310310T090000Z");
+    let before = api.api_requests().len();
+    let moved = call_ok(
+        &client,
+        "update_event",
+        json!({ "calendarId": "team", "eventId": second, "summary": "Weekly (once)" }),
+    )
+    .await;
+    assert_eq!(moved["summary"], "Weekly (once)");
+    assert_eq!(moved["recurringEventId"], series_id);
+    let requests = &api.api_requests()[before..];
+    assert_eq!(
+        requests[0],
+        format!("GET /calendars/team/events/{series_id}/instances"),
+        "{requests:?}"
+    );
+    // An id the rule never places is not found, whatever its form.
+    let message = call_err(
+        &client,
+        "get_event",
+        json!({ "calendarId": "team", "eventId": format!("{series_id}_20310311T090000Z") }),
+    )
+    .await;
+    assert_eq!(
+        message,
+        format!("event not found: {series_id}_20310311T090000Z")
+    );
+}

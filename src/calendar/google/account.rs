@@ -1,13 +1,13 @@
 //! One Google account as a [`CalendarBackend`]: every tool maps to a Calendar
 //! API method (calendarList.list/get, events.list with singleEvents and
-//! orderBy=startTime, events.get, freebusy.query here; the writes in
-//! `writes.rs`).
+//! orderBy=startTime, events.get, events.instances for instance ids,
+//! freebusy.query here; the writes in `writes.rs`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use google_calendar3::api;
 use tokio::sync::Mutex;
@@ -16,8 +16,9 @@ use crate::calendar::google::call::Api;
 use crate::calendar::google::convert::{calendar_from_api, event_from_api};
 use crate::calendar::google::failure::Target;
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::series::parse_instance_id;
 use crate::calendar::slots::merge;
-use crate::calendar::time::parse_zone;
+use crate::calendar::time::{When, parse_zone};
 use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
 
 /// How long a calendar's name and zone are reused before asking Google again:
@@ -48,23 +49,71 @@ impl GoogleAccount {
         parse_zone("calendar.timeZone", &calendar.time_zone)
     }
 
-    /// An event that exists and is not cancelled.
+    /// An event that exists and is not cancelled. An instance id
+    /// (`<seriesId>_<originalStart>`) is looked up as Google documents for
+    /// instances: events.instances of its series at that original start.
     pub(super) async fn live_event(
         &self,
         calendar_id: &str,
         event_id: &str,
         zone: Tz,
     ) -> Result<Event, CalendarError> {
-        let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        let target = Target::event(calendar_id, event_id);
-        let found = self
+        let found = match parse_instance_id(event_id) {
+            Some((series_id, original)) => {
+                self.instance(calendar_id, event_id, &series_id, &original)
+                    .await?
+            }
+            None => {
+                let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
+                let target = Target::event(calendar_id, event_id);
+                self.api
+                    .call(target, move |hub, mut hints| {
+                        let (cal, id) = (cal.clone(), id.clone());
+                        Box::pin(async move {
+                            let reply = hub
+                                .events()
+                                .get(&cal, &id)
+                                .delegate(&mut hints)
+                                .doit()
+                                .await;
+                            (reply, hints)
+                        })
+                    })
+                    .await?
+            }
+        };
+        let event = event_from_api(found, zone)?;
+        if event.status == "cancelled" {
+            return Err(CalendarError::event_not_found(event_id));
+        }
+        Ok(event)
+    }
+}
+
+impl GoogleAccount {
+    async fn instance(
+        &self,
+        calendar_id: &str,
+        instance_id: &str,
+        series_id: &str,
+        original: &When,
+    ) -> Result<api::Event, CalendarError> {
+        let stamp = match original {
+            When::AllDay(date) => date.format("%Y-%m-%d").to_string(),
+            When::Timed { at, .. } => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        };
+        let (cal, series) = (calendar_id.to_owned(), series_id.to_owned());
+        let target = Target::event(calendar_id, instance_id);
+        let page = self
             .api
             .call(target, move |hub, mut hints| {
-                let (cal, id) = (cal.clone(), id.clone());
+                let (cal, series, stamp) = (cal.clone(), series.clone(), stamp.clone());
                 Box::pin(async move {
                     let reply = hub
                         .events()
-                        .get(&cal, &id)
+                        .instances(&cal, &series)
+                        .original_start(&stamp)
+                        .max_results(1)
                         .delegate(&mut hints)
                         .doit()
                         .await;
@@ -72,11 +121,11 @@ impl GoogleAccount {
                 })
             })
             .await?;
-        let event = event_from_api(found, zone)?;
-        if event.status == "cancelled" {
-            return Err(CalendarError::event_not_found(event_id));
-        }
-        Ok(event)
+        page.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .ok_or_else(|| CalendarError::event_not_found(instance_id))
     }
 }
 

@@ -10,7 +10,7 @@ use http_body_util::Full;
 use hyper::{Method, Response};
 use serde_json::{Map, Value, json};
 
-use mcp_gateway::calendar::time::format_utc;
+use mcp_gateway::calendar::time::{When, format_utc};
 
 use crate::google_api::store::{
     CalendarData, cancelled, expand, find, is_master, matches, series_of, span, when,
@@ -135,13 +135,12 @@ fn events(
     query: &HashMap<String, String>,
     body: Value,
 ) -> Reply {
-    let zone = cal.zone();
     let head =
         json!({ "kind": "calendar#events", "summary": cal.summary, "timeZone": cal.time_zone });
     match (method, rest) {
         (&Method::GET, []) => {
-            let min = instant(query, "timeMin").unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let max = instant(query, "timeMax").unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let min = instant(query, "timeMin").unwrap_or(DateTime::UNIX_EPOCH);
+            let max = instant(query, "timeMax").unwrap_or(Utc::now() + Duration::days(3650));
             let mut items = expand(cal, min, max);
             if let Some(q) = query.get("q") {
                 items.retain(|e| matches(e, q));
@@ -159,14 +158,34 @@ fn events(
             let Some(master) = cal.events.get(*id).filter(|m| is_master(m)).cloned() else {
                 return google_error(404, "notFound", "Not Found");
             };
-            let min = instant(query, "timeMin").unwrap_or(DateTime::<Utc>::MIN_UTC);
-            let max = instant(query, "timeMax").unwrap_or(Utc::now() + Duration::days(3650));
+            let first = span(&master, cal.zone()).map_or_else(Utc::now, |(start, _)| start);
+            let min = instant(query, "timeMin").unwrap_or(first);
+            let max = instant(query, "timeMax").unwrap_or(first + Duration::days(3650));
             let mut items = expand(cal, min, max);
             items.retain(|e| e["recurringEventId"] == master["id"]);
-            let _ = zone;
+            if let Some(original) = query.get("originalStart") {
+                let key = if original.len() == 10 {
+                    "date"
+                } else {
+                    "dateTime"
+                };
+                let Some(wanted) = when(&json!({ key: original })) else {
+                    return invalid_parameter("originalStart", "Invalid value for originalStart.");
+                };
+                items.retain(|e| same_start(when(&e["originalStartTime"]), wanted));
+            }
             page(items, query, head)
         }
         _ => google_error(404, "notFound", "Not Found"),
+    }
+}
+
+/// Whether an instance's original start is `wanted` (instants for timed ones).
+fn same_start(found: Option<When>, wanted: When) -> bool {
+    match (found, wanted) {
+        (Some(When::AllDay(a)), When::AllDay(b)) => a == b,
+        (Some(When::Timed { at: a, .. }), When::Timed { at: b, .. }) => a == b,
+        _ => false,
     }
 }
 

@@ -79,6 +79,20 @@ fn an_encrypted_key_needs_the_right_key_from_the_environment_or_the_file() {
         "backend.google.service_account_key: cannot decrypt (wrong key, or the value was altered)"
     );
 
+    // `serve` stops at start on the same line, without a crash.
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env(KEY_ENV, generate_key())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("backend.google.service_account_key: cannot decrypt"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = check_config(&config, None);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(

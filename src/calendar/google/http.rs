@@ -33,11 +33,16 @@ pub fn connector(https_needed: bool) -> anyhow::Result<Connector> {
             HttpsConnectorBuilder::new().with_tls_config(config)
         }
     };
+    // hyper's connector leaves Nagle on: a small request would wait for the
+    // previous segment's delayed ACK.
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.enforce_http(false);
     Ok(builder
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .build())
+        .wrap_connector(http))
 }
 
 /// The token client over `connector`.

@@ -1,7 +1,8 @@
 //! Every "no" the gateway says, as a value. A [`Denial`] names the pipeline
 //! stage and the reason; this file is the one place that maps it to what the
 //! client sees (closed connection, HTTP status, or JSON-RPC error), the
-//! security-log fields and the labels a metric carries.
+//! security-log fields, whether fail2ban may ban for it, and the labels a
+//! metric carries.
 
 use std::fmt;
 
@@ -16,12 +17,18 @@ pub enum Stage {
     Ip,
     /// The GeoIP country check.
     Geo,
+    /// Per-address and per-client caps on what a client may hold open.
+    Limit,
     /// The TLS handshake and client certificate.
     Tls,
+    /// The shape and pace of HTTP requests on an authenticated connection.
+    Http,
     /// The `Origin` header of a request.
     Origin,
     /// The bearer token of a request.
     Jwt,
+    /// MCP sessions: ownership and caps.
+    Session,
     /// The permission and calendar scope of an MCP message.
     Scope,
 }
@@ -33,9 +40,12 @@ impl Stage {
             Stage::Proxy => "proxy",
             Stage::Ip => "ip",
             Stage::Geo => "geo",
+            Stage::Limit => "limit",
             Stage::Tls => "tls",
+            Stage::Http => "http",
             Stage::Origin => "origin",
             Stage::Jwt => "jwt",
+            Stage::Session => "session",
             Stage::Scope => "scope",
         }
     }
@@ -56,6 +66,8 @@ pub enum Reason {
     CountryBlocked,
     /// The GeoIP database has no country for the address and `unknown = "deny"`.
     CountryUnknown,
+    /// The address already holds `listen.max_connections_per_address` connections.
+    TooManyConnections,
     /// The client presented no certificate.
     NoCertificate,
     /// The certificate does not chain to the client CA.
@@ -66,6 +78,9 @@ pub enum Reason {
     CertificateNotYetValid,
     /// A configured CRL revokes the certificate.
     CertificateRevoked,
+    /// A configured CRL is past its `nextUpdate`: revocation status is unknown,
+    /// so every certificate it covers is refused until a fresh CRL is installed.
+    CrlExpired,
     /// The certificate lacks the `clientAuth` extended key usage.
     BadKeyUsage,
     /// The certificate was refused for another reason.
@@ -76,6 +91,25 @@ pub enum Reason {
     HandshakeTimeout,
     /// The handshake failed (not TLS, unsupported version, client gave up).
     HandshakeFailed,
+    /// No complete request within `listen.first_request_timeout` of the handshake.
+    FirstRequestTimeout,
+    /// No request for `listen.idle_timeout` on a connection that had served some.
+    IdleTimeout,
+    /// The request body did not arrive within `listen.body_read_timeout`.
+    BodyTimeout,
+    /// The request body is larger than `listen.max_request_body_bytes`.
+    BodyTooLarge,
+    /// The request body is not JSON.
+    BodyNotJson,
+    /// The authority the request names (`Host`, `:authority`, absolute target) is
+    /// not in `mcp.allowed_hosts`.
+    HostNotAllowed,
+    /// An `MCP-Protocol-Version` header this gateway does not speak.
+    ProtocolVersionUnsupported,
+    /// The `Mcp-Method` or `Mcp-Name` header disagrees with the body.
+    McpHeaderMismatch,
+    /// A path this gateway does not serve.
+    PathNotFound,
     /// An `Origin` header not in `mcp.allowed_origins`.
     OriginNotAllowed,
     /// No `Authorization: Bearer` token.
@@ -114,6 +148,12 @@ pub enum Reason {
     CertBindingMismatch,
     /// Binding is required and the token has no `cnf`.
     CertBindingMissing,
+    /// An `Mcp-Session-Id` that is unknown, expired or another client's.
+    SessionNotFound,
+    /// The client identity already holds `mcp.max_sessions_per_client` sessions.
+    TooManySessionsForClient,
+    /// The gateway already holds `mcp.max_sessions` sessions.
+    TooManySessions,
     /// The token lacks the permission a tool needs.
     PermissionMissing,
     /// The token does not reach a calendar the tool would touch.
@@ -121,6 +161,61 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, for tables that must cover them all (log format, fail2ban).
+    pub const ALL: [Reason; 51] = [
+        Reason::UntrustedProxyHeader,
+        Reason::MissingProxyHeader,
+        Reason::MalformedProxyHeader,
+        Reason::IpNotAllowed,
+        Reason::CountryBlocked,
+        Reason::CountryUnknown,
+        Reason::TooManyConnections,
+        Reason::NoCertificate,
+        Reason::UnknownCa,
+        Reason::CertificateExpired,
+        Reason::CertificateNotYetValid,
+        Reason::CertificateRevoked,
+        Reason::CrlExpired,
+        Reason::BadKeyUsage,
+        Reason::BadCertificate,
+        Reason::NoIdentity,
+        Reason::HandshakeTimeout,
+        Reason::HandshakeFailed,
+        Reason::FirstRequestTimeout,
+        Reason::IdleTimeout,
+        Reason::BodyTimeout,
+        Reason::BodyTooLarge,
+        Reason::BodyNotJson,
+        Reason::HostNotAllowed,
+        Reason::ProtocolVersionUnsupported,
+        Reason::McpHeaderMismatch,
+        Reason::PathNotFound,
+        Reason::OriginNotAllowed,
+        Reason::TokenMissing,
+        Reason::TokenMalformed,
+        Reason::AlgNotAllowed,
+        Reason::UnknownKid,
+        Reason::AlgKeyMismatch,
+        Reason::BadSignature,
+        Reason::TokenExpired,
+        Reason::TokenNotYetValid,
+        Reason::LifetimeTooLong,
+        Reason::WrongAudience,
+        Reason::WrongIssuer,
+        Reason::ClaimsInvalid,
+        Reason::ClientMismatch,
+        Reason::IpNotInToken,
+        Reason::TokenRevoked,
+        Reason::RevocationsUnavailable,
+        Reason::CertBindingMismatch,
+        Reason::CertBindingMissing,
+        Reason::SessionNotFound,
+        Reason::TooManySessionsForClient,
+        Reason::TooManySessions,
+        Reason::PermissionMissing,
+        Reason::CalendarNotAllowed,
+    ];
+
     /// The stage this reason belongs to.
     pub fn stage(self) -> Stage {
         match self {
@@ -129,17 +224,31 @@ impl Reason {
             | Reason::MalformedProxyHeader => Stage::Proxy,
             Reason::IpNotAllowed => Stage::Ip,
             Reason::CountryBlocked | Reason::CountryUnknown => Stage::Geo,
+            Reason::TooManyConnections => Stage::Limit,
             Reason::NoCertificate
             | Reason::UnknownCa
             | Reason::CertificateExpired
             | Reason::CertificateNotYetValid
             | Reason::CertificateRevoked
+            | Reason::CrlExpired
             | Reason::BadKeyUsage
             | Reason::BadCertificate
             | Reason::NoIdentity
             | Reason::HandshakeTimeout
             | Reason::HandshakeFailed => Stage::Tls,
+            Reason::FirstRequestTimeout
+            | Reason::IdleTimeout
+            | Reason::BodyTimeout
+            | Reason::BodyTooLarge
+            | Reason::BodyNotJson
+            | Reason::HostNotAllowed
+            | Reason::ProtocolVersionUnsupported
+            | Reason::McpHeaderMismatch
+            | Reason::PathNotFound => Stage::Http,
             Reason::OriginNotAllowed => Stage::Origin,
+            Reason::SessionNotFound | Reason::TooManySessionsForClient | Reason::TooManySessions => {
+                Stage::Session
+            }
             Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
             Reason::TokenMissing
             | Reason::TokenMalformed
@@ -171,16 +280,30 @@ impl Reason {
             Reason::IpNotAllowed => "ip_not_allowed",
             Reason::CountryBlocked => "country_blocked",
             Reason::CountryUnknown => "country_unknown",
+            Reason::TooManyConnections => "too_many_connections",
             Reason::NoCertificate => "no_certificate",
             Reason::UnknownCa => "unknown_ca",
             Reason::CertificateExpired => "certificate_expired",
             Reason::CertificateNotYetValid => "certificate_not_yet_valid",
             Reason::CertificateRevoked => "certificate_revoked",
+            Reason::CrlExpired => "crl_expired",
             Reason::BadKeyUsage => "bad_key_usage",
             Reason::BadCertificate => "bad_certificate",
             Reason::NoIdentity => "no_identity",
             Reason::HandshakeTimeout => "handshake_timeout",
             Reason::HandshakeFailed => "handshake_failed",
+            Reason::FirstRequestTimeout => "first_request_timeout",
+            Reason::IdleTimeout => "idle_timeout",
+            Reason::BodyTimeout => "body_timeout",
+            Reason::BodyTooLarge => "body_too_large",
+            Reason::BodyNotJson => "body_not_json",
+            Reason::HostNotAllowed => "host_not_allowed",
+            Reason::ProtocolVersionUnsupported => "protocol_version_unsupported",
+            Reason::McpHeaderMismatch => "mcp_header_mismatch",
+            Reason::PathNotFound => "path_not_found",
+            Reason::SessionNotFound => "session_not_found",
+            Reason::TooManySessionsForClient => "too_many_sessions_for_client",
+            Reason::TooManySessions => "too_many_sessions",
             Reason::OriginNotAllowed => "origin_not_allowed",
             Reason::TokenMissing => "token_missing",
             Reason::TokenMalformed => "token_malformed",
@@ -205,14 +328,98 @@ impl Reason {
         }
     }
 
+    /// Whether fail2ban may count this refusal against the address: only what an
+    /// attacker causes before being authenticated (address, country, TLS, token,
+    /// connection floods). Never an authenticated client's authorisation or
+    /// protocol refusal, the gateway's own fault (an unreadable revocation list,
+    /// a stale CRL), nor a load balancer's traffic; and never an `Origin` or
+    /// `Host` refusal, whose address is the victim of a DNS-rebinding page.
+    pub fn ban_worthy(self) -> bool {
+        match self {
+            Reason::UntrustedProxyHeader
+            | Reason::IpNotAllowed
+            | Reason::CountryBlocked
+            | Reason::CountryUnknown
+            | Reason::TooManyConnections
+            | Reason::NoCertificate
+            | Reason::UnknownCa
+            | Reason::CertificateExpired
+            | Reason::CertificateNotYetValid
+            | Reason::CertificateRevoked
+            | Reason::BadKeyUsage
+            | Reason::BadCertificate
+            | Reason::NoIdentity
+            | Reason::HandshakeTimeout
+            | Reason::HandshakeFailed
+            | Reason::FirstRequestTimeout
+            | Reason::TokenMissing
+            | Reason::TokenMalformed
+            | Reason::AlgNotAllowed
+            | Reason::UnknownKid
+            | Reason::AlgKeyMismatch
+            | Reason::BadSignature
+            | Reason::TokenExpired
+            | Reason::TokenNotYetValid
+            | Reason::LifetimeTooLong
+            | Reason::WrongAudience
+            | Reason::WrongIssuer
+            | Reason::ClaimsInvalid
+            | Reason::ClientMismatch
+            | Reason::IpNotInToken
+            | Reason::TokenRevoked
+            | Reason::CertBindingMismatch
+            | Reason::CertBindingMissing => true,
+            Reason::MissingProxyHeader
+            | Reason::MalformedProxyHeader
+            | Reason::CrlExpired
+            | Reason::IdleTimeout
+            | Reason::BodyTimeout
+            | Reason::BodyTooLarge
+            | Reason::BodyNotJson
+            | Reason::HostNotAllowed
+            | Reason::ProtocolVersionUnsupported
+            | Reason::McpHeaderMismatch
+            | Reason::PathNotFound
+            | Reason::OriginNotAllowed
+            | Reason::RevocationsUnavailable
+            | Reason::SessionNotFound
+            | Reason::TooManySessionsForClient
+            | Reason::TooManySessions
+            | Reason::PermissionMissing
+            | Reason::CalendarNotAllowed => false,
+        }
+    }
+
+    /// Whether the refusal is about a trusted load balancer's own traffic (no
+    /// client address is known): the log then names it as `peer`, never as the
+    /// offending `ip`.
+    pub fn concerns_balancer(self) -> bool {
+        matches!(
+            self,
+            Reason::MissingProxyHeader | Reason::MalformedProxyHeader
+        )
+    }
+
     /// The HTTP status of a request-level denial; `None` for the stages that
-    /// close the connection instead (everything before and during TLS) and for
-    /// scope denials, which are JSON-RPC errors inside a normal response.
+    /// close the connection instead (everything before and during TLS, and the
+    /// timeouts) and for scope denials, which are JSON-RPC errors inside a
+    /// normal response.
     pub fn status(self) -> Option<StatusCode> {
-        match self.stage() {
-            Stage::Proxy | Stage::Ip | Stage::Geo | Stage::Tls | Stage::Scope => None,
-            Stage::Origin => Some(StatusCode::FORBIDDEN),
-            Stage::Jwt => Some(StatusCode::UNAUTHORIZED),
+        match self {
+            Reason::BodyTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
+            Reason::BodyNotJson | Reason::ProtocolVersionUnsupported | Reason::McpHeaderMismatch => {
+                Some(StatusCode::BAD_REQUEST)
+            }
+            Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),
+            Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
+            Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
+            Reason::TooManySessionsForClient | Reason::TooManySessions => {
+                Some(StatusCode::TOO_MANY_REQUESTS)
+            }
+            _ => match self.stage() {
+                Stage::Jwt => Some(StatusCode::UNAUTHORIZED),
+                _ => None,
+            },
         }
     }
 }

@@ -1,6 +1,9 @@
 //! A line-oriented log destination shared by the security and audit logs: a
 //! file opened for appending (each line one `write`, so lines never interleave)
 //! or stderr, and the common line prefix `<UTC time> mcp-gateway[<pid>]: <EVENT>`.
+//! Also [`EscapingStderr`], the writer of the diagnostic (tracing) log, which
+//! escapes every line the same way, so nothing a client sends can start a line
+//! on stderr where fail2ban might read it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -8,6 +11,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::Utc;
+
+use crate::seclog::push_escaped;
 
 /// Where lines go.
 pub struct LogSink {
@@ -66,5 +71,70 @@ impl LogSink {
         if let Err(e) = result {
             tracing::error!(error = %e, log = self.name, "cannot write a log line");
         }
+    }
+}
+
+/// Longest diagnostic line written to stderr, in characters; the rest is cut.
+const MAX_DIAGNOSTIC_CHARS: usize = 4096;
+
+/// The diagnostic log's writer: stderr, one escaped and bounded line per event.
+/// tracing formats each event into one buffer and writes it at once, so each
+/// `write` here is a whole event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EscapingStderr;
+
+/// One event's worth of writing, see [`EscapingStderr`].
+pub struct EscapingLine;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for EscapingStderr {
+    type Writer = EscapingLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EscapingLine
+    }
+}
+
+/// `event` as one safe line: control and non-ASCII characters escaped (a
+/// newline inside a field cannot start a forged line), cut to a bound.
+pub fn diagnostic_line(event: &[u8]) -> String {
+    let text = String::from_utf8_lossy(event);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let kept: String = text.chars().take(MAX_DIAGNOSTIC_CHARS).collect();
+    let mut line = String::with_capacity(kept.len() + 16);
+    push_escaped(&mut line, &kept);
+    if kept.len() < text.len() {
+        line.push_str("...[cut]");
+    }
+    line.push('\n');
+    line
+}
+
+impl Write for EscapingLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(diagnostic_line(buf).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::diagnostic_line;
+
+    #[test]
+    fn diagnostic_lines_cannot_be_split_or_grown() {
+        let forged = "INFO client=x\n2026-01-01T00:00:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=10.66.66.66 client=-\n";
+        let line = diagnostic_line(forged.as_bytes());
+        assert_eq!(line.matches('\n').count(), 1, "{line:?}");
+        assert!(line.ends_with('\n') && line.contains("\\u{a}2026"), "{line:?}");
+        for sneaky in ["\u{1b}[2J", "\u{2028}", "\u{85}", "\r"] {
+            let line = diagnostic_line(format!("a{sneaky}b").as_bytes());
+            assert!(line.trim_end().chars().all(|c| (' '..='~').contains(&c)), "{line:?}");
+        }
+        let long = "x".repeat(60_000);
+        assert!(diagnostic_line(long.as_bytes()).len() < 5_000);
     }
 }

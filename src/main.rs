@@ -92,9 +92,10 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG")
                 .unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Escaped and bounded lines: a client-supplied value logged in a field
+        // can never start a line of its own (fail2ban may read stderr).
+        .with_writer(mcp_gateway::logsink::EscapingStderr)
+        .with_ansi(false)
         .init();
     let cli = Cli::parse();
     match cli.command {

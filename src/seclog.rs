@@ -1,15 +1,21 @@
-//! The security log: one line per denial, in a stable format fail2ban parses
+//! The security log: one line per refusal, in a stable format fail2ban parses
 //! (`fail2ban/filter.d/mcp-gateway.conf`), written before the client is answered.
 //!
 //! ```text
 //! 2026-11-22T10:30:00.123Z mcp-gateway[1234]: DENY stage=geo reason=country_blocked ip=203.0.113.7 client=- country=KP
+//! 2026-11-22T10:30:00.511Z mcp-gateway[1234]: REFUSE stage=scope reason=permission_missing ip=10.8.0.7 client=agent-42 detail="delete_event needs deleteEvents"
+//! 2026-11-22T10:30:00.902Z mcp-gateway[1234]: REFUSE stage=proxy reason=missing_proxy_header peer=10.0.0.5 client=-
 //! 2026-11-22T10:30:01.456Z mcp-gateway[1234]: ALLOW stage=tls ip=10.8.0.7 client=agent-42
 //! ```
 //!
-//! Fields come in a fixed order: `stage`, `reason` (DENY only), `ip` (always a
-//! parsed address), `client`, then optional `country` and `detail`. Every value a
-//! client can influence is escaped by [`escape`], so no client can split a line
-//! or forge a field.
+//! The event word says what fail2ban may do: `DENY` for refusals an attacker
+//! causes ([`crate::denial::Reason::ban_worthy`]), `REFUSE` for the others, so
+//! the filter stays one regex on `DENY`. Fields come in a fixed order: `stage`,
+//! `reason`, `ip` (always a parsed address; `peer` instead when the refusal is
+//! about a trusted load balancer's own traffic), `client`, then optional
+//! `country` and `detail`. Every value a client can influence is escaped and
+//! bounded by [`escape`], so no client can split a line, forge a field or
+//! grow a line without limit.
 
 use crate::denial::{Denial, Stage};
 use crate::logsink::LogSink;
@@ -37,14 +43,23 @@ impl SecurityLog {
         }
     }
 
-    /// Records a denial of `ip` (and `client`, once known).
+    /// Records a refusal of `ip` (and `client`, once known).
     pub fn deny(&self, denial: &Denial, ip: IpAddr, client: Option<&str>) {
-        let mut line = self.sink.prefix("DENY");
+        let event = if denial.reason.ban_worthy() {
+            "DENY"
+        } else {
+            "REFUSE"
+        };
+        let address = if denial.reason.concerns_balancer() {
+            "peer"
+        } else {
+            "ip"
+        };
+        let mut line = self.sink.prefix(event);
         line.push_str(&format!(
-            " stage={} reason={} ip={} client={}",
+            " stage={} reason={} {address}={ip} client={}",
             denial.reason.stage().label(),
             denial.reason.label(),
-            ip,
             client.map(escape).unwrap_or_else(|| "-".to_owned())
         ));
         if let Some(country) = &denial.country {
@@ -72,16 +87,36 @@ fn is_plain(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '@' | '+' | '-' | ',')
 }
 
+/// Most characters of one client-influenced value written to a log; the rest
+/// is replaced by a count, so a 60 KB certificate name costs a short line.
+pub const MAX_VALUE_CHARS: usize = 256;
+
 /// A log-safe rendering of a client-influenced value: kept as is when it holds
 /// only `[A-Za-z0-9._:/@+,-]`, otherwise double-quoted with `"`, `\`, control
 /// and non-ASCII characters escaped, so it can never end the line or a field.
+/// Values longer than [`MAX_VALUE_CHARS`] are cut, and say by how much.
 pub fn escape(value: &str) -> String {
-    if !value.is_empty() && value.chars().all(is_plain) {
-        return value.to_owned();
+    let total = value.chars().count();
+    let kept: String = value.chars().take(MAX_VALUE_CHARS).collect();
+    let cut = total - total.min(MAX_VALUE_CHARS);
+    if cut == 0 && !kept.is_empty() && kept.chars().all(is_plain) {
+        return kept;
     }
-    let mut out = String::with_capacity(value.len() + 2);
+    let mut out = String::with_capacity(kept.len() + 24);
     out.push('"');
-    for c in value.chars() {
+    push_escaped(&mut out, &kept);
+    if cut > 0 {
+        out.push_str(&format!("...[{cut} more chars]"));
+    }
+    out.push('"');
+    out
+}
+
+/// Appends `text` with `"`, `\`, control and non-ASCII characters escaped:
+/// the one character rule every log sink uses (security and audit lines, and
+/// the diagnostic log on stderr).
+pub fn push_escaped(out: &mut String, text: &str) {
+    for c in text.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -89,13 +124,11 @@ pub fn escape(value: &str) -> String {
             _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
         }
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{MAX_VALUE_CHARS, escape};
     use proptest::prelude::{any, proptest};
 
     #[test]
@@ -105,6 +138,17 @@ mod tests {
         assert_eq!(escape("a b"), "\"a b\"");
         assert_eq!(escape("x\nDENY ip=1.2.3.4"), "\"x\\u{a}DENY ip=1.2.3.4\"");
         assert_eq!(escape("q\"\\"), "\"q\\\"\\\\\"");
+        assert_eq!(escape("\u{1b}[31m\u{2028}\u{85}\r"), "\"\\u{1b}[31m\\u{2028}\\u{85}\\u{d}\"");
+    }
+
+    #[test]
+    fn long_values_are_cut_and_say_so() {
+        let cn = "A".repeat(60_000);
+        let logged = escape(&cn);
+        assert_eq!(
+            logged,
+            format!("\"{}...[{} more chars]\"", "A".repeat(MAX_VALUE_CHARS), 60_000 - MAX_VALUE_CHARS)
+        );
     }
 
     proptest! {

@@ -288,6 +288,27 @@ async fn the_shipped_jail_bans_after_five_denials() {
     // Give the jail time to open the log before the first denial is written.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
 
+    // An authorised agent whose read-only token is refused six writes: scope
+    // refusals are REFUSE lines, never a reason to ban.
+    let read_only = mcp_gateway::cli::token::TokenRequest {
+        permissions: vec!["readCalendars".into()],
+        ..mcp_gateway::cli::token::TokenRequest::full_access(
+            "agent-a",
+            &["127.0.0.0/8"],
+            std::time::Duration::from_secs(600),
+        )
+    };
+    let reader = gw.mcp_with("agent-a", &gw.pki.token_with(&read_only)).await;
+    let create = serde_json::json!({ "summary": "x", "start": { "dateTime": "2030-01-01T10:00:00Z" }, "end": { "dateTime": "2030-01-01T11:00:00Z" } });
+    for _ in 0..6 {
+        let refused = reader
+            .call_tool(
+                rmcp::model::CallToolRequestParams::new("create_event")
+                    .with_arguments(create.as_object().unwrap().clone()),
+            )
+            .await;
+        assert!(refused.is_err(), "a read-only token created an event");
+    }
     let good = gw.client_cert("agent-b");
     for _ in 0..4 {
         assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
@@ -311,4 +332,78 @@ async fn the_shipped_jail_bans_after_five_denials() {
         !bans.contains("127.0.0.1"),
         "an admitted client was banned: {bans}"
     );
+}
+
+/// The documented ban policy (README, fail2ban/): the reasons whose lines the
+/// shipped filter matches. Every other reason is written as REFUSE and never bans.
+const BANNED_REASONS: &[&str] = &[
+    "untrusted_proxy_header",
+    "ip_not_allowed",
+    "country_blocked",
+    "country_unknown",
+    "too_many_connections",
+    "no_certificate",
+    "unknown_ca",
+    "certificate_expired",
+    "certificate_not_yet_valid",
+    "certificate_revoked",
+    "bad_key_usage",
+    "bad_certificate",
+    "no_identity",
+    "handshake_timeout",
+    "handshake_failed",
+    "first_request_timeout",
+    "token_missing",
+    "token_malformed",
+    "alg_not_allowed",
+    "unknown_kid",
+    "alg_key_mismatch",
+    "bad_signature",
+    "token_expired",
+    "token_not_yet_valid",
+    "lifetime_too_long",
+    "wrong_audience",
+    "wrong_issuer",
+    "claims_invalid",
+    "client_mismatch",
+    "ip_not_in_token",
+    "token_revoked",
+    "cert_binding_mismatch",
+    "cert_binding_missing",
+];
+
+#[test]
+fn the_filter_matches_each_reason_exactly_as_documented() {
+    use mcp_gateway::denial::{Denial, Reason};
+    use mcp_gateway::seclog::SecurityLog;
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("security.log");
+    let log = SecurityLog::open(&path).unwrap();
+    let mut expected = Vec::new();
+    for (i, reason) in Reason::ALL.into_iter().enumerate() {
+        // One address per reason, so each match names its reason.
+        let ip: std::net::IpAddr = format!("10.0.{}.{}", i / 200, i % 200 + 1).parse().unwrap();
+        log.deny(
+            &Denial::new(reason).with_detail("x y"),
+            ip,
+            Some("agent-a"),
+        );
+        if BANNED_REASONS.contains(&reason.label()) {
+            expected.push(ip.to_string());
+        }
+        assert_eq!(
+            reason.ban_worthy(),
+            BANNED_REASONS.contains(&reason.label()),
+            "{} disagrees with the documented policy",
+            reason.label()
+        );
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    for line in text.lines() {
+        // A balancer's own refusals name it as peer, never as the offender.
+        if line.contains("reason=missing_proxy_header") || line.contains("reason=malformed_proxy_header") {
+            assert!(line.contains(" peer=10.0.") && !line.contains(" ip="), "{line}");
+        }
+    }
+    assert_eq!(fail2ban_matches(&path), expected);
 }

@@ -95,7 +95,7 @@ async fn a_read_only_token_for_one_calendar(backend: Backend) {
         (-32003, "permission denied: create_event needs createEvents")
     );
     assert_eq!(data["reason"], "permission_missing");
-    gw.expect_security_line("DENY stage=scope reason=permission_missing ip=127.0.0.1 client=agent-r detail=\"create_event needs createEvents\"").await;
+    gw.expect_security_line("REFUSE stage=scope reason=permission_missing ip=127.0.0.1 client=agent-r detail=\"create_event needs createEvents\"").await;
 
     let (code, message, _) = refused(
         &reader,
@@ -108,7 +108,7 @@ async fn a_read_only_token_for_one_calendar(backend: Backend) {
         (-32003, "calendar not allowed for this token: primary")
     );
     gw.expect_security_line(
-        "DENY stage=scope reason=calendar_not_allowed ip=127.0.0.1 client=agent-r detail=primary",
+        "REFUSE stage=scope reason=calendar_not_allowed ip=127.0.0.1 client=agent-r detail=primary",
     )
     .await;
     let (_, message, _) = refused(

@@ -321,7 +321,7 @@ async fn origin_protocol_version_and_metadata() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 403);
-    gw.expect_security_line("DENY stage=origin reason=origin_not_allowed ip=127.0.0.1 client=agent-a detail=https://evil.example").await;
+    gw.expect_security_line("REFUSE stage=origin reason=origin_not_allowed ip=127.0.0.1 client=agent-a detail=https://evil.example").await;
 
     let session = open_session(&client, &gw.url()).await;
     let unsupported = post(

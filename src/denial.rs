@@ -246,9 +246,9 @@ impl Reason {
             | Reason::McpHeaderMismatch
             | Reason::PathNotFound => Stage::Http,
             Reason::OriginNotAllowed => Stage::Origin,
-            Reason::SessionNotFound | Reason::TooManySessionsForClient | Reason::TooManySessions => {
-                Stage::Session
-            }
+            Reason::SessionNotFound
+            | Reason::TooManySessionsForClient
+            | Reason::TooManySessions => Stage::Session,
             Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
             Reason::TokenMissing
             | Reason::TokenMalformed
@@ -407,9 +407,9 @@ impl Reason {
     pub fn status(self) -> Option<StatusCode> {
         match self {
             Reason::BodyTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
-            Reason::BodyNotJson | Reason::ProtocolVersionUnsupported | Reason::McpHeaderMismatch => {
-                Some(StatusCode::BAD_REQUEST)
-            }
+            Reason::BodyNotJson
+            | Reason::ProtocolVersionUnsupported
+            | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),
             Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),
             Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
             Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),

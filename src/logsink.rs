@@ -129,10 +129,16 @@ mod tests {
         let forged = "INFO client=x\n2026-01-01T00:00:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=10.66.66.66 client=-\n";
         let line = diagnostic_line(forged.as_bytes());
         assert_eq!(line.matches('\n').count(), 1, "{line:?}");
-        assert!(line.ends_with('\n') && line.contains("\\u{a}2026"), "{line:?}");
+        assert!(
+            line.ends_with('\n') && line.contains("\\u{a}2026"),
+            "{line:?}"
+        );
         for sneaky in ["\u{1b}[2J", "\u{2028}", "\u{85}", "\r"] {
             let line = diagnostic_line(format!("a{sneaky}b").as_bytes());
-            assert!(line.trim_end().chars().all(|c| (' '..='~').contains(&c)), "{line:?}");
+            assert!(
+                line.trim_end().chars().all(|c| (' '..='~').contains(&c)),
+                "{line:?}"
+            );
         }
         let long = "x".repeat(60_000);
         assert!(diagnostic_line(long.as_bytes()).len() < 5_000);

@@ -138,7 +138,10 @@ mod tests {
         assert_eq!(escape("a b"), "\"a b\"");
         assert_eq!(escape("x\nDENY ip=1.2.3.4"), "\"x\\u{a}DENY ip=1.2.3.4\"");
         assert_eq!(escape("q\"\\"), "\"q\\\"\\\\\"");
-        assert_eq!(escape("\u{1b}[31m\u{2028}\u{85}\r"), "\"\\u{1b}[31m\\u{2028}\\u{85}\\u{d}\"");
+        assert_eq!(
+            escape("\u{1b}[31m\u{2028}\u{85}\r"),
+            "\"\\u{1b}[31m\\u{2028}\\u{85}\\u{d}\""
+        );
     }
 
     #[test]
@@ -147,7 +150,11 @@ mod tests {
         let logged = escape(&cn);
         assert_eq!(
             logged,
-            format!("\"{}...[{} more chars]\"", "A".repeat(MAX_VALUE_CHARS), 60_000 - MAX_VALUE_CHARS)
+            format!(
+                "\"{}...[{} more chars]\"",
+                "A".repeat(MAX_VALUE_CHARS),
+                60_000 - MAX_VALUE_CHARS
+            )
         );
     }
 

@@ -12,29 +12,36 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 use crate::admission::grant::{CalendarScope, Grant, Permission};
 use crate::admission::ip::contains;
+use crate::admission::jwks::{self, PinnedKey, algorithm_name, parse_algorithm};
 use crate::admission::revocations::Revocations;
 use crate::config::{Jwt, Problem, parse_cidr};
 use crate::denial::{Denial, Reason};
 use crate::identity::ClientIdentity;
 
-/// The `cnf` claim (RFC 8705 confirmation).
-#[derive(Debug, Deserialize)]
-struct Confirmation {
-    #[serde(rename = "x5t#S256")]
-    x5t_s256: Option<String>,
-}
+/// Longest bearer token looked at; a longer one is malformed without parsing.
+const MAX_TOKEN_BYTES: usize = 8192;
 
 /// The header fields read before verification.
 #[derive(Debug, Deserialize)]
 struct ClaimedHeader {
     alg: String,
     kid: Option<String>,
+    /// RFC 7515 §4.1.11: extensions the verifier must understand. This
+    /// gateway understands none, so any `crit` refuses the token.
+    crit: Option<serde_json::Value>,
+    /// RFC 7797 unencoded payloads change what is signed: refused.
+    b64: Option<serde_json::Value>,
+}
+
+/// Reads a claim that may be present with any value (`null` included), so that
+/// a present but malformed claim is told apart from an absent one.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 /// The claims this gateway reads, by their exact names.
@@ -49,18 +56,13 @@ struct Claims {
     permissions: Vec<String>,
     calendars: Vec<String>,
     jti: Option<String>,
-    cnf: Option<Confirmation>,
-}
-
-/// A verification key and the algorithm its JWK pins, if any.
-struct Key {
-    key: DecodingKey,
-    alg: Option<Algorithm>,
+    #[serde(default, deserialize_with = "present")]
+    cnf: Option<serde_json::Value>,
 }
 
 /// Verifies tokens against the configured keys and rules.
 pub struct TokenVerifier {
-    keys: HashMap<String, Key>,
+    keys: HashMap<String, PinnedKey>,
     hs256: Option<DecodingKey>,
     algorithms: Vec<Algorithm>,
     issuer: String,
@@ -71,56 +73,10 @@ pub struct TokenVerifier {
     revocations: Option<Revocations>,
 }
 
-fn key_algorithm(name: &str) -> Option<Algorithm> {
-    match name {
-        "EdDSA" => Some(Algorithm::EdDSA),
-        "ES256" => Some(Algorithm::ES256),
-        "RS256" => Some(Algorithm::RS256),
-        "HS256" => Some(Algorithm::HS256),
-        _ => None,
-    }
-}
-
-fn algorithm_name(alg: Algorithm) -> &'static str {
-    match alg {
-        Algorithm::EdDSA => "EdDSA",
-        Algorithm::ES256 => "ES256",
-        Algorithm::RS256 => "RS256",
-        Algorithm::HS256 => "HS256",
-        _ => "other",
-    }
-}
-
 impl TokenVerifier {
     /// Loads the JWKS (and HS256 secret, revocation list) named by the config.
     pub fn from_config(jwt: &Jwt) -> Result<TokenVerifier, Problem> {
-        let text = std::fs::read_to_string(&jwt.jwks).map_err(|e| {
-            Problem::new(
-                "jwt.jwks",
-                format!("cannot read {}: {e}", jwt.jwks.display()),
-            )
-        })?;
-        let set: JwkSet = serde_json::from_str(&text).map_err(|e| {
-            Problem::new(
-                "jwt.jwks",
-                format!("{} is not a JWKS: {e}", jwt.jwks.display()),
-            )
-        })?;
-        let mut keys = HashMap::new();
-        for (i, jwk) in set.keys.iter().enumerate() {
-            let kid = jwk
-                .common
-                .key_id
-                .clone()
-                .ok_or_else(|| Problem::new("jwt.jwks", format!("key #{i} has no kid")))?;
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| Problem::new("jwt.jwks", format!("key `{kid}`: {e}")))?;
-            let alg = jwk
-                .common
-                .key_algorithm
-                .and_then(|a| key_algorithm(&a.to_string()));
-            keys.insert(kid, Key { key, alg });
-        }
+        let keys = jwks::load(jwt)?;
         let hs256 = match &jwt.hs256_secret_file {
             Some(path) => {
                 let secret = std::fs::read(path).map_err(|e| {
@@ -155,9 +111,19 @@ impl TokenVerifier {
     /// trusted (as plain text, so that `none` can be named in the refusal).
     fn claimed_header(token: &str) -> Result<ClaimedHeader, Denial> {
         let malformed = || Denial::new(Reason::TokenMalformed);
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(malformed().with_detail(format!("longer than {MAX_TOKEN_BYTES} bytes")));
+        }
         let header = token.split('.').next().ok_or_else(malformed)?;
         let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
-        serde_json::from_slice(&bytes).map_err(|_| malformed())
+        let header: ClaimedHeader = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+        if header.crit.is_some() {
+            return Err(malformed().with_detail("crit: no critical extension is supported"));
+        }
+        if header.b64.is_some() {
+            return Err(malformed().with_detail("b64: unencoded payloads are not supported"));
+        }
+        Ok(header)
     }
 
     fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Result<&DecodingKey, Denial> {
@@ -173,16 +139,14 @@ impl TokenVerifier {
             .keys
             .get(kid)
             .ok_or_else(|| Denial::new(Reason::UnknownKid).with_detail(kid))?;
-        match key.alg {
-            Some(pinned) if pinned != alg => {
-                Err(Denial::new(Reason::AlgKeyMismatch).with_detail(format!(
-                    "key {kid} is {}, token says {}",
-                    algorithm_name(pinned),
-                    algorithm_name(alg)
-                )))
-            }
-            _ => Ok(&key.key),
+        if key.alg != alg {
+            return Err(Denial::new(Reason::AlgKeyMismatch).with_detail(format!(
+                "key {kid} is {}, token says {}",
+                algorithm_name(key.alg),
+                algorithm_name(alg)
+            )));
         }
+        Ok(&key.key)
     }
 
     /// Verifies `token` for a client with `identity` at `client_ip`.
@@ -194,7 +158,7 @@ impl TokenVerifier {
         now: DateTime<Utc>,
     ) -> Result<Grant, Denial> {
         let header = Self::claimed_header(token)?;
-        let alg = key_algorithm(&header.alg)
+        let alg = parse_algorithm(&header.alg)
             .filter(|a| self.algorithms.contains(a))
             .ok_or_else(|| Denial::new(Reason::AlgNotAllowed).with_detail(header.alg.clone()))?;
         let key = self.key_for(alg, header.kid.as_deref())?;
@@ -222,10 +186,25 @@ impl TokenVerifier {
         if iat > now.timestamp() + self.leeway as i64 {
             return Err(Denial::new(Reason::TokenNotYetValid).with_detail("iat in the future"));
         }
-        if claims.exp - iat > self.max_lifetime {
-            return Err(
-                Denial::new(Reason::LifetimeTooLong).with_detail(format!("{}s", claims.exp - iat))
-            );
+        // Checked: a signed `iat` of i64::MIN must not wrap into a short lifetime.
+        match claims.exp.checked_sub(iat) {
+            Some(lifetime) if lifetime <= self.max_lifetime => {}
+            Some(lifetime) => {
+                return Err(
+                    Denial::new(Reason::LifetimeTooLong).with_detail(format!("{lifetime}s"))
+                );
+            }
+            None => {
+                return Err(Denial::new(Reason::LifetimeTooLong).with_detail("exp - iat overflows"));
+            }
+        }
+        let oldest = now
+            .timestamp()
+            .saturating_sub(self.max_lifetime)
+            .saturating_sub(self.leeway as i64);
+        if iat < oldest {
+            return Err(Denial::new(Reason::LifetimeTooLong)
+                .with_detail("iat is further back than jwt.max_lifetime"));
         }
         let jti = claims
             .jti
@@ -241,15 +220,12 @@ impl TokenVerifier {
         }
         let mut networks = Vec::with_capacity(claims.allowed_ips.len());
         for text in &claims.allowed_ips {
-            networks.push(
-                parse_cidr(text)
-                    .ok_or_else(|| invalid(&format!("allowedIPs: `{text}` is not a CIDR")))?,
-            );
+            networks.push(parse_cidr(text).map_err(|why| invalid(&format!("allowedIPs: {why}")))?);
         }
         if !contains(&networks, client_ip) {
             return Err(Denial::new(Reason::IpNotInToken));
         }
-        match claims.cnf.and_then(|c| c.x5t_s256) {
+        match claims.cnf.as_ref().map(bound_thumbprint).transpose()? {
             Some(thumbprint) if thumbprint != identity.x5t_s256 => {
                 return Err(Denial::new(Reason::CertBindingMismatch));
             }
@@ -280,6 +256,19 @@ impl TokenVerifier {
             jti,
         ))
     }
+}
+
+/// The certificate thumbprint a present `cnf` claim binds the token to. A
+/// `cnf` that is present but not `{"x5t#S256": "<non-empty string>"}` (null,
+/// `{}`, another confirmation method) is refused, never read as "unbound".
+fn bound_thumbprint(cnf: &serde_json::Value) -> Result<&str, Denial> {
+    cnf.get("x5t#S256")
+        .and_then(serde_json::Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Denial::new(Reason::ClaimsInvalid)
+                .with_detail("cnf: present but without an x5t#S256 thumbprint")
+        })
 }
 
 fn token_error(kind: &ErrorKind) -> Denial {

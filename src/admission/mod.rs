@@ -13,6 +13,7 @@
 pub mod geo;
 pub mod grant;
 pub mod ip;
+pub mod jwks;
 pub mod jwt;
 pub mod proxy;
 pub mod revocations;

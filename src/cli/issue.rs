@@ -56,6 +56,9 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
                 .map_err(|e| anyhow::anyhow!("--bind-cert: cannot read {}: {e}", p.display()))
         })
         .transpose()?;
+    if let Some(pem) = &bind_cert_pem {
+        check_bound_identity(pem, &request.client, config.tls.identity)?;
+    }
     let token_request = TokenRequest {
         client_id: request.client,
         permissions: request.permissions,
@@ -68,4 +71,25 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
         &claims(&token_request, &config.jwt.issuer, &config.jwt.audience)?,
         &key,
     )
+}
+
+/// `--bind-cert` must be the certificate of `--client`: a token bound to
+/// another identity's certificate could never be used.
+fn check_bound_identity(
+    pem: &str,
+    client: &str,
+    source: crate::config::IdentitySource,
+) -> anyhow::Result<()> {
+    use rustls::pki_types::pem::PemObject;
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("--bind-cert: not a PEM certificate: {e}"))?;
+    let identity = crate::identity::identify(&cert, source)
+        .map_err(|e| anyhow::anyhow!("--bind-cert: {e} (tls.identity decides where it is read)"))?;
+    if identity.id != client {
+        anyhow::bail!(
+            "--bind-cert: the certificate's identity is `{}`, not --client `{client}` (read by tls.identity)",
+            identity.id
+        );
+    }
+    Ok(())
 }

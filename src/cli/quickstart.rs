@@ -75,6 +75,9 @@ jwks = "jwks.json"
 signing_key = "signing.key"
 issuer = "mcp-gateway-quickstart"
 audience = "{audience}"
+# Every token must name the client certificate it is for (cnf.x5t#S256): a
+# stolen token is then useless without that certificate's private key.
+require_cert_binding = true
 
 [backend]
 kind = "embedded"

@@ -57,8 +57,8 @@ pub fn claims(request: &TokenRequest, issuer: &str, audience: &str) -> anyhow::R
         }
     }
     for ip in &request.allowed_ips {
-        if parse_cidr(ip).is_none() {
-            anyhow::bail!("--allowed-ips: `{ip}` is not an IP address or CIDR");
+        if let Err(why) = parse_cidr(ip) {
+            anyhow::bail!("--allowed-ips: {why}");
         }
     }
     if request.client_id.is_empty() {

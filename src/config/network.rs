@@ -97,25 +97,33 @@ pub struct Network {
     pub audit_log: Option<PathBuf>,
 }
 
-/// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a single host).
-pub fn parse_cidr(text: &str) -> Option<IpNet> {
-    text.parse::<IpNet>()
-        .ok()
-        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+/// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a single host). A network
+/// with host bits set (`10.8.0.7/8`) is refused: it would silently mean the
+/// whole `10.0.0.0/8`, which is rarely what the writer meant.
+pub fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(IpNet::from(ip));
+    }
+    let net = text
+        .parse::<IpNet>()
+        .map_err(|_| format!("`{text}` is not an IP address or CIDR"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "`{text}` has host bits set: write {} for the network, or {} for the one address",
+            net.trunc(),
+            IpNet::from(net.addr())
+        ));
+    }
+    Ok(net)
 }
 
 fn cidrs(key: &str, list: &[String], problems: &mut Vec<Problem>) -> Vec<IpNet> {
     list.iter()
         .enumerate()
         .filter_map(|(i, text)| {
-            let net = parse_cidr(text);
-            if net.is_none() {
-                problems.push(Problem::new(
-                    format!("{key}[{i}]"),
-                    format!("`{text}` is not an IP address or CIDR"),
-                ));
-            }
-            net
+            parse_cidr(text)
+                .map_err(|why| problems.push(Problem::new(format!("{key}[{i}]"), why)))
+                .ok()
         })
         .collect()
 }

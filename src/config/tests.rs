@@ -105,3 +105,23 @@ fn network_and_geoip_settings_are_checked() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn networks_with_host_bits_are_refused_showing_the_intended_network() {
+    let text = "[listen.proxy_protocol]\ntrusted=['10.1.2.3/16']\n[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow=['10.8.0.7/8', '2001:db8::1/32', '10.9.0.0/16', '10.9.9.9']\n[geoip]\nexempt=['192.168.1.1/24']\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let err = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "network.allow[0]: `10.8.0.7/8` has host bits set: write 10.0.0.0/8 for the network, or 10.8.0.7/32 for the one address",
+        "network.allow[1]: `2001:db8::1/32` has host bits set: write 2001:db8::/32",
+        "listen.proxy_protocol.trusted[0]: `10.1.2.3/16` has host bits set: write 10.1.0.0/16",
+        "geoip.exempt[0]: `192.168.1.1/24` has host bits set: write 192.168.1.0/24",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("network.allow[2]") && !err.contains("network.allow[3]"),
+        "{err}"
+    );
+}

@@ -121,8 +121,10 @@ async fn proxy_headers_from_a_trusted_balancer_carry_the_client_address() {
         .await;
     // The trusted balancer must send a header.
     assert_eq!(attempt(&gw, "127.0.0.5", b"").await, None);
-    gw.expect_security_line("REFUSE stage=proxy reason=missing_proxy_header peer=127.0.0.5 client=-")
-        .await;
+    gw.expect_security_line(
+        "REFUSE stage=proxy reason=missing_proxy_header peer=127.0.0.5 client=-",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -194,6 +194,12 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
         assert_eq!(mode, 0o600, "{secret}");
     }
     let config = qs.join("gateway.toml");
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("\nrequire_cert_binding = true\n"),
+        "the quickstart must require certificate-bound tokens"
+    );
     let issue = |extra: &[&str]| {
         let mut command = gateway();
         command.args(["token", "issue", "--config"]).arg(&config);
@@ -266,6 +272,59 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
     let out = issue(&["--permissions", "readCalendars", "--ttl", "48h"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than jwt.max_lifetime"));
+    // A certificate of another identity cannot be bound to this client's token.
+    let ca = mcp_gateway::cli::pki::Authority::load(
+        &std::fs::read_to_string(qs.join("ca.pem")).unwrap(),
+        &std::fs::read_to_string(qs.join("ca.key")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        qs.join("other.pem"),
+        ca.issue_client("other-client").unwrap().cert_pem,
+    )
+    .unwrap();
+    let out = issue(&[
+        "--permissions",
+        "readCalendars",
+        "--bind-cert",
+        qs.join("other.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "--bind-cert: the certificate's identity is `other-client`, not --client `demo-client`"
+        ),
+        "{stderr}"
+    );
+    let out = issue(&[
+        "--permissions",
+        "readCalendars",
+        "--allowed-ips",
+        "127.0.0.9/8",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has host bits set: write 127.0.0.0/8"));
+    // A JWKS that lacks the signing key's kid: check-config and token issue both refuse.
+    let other = mcp_gateway::cli::keys::load_signing_key(
+        &mcp_gateway::cli::keys::generate_ed25519_pem().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        qs.join("jwks.json"),
+        mcp_gateway::cli::keys::jwks(&[&other]).to_string(),
+    )
+    .unwrap();
+    let out = check_config(&config);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("jwt.signing_key: its kid"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = issue(&["--permissions", "readCalendars"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not in jwt.jwks"));
 }
 
 #[test]

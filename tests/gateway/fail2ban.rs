@@ -383,11 +383,7 @@ fn the_filter_matches_each_reason_exactly_as_documented() {
     for (i, reason) in Reason::ALL.into_iter().enumerate() {
         // One address per reason, so each match names its reason.
         let ip: std::net::IpAddr = format!("10.0.{}.{}", i / 200, i % 200 + 1).parse().unwrap();
-        log.deny(
-            &Denial::new(reason).with_detail("x y"),
-            ip,
-            Some("agent-a"),
-        );
+        log.deny(&Denial::new(reason).with_detail("x y"), ip, Some("agent-a"));
         if BANNED_REASONS.contains(&reason.label()) {
             expected.push(ip.to_string());
         }
@@ -401,8 +397,13 @@ fn the_filter_matches_each_reason_exactly_as_documented() {
     let text = std::fs::read_to_string(&path).unwrap();
     for line in text.lines() {
         // A balancer's own refusals name it as peer, never as the offender.
-        if line.contains("reason=missing_proxy_header") || line.contains("reason=malformed_proxy_header") {
-            assert!(line.contains(" peer=10.0.") && !line.contains(" ip="), "{line}");
+        if line.contains("reason=missing_proxy_header")
+            || line.contains("reason=malformed_proxy_header")
+        {
+            assert!(
+                line.contains(" peer=10.0.") && !line.contains(" ip="),
+                "{line}"
+            );
         }
     }
     assert_eq!(fail2ban_matches(&path), expected);

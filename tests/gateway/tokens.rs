@@ -38,6 +38,24 @@ fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims
 }
 
+/// A token signed by the gateway's key under a header of the test's choosing
+/// (`crit`, `b64`: fields jsonwebtoken's own header cannot carry).
+fn signed_with_header(gw: &TestGateway, mut header: Value, claims: &Value) -> String {
+    header["kid"] = json!(gw.pki.signer.kid);
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        input.as_bytes(),
+        &gw.pki.signer.encoding,
+        jsonwebtoken::Algorithm::EdDSA,
+    )
+    .unwrap();
+    format!("{input}.{signature}")
+}
+
 fn unsigned_token(claims: &Value) -> String {
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
     format!("{header}.{}.", URL_SAFE_NO_PAD.encode(claims.to_string()))
@@ -141,6 +159,79 @@ async fn every_bad_token_is_refused_and_nothing_reaches_the_backend() {
                 &with(good_claims(), "exp", json!(now + 25 * 3600)),
             )),
             "lifetime_too_long",
+        ),
+        // iat = i64::MIN: exp - iat must not wrap into a short lifetime.
+        (
+            Some(signed(&gw, &with(good_claims(), "iat", json!(i64::MIN)))),
+            "lifetime_too_long",
+        ),
+        (
+            Some(signed(
+                &gw,
+                &with(good_claims(), "iat", json!(now - 30 * 3600)),
+            )),
+            "lifetime_too_long",
+        ),
+        (
+            Some(signed_with_header(
+                &gw,
+                json!({ "alg": "EdDSA", "typ": "JWT", "crit": ["exp-policy"], "exp-policy": 1 }),
+                &good_claims(),
+            )),
+            "token_malformed",
+        ),
+        (
+            Some(signed_with_header(
+                &gw,
+                json!({ "alg": "EdDSA", "b64": false, "crit": ["b64"] }),
+                &good_claims(),
+            )),
+            "token_malformed",
+        ),
+        (
+            Some(signed_with_header(
+                &gw,
+                json!({ "alg": "EdDSA", "b64": false }),
+                &good_claims(),
+            )),
+            "token_malformed",
+        ),
+        (
+            Some(signed(
+                &gw,
+                &with(good_claims(), "pad", json!("x".repeat(10_000))),
+            )),
+            "token_malformed",
+        ),
+        (
+            Some(signed(&gw, &with(good_claims(), "cnf", json!({})))),
+            "claims_invalid",
+        ),
+        (
+            Some(signed(&gw, &with(good_claims(), "cnf", json!(null)))),
+            "claims_invalid",
+        ),
+        (
+            Some(signed(
+                &gw,
+                &with(good_claims(), "cnf", json!({ "x5t#S256": null })),
+            )),
+            "claims_invalid",
+        ),
+        (
+            Some(signed(
+                &gw,
+                &with(good_claims(), "cnf", json!({ "jkt": "abc" })),
+            )),
+            "claims_invalid",
+        ),
+        // Host bits set: 127.0.0.7/8 would silently mean all of 127.0.0.0/8.
+        (
+            Some(signed(
+                &gw,
+                &with(good_claims(), "allowedIPs", json!(["127.0.0.7/8"])),
+            )),
+            "claims_invalid",
         ),
         (Some(forged), "bad_signature"),
         (Some(unsigned_token(&good_claims())), "alg_not_allowed"),

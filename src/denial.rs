@@ -81,6 +81,9 @@ pub enum Reason {
     /// A configured CRL is past its `nextUpdate`: revocation status is unknown,
     /// so every certificate it covers is refused until a fresh CRL is installed.
     CrlExpired,
+    /// CRLs are configured but none covers a certificate of the chain (a CRL
+    /// of another issuer, or an intermediate CA without its CRL).
+    RevocationStatusUnknown,
     /// The certificate lacks the `clientAuth` extended key usage.
     BadKeyUsage,
     /// The certificate was refused for another reason.
@@ -162,7 +165,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 51] = [
+    pub const ALL: [Reason; 52] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -176,6 +179,7 @@ impl Reason {
         Reason::CertificateNotYetValid,
         Reason::CertificateRevoked,
         Reason::CrlExpired,
+        Reason::RevocationStatusUnknown,
         Reason::BadKeyUsage,
         Reason::BadCertificate,
         Reason::NoIdentity,
@@ -231,6 +235,7 @@ impl Reason {
             | Reason::CertificateNotYetValid
             | Reason::CertificateRevoked
             | Reason::CrlExpired
+            | Reason::RevocationStatusUnknown
             | Reason::BadKeyUsage
             | Reason::BadCertificate
             | Reason::NoIdentity
@@ -287,6 +292,7 @@ impl Reason {
             Reason::CertificateNotYetValid => "certificate_not_yet_valid",
             Reason::CertificateRevoked => "certificate_revoked",
             Reason::CrlExpired => "crl_expired",
+            Reason::RevocationStatusUnknown => "revocation_status_unknown",
             Reason::BadKeyUsage => "bad_key_usage",
             Reason::BadCertificate => "bad_certificate",
             Reason::NoIdentity => "no_identity",
@@ -372,6 +378,7 @@ impl Reason {
             Reason::MissingProxyHeader
             | Reason::MalformedProxyHeader
             | Reason::CrlExpired
+            | Reason::RevocationStatusUnknown
             | Reason::IdleTimeout
             | Reason::BodyTimeout
             | Reason::BodyTooLarge

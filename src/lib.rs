@@ -29,7 +29,8 @@
 //! ## Layout
 //!
 //! - [`config`]: the TOML file, validated; every error names its key.
-//! - [`server`], [`tls`], [`identity`], [`http`], [`resource`]: connections and requests.
+//! - [`server`], [`tls`] (and [`crl`] for CRL expiry), [`identity`], [`http`],
+//!   [`resource`]: connections and requests.
 //! - [`admission`]: the checks, each a small function; [`denial`] and [`seclog`]:
 //!   what a refusal is and how it is written.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for results).
@@ -48,6 +49,7 @@ pub mod audit;
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod crl;
 pub mod denial;
 pub mod http;
 pub mod identity;

@@ -204,7 +204,8 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         }
         return Err(ExitCode::from(EXIT_CONFIG));
     }
-    for warning in &config.warnings {
+    let crl_warnings = mcp_gateway::crl::warnings(&config.tls, chrono::Utc::now());
+    for warning in config.warnings.iter().chain(&crl_warnings) {
         eprintln!("warning: {warning}");
     }
     Ok(config)

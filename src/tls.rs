@@ -1,13 +1,19 @@
 //! The rustls server configuration: a client certificate is required and
-//! verified against the configured CA bundle and CRLs; TLS 1.3 only unless 1.2
-//! is configured; ALPN offers HTTP/2 and HTTP/1.1.
+//! verified against the configured CA bundle and CRLs (a CRL past its
+//! `nextUpdate` fails closed; every CA level of a chain needs its CRL once
+//! any is configured), and must carry the `clientAuth` extended key usage;
+//! TLS 1.3 only unless 1.2 is configured; ALPN offers HTTP/2 and HTTP/1.1.
 
 use std::sync::Arc;
 
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
 
 use crate::config::{Problem, Tls};
 use crate::denial::{Denial, Reason};
@@ -40,7 +46,8 @@ fn read_certs(key: &str, path: &std::path::Path) -> Result<Vec<CertificateDer<'s
     Ok(certs)
 }
 
-fn read_crl(
+/// The CRLs in one file (PEM, several allowed, or one DER).
+pub(crate) fn read_crl(
     key: &str,
     path: &std::path::Path,
 ) -> Result<Vec<CertificateRevocationListDer<'static>>, Problem> {
@@ -104,6 +111,8 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     };
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .with_crls(crls)
+        // A stale CRL says nothing about revocations since: fail closed.
+        .enforce_revocation_expiration()
         .build()
         .map_err(|e| {
             vec![Problem::new(
@@ -119,7 +128,7 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
         .map_err(|e| vec![Problem::new("tls.min_version", e.to_string())])?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(RequireClientAuth(verifier)))
         .with_single_cert(chain, key)
         .map_err(|e| {
             vec![Problem::new(
@@ -147,10 +156,88 @@ pub fn handshake_denial(error: &std::io::Error) -> Denial {
             Cert::Expired | Cert::ExpiredContext { .. } => Reason::CertificateExpired,
             Cert::NotValidYet | Cert::NotValidYetContext { .. } => Reason::CertificateNotYetValid,
             Cert::Revoked => Reason::CertificateRevoked,
+            Cert::ExpiredRevocationList | Cert::ExpiredRevocationListContext { .. } => {
+                Reason::CrlExpired
+            }
+            Cert::UnknownRevocationStatus => Reason::RevocationStatusUnknown,
             Cert::InvalidPurpose | Cert::InvalidPurposeContext { .. } => Reason::BadKeyUsage,
             _ => Reason::BadCertificate,
         },
+        // A CRL that does not verify is the operator's to fix, not the client's doing.
+        rustls::Error::InvalidCertRevocationList(_) => Reason::RevocationStatusUnknown,
         _ => Reason::HandshakeFailed,
     };
     Denial::new(reason).with_detail(tls.to_string())
+}
+
+/// The webpki verifier, plus one rule: the client certificate must carry the
+/// `clientAuth` extended key usage. webpki accepts a certificate with no EKU
+/// extension at all (RFC 5280 reads that as "any purpose"); a certificate
+/// meant for something else must not open the gateway.
+#[derive(Debug)]
+struct RequireClientAuth(Arc<dyn ClientCertVerifier>);
+
+/// Whether the DER certificate lists `clientAuth` among its extended key usages.
+pub fn has_client_auth_usage(der: &CertificateDer<'_>) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(der.as_ref())
+        .ok()
+        .and_then(|(_, cert)| {
+            cert.extended_key_usage()
+                .ok()
+                .flatten()
+                .map(|e| e.value.client_auth)
+        })
+        .unwrap_or(false)
+}
+
+impl ClientCertVerifier for RequireClientAuth {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self.0.verify_client_cert(end_entity, intermediates, now)?;
+        if !has_client_auth_usage(end_entity) {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::InvalidPurpose,
+            ));
+        }
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }

@@ -48,6 +48,30 @@ impl Authority {
         })
     }
 
+    /// An intermediate CA named `name`, signed by this one, valid five years;
+    /// its `cert_pem` holds its own certificate only.
+    pub fn intermediate(&self, name: &str) -> anyhow::Result<Authority> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = params.not_before + std::time::Duration::from_secs(1825 * 86_400);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Authority {
+            issued: Issued {
+                cert_pem: cert.pem(),
+                key_pem: key.serialize_pem(),
+            },
+            issuer: Issuer::new(params, key),
+        })
+    }
+
     /// A CA read back from its PEM certificate and key.
     pub fn load(cert_pem: &str, key_pem: &str) -> anyhow::Result<Authority> {
         let issuer = Issuer::from_ca_cert_pem(cert_pem, KeyPair::from_pem(key_pem)?)?;

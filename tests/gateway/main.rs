@@ -18,6 +18,7 @@ mod google_config;
 mod handshake;
 mod limits;
 mod mcp_flow;
+mod revocation;
 mod scope;
 mod sessions;
 mod tokens;

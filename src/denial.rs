@@ -113,6 +113,9 @@ pub enum Reason {
     McpHeaderMismatch,
     /// A path this gateway does not serve.
     PathNotFound,
+    /// The MCP transport refused the request (a missing `Accept` type, a wrong
+    /// content type, a header it requires): the detail names the status.
+    RequestRejected,
     /// An `Origin` header not in `mcp.allowed_origins`.
     OriginNotAllowed,
     /// No `Authorization: Bearer` token.
@@ -165,7 +168,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 52] = [
+    pub const ALL: [Reason; 53] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -194,6 +197,7 @@ impl Reason {
         Reason::ProtocolVersionUnsupported,
         Reason::McpHeaderMismatch,
         Reason::PathNotFound,
+        Reason::RequestRejected,
         Reason::OriginNotAllowed,
         Reason::TokenMissing,
         Reason::TokenMalformed,
@@ -249,7 +253,8 @@ impl Reason {
             | Reason::HostNotAllowed
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch
-            | Reason::PathNotFound => Stage::Http,
+            | Reason::PathNotFound
+            | Reason::RequestRejected => Stage::Http,
             Reason::OriginNotAllowed => Stage::Origin,
             Reason::SessionNotFound
             | Reason::TooManySessionsForClient
@@ -307,6 +312,7 @@ impl Reason {
             Reason::ProtocolVersionUnsupported => "protocol_version_unsupported",
             Reason::McpHeaderMismatch => "mcp_header_mismatch",
             Reason::PathNotFound => "path_not_found",
+            Reason::RequestRejected => "request_rejected",
             Reason::SessionNotFound => "session_not_found",
             Reason::TooManySessionsForClient => "too_many_sessions_for_client",
             Reason::TooManySessions => "too_many_sessions",
@@ -387,6 +393,7 @@ impl Reason {
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch
             | Reason::PathNotFound
+            | Reason::RequestRejected
             | Reason::OriginNotAllowed
             | Reason::RevocationsUnavailable
             | Reason::SessionNotFound
@@ -418,6 +425,7 @@ impl Reason {
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),
             Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),
+            Reason::RequestRejected => Some(StatusCode::BAD_REQUEST),
             Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
             Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
             Reason::TooManySessionsForClient | Reason::TooManySessions => {

@@ -1,24 +1,34 @@
-//! Per-request HTTP handling on an authenticated connection: the metadata
-//! document, then for the MCP path the origin and token checks
-//! ([`crate::resource`]), the session-ownership check, a bounded JSON body, and
-//! rmcp; everything else 404.
+//! Per-request HTTP handling on an authenticated connection, in order: the
+//! authority the request names, the metadata document, the MCP path, the origin
+//! and token checks ([`crate::resource`]), the protocol version, the session's
+//! owner, a bounded and timed JSON body, the `Mcp-*` headers against it, the
+//! session caps, then rmcp. Every refusal is one [`Denial`], logged once and
+//! answered through [`crate::refusal`] — after the request body has been read
+//! (and discarded, within bounds), because an HTTP/2 answer sent before the
+//! body ends in a stream reset that clients such as curl report as an error
+//! instead of the refusal.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use bytes::{Bytes, BytesMut};
+use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use crate::denial::{Denial, Reason};
+use crate::http_checks::{check_authority, check_mcp_headers, check_protocol_version};
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
+use crate::refusal;
 use crate::resource::{METADATA_PATH, ProtectedResource};
+use crate::seclog::SecurityLog;
 
 /// Response type of every handler.
 pub type HttpResponse = Response<BoxBody<Bytes, Infallible>>;
@@ -35,89 +45,104 @@ pub struct ConnectionInfo {
     pub identity: ClientIdentity,
 }
 
+/// Request-level limits, from `[listen]` and `[mcp]`.
+#[derive(Debug, Clone)]
+pub struct RequestLimits {
+    /// Path of the MCP endpoint.
+    pub mcp_path: String,
+    /// Authorities (`Host`, `:authority`) accepted.
+    pub allowed_hosts: Vec<String>,
+    /// Largest accepted request body.
+    pub max_body: usize,
+    /// Time to receive a whole body.
+    pub body_timeout: Duration,
+}
+
 /// The HTTP application shared by all connections.
 pub struct App {
-    /// Path of the MCP endpoint.
-    mcp_path: String,
+    /// Paths, hosts and body limits.
+    limits: RequestLimits,
     /// The rmcp streamable HTTP service.
     mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
-    /// Which identity owns which MCP session.
-    sessions: SessionOwners,
-    /// Largest accepted request body.
-    max_body: usize,
+    /// Which identity owns which MCP session, and the caps.
+    sessions: Arc<SessionOwners>,
     /// Origin and bearer-token checks, and the metadata document.
     resource: ProtectedResource,
+    /// Where every refusal is written.
+    seclog: Arc<SecurityLog>,
 }
 
-/// JSON-RPC code for a body that is not JSON.
-const PARSE_ERROR: i64 = -32700;
-/// JSON-RPC code for a request the server will not process.
-const INVALID_REQUEST: i64 = -32600;
+/// How much of a refused request's body is read and dropped before answering,
+/// as a multiple of the body limit; beyond it the stream is simply reset.
+const DRAIN_FACTOR: usize = 2;
 
-/// A small JSON error body, shaped like a JSON-RPC error so MCP clients show it.
-pub fn json_error(status: StatusCode, message: &str) -> HttpResponse {
-    rpc_error(status, INVALID_REQUEST, message)
-}
-
-fn rpc_error(status: StatusCode, code: i64, message: &str) -> HttpResponse {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": code, "message": message }
-    });
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body.to_string())).boxed())
-        .expect("static response parts are valid")
+/// Reads `body` within `max` bytes and `timeout`. A body over the limit is
+/// drained a little further (so HTTP/2 clients get the 413), then refused.
+async fn read_body(body: Incoming, max: usize, timeout: Duration) -> Result<Bytes, Denial> {
+    let mut body = body;
+    let mut kept = BytesMut::new();
+    let mut seen = 0usize;
+    let reading = async {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else {
+                return Err(Denial::new(Reason::BodyTimeout).with_detail("body ended early"));
+            };
+            if let Some(data) = frame.data_ref() {
+                seen = seen.saturating_add(data.len());
+                if seen <= max {
+                    kept.extend_from_slice(data);
+                } else if seen > max.saturating_mul(DRAIN_FACTOR) {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, reading).await {
+        Err(_) => Err(Denial::new(Reason::BodyTimeout).with_detail(format!(
+            "body not received within {}s",
+            timeout.as_secs_f32()
+        ))),
+        Ok(Err(denial)) => Err(denial),
+        Ok(Ok(())) if seen > max => {
+            Err(Denial::new(Reason::BodyTooLarge).with_detail(format!("larger than {max} bytes")))
+        }
+        Ok(Ok(())) => Ok(kept.freeze()),
+    }
 }
 
 impl App {
-    /// An application serving `mcp` at `mcp_path`, refusing bodies over `max_body` bytes.
+    /// An application serving `mcp` under `limits`.
     pub fn new(
-        mcp_path: String,
+        limits: RequestLimits,
         mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
-        max_body: usize,
+        sessions: Arc<SessionOwners>,
         resource: ProtectedResource,
+        seclog: Arc<SecurityLog>,
     ) -> App {
         App {
-            mcp_path,
+            limits,
             mcp,
-            sessions: SessionOwners::default(),
-            max_body,
+            sessions,
             resource,
+            seclog,
         }
     }
 
-    /// Reads the whole body within the limit and checks that it is JSON, so that
-    /// rmcp (and every later check) only ever sees a bounded, well-formed message.
-    async fn read_json_body(&self, body: Incoming) -> Result<Bytes, HttpResponse> {
-        let bytes = match Limited::new(body, self.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                let message = format!("request body larger than {} bytes", self.max_body);
-                return Err(rpc_error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    INVALID_REQUEST,
-                    &message,
-                ));
-            }
-            Err(e) => {
-                return Err(rpc_error(
-                    StatusCode::BAD_REQUEST,
-                    INVALID_REQUEST,
-                    &format!("cannot read request body: {e}"),
-                ));
-            }
-        };
-        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-            return Err(rpc_error(
-                StatusCode::BAD_REQUEST,
-                PARSE_ERROR,
-                &format!("request body is not JSON: {e}"),
-            ));
+    /// Logs `denial` once and answers it, after reading (and dropping) the
+    /// body when there is one still unread.
+    async fn refuse(
+        &self,
+        denial: Denial,
+        connection: &ConnectionInfo,
+        unread: Option<Incoming>,
+    ) -> HttpResponse {
+        self.seclog
+            .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+        if let Some(body) = unread {
+            let _ = read_body(body, self.limits.max_body, self.limits.body_timeout).await;
         }
-        Ok(bytes)
+        refusal::response(&denial, self.resource.metadata_url())
     }
 
     /// Handles one request from an authenticated connection.
@@ -126,36 +151,54 @@ impl App {
         request: Request<Incoming>,
         connection: ConnectionInfo,
     ) -> Result<HttpResponse, Infallible> {
-        if request.uri().path() == METADATA_PATH && request.method() == http::Method::GET {
-            return Ok(self.resource.metadata_response());
-        }
-        if request.uri().path() != self.mcp_path {
-            return Ok(json_error(StatusCode::NOT_FOUND, "not found"));
-        }
-        // Authorization before anything else looks at the request: sessions are
-        // never authentication, and a refused request never reaches rmcp.
-        let grant = match self.resource.admit(request.headers(), &connection) {
-            Ok(grant) => grant,
-            Err(denial) => return Ok(self.resource.refusal(&denial)),
+        let (parts, body) = request.into_parts();
+        // Headers-only checks, cheapest first; none of them needs the body.
+        let early = check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts)
+            .and_then(|()| match parts.uri.path() {
+                METADATA_PATH if parts.method == http::Method::GET => Ok(None),
+                path if path == self.limits.mcp_path => {
+                    self.resource.admit(&parts.headers, &connection).map(Some)
+                }
+                path => Err(Denial::new(Reason::PathNotFound)
+                    .with_detail(path.chars().take(128).collect::<String>())),
+            });
+        let grant = match early {
+            Ok(Some(grant)) => grant,
+            Ok(None) => return Ok(self.resource.metadata_response()),
+            Err(denial) => return Ok(self.refuse(denial, &connection, Some(body)).await),
         };
         let identity = connection.identity.id.clone();
-        let requested = request.headers().get(SESSION_HEADER).cloned();
-        if self.sessions.check(requested.as_ref(), &identity) == SessionCheck::NotFound {
-            tracing::info!(client = %identity, "request for a session the client does not own, answered 404");
-            return Ok(json_error(StatusCode::NOT_FOUND, "session not found"));
+        let requested = parts.headers.get(SESSION_HEADER).cloned();
+        let early = check_protocol_version(&parts.headers).and_then(|()| {
+            match self.sessions.check(requested.as_ref(), &identity) {
+                SessionCheck::Proceed => Ok(()),
+                SessionCheck::NotFound => Err(Denial::new(Reason::SessionNotFound)),
+            }
+        });
+        if let Err(denial) = early {
+            return Ok(self.refuse(denial, &connection, Some(body)).await);
         }
-        let method = request.method().clone();
-        let (parts, body) = request.into_parts();
-        let body = if method == http::Method::POST {
-            match self.read_json_body(body).await {
-                Ok(bytes) => bytes,
-                Err(response) => return Ok(response),
+        let body = match read_body(body, self.limits.max_body, self.limits.body_timeout).await {
+            Ok(bytes) => bytes,
+            Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+        };
+        if let Err(denial) =
+            json_shape(&parts.method, &body).and_then(|()| check_mcp_headers(&parts.headers, &body))
+        {
+            return Ok(self.refuse(denial, &connection, None).await);
+        }
+        // A new session is only ever made by an initialize without a session id.
+        let slot = if requested.is_none() && is_initialize(&body) {
+            match self.sessions.reserve(&identity) {
+                Ok(slot) => Some(slot),
+                Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
             }
         } else {
-            Bytes::new()
+            None
         };
+        let method = parts.method.clone();
         let mut request = Request::from_parts(parts, Full::new(body));
-        request.extensions_mut().insert(connection);
+        request.extensions_mut().insert(connection.clone());
         request.extensions_mut().insert(grant);
         // `handle` borrows the service; the tower `call` would clone it (and its
         // config) on every request.
@@ -172,6 +215,42 @@ impl App {
             response.headers().get(SESSION_HEADER),
             &identity,
         );
+        drop(slot);
+        if response.status().is_client_error() {
+            // rmcp's own refusals (wrong Accept, content type, a header a protocol
+            // version requires) get their one log line too.
+            let denial = match response.status() {
+                StatusCode::NOT_FOUND => Denial::new(Reason::SessionNotFound),
+                status => Denial::new(Reason::RequestRejected)
+                    .with_detail(format!("status {}", status.as_u16())),
+            };
+            self.seclog
+                .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+        }
         Ok(response)
     }
+}
+
+/// A POST body must be JSON (rmcp, and every later check, only ever sees a
+/// bounded, well-formed message); other methods carry none.
+fn json_shape(method: &http::Method, body: &[u8]) -> Result<(), Denial> {
+    if method != http::Method::POST {
+        return Ok(());
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|e| Denial::new(Reason::BodyNotJson).with_detail(e.to_string()))
+}
+
+/// Whether the body is an `initialize` request (the one that creates a session).
+fn is_initialize(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Method<'a> {
+        #[serde(borrow)]
+        method: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Method<'_>>(body)
+        .ok()
+        .and_then(|m| m.method)
+        .is_some_and(|m| m == "initialize")
 }

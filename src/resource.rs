@@ -1,10 +1,7 @@
 //! This gateway as an OAuth protected resource (MCP authorization, RFC 6750,
 //! RFC 9728): the per-request checks that come after TLS — `Origin`, then the
-//! bearer token — and the answers they give: 403 for an origin, 401 with a
-//! `WWW-Authenticate` challenge pointing at the resource metadata for a token,
-//! and the metadata document itself.
-
-use std::sync::Arc;
+//! bearer token — the URL of the resource metadata that 401 challenges point
+//! at ([`crate::refusal`] writes them), and the metadata document itself.
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -17,7 +14,6 @@ use crate::admission::jwt::TokenVerifier;
 use crate::config::Mcp;
 use crate::denial::{Denial, Reason};
 use crate::http::{ConnectionInfo, HttpResponse};
-use crate::seclog::SecurityLog;
 
 /// Path of the RFC 9728 metadata document.
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -26,8 +22,6 @@ pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 pub struct ProtectedResource {
     /// Verifies bearer tokens.
     verifier: TokenVerifier,
-    /// Where denials are written.
-    seclog: Arc<SecurityLog>,
     /// Accepted `Origin` values.
     allowed_origins: Vec<String>,
     /// The metadata document (RFC 9728), rendered once.
@@ -47,7 +41,7 @@ fn origin_of(url: &str) -> &str {
 
 impl ProtectedResource {
     /// Builds the checks from the `[mcp]` settings and a verifier.
-    pub fn new(mcp: &Mcp, verifier: TokenVerifier, seclog: Arc<SecurityLog>) -> ProtectedResource {
+    pub fn new(mcp: &Mcp, verifier: TokenVerifier) -> ProtectedResource {
         let metadata = json!({
             "resource": mcp.resource,
             "authorization_servers": mcp.authorization_servers,
@@ -60,7 +54,6 @@ impl ProtectedResource {
         let metadata_url = format!("{}{METADATA_PATH}", origin_of(&mcp.resource));
         ProtectedResource {
             verifier,
-            seclog,
             allowed_origins: mcp.allowed_origins.clone(),
             metadata,
             metadata_url,
@@ -76,47 +69,26 @@ impl ProtectedResource {
             .expect("static response parts are valid")
     }
 
-    /// Runs the origin and token checks; the grant, or the (already logged) denial.
+    /// Absolute URL of the metadata document, for 401 challenges.
+    pub fn metadata_url(&self) -> &str {
+        &self.metadata_url
+    }
+
+    /// Runs the origin and token checks; the grant, or the denial (for the caller to log).
     pub fn admit(&self, headers: &HeaderMap, connection: &ConnectionInfo) -> Result<Grant, Denial> {
-        let client = Some(connection.identity.id.as_str());
         if let Some(origin) = headers.get(header::ORIGIN) {
             let text = String::from_utf8_lossy(origin.as_bytes());
             if !self.allowed_origins.iter().any(|o| *o == text) {
-                let denial = Denial::new(Reason::OriginNotAllowed).with_detail(text.into_owned());
-                self.seclog.deny(&denial, connection.client_ip, client);
-                return Err(denial);
+                return Err(Denial::new(Reason::OriginNotAllowed).with_detail(text.into_owned()));
             }
         }
-        let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing));
-        let outcome = token.and_then(|t| {
-            self.verifier
-                .verify(t, &connection.identity, connection.client_ip, Utc::now())
-        });
-        outcome.inspect_err(|denial| self.seclog.deny(denial, connection.client_ip, client))
-    }
-
-    /// The HTTP answer to a request-level denial, from its one status mapping.
-    pub fn refusal(&self, denial: &Denial) -> HttpResponse {
-        let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
-        let message = match denial.reason {
-            Reason::OriginNotAllowed => "origin not allowed".to_owned(),
-            reason => format!("token refused: {}", reason.label()),
-        };
-        let body = json!({ "jsonrpc": "2.0", "id": null, "error": { "code": -32001, "message": message } });
-        let mut response = Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, "application/json");
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{}\"",
-                denial.reason.label(),
-                self.metadata_url
-            );
-            response = response.header(header::WWW_AUTHENTICATE, challenge);
-        }
-        response
-            .body(Full::new(Bytes::from(body.to_string())).boxed())
-            .expect("static response parts are valid")
+        let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing))?;
+        self.verifier.verify(
+            token,
+            &connection.identity,
+            connection.client_ip,
+            Utc::now(),
+        )
     }
 }
 

@@ -7,15 +7,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::admission::NetworkAdmission;
 use crate::admission::ip::canonical;
@@ -26,9 +31,12 @@ use crate::calendar::embedded::EmbeddedStore;
 use crate::calendar::google::GoogleAccounts;
 use crate::calendar::{CalendarAccounts, SharedBackend};
 use crate::config::{Backend, Config, Problems};
+use crate::connection::{Activity, IdleVerdict, Tracked};
 use crate::denial::{Denial, Reason, Stage};
-use crate::http::{App, ConnectionInfo};
+use crate::http::{App, ConnectionInfo, RequestLimits};
 use crate::identity::identify;
+use crate::limits::AddressSlots;
+use crate::mcp::session::{SessionLimits, SessionOwners};
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, tls};
@@ -55,6 +63,8 @@ struct Shared {
     /// HTTP/1.1 + HTTP/2 connection settings, built once.
     http: auto::Builder<TokioExecutor>,
     seclog: Arc<SecurityLog>,
+    /// Open connections per client address.
+    address_slots: Arc<AddressSlots>,
 }
 
 /// Opens the embedded store, or prepares the Google accounts.
@@ -86,7 +96,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         None => SecurityLog::stderr(),
     });
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
-    let resource = ProtectedResource::new(&config.mcp, verifier, Arc::clone(&seclog));
+    let resource = ProtectedResource::new(&config.mcp, verifier);
     let accounts = open_backend(&config.backend).await?;
     let shutdown = CancellationToken::new();
     let audit = Arc::new(match &config.network.audit_log {
@@ -94,19 +104,38 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             .map_err(|e| anyhow::anyhow!("log.audit_log: cannot open {}: {e}", path.display()))?,
         None => AuditLog::stderr(),
     });
-    let service = mcp::http_service(
+    let (service, manager) = mcp::http_service(
         accounts,
         Arc::clone(&seclog),
         audit,
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
+        config.mcp.session_idle_timeout,
         shutdown.child_token(),
     );
+    let sessions = Arc::new(SessionOwners::new(SessionLimits {
+        max_total: config.mcp.max_sessions,
+        max_per_client: config.mcp.max_sessions_per_client,
+        idle: config.mcp.session_idle_timeout,
+    }));
+    tokio::spawn(close_idle_sessions(
+        Arc::clone(&sessions),
+        manager,
+        config.mcp.session_idle_timeout,
+        shutdown.clone(),
+    ));
+    let limits = RequestLimits {
+        mcp_path: config.mcp.path.clone(),
+        allowed_hosts: config.mcp.allowed_hosts.clone(),
+        max_body: config.listen.max_request_body_bytes,
+        body_timeout: config.listen.body_read_timeout,
+    };
     let app = Arc::new(App::new(
-        config.mcp.path.clone(),
+        limits,
         service,
-        config.listen.max_request_body_bytes,
+        sessions,
         resource,
+        Arc::clone(&seclog),
     ));
     let listener = TcpListener::bind(config.listen.address)
         .await
@@ -118,6 +147,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::from(server_tls),
         app,
+        address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         config,
         admission,
         seclog,
@@ -132,23 +162,53 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     })
 }
 
+/// Closes, in rmcp too, the sessions idle for longer than `idle`: the table
+/// entry and the session's task go, and with them its memory.
+async fn close_idle_sessions(
+    sessions: Arc<SessionOwners>,
+    manager: Arc<LocalSessionManager>,
+    idle: Duration,
+    shutdown: CancellationToken,
+) {
+    let period = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = shutdown.cancelled() => return,
+        }
+        for id in sessions.take_expired() {
+            let id: rmcp::transport::common::server_side_http::SessionId = id.into();
+            if let Err(e) = manager.close_session(&id).await {
+                tracing::debug!(error = %e, "closing an idle session");
+            }
+        }
+    }
+}
+
 /// The HTTP settings every connection is served with.
 fn http_builder(listen: &crate::config::Listen) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(listen.header_read_timeout);
+        .header_read_timeout(listen.header_read_timeout)
+        .max_buf_size(listen.max_header_list_bytes as usize);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
+        .max_concurrent_streams(listen.max_concurrent_streams)
+        .max_header_list_size(listen.max_header_list_bytes)
+        .max_pending_accept_reset_streams(Some(32))
+        .max_local_error_reset_streams(Some(32))
+        // PINGs detect dead peers; they never count as activity (see crate::connection).
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     builder
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(shared.config.listen.max_connections));
-    let graceful = GracefulShutdown::new();
+    let tasks = TaskTracker::new();
     loop {
         // Take a connection slot before accepting, so excess clients wait in the
         // kernel backlog instead of costing a task and a handshake each.
@@ -169,14 +229,15 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
             () = shutdown.cancelled() => break,
         };
         let shared = Arc::clone(&shared);
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            serve_connection(stream, peer, shared, watcher).await;
+        let shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            serve_connection(stream, peer, shared, shutdown).await;
             drop(permit);
         });
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
         .await
         .is_err()
     {
@@ -199,7 +260,7 @@ async fn serve_connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    watcher: Watcher,
+    shutdown: CancellationToken,
 ) {
     let listen = &shared.config.listen;
     // Address checks first: a refused address never costs a TLS handshake.
@@ -223,6 +284,11 @@ async fn serve_connection(
                 .seclog
                 .deny(&Denial::new(reason), canonical(peer.ip()), None);
         }
+    };
+    // Held until the connection ends: one address cannot take every slot.
+    let _address_slot = match shared.address_slots.take(client_ip) {
+        Ok(slot) => slot,
+        Err(denial) => return shared.seclog.deny(&denial, client_ip, None),
     };
     let tls_stream = match tokio::time::timeout(
         listen.handshake_timeout,
@@ -264,18 +330,58 @@ async fn serve_connection(
         }
     };
     shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+    let client_id = identity.id.clone();
     let info = ConnectionInfo {
         peer,
         client_ip,
         identity,
     };
+    let activity = Activity::new();
     let app = Arc::clone(&shared.app);
-    let service = service_fn(move |request| Arc::clone(&app).handle(request, info.clone()));
+    let tracked = Arc::clone(&activity);
+    let service = service_fn(move |request| {
+        let in_flight = tracked.begin();
+        let response = Arc::clone(&app).handle(request, info.clone());
+        async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))
+        }
+    });
     let connection = shared
         .http
         .serve_connection(TokioIo::new(tls_stream), service);
-    if let Err(e) = watcher.watch(connection).await {
-        tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
+    let mut connection = std::pin::pin!(connection);
+    let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
+    let mut closing = false;
+    loop {
+        let check_at = match activity.verdict(Instant::now(), first_request, idle) {
+            IdleVerdict::Cut(denial) if !closing => {
+                shared.seclog.deny(&denial, client_ip, Some(&client_id));
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+                continue;
+            }
+            IdleVerdict::WaitUntil(at) if !closing => at,
+            _ => Instant::now() + idle,
+        };
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = tokio::time::sleep_until(check_at) => {
+                if closing {
+                    // A peer that ignores the graceful close: drop the socket.
+                    return;
+                }
+            }
+        }
     }
 }
 

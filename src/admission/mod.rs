@@ -52,6 +52,15 @@ impl NetworkAdmission {
     /// Runs the address checks on a fresh connection; returns the client address.
     pub async fn admit(&self, stream: &mut TcpStream, peer: SocketAddr) -> Result<IpAddr, Refusal> {
         let peer_ip = canonical(peer.ip());
+        let trusted = self.is_trusted_proxy(peer_ip);
+        if !trusted {
+            // Not a balancer: the peer is the client. Refuse it now, before
+            // waiting for a byte to look for a stray PROXY header.
+            self.check_address(peer_ip).map_err(|denial| Refusal {
+                denial,
+                ip: peer_ip,
+            })?;
+        }
         let ip = proxy::client_address(stream, peer, self.proxy_trusted.as_deref())
             .await
             .map(canonical)
@@ -59,8 +68,10 @@ impl NetworkAdmission {
                 denial,
                 ip: peer_ip,
             })?;
-        self.check_address(ip)
-            .map_err(|denial| Refusal { denial, ip })?;
+        if trusted {
+            self.check_address(ip)
+                .map_err(|denial| Refusal { denial, ip })?;
+        }
         Ok(ip)
     }
 

@@ -113,6 +113,18 @@ pub struct Listen {
     pub header_read_timeout: Duration,
     /// Largest accepted request body.
     pub max_request_body_bytes: usize,
+    /// Time a client has to send a request's whole body once its headers are in.
+    pub body_read_timeout: Duration,
+    /// Time a client has, after the handshake, to send its first complete request.
+    pub first_request_timeout: Duration,
+    /// A connection with no request in flight for this long is closed (HTTP/1 and HTTP/2).
+    pub idle_timeout: Duration,
+    /// Connections one client address may hold at once; more are refused before TLS.
+    pub max_connections_per_address: usize,
+    /// HTTP/2 streams one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// Largest request header block (HTTP/1 buffer, HTTP/2 header list), in bytes.
+    pub max_header_list_bytes: u32,
 }
 
 /// TLS settings (paths already resolved against the config file's folder).
@@ -145,6 +157,12 @@ pub struct Mcp {
     pub resource: String,
     /// Authorization servers listed in the protected-resource metadata.
     pub authorization_servers: Vec<String>,
+    /// MCP sessions held at once, all clients together; more are refused (429).
+    pub max_sessions: usize,
+    /// MCP sessions one client identity may hold at once; more are refused (429).
+    pub max_sessions_per_client: usize,
+    /// A session unused for this long is closed and its memory released.
+    pub session_idle_timeout: Duration,
 }
 
 /// Embedded store settings.
@@ -274,6 +292,29 @@ fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
             "must be at least 1024",
         ));
     }
+    let at_least = |key: &str, value: u64, min: u64, problems: &mut Vec<Problem>| {
+        if value < min {
+            problems.push(Problem::new(key, format!("must be at least {min}")));
+        }
+    };
+    at_least(
+        "listen.max_connections_per_address",
+        raw.max_connections_per_address as u64,
+        1,
+        problems,
+    );
+    at_least(
+        "listen.max_concurrent_streams",
+        u64::from(raw.max_concurrent_streams),
+        1,
+        problems,
+    );
+    at_least(
+        "listen.max_header_list_bytes",
+        u64::from(raw.max_header_list_bytes),
+        8192,
+        problems,
+    );
     Listen {
         address,
         max_connections: raw.max_connections.max(1),
@@ -284,6 +325,16 @@ fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
             problems,
         ),
         max_request_body_bytes: raw.max_request_body_bytes,
+        body_read_timeout: duration("listen.body_read_timeout", &raw.body_read_timeout, problems),
+        first_request_timeout: duration(
+            "listen.first_request_timeout",
+            &raw.first_request_timeout,
+            problems,
+        ),
+        idle_timeout: duration("listen.idle_timeout", &raw.idle_timeout, problems),
+        max_connections_per_address: raw.max_connections_per_address.max(1),
+        max_concurrent_streams: raw.max_concurrent_streams.max(1),
+        max_header_list_bytes: raw.max_header_list_bytes.max(8192),
     }
 }
 
@@ -367,12 +418,28 @@ fn validate_mcp(raw: RawMcp, audience: &str, problems: &mut Vec<Problem>) -> Mcp
             ));
         }
     }
+    if raw.max_sessions == 0 {
+        problems.push(Problem::new("mcp.max_sessions", "must be at least 1"));
+    }
+    if raw.max_sessions_per_client == 0 || raw.max_sessions_per_client > raw.max_sessions {
+        problems.push(Problem::new(
+            "mcp.max_sessions_per_client",
+            "must be between 1 and mcp.max_sessions",
+        ));
+    }
     Mcp {
         path: raw.path,
         allowed_hosts: raw.allowed_hosts,
         allowed_origins: raw.allowed_origins,
         resource,
         authorization_servers: raw.authorization_servers,
+        max_sessions: raw.max_sessions.max(1),
+        max_sessions_per_client: raw.max_sessions_per_client.max(1),
+        session_idle_timeout: duration(
+            "mcp.session_idle_timeout",
+            &raw.session_idle_timeout,
+            problems,
+        ),
     }
 }
 

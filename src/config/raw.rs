@@ -32,6 +32,12 @@ pub(super) struct RawListen {
     pub(super) handshake_timeout: String,
     pub(super) header_read_timeout: String,
     pub(super) max_request_body_bytes: usize,
+    pub(super) body_read_timeout: String,
+    pub(super) first_request_timeout: String,
+    pub(super) idle_timeout: String,
+    pub(super) max_connections_per_address: usize,
+    pub(super) max_concurrent_streams: u32,
+    pub(super) max_header_list_bytes: u32,
     pub(super) proxy_protocol: crate::config::network::RawProxy,
 }
 
@@ -43,6 +49,12 @@ impl Default for RawListen {
             handshake_timeout: "10s".into(),
             header_read_timeout: "10s".into(),
             max_request_body_bytes: 1024 * 1024,
+            body_read_timeout: "10s".into(),
+            first_request_timeout: "10s".into(),
+            idle_timeout: "120s".into(),
+            max_connections_per_address: 64,
+            max_concurrent_streams: 16,
+            max_header_list_bytes: 32 * 1024,
             proxy_protocol: Default::default(),
         }
     }
@@ -78,6 +90,9 @@ pub(super) struct RawMcp {
     pub(super) allowed_origins: Vec<String>,
     pub(super) resource: Option<String>,
     pub(super) authorization_servers: Vec<String>,
+    pub(super) max_sessions: usize,
+    pub(super) max_sessions_per_client: usize,
+    pub(super) session_idle_timeout: String,
 }
 
 impl Default for RawMcp {
@@ -88,6 +103,9 @@ impl Default for RawMcp {
             allowed_origins: Vec::new(),
             resource: None,
             authorization_servers: Vec::new(),
+            max_sessions: 1000,
+            max_sessions_per_client: 16,
+            session_idle_timeout: "5m".into(),
         }
     }
 }

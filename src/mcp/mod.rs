@@ -158,22 +158,32 @@ fn response_is_error(response: &CallToolResponse) -> bool {
     matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true))
 }
 
-/// The rmcp streamable HTTP service over `accounts`, accepting `allowed_hosts`.
+/// The rmcp streamable HTTP service over `accounts`, accepting `allowed_hosts`,
+/// and its session manager (through which idle sessions are closed).
 pub fn http_service(
     accounts: Arc<dyn CalendarAccounts>,
     seclog: Arc<SecurityLog>,
     audit: Arc<AuditLog>,
     allowed_hosts: &[String],
     max_body: usize,
+    session_idle: std::time::Duration,
     shutdown: CancellationToken,
-) -> StreamableHttpService<CalendarServer, LocalSessionManager> {
+) -> (
+    StreamableHttpService<CalendarServer, LocalSessionManager>,
+    Arc<LocalSessionManager>,
+) {
     // Every session gets its own server value; the tool table is built once.
     let tool_router = Arc::new(CalendarServer::tool_router());
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts.iter().cloned())
         .with_max_request_body_bytes(max_body)
         .with_cancellation_token(shutdown);
-    StreamableHttpService::new(
+    let mut manager = LocalSessionManager::default();
+    // The gateway closes idle sessions itself (crate::mcp::session); rmcp's own
+    // keep-alive is only a safety net behind it.
+    manager.session_config.keep_alive = Some(session_idle.saturating_mul(2));
+    let manager = Arc::new(manager);
+    let service = StreamableHttpService::new(
         move || {
             Ok(CalendarServer::new(
                 Arc::clone(&accounts),
@@ -182,9 +192,10 @@ pub fn http_service(
                 Arc::clone(&tool_router),
             ))
         },
-        Arc::default(),
+        Arc::clone(&manager),
         config,
-    )
+    );
+    (service, manager)
 }
 
 #[cfg(test)]

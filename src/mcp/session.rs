@@ -1,6 +1,8 @@
-//! Binds each `Mcp-Session-Id` to the client identity that created it. rmcp
-//! treats the id as a bearer secret; here another client presenting it gets 404,
-//! as if the session did not exist, so ids leak nothing across clients.
+//! MCP sessions, as the gateway holds them: each `Mcp-Session-Id` is bound to
+//! the client identity that created it (rmcp treats the id as a bearer secret;
+//! here another client presenting it gets 404, as if it did not exist), the
+//! number of sessions is capped per identity and in total, and a session idle
+//! for `mcp.session_idle_timeout` is closed in rmcp too, so its memory returns.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,18 +10,57 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Method, StatusCode};
 
+use crate::denial::{Denial, Reason};
+
 /// The session header of the streamable HTTP transport.
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
-/// How long an unused binding is kept; matches rmcp's session keep-alive, after
-/// which rmcp has dropped the session too.
-const IDLE_EXPIRY: Duration = Duration::from_secs(300);
+/// The caps and the idle time, from `[mcp]`.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Sessions held at once, all identities together.
+    pub max_total: usize,
+    /// Sessions one identity may hold at once.
+    pub max_per_client: usize,
+    /// Unused this long, a session is closed.
+    pub idle: Duration,
+}
 
-/// The owner of every live session.
+/// A live session: who owns it and when it was last used.
+struct Owned {
+    identity: String,
+    last_used: Instant,
+}
+
+/// The sessions and the slots reserved for sessions being created.
 #[derive(Default)]
+struct Table {
+    sessions: HashMap<String, Owned>,
+    /// Identity → sessions being created right now (an `initialize` in flight),
+    /// counted against the caps so that parallel requests cannot overshoot them.
+    pending: HashMap<String, usize>,
+}
+
+impl Table {
+    fn held_by(&self, identity: &str) -> usize {
+        let pending = self.pending.get(identity).copied().unwrap_or(0);
+        pending
+            + self
+                .sessions
+                .values()
+                .filter(|o| o.identity == identity)
+                .count()
+    }
+
+    fn total(&self) -> usize {
+        self.sessions.len() + self.pending.values().sum::<usize>()
+    }
+}
+
+/// The owner of every live session, and the caps.
 pub struct SessionOwners {
-    /// Session id → (owner identity, last use).
-    owners: Mutex<HashMap<String, (String, Instant)>>,
+    table: Mutex<Table>,
+    limits: SessionLimits,
 }
 
 /// What to do with a request, given its session header.
@@ -31,7 +72,60 @@ pub enum SessionCheck {
     NotFound,
 }
 
+/// A place held for a session being created; released when dropped (after
+/// [`SessionOwners::record`] has bound the new id, or when creation failed).
+pub struct SessionSlot<'a> {
+    owners: &'a SessionOwners,
+    identity: String,
+}
+
+impl Drop for SessionSlot<'_> {
+    fn drop(&mut self) {
+        let mut table = self.owners.lock();
+        if let Some(count) = table.pending.get_mut(&self.identity) {
+            *count -= 1;
+            if *count == 0 {
+                table.pending.remove(&self.identity);
+            }
+        }
+    }
+}
+
 impl SessionOwners {
+    /// An empty table with these caps.
+    pub fn new(limits: SessionLimits) -> SessionOwners {
+        SessionOwners {
+            table: Mutex::new(Table::default()),
+            limits,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds a place for a new session of `identity`, or refuses past a cap.
+    pub fn reserve(&self, identity: &str) -> Result<SessionSlot<'_>, Denial> {
+        let mut table = self.lock();
+        if table.held_by(identity) >= self.limits.max_per_client {
+            return Err(
+                Denial::new(Reason::TooManySessionsForClient).with_detail(format!(
+                    "{} sessions held; end one (DELETE) or let one expire",
+                    self.limits.max_per_client
+                )),
+            );
+        }
+        if table.total() >= self.limits.max_total {
+            return Err(Denial::new(Reason::TooManySessions)
+                .with_detail(format!("{} sessions held", self.limits.max_total)));
+        }
+        *table.pending.entry(identity.to_owned()).or_default() += 1;
+        Ok(SessionSlot {
+            owners: self,
+            identity: identity.to_owned(),
+        })
+    }
+
     /// Checks the session a request names against the identity making it.
     pub fn check(&self, session: Option<&HeaderValue>, identity: &str) -> SessionCheck {
         let Some(session) = session else {
@@ -40,10 +134,10 @@ impl SessionOwners {
         let Ok(session) = session.to_str() else {
             return SessionCheck::NotFound;
         };
-        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
-        match owners.get_mut(session) {
-            Some((owner, last_used)) if owner == identity => {
-                *last_used = Instant::now();
+        let mut table = self.lock();
+        match table.sessions.get_mut(session) {
+            Some(owned) if owned.identity == identity => {
+                owned.last_used = Instant::now();
                 SessionCheck::Proceed
             }
             _ => SessionCheck::NotFound,
@@ -60,29 +154,70 @@ impl SessionOwners {
         issued: Option<&HeaderValue>,
         identity: &str,
     ) {
-        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = self.lock();
         if requested.is_none()
             && let Some(new) = issued.and_then(|v| v.to_str().ok())
         {
-            owners.retain(|_, (_, last)| last.elapsed() < IDLE_EXPIRY);
-            owners.insert(new.to_owned(), (identity.to_owned(), Instant::now()));
+            let owned = Owned {
+                identity: identity.to_owned(),
+                last_used: Instant::now(),
+            };
+            table.sessions.insert(new.to_owned(), owned);
         }
         if method == Method::DELETE
             && status.is_success()
             && let Some(old) = requested.and_then(|v| v.to_str().ok())
         {
-            owners.remove(old);
+            table.sessions.remove(old);
         }
+    }
+
+    /// Removes the sessions idle longer than the limit and returns their ids,
+    /// for the caller to close in rmcp.
+    pub fn take_expired(&self) -> Vec<String> {
+        let mut table = self.lock();
+        let idle = self.limits.idle;
+        let expired: Vec<String> = table
+            .sessions
+            .iter()
+            .filter(|(_, o)| o.last_used.elapsed() >= idle)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            table.sessions.remove(id);
+        }
+        expired
+    }
+
+    /// Sessions held now (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.lock().sessions.len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{HeaderValue, Method, SessionCheck, SessionOwners, StatusCode};
+    use super::{
+        HeaderValue, Method, Reason, SessionCheck, SessionLimits, SessionOwners, StatusCode,
+    };
+    use std::time::Duration;
+
+    fn owners(max_total: usize, max_per_client: usize, idle: Duration) -> SessionOwners {
+        SessionOwners::new(SessionLimits {
+            max_total,
+            max_per_client,
+            idle,
+        })
+    }
 
     #[test]
     fn only_the_creator_may_use_a_session() {
-        let owners = SessionOwners::default();
+        let owners = owners(10, 5, Duration::from_secs(300));
         let id = HeaderValue::from_static("s-1");
         owners.record(&Method::POST, None, StatusCode::OK, Some(&id), "alice");
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::Proceed);
@@ -99,5 +234,51 @@ mod tests {
             "alice",
         );
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::NotFound);
+    }
+
+    #[test]
+    fn caps_count_sessions_and_creations_in_flight() {
+        let owners = owners(3, 2, Duration::from_secs(300));
+        let first = owners.reserve("alice").unwrap();
+        let second = owners.reserve("alice").unwrap();
+        // Two creations in flight already fill alice's share.
+        assert_eq!(
+            owners.reserve("alice").err().map(|d| d.reason),
+            Some(Reason::TooManySessionsForClient)
+        );
+        owners.record(
+            &Method::POST,
+            None,
+            StatusCode::OK,
+            Some(&HeaderValue::from_static("a1")),
+            "alice",
+        );
+        drop(first);
+        drop(second);
+        let _bob = owners.reserve("bob").unwrap();
+        let _bob2 = owners.reserve("bob").unwrap();
+        assert_eq!(
+            owners.reserve("carol").err().map(|d| d.reason),
+            Some(Reason::TooManySessions)
+        );
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_are_handed_back_for_closing() {
+        let owners = owners(10, 5, Duration::from_millis(1));
+        owners.record(
+            &Method::POST,
+            None,
+            StatusCode::OK,
+            Some(&HeaderValue::from_static("old")),
+            "alice",
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(owners.take_expired(), vec!["old".to_owned()]);
+        assert!(owners.is_empty());
+        assert_eq!(
+            owners.check(Some(&HeaderValue::from_static("old")), "alice"),
+            SessionCheck::NotFound
+        );
     }
 }

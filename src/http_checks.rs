@@ -1,0 +1,214 @@
+//! Checks on the shape of an HTTP request that the gateway makes itself,
+//! before rmcp sees it, so that each refusal is a [`Denial`] with its one log
+//! line: the authority the request names (DNS-rebinding defence), the
+//! `MCP-Protocol-Version` header, and `Mcp-Method`/`Mcp-Name` headers that
+//! must agree with the body. Pure functions over headers and bytes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, Uri, header};
+use rmcp::model::ProtocolVersion;
+use serde_json::Value;
+
+use crate::denial::{Denial, Reason};
+
+/// A host and optional port, as written in `Host`, `:authority` or a config entry.
+fn split_authority(text: &str) -> (String, Option<&str>) {
+    let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, after)) => (host, after.strip_prefix(':')),
+            None => (rest, None),
+        }
+    } else if text.matches(':').count() == 1 {
+        let (host, port) = text.split_once(':').unwrap_or((text, ""));
+        (host, Some(port))
+    } else {
+        // A bare IPv6 address (config entries such as `::1`) or a plain name.
+        (text, None)
+    };
+    (host.to_ascii_lowercase(), port)
+}
+
+/// Whether `authority` is one of `allowed` (a host entry matches any port; a
+/// `host:port` entry only that port).
+fn authority_allowed(authority: &str, allowed: &[String]) -> bool {
+    let (host, port) = split_authority(authority);
+    allowed.iter().any(|entry| {
+        let (allowed_host, allowed_port) = split_authority(entry);
+        allowed_host == host && (allowed_port.is_none() || allowed_port == port)
+    })
+}
+
+/// Checks every authority the request names: the target's (HTTP/2
+/// `:authority`, or an absolute-form HTTP/1 target) and the `Host` header.
+/// Both must be allowed when both are present; at least one must be.
+pub fn check_authority(uri: &Uri, headers: &HeaderMap, allowed: &[String]) -> Result<(), Denial> {
+    let refuse = |what: &str| Denial::new(Reason::HostNotAllowed).with_detail(what.to_owned());
+    let target = uri.authority().map(|a| a.as_str());
+    let mut hosts = headers.get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(refuse("more than one Host header")),
+        (Some(value), None) => Some(value.to_str().map_err(|_| refuse("Host is not text"))?),
+        (None, _) => None,
+    };
+    if target.is_none() && host.is_none() {
+        return Err(refuse("no Host header or :authority"));
+    }
+    for named in [target, host].into_iter().flatten() {
+        if !authority_allowed(named, allowed) {
+            return Err(refuse(named));
+        }
+    }
+    Ok(())
+}
+
+/// The `MCP-Protocol-Version` header, when present, must be a version rmcp speaks.
+pub fn check_protocol_version(headers: &HeaderMap) -> Result<(), Denial> {
+    let Some(value) = headers.get("mcp-protocol-version") else {
+        return Ok(());
+    };
+    let refuse =
+        |detail: String| Denial::new(Reason::ProtocolVersionUnsupported).with_detail(detail);
+    let text = value
+        .to_str()
+        .map_err(|_| refuse("MCP-Protocol-Version is not text".to_owned()))?;
+    if ProtocolVersion::KNOWN_VERSIONS
+        .iter()
+        .any(|v| v.as_str() == text)
+    {
+        Ok(())
+    } else {
+        let known: Vec<&str> = ProtocolVersion::KNOWN_VERSIONS
+            .iter()
+            .map(|v| v.as_str())
+            .collect();
+        Err(refuse(format!(
+            "`{text}` (supported: {})",
+            known.join(", ")
+        )))
+    }
+}
+
+/// A header value in the MCP encoding: plain, or `=?base64?…?=`.
+fn decode_mcp_header(raw: &str) -> Option<String> {
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(encoded) => String::from_utf8(STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(raw.to_owned()),
+    }
+}
+
+/// `Mcp-Method` and `Mcp-Name` headers, when sent, must name what the body
+/// does: intermediaries (and this gateway's logs) route and decide on them.
+/// Missing headers are left to rmcp, which knows which versions require them.
+pub fn check_mcp_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), Denial> {
+    let method_header = headers.get("mcp-method");
+    let name_header = headers.get("mcp-name");
+    if method_header.is_none() && name_header.is_none() {
+        return Ok(());
+    }
+    let refuse =
+        |detail: &str| Denial::new(Reason::McpHeaderMismatch).with_detail(detail.to_owned());
+    let message: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let method = message.get("method").and_then(Value::as_str);
+    if let Some(header) = method_header {
+        let sent = header
+            .to_str()
+            .map_err(|_| refuse("Mcp-Method is not text"))?;
+        if Some(sent) != method {
+            return Err(refuse(&format!(
+                "Mcp-Method `{sent}` is not the body's method"
+            )));
+        }
+    }
+    if let Some(header) = name_header {
+        let raw = header
+            .to_str()
+            .map_err(|_| refuse("Mcp-Name is not text"))?;
+        let sent = decode_mcp_header(raw).ok_or_else(|| refuse("Mcp-Name is not valid base64"))?;
+        let params = message.get("params");
+        let named = ["name", "uri", "taskId"]
+            .into_iter()
+            .find_map(|key| params.and_then(|p| p.get(key)).and_then(Value::as_str));
+        if named != Some(sent.as_str()) {
+            return Err(refuse(&format!(
+                "Mcp-Name `{sent}` is not what the body names"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HeaderMap, Reason, check_authority, check_mcp_headers, check_protocol_version};
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn every_named_authority_must_be_allowed() {
+        let allowed = [
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            "gw.example:8443".to_owned(),
+        ];
+        let ok = |uri: &str, host: &[(&'static str, &str)]| {
+            check_authority(&uri.parse().unwrap(), &headers(host), &allowed).is_ok()
+        };
+        assert!(ok("/mcp", &[("host", "127.0.0.1:8443")]));
+        assert!(ok("/mcp", &[("host", "[::1]:8443")]));
+        assert!(ok("/mcp", &[("host", "LOCALHOST")]));
+        assert!(ok(
+            "https://gw.example:8443/mcp",
+            &[("host", "gw.example:8443")]
+        ));
+        assert!(!ok("/mcp", &[("host", "gw.example:9999")]));
+        assert!(!ok("/mcp", &[("host", "evil.example")]));
+        assert!(!ok("/mcp", &[]));
+        assert!(!ok("/mcp", &[("host", "127.0.0.1"), ("host", "127.0.0.1")]));
+        // HTTP/2 :authority and absolute-form targets are checked, not just Host.
+        assert!(!ok("https://evil.example/mcp", &[("host", "127.0.0.1")]));
+        assert!(!ok("https://127.0.0.1/mcp", &[("host", "evil.example")]));
+        assert!(ok("https://127.0.0.1:8443/mcp", &[]));
+    }
+
+    #[test]
+    fn unknown_protocol_versions_are_refused() {
+        assert!(check_protocol_version(&headers(&[])).is_ok());
+        assert!(
+            check_protocol_version(&headers(&[("mcp-protocol-version", "2025-11-25")])).is_ok()
+        );
+        assert!(
+            check_protocol_version(&headers(&[("mcp-protocol-version", "2026-07-28")])).is_ok()
+        );
+        let refused = check_protocol_version(&headers(&[("mcp-protocol-version", "1999-01-01")]))
+            .unwrap_err();
+        assert_eq!(refused.reason, Reason::ProtocolVersionUnsupported);
+    }
+
+    #[test]
+    fn mcp_headers_must_match_the_body() {
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_current_time"}}"#;
+        let check = |pairs: &[(&'static str, &str)]| check_mcp_headers(&headers(pairs), call);
+        assert!(check(&[]).is_ok());
+        assert!(
+            check(&[
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "get_current_time")
+            ])
+            .is_ok()
+        );
+        assert!(check(&[("mcp-name", "=?base64?Z2V0X2N1cnJlbnRfdGltZQ==?=")]).is_ok());
+        assert!(check(&[("mcp-name", "delete_event")]).is_err());
+        assert!(check(&[("mcp-method", "tools/list")]).is_err());
+    }
+}

@@ -1,0 +1,66 @@
+//! The HTTP answer to a request-level [`Denial`]: one mapping from reason to
+//! status ([`crate::denial::Reason::status`]), JSON-RPC error body and, for
+//! token refusals, the `WWW-Authenticate` challenge MCP clients follow.
+
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use serde_json::json;
+
+use crate::denial::{Denial, Reason, Stage};
+use crate::http::HttpResponse;
+
+/// JSON-RPC code for a body that is not JSON.
+const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC code for a request the server will not process.
+const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC code MCP clients read as "not authorized" (token, origin).
+const UNAUTHORIZED: i64 = -32001;
+/// JSON-RPC code rmcp uses for `Mcp-Method`/`Mcp-Name` headers that disagree with the body.
+const HEADER_MISMATCH: i64 = -32020;
+
+/// What the client is told: the reason's label and, where it helps the caller
+/// fix its request, the detail (already bounded by whoever made the denial).
+fn message(denial: &Denial) -> String {
+    let label = denial.reason.label();
+    match (denial.reason, denial.reason.stage(), &denial.detail) {
+        (Reason::OriginNotAllowed, _, _) => "origin not allowed".to_owned(),
+        (_, Stage::Jwt, _) => format!("token refused: {label}"),
+        (Reason::BodyNotJson, _, Some(detail)) => format!("request body is not JSON: {detail}"),
+        (_, _, Some(detail)) => format!("{label}: {detail}"),
+        (_, _, None) => label.replace('_', " "),
+    }
+}
+
+fn code(reason: Reason) -> i64 {
+    match reason {
+        Reason::BodyNotJson => PARSE_ERROR,
+        Reason::McpHeaderMismatch => HEADER_MISMATCH,
+        Reason::OriginNotAllowed => UNAUTHORIZED,
+        reason if reason.stage() == Stage::Jwt => UNAUTHORIZED,
+        _ => INVALID_REQUEST,
+    }
+}
+
+/// The answer to `denial`; `metadata_url` goes into the 401 challenge.
+pub fn response(denial: &Denial, metadata_url: &str) -> HttpResponse {
+    let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": code(denial.reason), "message": message(denial) }
+    });
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json");
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = format!(
+            "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{metadata_url}\"",
+            denial.reason.label(),
+        );
+        builder = builder.header(header::WWW_AUTHENTICATE, challenge);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_string())).boxed())
+        .expect("static response parts are valid")
+}

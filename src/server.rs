@@ -43,6 +43,9 @@ use crate::{admission, mcp, tls};
 
 /// How long in-flight requests get to finish after shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection cut for idleness gets to close gracefully (HTTP/2
+/// GOAWAY) before its socket is dropped.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
 
 /// A running gateway: where it listens and how to stop it.
 pub struct Gateway {
@@ -352,17 +355,22 @@ async fn serve_connection(
         .serve_connection(TokioIo::new(tls_stream), service);
     let mut connection = std::pin::pin!(connection);
     let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
-    let mut closing = false;
+    // Set once a graceful close has started: past it, the socket is dropped.
+    let mut hard_close: Option<Instant> = None;
     loop {
-        let check_at = match activity.verdict(Instant::now(), first_request, idle) {
-            IdleVerdict::Cut(denial) if !closing => {
+        let check_at = match (
+            hard_close,
+            activity.verdict(Instant::now(), first_request, idle),
+        ) {
+            (Some(at), _) => at,
+            (None, IdleVerdict::Cut(denial)) => {
                 shared.seclog.deny(&denial, client_ip, Some(&client_id));
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
                 continue;
             }
-            IdleVerdict::WaitUntil(at) if !closing => at,
-            _ => Instant::now() + idle,
+            (None, IdleVerdict::WaitUntil(at)) => at,
+            (None, IdleVerdict::Busy) => Instant::now() + idle,
         };
         tokio::select! {
             result = connection.as_mut() => {
@@ -371,12 +379,12 @@ async fn serve_connection(
                 }
                 return;
             }
-            () = shutdown.cancelled(), if !closing => {
+            () = shutdown.cancelled(), if hard_close.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                hard_close = Some(Instant::now() + DRAIN_TIMEOUT);
             }
             () = tokio::time::sleep_until(check_at) => {
-                if closing {
+                if hard_close.is_some() {
                     // A peer that ignores the graceful close: drop the socket.
                     return;
                 }

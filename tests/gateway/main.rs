@@ -16,6 +16,7 @@ mod google_accounts;
 mod google_backend;
 mod google_config;
 mod handshake;
+mod holding;
 mod http2;
 mod limits;
 mod mcp_flow;

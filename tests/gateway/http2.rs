@@ -76,6 +76,9 @@ pub async fn h2_post(
     }
 }
 
+/// Extra headers, the expected status, and the `error_description` of a 401.
+type Refusal<'a> = (&'a [(&'a str, &'a str)], StatusCode, Option<&'a str>);
+
 #[tokio::test]
 async fn every_http2_refusal_with_a_body_arrives_whole() {
     let gw = TestGateway::start().await;
@@ -83,7 +86,7 @@ async fn every_http2_refusal_with_a_body_arrives_whole() {
     let mut client = h2_connect(&gw, &cert).await;
     let body = initialize_body("2025-11-25") + &" ".repeat(4000);
     let bearer_bad = "Bearer not-a-jwt".to_owned();
-    let cases: [(&[(&str, &str)], StatusCode, Option<&str>); 3] = [
+    let cases: [Refusal<'_>; 3] = [
         (&[], StatusCode::UNAUTHORIZED, Some("token_missing")),
         (
             &[("authorization", &bearer_bad)],

@@ -99,9 +99,10 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         None => SecurityLog::stderr(),
     });
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
+    let shutdown = CancellationToken::new();
+    let revocations = verifier.revocations();
     let resource = ProtectedResource::new(&config.mcp, verifier);
     let accounts = open_backend(&config.backend).await?;
-    let shutdown = CancellationToken::new();
     let audit = Arc::new(match &config.network.audit_log {
         Some(path) => AuditLog::open(path)
             .map_err(|e| anyhow::anyhow!("log.audit_log: cannot open {}: {e}", path.display()))?,
@@ -121,12 +122,6 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         max_per_client: config.mcp.max_sessions_per_client,
         idle: config.mcp.session_idle_timeout,
     }));
-    tokio::spawn(close_idle_sessions(
-        Arc::clone(&sessions),
-        manager,
-        config.mcp.session_idle_timeout,
-        shutdown.clone(),
-    ));
     let limits = RequestLimits {
         mcp_path: config.mcp.path.clone(),
         allowed_hosts: config.mcp.allowed_hosts.clone(),
@@ -136,7 +131,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let app = Arc::new(App::new(
         limits,
         service,
-        sessions,
+        Arc::clone(&sessions),
         resource,
         Arc::clone(&seclog),
     ));
@@ -146,6 +141,17 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address)
         })?;
     let local_addr = listener.local_addr()?;
+    // Background upkeep, started once nothing can fail any more; each stops
+    // with the gateway.
+    if let Some(revocations) = revocations {
+        tokio::spawn(revocations.watch(shutdown.clone()));
+    }
+    tokio::spawn(close_idle_sessions(
+        Arc::clone(&sessions),
+        manager,
+        config.mcp.session_idle_timeout,
+        shutdown.clone(),
+    ));
     let http = http_builder(&config.listen);
     let shared = Arc::new(Shared {
         acceptor: TlsAcceptor::from(server_tls),

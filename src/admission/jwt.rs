@@ -70,7 +70,7 @@ pub struct TokenVerifier {
     max_lifetime: i64,
     leeway: u64,
     require_cert_binding: bool,
-    revocations: Option<Revocations>,
+    revocations: Option<std::sync::Arc<Revocations>>,
 }
 
 impl TokenVerifier {
@@ -92,7 +92,7 @@ impl TokenVerifier {
         let revocations = jwt
             .revocations
             .as_ref()
-            .map(|p| Revocations::load(p))
+            .map(|p| Revocations::load(p).map(std::sync::Arc::new))
             .transpose()?;
         Ok(TokenVerifier {
             keys,
@@ -105,6 +105,11 @@ impl TokenVerifier {
             require_cert_binding: jwt.require_cert_binding,
             revocations,
         })
+    }
+
+    /// The revocation list, for the server to watch in the background.
+    pub fn revocations(&self) -> Option<std::sync::Arc<Revocations>> {
+        self.revocations.clone()
     }
 
     /// The `alg` and `kid` a token's header claims, read before anything is

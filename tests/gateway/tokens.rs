@@ -308,12 +308,28 @@ async fn every_bad_token_is_refused_and_nothing_reaches_the_backend() {
             .status(),
         200
     );
-    std::fs::write(
-        gw.dir_path().join("revoked.txt"),
-        "revoked-jti-1\nrevoked-later\n",
-    )
-    .unwrap();
+    // Replaced by rename, as documented; picked up within a second.
+    let next = gw.dir_path().join("revoked.txt.new");
+    std::fs::write(&next, "revoked-jti-1\nrevoked-later\n").unwrap();
+    std::fs::rename(&next, gw.dir_path().join("revoked.txt")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     expect_refused(&gw, &session, Some(&late), "token_revoked").await;
+    // An unreadable list refuses every token (the gateway's fault: REFUSE, no ban).
+    std::fs::remove_file(gw.dir_path().join("revoked.txt")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let status = post(&good, &gw.url(), ping)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    gw.expect_security_line(
+        "REFUSE stage=jwt reason=revocations_unavailable ip=127.0.0.1 client=agent-a",
+    )
+    .await;
+    std::fs::write(gw.dir_path().join("revoked.txt"), "revoked-jti-1\n").unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
     // None of the refused create_event calls reached the store.
     let mcp = gw.mcp("agent-a").await;

@@ -187,6 +187,14 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = Config::parse(&text, base)?;
+        if let Backend::Embedded(embedded) = &config.backend
+            && google_secrets::readable_by_others(&embedded.path)
+        {
+            config.warnings.push(format!(
+                "backend.embedded.path: {} is readable by group or others, who can read every calendar without the gateway; chmod 600 it (and its -wal and -shm files)",
+                embedded.path.display()
+            ));
+        }
         let plaintext = matches!(&config.backend, Backend::Google(g) if g.holds_plaintext_secret);
         if plaintext && google_secrets::readable_by_others(path) {
             config.warnings.push(format!(

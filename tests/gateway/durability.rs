@@ -166,3 +166,42 @@ async fn sigterm_drains_and_exits_cleanly() {
         "still listening after shutdown"
     );
 }
+
+#[tokio::test]
+async fn the_store_and_its_journal_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let gw = crate::common::TestGateway::start().await;
+    let mcp = gw.mcp("agent-a").await;
+    crate::common::call_ok(
+        &mcp,
+        "create_event",
+        serde_json::json!({ "summary": "private", "start": { "dateTime": "2030-01-01T10:00:00Z" }, "end": { "dateTime": "2030-01-01T11:00:00Z" } }),
+    )
+    .await;
+    let mode = |name: &str| {
+        std::fs::metadata(gw.dir_path().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for file in ["calendar.db", "calendar.db-wal", "calendar.db-shm"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    // An existing store readable by others is reported at start.
+    let db = gw.dir_path().join("calendar.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = gw.dir_path().join("gateway.toml");
+    std::fs::write(&config, crate::common::config_text("127.0.0.1:0", "")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: backend.embedded.path: ")
+            && stderr.contains("is readable by group or others"),
+        "{stderr}"
+    );
+}

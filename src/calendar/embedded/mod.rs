@@ -67,6 +67,17 @@ impl EmbeddedStore {
         primary_zone: &str,
         calendars: &[CalendarSeed],
     ) -> anyhow::Result<EmbeddedStore> {
+        // Created owner-only before SQLite opens it: SQLite gives the -wal and
+        // -shm files the mode of the database file, so none is ever readable
+        // by other local users.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)?;
+        }
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

@@ -408,3 +408,99 @@ fn the_filter_matches_each_reason_exactly_as_documented() {
     }
     assert_eq!(fail2ban_matches(&path), expected);
 }
+
+/// With `log.security_log` unset the lines go to stderr, with the diagnostic
+/// log. A certificate name holding a newline and a forged DENY line for an
+/// address that never connected must not produce a line fail2ban would match.
+// Multi-threaded: the client's connections must answer the gateway's
+// graceful-close PING while this thread waits for the process to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_forged_line_reaches_stderr() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pki = crate::common::write_pki(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = crate::common::render(&crate::common::Setup {
+        address: format!("127.0.0.1:{port}"),
+        identity: "subject_cn".into(),
+        ..crate::common::Setup::default()
+    })
+    .replace("security_log = \"security.log\"\n", "")
+    .replace("audit_log = \"audit.log\"\n", "");
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let stderr_path = dir.path().join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("MCP_GATEWAY_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let forged = "evil\n2026-11-22T10:30:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=10.66.66.66 client=-\u{2028}\u{85}\u{1b}[2J";
+    let mut params = Authority::client_params("agent-a").unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, forged);
+    let forger = pki.ca.sign(&params).unwrap();
+    let token = pki.token(forged);
+    let client =
+        crate::common::http_client_with_token(&pki.ca.issued.cert_pem, Some(&forger), Some(&token));
+    let url = format!("https://127.0.0.1:{port}/mcp");
+    let mut up = false;
+    for _ in 0..100 {
+        if post(&client, &url, initialize_body("2025-11-25"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the gateway did not come up");
+    // Refusals that name the identity: a session it does not own, a bad token.
+    let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
+    let unknown = post(&client, &url, ping)
+        .header("mcp-session-id", "not-a-session")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let refused = crate::common::http_client_with_token(
+        &pki.ca.issued.cert_pem,
+        Some(&forger),
+        Some("x.y.z"),
+    );
+    let _ = post(&refused, &url, ping).send().await;
+    drop((client, refused));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(stderr.contains("reason=session_not_found"), "{stderr}");
+    assert!(stderr.contains("reason=token_malformed"), "{stderr}");
+    for line in stderr.lines() {
+        assert!(
+            !line.starts_with("2026-11-22T10:30:00.000Z"),
+            "forged line: {line}"
+        );
+        assert!(
+            line.chars().all(|c| (' '..='~').contains(&c)),
+            "unescaped: {line:?}"
+        );
+    }
+    let matched = fail2ban_matches(&stderr_path);
+    assert!(!matched.contains(&"10.66.66.66".to_owned()), "{matched:?}");
+    assert_eq!(
+        matched,
+        ["127.0.0.1"],
+        "only the bad token's DENY line bans"
+    );
+}

@@ -1,12 +1,15 @@
 //! What a verified token grants: the proof the tool layer receives. A
 //! [`Grant`] can only be built by the token verifier, so a tool that runs has,
-//! by construction, an admitted client behind it.
+//! by construction, an admitted client behind it; and a [`CalendarRef`], the
+//! only way to name a calendar to a backend, can only be had from
+//! [`Grant::calendar`], which checks the token's calendar scope.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 
+use crate::denial::{Denial, Reason};
 use crate::identity::ClientIdentity;
 
 /// An action a token may permit.
@@ -66,6 +69,21 @@ impl CalendarScope {
     }
 }
 
+/// A calendar id the token's scope has been checked against: what every
+/// backend method takes, so no call can reach a backend with an unchecked
+/// calendar. Built only by [`Grant::calendar`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarRef {
+    id: String,
+}
+
+impl CalendarRef {
+    /// The calendar id, as the client wrote it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// Proof that a request passed every admission check, with what it may do.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -78,8 +96,8 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// Built only by the token verifier.
-    pub(crate) fn new(
+    /// Built only by the token verifier (tests use [`Grant::for_tests`]).
+    pub(in crate::admission) fn new(
         identity: ClientIdentity,
         client_ip: IpAddr,
         permissions: BTreeSet<Permission>,
@@ -130,5 +148,35 @@ impl Grant {
     /// The token's `jti`, for audit lines (never the token itself).
     pub fn token_id(&self) -> &str {
         &self.token_id
+    }
+
+    /// `calendar_id` as a handle a backend accepts, if the token reaches it.
+    pub fn calendar(&self, calendar_id: &str) -> Result<CalendarRef, Denial> {
+        if self.calendars.allows(calendar_id) {
+            Ok(CalendarRef {
+                id: calendar_id.to_owned(),
+            })
+        } else {
+            Err(Denial::new(Reason::CalendarNotAllowed).with_detail(calendar_id.to_owned()))
+        }
+    }
+
+    /// A grant for unit tests of the layers behind admission.
+    #[cfg(test)]
+    pub(crate) fn for_tests(permissions: &[Permission], calendars: CalendarScope) -> Grant {
+        let identity = ClientIdentity {
+            id: "test-client".into(),
+            fingerprint_sha256: String::new(),
+            x5t_s256: String::new(),
+            not_after: Utc::now(),
+        };
+        Grant::new(
+            identity,
+            IpAddr::from([127, 0, 0, 1]),
+            permissions.iter().copied().collect(),
+            calendars,
+            Utc::now(),
+            "test-jti".into(),
+        )
     }
 }

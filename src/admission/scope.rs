@@ -1,8 +1,8 @@
-//! Scope, per MCP message: which permission each tool needs and which
-//! calendars a call touches, checked against the [`Grant`] before the tool
-//! runs. Pure functions, so the whole table is easy to test.
-
-use serde_json::{Map, Value};
+//! Scope, per MCP message: the one table of tools — the permission each needs
+//! and how it names calendars — checked against the [`Grant`] before a tool
+//! runs. The calendars themselves are checked where a tool turns its typed
+//! arguments into [`crate::admission::grant::CalendarRef`]s (the only handle a
+//! backend accepts), so there is no second reading of raw arguments to drift.
 
 use crate::admission::grant::{Grant, Permission};
 use crate::denial::{Denial, Reason};
@@ -14,126 +14,114 @@ pub enum Requirement {
     Permission(Permission),
     /// Only a valid token (`get_access_info`).
     ValidToken,
-    /// Nothing is known about this name: refused, so a tool added without a
-    /// rule here fails closed instead of being open to every token.
-    Unknown,
 }
 
-/// The rule for `tool`.
-pub fn requirement(tool: &str) -> Requirement {
-    match tool {
-        "list_calendars" | "list_events" | "get_event" | "get_freebusy" | "find_free_slots"
-        | "get_current_time" => Requirement::Permission(Permission::ReadCalendars),
-        "create_event" => Requirement::Permission(Permission::CreateEvents),
-        "update_event" | "respond_to_event" => Requirement::Permission(Permission::UpdateEvents),
-        "delete_event" => Requirement::Permission(Permission::DeleteEvents),
-        "get_access_info" => Requirement::ValidToken,
-        _ => Requirement::Unknown,
+/// How a tool names the calendars it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarArgs {
+    /// It touches none (or, like `list_calendars`, only lists those in scope).
+    None,
+    /// `calendarId`, default `primary`.
+    One,
+    /// `calendarIds`, a list.
+    Many,
+}
+
+/// One row of the tool table.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolRule {
+    /// The MCP tool name.
+    pub name: &'static str,
+    /// What the token must carry.
+    pub requirement: Requirement,
+    /// Which argument names calendars.
+    pub calendars: CalendarArgs,
+}
+
+const fn rule(name: &'static str, permission: Permission, calendars: CalendarArgs) -> ToolRule {
+    ToolRule {
+        name,
+        requirement: Requirement::Permission(permission),
+        calendars,
     }
 }
 
-/// The calendar ids a call would touch, read from its arguments the way the
-/// tools read them (`calendarId` defaults to `primary`; `calendarIds` lists several).
-pub fn calendars_touched(tool: &str, arguments: Option<&Map<String, Value>>) -> Vec<String> {
-    let get = |key: &str| arguments.and_then(|a| a.get(key));
-    match tool {
-        "get_freebusy" | "find_free_slots" => match get("calendarIds") {
-            Some(Value::Array(ids)) => ids
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        },
-        "list_events" | "get_event" | "create_event" | "update_event" | "delete_event"
-        | "respond_to_event" => {
-            match get("calendarId") {
-                Some(Value::String(id)) => vec![id.clone()],
-                // A non-string id fails the tool's own argument check; "primary" is what an absent one means.
-                _ => vec!["primary".to_owned()],
-            }
-        }
-        _ => Vec::new(),
-    }
+/// Every tool the gateway serves. A tool missing here is refused to every
+/// token (and a unit test fails), never open to all.
+pub const TOOLS: &[ToolRule] = &[
+    ToolRule {
+        name: "get_access_info",
+        requirement: Requirement::ValidToken,
+        calendars: CalendarArgs::None,
+    },
+    rule(
+        "list_calendars",
+        Permission::ReadCalendars,
+        CalendarArgs::None,
+    ),
+    rule("list_events", Permission::ReadCalendars, CalendarArgs::One),
+    rule("get_event", Permission::ReadCalendars, CalendarArgs::One),
+    rule(
+        "get_freebusy",
+        Permission::ReadCalendars,
+        CalendarArgs::Many,
+    ),
+    rule(
+        "find_free_slots",
+        Permission::ReadCalendars,
+        CalendarArgs::Many,
+    ),
+    rule(
+        "get_current_time",
+        Permission::ReadCalendars,
+        CalendarArgs::None,
+    ),
+    rule("create_event", Permission::CreateEvents, CalendarArgs::One),
+    rule("update_event", Permission::UpdateEvents, CalendarArgs::One),
+    rule(
+        "respond_to_event",
+        Permission::UpdateEvents,
+        CalendarArgs::One,
+    ),
+    rule("delete_event", Permission::DeleteEvents, CalendarArgs::One),
+];
+
+/// The rule for `tool`, if it is one the gateway serves.
+pub fn rule_for(tool: &str) -> Option<&'static ToolRule> {
+    TOOLS.iter().find(|r| r.name == tool)
 }
 
 /// Whether `tools/list` shows `tool` to this grant.
 pub fn tool_visible(tool: &str, grant: &Grant) -> bool {
-    match requirement(tool) {
-        Requirement::Permission(p) => grant.permits(p),
-        Requirement::ValidToken => true,
-        Requirement::Unknown => false,
-    }
+    check_permission(tool, grant).is_ok()
 }
 
-/// Admits or refuses one tool call that touches `calendars` (from [`calendars_touched`]).
-pub fn check_call(tool: &str, calendars: &[String], grant: &Grant) -> Result<(), Denial> {
-    match requirement(tool) {
-        Requirement::Permission(permission) if !grant.permits(permission) => {
+/// Admits or refuses a call of `tool` by its permission; its calendars are
+/// checked as the tool names them ([`Grant::calendar`]).
+pub fn check_permission(tool: &str, grant: &Grant) -> Result<(), Denial> {
+    match rule_for(tool).map(|r| r.requirement) {
+        Some(Requirement::Permission(permission)) if !grant.permits(permission) => {
             let detail = format!("{tool} needs {}", permission.name());
-            return Err(Denial::new(Reason::PermissionMissing).with_detail(detail));
+            Err(Denial::new(Reason::PermissionMissing).with_detail(detail))
         }
-        Requirement::Unknown => {
+        Some(_) => Ok(()),
+        None => {
             let detail = format!("no permission rule for tool {tool}");
-            return Err(Denial::new(Reason::PermissionMissing).with_detail(detail));
-        }
-        Requirement::Permission(_) | Requirement::ValidToken => {}
-    }
-    for calendar in calendars {
-        if !grant.calendars().allows(calendar) {
-            return Err(Denial::new(Reason::CalendarNotAllowed).with_detail(calendar.clone()));
+            Err(Denial::new(Reason::PermissionMissing).with_detail(detail))
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{
-        Grant, Map, Permission, Reason, Value, calendars_touched, check_call, tool_visible,
-    };
+    use super::{Grant, Permission, Reason, check_permission, tool_visible};
     use crate::admission::grant::CalendarScope;
-    use crate::identity::ClientIdentity;
-    use serde_json::json;
-
-    fn grant(permissions: &[Permission], calendars: CalendarScope) -> Grant {
-        let identity = ClientIdentity {
-            id: "a".into(),
-            fingerprint_sha256: String::new(),
-            x5t_s256: String::new(),
-            not_after: chrono::Utc::now(),
-        };
-        Grant::new(
-            identity,
-            "127.0.0.1".parse().unwrap(),
-            permissions.iter().copied().collect(),
-            calendars,
-            chrono::Utc::now(),
-            "j".into(),
-        )
-    }
-
-    fn args(value: Value) -> Map<String, Value> {
-        value.as_object().unwrap().clone()
-    }
 
     #[test]
     fn permissions_gate_tools() {
-        let reader = grant(&[Permission::ReadCalendars], CalendarScope::All);
-        assert!(
-            check_call(
-                "list_events",
-                &calendars_touched("list_events", None),
-                &reader
-            )
-            .is_ok()
-        );
-        let denied = check_call(
-            "delete_event",
-            &calendars_touched("delete_event", Some(&args(json!({"eventId": "x"})))),
-            &reader,
-        )
-        .unwrap_err();
+        let reader = Grant::for_tests(&[Permission::ReadCalendars], CalendarScope::All);
+        assert!(check_permission("list_events", &reader).is_ok());
+        let denied = check_permission("delete_event", &reader).unwrap_err();
         assert_eq!(
             (denied.reason, denied.detail.as_deref()),
             (
@@ -141,43 +129,25 @@ mod tests {
                 Some("delete_event needs deleteEvents")
             )
         );
+        assert!(check_permission("drop_calendars", &reader).is_err());
         assert!(tool_visible("get_access_info", &reader));
         assert!(!tool_visible("create_event", &reader));
     }
 
     #[test]
-    fn every_calendar_touched_must_be_in_scope() {
-        let team_only = grant(
+    fn only_calendars_in_scope_become_handles() {
+        let team_only = Grant::for_tests(
             &Permission::ALL,
             CalendarScope::Only(["team".to_owned()].into()),
         );
-        assert!(
-            check_call(
-                "get_event",
-                &calendars_touched("get_event", Some(&args(json!({"calendarId": "team"})))),
-                &team_only
-            )
-            .is_ok()
-        );
-        let implicit = check_call(
-            "get_event",
-            &calendars_touched("get_event", Some(&args(json!({"eventId": "e"})))),
-            &team_only,
-        )
-        .unwrap_err();
+        assert_eq!(team_only.calendar("team").unwrap().id(), "team");
+        let refused = team_only.calendar("primary").unwrap_err();
         assert_eq!(
-            (implicit.reason, implicit.detail.as_deref()),
+            (refused.reason, refused.detail.as_deref()),
             (Reason::CalendarNotAllowed, Some("primary"))
         );
-        let several = check_call(
-            "get_freebusy",
-            &calendars_touched(
-                "get_freebusy",
-                Some(&args(json!({"calendarIds": ["team", "ceo"]}))),
-            ),
-            &team_only,
-        )
-        .unwrap_err();
-        assert_eq!(several.detail.as_deref(), Some("ceo"));
+        // Ids are compared exactly: no case folding, no trimming.
+        assert!(team_only.calendar("Team").is_err());
+        assert!(team_only.calendar("team ").is_err());
     }
 }

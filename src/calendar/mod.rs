@@ -9,6 +9,7 @@ pub mod series;
 pub mod slots;
 pub mod time;
 
+use crate::admission::grant::CalendarRef;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -123,26 +124,30 @@ pub trait CalendarBackend: Send + Sync {
     /// Every calendar the backend holds.
     async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError>;
     /// One calendar by id.
-    async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError>;
+    async fn get_calendar(&self, calendar: &CalendarRef) -> Result<Calendar, CalendarError>;
     /// Events overlapping a window, recurring series expanded.
     async fn list_events(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         query: EventQuery,
     ) -> Result<EventPage, CalendarError>;
     /// One event or instance by id.
-    async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError>;
+    async fn get_event(
+        &self,
+        calendar: &CalendarRef,
+        event_id: &str,
+    ) -> Result<Event, CalendarError>;
     /// Creates an event (`start` and `end` are required in `fields`).
     async fn create_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         fields: EventPatch,
     ) -> Result<Event, CalendarError>;
     /// Patches an event. For a series, `scope` says how much changes; without one,
     /// an instance id means that instance and a series id the whole series.
     async fn update_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         patch: EventPatch,
         scope: Option<SeriesScope>,
@@ -150,14 +155,14 @@ pub trait CalendarBackend: Send + Sync {
     /// Deletes an event, or part of a series (`scope` as for updates).
     async fn delete_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         scope: Option<SeriesScope>,
     ) -> Result<(), CalendarError>;
     /// Records an attendee's RSVP.
     async fn respond_to_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         attendee_email: &str,
         answer: Rsvp,
@@ -166,7 +171,7 @@ pub trait CalendarBackend: Send + Sync {
     /// Busy intervals of several calendars inside one window.
     async fn free_busy(
         &self,
-        calendar_ids: &[String],
+        calendars: &[CalendarRef],
         time_min: DateTime<Utc>,
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError>;

@@ -26,7 +26,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::grant::Grant;
+use crate::admission::grant::{CalendarRef, Grant};
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarAccounts;
@@ -110,35 +110,28 @@ impl ServerHandler for CalendarServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let grant = grant_of(&context.extensions)?;
         let started = Instant::now();
         let tool = request.name.to_string();
-        let calendars = scope::calendars_touched(&tool, request.arguments.as_ref());
+        // Filled by the tool as it checks the calendars it names.
+        let touched = CallCalendars::default();
+        context.extensions.insert(touched.clone());
         let audit = |outcome: Outcome| {
             self.audit.record(&ToolCall {
                 tool: &tool,
                 client: &grant.identity().id,
                 ip: grant.client_ip(),
                 token_id: grant.token_id(),
-                calendars: &calendars,
+                calendars: &touched.list(),
                 outcome,
                 millis: started.elapsed().as_millis(),
             })
         };
-        if let Err(denial) = scope::check_call(&tool, &calendars, &grant) {
-            self.seclog
-                .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
+        if let Err(denial) = scope::check_permission(&tool, &grant) {
             audit(Outcome::Refused);
-            let detail = denial.detail.clone().unwrap_or_default();
-            let message = match denial.reason {
-                crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
-                _ => format!("calendar not allowed for this token: {detail}"),
-            };
-            let data =
-                json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
-            return Err(ErrorData::new(FORBIDDEN, message, Some(data)));
+            return Err(self.scope_refusal(&grant, &denial));
         }
         let result = self
             .tool_router
@@ -147,9 +140,70 @@ impl ServerHandler for CalendarServer {
         audit(match &result {
             Ok(response) if response_is_error(response) => Outcome::ToolError,
             Ok(_) => Outcome::Ok,
+            Err(e) if e.code == FORBIDDEN => Outcome::Refused,
             Err(_) => Outcome::Failed,
         });
         result
+    }
+}
+
+/// The calendars one tool call named, in order, for its audit line.
+#[derive(Clone, Default)]
+pub(crate) struct CallCalendars(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallCalendars {
+    fn push(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id.to_owned());
+    }
+
+    fn list(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl CalendarServer {
+    /// A scope refusal: its one security line, and the JSON-RPC error (-32003)
+    /// that names what is missing.
+    fn scope_refusal(&self, grant: &Grant, denial: &crate::denial::Denial) -> ErrorData {
+        self.seclog
+            .deny(denial, grant.client_ip(), Some(&grant.identity().id));
+        let detail = denial.detail.clone().unwrap_or_default();
+        let message = match denial.reason {
+            crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
+            _ => format!("calendar not allowed for this token: {detail}"),
+        };
+        let data = json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
+        ErrorData::new(FORBIDDEN, message, Some(data))
+    }
+
+    /// `id` as a handle the backend accepts, checked against the token's
+    /// calendars: recorded for the audit line, refused (logged, -32003) when
+    /// out of scope. The only way a tool can name a calendar to a backend.
+    pub(crate) fn calendar(
+        &self,
+        context: &RequestContext<RoleServer>,
+        id: &str,
+    ) -> Result<CalendarRef, ErrorData> {
+        let grant = grant_of(&context.extensions)?;
+        if let Some(touched) = context.extensions.get::<CallCalendars>() {
+            touched.push(id);
+        }
+        grant
+            .calendar(id)
+            .map_err(|denial| self.scope_refusal(&grant, &denial))
+    }
+
+    /// Every id of a `calendarIds` list as checked handles; the first one out
+    /// of scope refuses the call.
+    pub(crate) fn calendars(
+        &self,
+        context: &RequestContext<RoleServer>,
+        ids: &[String],
+    ) -> Result<Vec<CalendarRef>, ErrorData> {
+        ids.iter().map(|id| self.calendar(context, id)).collect()
     }
 }
 
@@ -201,16 +255,29 @@ pub fn http_service(
 #[cfg(test)]
 mod tests {
     use super::{CalendarServer, scope};
+    use crate::admission::scope::CalendarArgs;
 
+    /// The tool table and the tools agree: every tool has a rule, every rule a
+    /// tool, and the calendar argument the rule names is the one its schema has.
     #[test]
-    fn every_tool_has_a_scope_rule() {
-        for tool in CalendarServer::tool_router().list_all() {
-            assert_ne!(
-                scope::requirement(&tool.name),
-                scope::Requirement::Unknown,
-                "{} has no rule in admission::scope",
-                tool.name
-            );
+    fn the_tool_table_matches_the_tools() {
+        let tools = CalendarServer::tool_router().list_all();
+        assert_eq!(tools.len(), scope::TOOLS.len());
+        for tool in tools {
+            let rule = scope::rule_for(&tool.name)
+                .unwrap_or_else(|| panic!("{} has no rule in admission::scope", tool.name));
+            let properties = tool
+                .input_schema
+                .get("properties")
+                .and_then(|p| p.as_object());
+            let has = |name: &str| properties.is_some_and(|p| p.contains_key(name));
+            let expected = match (has("calendarId"), has("calendarIds")) {
+                (true, false) => CalendarArgs::One,
+                (false, true) => CalendarArgs::Many,
+                (false, false) => CalendarArgs::None,
+                (true, true) => panic!("{} names calendars twice", tool.name),
+            };
+            assert_eq!(rule.calendars, expected, "{}", tool.name);
         }
     }
 }

@@ -11,6 +11,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use serde_json::json;
 
+use crate::admission::grant::CalendarRef;
 use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
@@ -132,13 +133,13 @@ impl CalendarServer {
     pub(super) async fn output_zone(
         &self,
         backend: &dyn CalendarBackend,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         requested: Option<&str>,
     ) -> Result<Tz, CalendarError> {
         match requested {
             Some(name) => parse_zone("timeZone", name),
             None => {
-                let calendar = backend.get_calendar(calendar_id).await?;
+                let calendar = backend.get_calendar(calendar).await?;
                 parse_zone("timeZone", &calendar.time_zone)
             }
         }
@@ -147,10 +148,11 @@ impl CalendarServer {
     pub(super) async fn list_events_inner(
         &self,
         backend: &dyn CalendarBackend,
+        calendar: &CalendarRef,
         p: ListEventsParams,
     ) -> Result<CallToolResult, CalendarError> {
         let zone = self
-            .output_zone(backend, &p.calendar_id, p.time_zone.as_deref())
+            .output_zone(backend, calendar, p.time_zone.as_deref())
             .await?;
         let time_min = p
             .time_min
@@ -179,7 +181,7 @@ impl CalendarServer {
             max_results: max_results as usize,
             page_token: p.page_token,
         };
-        let page = backend.list_events(&p.calendar_id, query).await?;
+        let page = backend.list_events(calendar, query).await?;
         let items: Vec<_> = page
             .items
             .into_iter()

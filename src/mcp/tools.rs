@@ -92,10 +92,11 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<ListEventsParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
-                self.list_events_inner(&*backend, p).await
+                self.list_events_inner(&*backend, &calendar, p).await
             }
             .await,
         )
@@ -110,13 +111,14 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<GetEventParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &calendar, p.time_zone.as_deref())
                     .await?;
-                let event = backend.get_event(&p.calendar_id, &p.event_id).await?;
+                let event = backend.get_event(&calendar, &p.event_id).await?;
                 Ok(event_result("event", event, zone))
             }
             .await,
@@ -131,13 +133,14 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<CreateEventParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &calendar, p.time_zone.as_deref())
                     .await?;
-                let event = backend.create_event(&p.calendar_id, p.fields()).await?;
+                let event = backend.create_event(&calendar, p.fields()).await?;
                 Ok(event_result("created", event, zone))
             }
             .await,
@@ -152,14 +155,15 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<UpdateEventParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &calendar, p.time_zone.as_deref())
                     .await?;
                 let event = backend
-                    .update_event(&p.calendar_id, &p.event_id, p.patch(), p.scope)
+                    .update_event(&calendar, &p.event_id, p.patch(), p.scope)
                     .await?;
                 Ok(event_result("updated", event, zone))
             }
@@ -176,11 +180,12 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<DeleteEventParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
                 backend
-                    .delete_event(&p.calendar_id, &p.event_id, p.scope)
+                    .delete_event(&calendar, &p.event_id, p.scope)
                     .await?;
                 Ok(success(
                     format!("deleted {}", p.event_id),
@@ -199,15 +204,16 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<RespondParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendar = self.calendar(&context, &p.calendar_id)?;
         finish(
             async {
                 let backend = self.backend_for(&context)?;
                 let zone = self
-                    .output_zone(&*backend, &p.calendar_id, p.time_zone.as_deref())
+                    .output_zone(&*backend, &calendar, p.time_zone.as_deref())
                     .await?;
                 let event = backend
                     .respond_to_event(
-                        &p.calendar_id,
+                        &calendar,
                         &p.event_id,
                         &p.attendee_email,
                         p.response,
@@ -230,12 +236,13 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<FreeBusyParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendars = self.calendars(&context, &p.calendar_ids)?;
         finish(async {
             let backend = self.backend_for(&context)?;
             check_calendar_list(&p.calendar_ids)?;
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy = backend.free_busy(&p.calendar_ids, min, max).await?;
+            let busy = backend.free_busy(&calendars, min, max).await?;
             let calendars: serde_json::Map<String, serde_json::Value> = busy
                 .iter()
                 .map(|(id, list)| {
@@ -261,6 +268,7 @@ impl CalendarServer {
         Parameters(Checked(p)): Parameters<Checked<FreeSlotsParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
+        let calendars = self.calendars(&context, &p.calendar_ids)?;
         finish(async {
             let backend = self.backend_for(&context)?;
             check_calendar_list(&p.calendar_ids)?;
@@ -274,7 +282,7 @@ impl CalendarServer {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let hours = p.working_hours.as_ref().map(|h| working_hours(h, zone)).transpose()?;
             let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy: Vec<_> = backend.free_busy(&p.calendar_ids, min, max).await?.into_values().flatten().collect();
+            let busy: Vec<_> = backend.free_busy(&calendars, min, max).await?.into_values().flatten().collect();
             let length = Duration::minutes(i64::from(p.duration_minutes));
             let slots = free_slots((min, max), &busy, length, hours.as_ref(), limit as usize);
             let out: Vec<_> = slots

@@ -7,6 +7,7 @@ mod listing;
 mod lookup;
 mod rows;
 
+use crate::admission::grant::CalendarRef;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -172,30 +173,38 @@ impl CalendarBackend for EmbeddedStore {
         .await
     }
 
-    async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError> {
+    async fn get_calendar(&self, calendar: &CalendarRef) -> Result<Calendar, CalendarError> {
+        let calendar_id = calendar.id();
         let id = calendar_id.to_owned();
         self.with_tx(move |tx| load_calendar(tx, &id)).await
     }
 
     async fn list_events(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         query: EventQuery,
     ) -> Result<EventPage, CalendarError> {
+        let calendar_id = calendar.id();
         let id = calendar_id.to_owned();
         self.with_tx(move |tx| listing::list(tx, &id, &query)).await
     }
 
-    async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError> {
+    async fn get_event(
+        &self,
+        calendar: &CalendarRef,
+        event_id: &str,
+    ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
         self.with_tx(move |tx| lookup::get(tx, &cal, &id)).await
     }
 
     async fn create_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         fields: EventPatch,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         let cal = calendar_id.to_owned();
         self.with_tx(move |tx| events::create(tx, &cal, fields))
             .await
@@ -203,11 +212,12 @@ impl CalendarBackend for EmbeddedStore {
 
     async fn update_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         patch: EventPatch,
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
         self.with_tx(move |tx| events::update(tx, &cal, &id, patch, scope))
             .await
@@ -215,10 +225,11 @@ impl CalendarBackend for EmbeddedStore {
 
     async fn delete_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         scope: Option<SeriesScope>,
     ) -> Result<(), CalendarError> {
+        let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
         self.with_tx(move |tx| events::delete(tx, &cal, &id, scope))
             .await
@@ -226,12 +237,13 @@ impl CalendarBackend for EmbeddedStore {
 
     async fn respond_to_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         attendee_email: &str,
         answer: Rsvp,
         comment: Option<String>,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         let (cal, id, email) = (
             calendar_id.to_owned(),
             event_id.to_owned(),
@@ -243,10 +255,12 @@ impl CalendarBackend for EmbeddedStore {
 
     async fn free_busy(
         &self,
-        calendar_ids: &[String],
+        calendars: &[CalendarRef],
         time_min: DateTime<Utc>,
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError> {
+        let calendar_ids: Vec<String> = calendars.iter().map(|c| c.id().to_owned()).collect();
+        let calendar_ids = calendar_ids.as_slice();
         let ids = calendar_ids.to_vec();
         self.with_tx(move |tx| listing::busy(tx, &ids, time_min, time_max))
             .await

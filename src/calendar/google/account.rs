@@ -3,6 +3,7 @@
 //! orderBy=startTime, events.get, events.instances for instance ids,
 //! freebusy.query here; the writes in `writes.rs`).
 
+use crate::admission::grant::CalendarRef;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -43,9 +44,41 @@ impl GoogleAccount {
         }
     }
 
+    /// One calendar of this account, cached for a while (its zone rarely changes).
+    async fn calendar_entry(&self, calendar_id: &str) -> Result<Calendar, CalendarError> {
+        if let Some((calendar, at)) = self.calendars.lock().await.get(calendar_id)
+            && at.elapsed() < CALENDAR_CACHE
+        {
+            return Ok(calendar.clone());
+        }
+        let id = calendar_id.to_owned();
+        let target = Target::calendar(calendar_id);
+        let entry = self
+            .api
+            .call(target, move |hub, mut hints| {
+                let id = id.clone();
+                Box::pin(async move {
+                    let reply = hub
+                        .calendar_list()
+                        .get(&id)
+                        .delegate(&mut hints)
+                        .doit()
+                        .await;
+                    (reply, hints)
+                })
+            })
+            .await?;
+        let calendar = calendar_from_api(entry)?;
+        self.calendars
+            .lock()
+            .await
+            .insert(calendar_id.to_owned(), (calendar.clone(), Instant::now()));
+        Ok(calendar)
+    }
+
     /// The zone of `calendar_id`, for events that carry none.
     pub(super) async fn zone(&self, calendar_id: &str) -> Result<Tz, CalendarError> {
-        let calendar = self.get_calendar(calendar_id).await?;
+        let calendar = self.calendar_entry(calendar_id).await?;
         parse_zone("calendar.timeZone", &calendar.time_zone)
     }
 
@@ -166,42 +199,16 @@ impl CalendarBackend for GoogleAccount {
         )))
     }
 
-    async fn get_calendar(&self, calendar_id: &str) -> Result<Calendar, CalendarError> {
-        if let Some((calendar, at)) = self.calendars.lock().await.get(calendar_id)
-            && at.elapsed() < CALENDAR_CACHE
-        {
-            return Ok(calendar.clone());
-        }
-        let id = calendar_id.to_owned();
-        let target = Target::calendar(calendar_id);
-        let entry = self
-            .api
-            .call(target, move |hub, mut hints| {
-                let id = id.clone();
-                Box::pin(async move {
-                    let reply = hub
-                        .calendar_list()
-                        .get(&id)
-                        .delegate(&mut hints)
-                        .doit()
-                        .await;
-                    (reply, hints)
-                })
-            })
-            .await?;
-        let calendar = calendar_from_api(entry)?;
-        self.calendars
-            .lock()
-            .await
-            .insert(calendar_id.to_owned(), (calendar.clone(), Instant::now()));
-        Ok(calendar)
+    async fn get_calendar(&self, calendar: &CalendarRef) -> Result<Calendar, CalendarError> {
+        self.calendar_entry(calendar.id()).await
     }
 
     async fn list_events(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         query: EventQuery,
     ) -> Result<EventPage, CalendarError> {
+        let calendar_id = calendar.id();
         let zone = self.zone(calendar_id).await?;
         let cal = calendar_id.to_owned();
         let target = Target::calendar(calendar_id);
@@ -241,56 +248,67 @@ impl CalendarBackend for GoogleAccount {
         })
     }
 
-    async fn get_event(&self, calendar_id: &str, event_id: &str) -> Result<Event, CalendarError> {
+    async fn get_event(
+        &self,
+        calendar: &CalendarRef,
+        event_id: &str,
+    ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         let zone = self.zone(calendar_id).await?;
         self.live_event(calendar_id, event_id, zone).await
     }
 
     async fn create_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         fields: EventPatch,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         self.create(calendar_id, fields).await
     }
 
     async fn update_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         patch: EventPatch,
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         self.update(calendar_id, event_id, patch, scope).await
     }
 
     async fn delete_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         scope: Option<SeriesScope>,
     ) -> Result<(), CalendarError> {
+        let calendar_id = calendar.id();
         self.delete(calendar_id, event_id, scope).await
     }
 
     async fn respond_to_event(
         &self,
-        calendar_id: &str,
+        calendar: &CalendarRef,
         event_id: &str,
         attendee_email: &str,
         answer: Rsvp,
         comment: Option<String>,
     ) -> Result<Event, CalendarError> {
+        let calendar_id = calendar.id();
         self.respond(calendar_id, event_id, attendee_email, answer, comment)
             .await
     }
 
     async fn free_busy(
         &self,
-        calendar_ids: &[String],
+        calendars: &[CalendarRef],
         time_min: DateTime<Utc>,
         time_max: DateTime<Utc>,
     ) -> Result<BusyMap, CalendarError> {
+        let calendar_ids: Vec<String> = calendars.iter().map(|c| c.id().to_owned()).collect();
+        let calendar_ids = calendar_ids.as_slice();
         let request = api::FreeBusyRequest {
             items: Some(
                 calendar_ids

@@ -1,181 +1,188 @@
-//! What one authenticated connection is doing, so that it cannot be held open
-//! for free: requests in flight (a request lasts until its response body has
-//! been sent, SSE streams included), and when it was last busy. The server cuts
-//! a connection that sends no first request within `listen.first_request_timeout`
-//! of its handshake, or that stays idle for `listen.idle_timeout` — whatever the
-//! protocol, HTTP/2 PINGs included.
+//! One connection, from accept to close: socket options, the address checks
+//! ([`crate::admission`]) and the per-address cap before any TLS work, the
+//! handshake under a deadline, the client identity, then HTTP/1.1 or HTTP/2
+//! until the connection ends, is cut for idleness ([`crate::activity`]) or the
+//! gateway shuts down. Every refusal on the way is one security line.
 
 use std::convert::Infallible;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use http_body_util::combinators::BoxBody;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
-use crate::denial::{Denial, Reason};
+use crate::activity::{Activity, IdleVerdict, Tracked};
+use crate::admission::ip::canonical;
+use crate::denial::{Denial, Reason, Stage};
+use crate::http::ConnectionInfo;
+use crate::identity::identify;
+use crate::server::{DRAIN_TIMEOUT, Shared};
+use crate::tls;
 
-/// In-flight requests and the last change, shared by a connection's requests.
-#[derive(Debug)]
-pub struct Activity {
-    state: Mutex<State>,
+/// How long a connection cut for idleness gets to close gracefully (HTTP/2
+/// GOAWAY) before its socket is dropped.
+const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
+
+/// Accepts one connection and sets its socket options. `TCP_NODELAY`: without
+/// it the last small chunk of an answer waits for the client's delayed ACK
+/// (~40 ms added to every tool call).
+pub(crate) async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept().await?;
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+    }
+    Ok((stream, peer))
 }
 
-#[derive(Debug)]
-struct State {
-    in_flight: usize,
-    /// Whether any request has started on this connection.
-    served: bool,
-    /// When the connection last became idle (or was established).
-    idle_since: Instant,
-}
-
-/// Held for as long as one request (and its response body) is in flight.
-#[derive(Debug)]
-pub struct InFlight(Arc<Activity>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let mut state = self.0.lock();
-        state.in_flight -= 1;
-        if state.in_flight == 0 {
-            state.idle_since = Instant::now();
+pub(crate) async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let listen = &shared.config.listen;
+    // Address checks first: a refused address never costs a TLS handshake.
+    let admitted = tokio::time::timeout(
+        listen.handshake_timeout,
+        shared.admission.admit(&mut stream, peer),
+    )
+    .await;
+    let client_ip = match admitted {
+        Ok(Ok(ip)) => ip,
+        Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
+        Err(_) => {
+            // Silent: a trusted balancer that never sent its header, or a client
+            // that never started TLS.
+            let reason = if shared.admission.is_trusted_proxy(peer.ip()) {
+                Reason::MissingProxyHeader
+            } else {
+                Reason::HandshakeTimeout
+            };
+            return shared
+                .seclog
+                .deny(&Denial::new(reason), canonical(peer.ip()), None);
         }
-    }
-}
-
-/// When to look again, or why to cut the connection now.
-#[derive(Debug, PartialEq, Eq)]
-pub enum IdleVerdict {
-    /// Nothing to do before this instant.
-    WaitUntil(Instant),
-    /// Busy: check again after the idle period.
-    Busy,
-    /// Cut the connection, for this reason.
-    Cut(Denial),
-}
-
-impl Activity {
-    /// A connection that has just finished its handshake.
-    pub fn new() -> Arc<Activity> {
-        Arc::new(Activity {
-            state: Mutex::new(State {
-                in_flight: 0,
-                served: false,
-                idle_since: Instant::now(),
-            }),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Marks a request as started; it ends when the guard is dropped.
-    pub fn begin(self: &Arc<Self>) -> InFlight {
-        let mut state = self.lock();
-        state.in_flight += 1;
-        state.served = true;
-        InFlight(Arc::clone(self))
-    }
-
-    /// Whether the connection must be cut at `now`, given the two deadlines.
-    pub fn verdict(&self, now: Instant, first_request: Duration, idle: Duration) -> IdleVerdict {
-        let state = self.lock();
-        if state.in_flight > 0 {
-            return IdleVerdict::Busy;
+    };
+    // Held until the connection ends: one address cannot take every slot.
+    let _address_slot = match shared.address_slots.take(client_ip) {
+        Ok(slot) => slot,
+        Err(denial) => return shared.seclog.deny(&denial, client_ip, None),
+    };
+    let tls_stream = match tokio::time::timeout(
+        listen.handshake_timeout,
+        shared.acceptor.accept(stream),
+    )
+    .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return shared
+                .seclog
+                .deny(&tls::handshake_denial(&e), client_ip, None);
         }
-        let (limit, reason) = if state.served {
-            (idle, Reason::IdleTimeout)
-        } else {
-            (first_request, Reason::FirstRequestTimeout)
+        Err(_) => {
+            return shared
+                .seclog
+                .deny(&Denial::new(Reason::HandshakeTimeout), client_ip, None);
+        }
+    };
+    let Some(cert) = tls_stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .cloned()
+    else {
+        return shared
+            .seclog
+            .deny(&Denial::new(Reason::NoCertificate), client_ip, None);
+    };
+    let identity = match identify(&cert, shared.config.tls.identity) {
+        Ok(identity) => identity,
+        Err(e) => {
+            return shared.seclog.deny(
+                &Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
+                client_ip,
+                None,
+            );
+        }
+    };
+    shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+    let client_id = identity.id.clone();
+    let info = ConnectionInfo {
+        peer,
+        client_ip,
+        identity,
+    };
+    let activity = Activity::new();
+    let app = Arc::clone(&shared.app);
+    let tracked = Arc::clone(&activity);
+    let service = service_fn(move |request| {
+        let in_flight = tracked.begin();
+        let response = Arc::clone(&app).handle(request, info.clone());
+        async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))
+        }
+    });
+    let connection = shared
+        .http
+        .serve_connection(TokioIo::new(tls_stream), service);
+    let mut connection = std::pin::pin!(connection);
+    let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
+    // Set once a graceful close has started: past it, the socket is dropped.
+    let mut hard_close: Option<Instant> = None;
+    loop {
+        let check_at = match (
+            hard_close,
+            activity.verdict(Instant::now(), first_request, idle),
+        ) {
+            (Some(at), _) => at,
+            (None, IdleVerdict::Cut(denial)) => {
+                shared.seclog.deny(&denial, client_ip, Some(&client_id));
+                connection.as_mut().graceful_shutdown();
+                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
+                continue;
+            }
+            (None, IdleVerdict::WaitUntil(at)) => at,
+            (None, IdleVerdict::Busy) => Instant::now() + idle,
         };
-        let deadline = state.idle_since + limit;
-        if now >= deadline {
-            let detail = format!("nothing for {}s", limit.as_secs_f32());
-            IdleVerdict::Cut(Denial::new(reason).with_detail(detail))
-        } else {
-            IdleVerdict::WaitUntil(deadline)
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = shutdown.cancelled(), if hard_close.is_none() => {
+                connection.as_mut().graceful_shutdown();
+                hard_close = Some(Instant::now() + DRAIN_TIMEOUT);
+            }
+            () = tokio::time::sleep_until(check_at) => {
+                if hard_close.is_some() {
+                    // A peer that ignores the graceful close: drop the socket.
+                    return;
+                }
+            }
         }
-    }
-}
-
-/// A response body that keeps its request counted as in flight until it ends.
-pub struct Tracked {
-    inner: BoxBody<Bytes, Infallible>,
-    _in_flight: InFlight,
-}
-
-impl Tracked {
-    /// Wraps `inner`, holding `in_flight` until the body is dropped.
-    pub fn boxed(
-        inner: BoxBody<Bytes, Infallible>,
-        in_flight: InFlight,
-    ) -> BoxBody<Bytes, Infallible> {
-        Tracked {
-            inner,
-            _in_flight: in_flight,
-        }
-        .boxed()
-    }
-}
-
-impl Body for Tracked {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Activity, IdleVerdict, Instant, Reason};
-    use std::time::Duration;
+    use super::{TcpListener, TcpStream, accept};
 
-    #[test]
-    fn first_request_then_idle_deadlines() {
-        let (first, idle) = (Duration::from_secs(10), Duration::from_secs(60));
-        let activity = Activity::new();
-        let start = Instant::now();
-        assert!(matches!(
-            activity.verdict(start, first, idle),
-            IdleVerdict::WaitUntil(_)
-        ));
-        match activity.verdict(start + Duration::from_secs(11), first, idle) {
-            IdleVerdict::Cut(denial) => assert_eq!(denial.reason, Reason::FirstRequestTimeout),
-            other => panic!("{other:?}"),
-        }
-        let request = activity.begin();
-        assert_eq!(
-            activity.verdict(start + Duration::from_secs(500), first, idle),
-            IdleVerdict::Busy
-        );
-        drop(request);
-        let after = Instant::now();
-        assert!(matches!(
-            activity.verdict(after + Duration::from_secs(30), first, idle),
-            IdleVerdict::WaitUntil(_)
-        ));
-        match activity.verdict(after + Duration::from_secs(61), first, idle) {
-            IdleVerdict::Cut(denial) => assert_eq!(denial.reason, Reason::IdleTimeout),
-            other => panic!("{other:?}"),
-        }
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, client) = tokio::join!(accept(&listener), client);
+        let (stream, _) = accepted.unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY is not set");
+        drop(client);
     }
 }

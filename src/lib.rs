@@ -5,34 +5,45 @@
 //!
 //! ## Request flow
 //!
-//! 1. [`server`] accepts a TCP connection, within `listen.max_connections`.
+//! 1. [`server`] accepts a TCP connection, within `listen.max_connections`,
+//!    and hands it to [`connection`].
 //! 2. [`admission`] runs the address checks before any TLS work: the real
 //!    client address ([`admission::proxy`]), the allowlist ([`admission::ip`])
-//!    and the country ([`admission::geo`]).
+//!    and the country ([`admission::geo`]); [`limits`] caps connections per
+//!    address.
 //! 3. [`tls`] runs the handshake under a deadline: a client certificate chaining
-//!    to the configured CA, not revoked by a configured CRL, is required.
+//!    to the configured CA, with the clientAuth usage, not revoked by a
+//!    configured CRL ([`crl`] warns before one goes stale), is required.
 //! 4. [`identity`] reads who the client is from that certificate (SAN URI, SAN
 //!    DNS or subject CN) and its SHA-256 fingerprint.
-//! 5. [`http`] takes each request: [`resource`] checks the `Origin` and the
-//!    bearer token ([`admission::jwt`]), which yields an
-//!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named session
-//!    belongs to this identity; the body is read within its limit.
-//! 6. [`mcp`] checks each message's scope ([`admission::scope`]) and runs the
-//!    tool on the [`calendar::CalendarBackend`] that
-//!    [`calendar::CalendarAccounts`] picks for the identity: the embedded
-//!    SQLite store ([`calendar::embedded`]) for everyone, or the Google account
-//!    mapped to this client ([`calendar::google`]).
+//! 5. [`http`] takes each request, under the connection deadlines of
+//!    [`activity`]: [`http_checks`] checks the authority it names and its
+//!    protocol headers; [`resource`] checks the `Origin` and the bearer token
+//!    ([`admission::jwt`] with [`admission::jwks`]), which yields an
+//!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named
+//!    session belongs to this identity and caps new ones; the body is read
+//!    within its size and time limits.
+//! 6. [`mcp`] checks each call's permission ([`admission::scope`]); each tool
+//!    turns the calendar ids it names into checked
+//!    [`admission::grant::CalendarRef`]s, the only handle the
+//!    [`calendar::CalendarBackend`] that [`calendar::CalendarAccounts`] picks
+//!    for the identity accepts: the embedded SQLite store
+//!    ([`calendar::embedded`]) for everyone, or the Google account mapped to
+//!    this client ([`calendar::google`]).
 //!
 //! Every refusal is a [`denial::Denial`] value, written once to the
-//! [`seclog`] security log; every tool call is one line in the [`audit`] log.
+//! [`seclog`] security log (`DENY` when fail2ban may ban for it, `REFUSE`
+//! otherwise) and, for requests, answered by [`refusal`]; every tool call is
+//! one line in the [`audit`] log.
 //!
 //! ## Layout
 //!
 //! - [`config`]: the TOML file, validated; every error names its key.
-//! - [`server`], [`tls`] (and [`crl`] for CRL expiry), [`identity`], [`http`],
-//!   [`resource`]: connections and requests.
+//! - [`server`], [`connection`], [`activity`], [`limits`], [`tls`], [`crl`],
+//!   [`identity`], [`http`], [`http_checks`], [`resource`], [`refusal`]:
+//!   connections and requests.
 //! - [`admission`]: the checks, each a small function; [`denial`] and [`seclog`]:
-//!   what a refusal is and how it is written.
+//!   what a refusal is and how it is written; [`logsink`]: where lines go.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for results).
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
@@ -44,6 +55,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
 pub mod admission;
 pub mod audit;
 pub mod calendar;

@@ -1,29 +1,25 @@
-//! The listener: accept TCP, cap concurrent connections, run the address checks
-//! ([`crate::admission`]) and the TLS handshake under a deadline, log every
-//! refusal to the security log, read the client identity, then serve HTTP/1.1 or HTTP/2 on
-//! the connection until it ends or the server shuts down gracefully.
+//! The gateway as a whole: [`start`] opens the backend, builds TLS, the token
+//! verifier, the MCP service and the HTTP settings, binds the listener and
+//! starts the background upkeep (revocation list, idle sessions); the accept
+//! loop caps concurrent connections and hands each to [`crate::connection`];
+//! shutdown stops accepting and drains.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::convert::Infallible;
-
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::NetworkAdmission;
-use crate::admission::ip::canonical;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
 
@@ -31,10 +27,8 @@ use crate::calendar::embedded::EmbeddedStore;
 use crate::calendar::google::GoogleAccounts;
 use crate::calendar::{CalendarAccounts, SharedBackend};
 use crate::config::{Backend, Config, Problems};
-use crate::connection::{Activity, IdleVerdict, Tracked};
-use crate::denial::{Denial, Reason, Stage};
-use crate::http::{App, ConnectionInfo, RequestLimits};
-use crate::identity::identify;
+use crate::connection::{accept, serve_connection};
+use crate::http::{App, RequestLimits};
 use crate::limits::AddressSlots;
 use crate::mcp::session::{SessionLimits, SessionOwners};
 use crate::resource::ProtectedResource;
@@ -42,10 +36,7 @@ use crate::seclog::SecurityLog;
 use crate::{admission, mcp, tls};
 
 /// How long in-flight requests get to finish after shutdown starts.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection cut for idleness gets to close gracefully (HTTP/2
-/// GOAWAY) before its socket is dropped.
-const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running gateway: where it listens and how to stop it.
 pub struct Gateway {
@@ -58,16 +49,16 @@ pub struct Gateway {
 }
 
 /// Everything a connection task needs, shared.
-struct Shared {
-    acceptor: TlsAcceptor,
-    app: Arc<App>,
-    config: Config,
-    admission: NetworkAdmission,
+pub(crate) struct Shared {
+    pub(crate) acceptor: TlsAcceptor,
+    pub(crate) app: Arc<App>,
+    pub(crate) config: Config,
+    pub(crate) admission: NetworkAdmission,
     /// HTTP/1.1 + HTTP/2 connection settings, built once.
-    http: auto::Builder<TokioExecutor>,
-    seclog: Arc<SecurityLog>,
+    pub(crate) http: auto::Builder<TokioExecutor>,
+    pub(crate) seclog: Arc<SecurityLog>,
     /// Open connections per client address.
-    address_slots: Arc<AddressSlots>,
+    pub(crate) address_slots: Arc<AddressSlots>,
 }
 
 /// Opens the embedded store, or prepares the Google accounts.
@@ -251,165 +242,5 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
         .is_err()
     {
         tracing::warn!("connections still open after the drain timeout; closing them");
-    }
-}
-
-/// Accepts one connection and sets its socket options. `TCP_NODELAY`: without
-/// it the last small chunk of an answer waits for the client's delayed ACK
-/// (~40 ms added to every tool call).
-async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
-    let (stream, peer) = listener.accept().await?;
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
-    }
-    Ok((stream, peer))
-}
-
-async fn serve_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    shutdown: CancellationToken,
-) {
-    let listen = &shared.config.listen;
-    // Address checks first: a refused address never costs a TLS handshake.
-    let admitted = tokio::time::timeout(
-        listen.handshake_timeout,
-        shared.admission.admit(&mut stream, peer),
-    )
-    .await;
-    let client_ip = match admitted {
-        Ok(Ok(ip)) => ip,
-        Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
-        Err(_) => {
-            // Silent: a trusted balancer that never sent its header, or a client
-            // that never started TLS.
-            let reason = if shared.admission.is_trusted_proxy(peer.ip()) {
-                Reason::MissingProxyHeader
-            } else {
-                Reason::HandshakeTimeout
-            };
-            return shared
-                .seclog
-                .deny(&Denial::new(reason), canonical(peer.ip()), None);
-        }
-    };
-    // Held until the connection ends: one address cannot take every slot.
-    let _address_slot = match shared.address_slots.take(client_ip) {
-        Ok(slot) => slot,
-        Err(denial) => return shared.seclog.deny(&denial, client_ip, None),
-    };
-    let tls_stream = match tokio::time::timeout(
-        listen.handshake_timeout,
-        shared.acceptor.accept(stream),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            return shared
-                .seclog
-                .deny(&tls::handshake_denial(&e), client_ip, None);
-        }
-        Err(_) => {
-            return shared
-                .seclog
-                .deny(&Denial::new(Reason::HandshakeTimeout), client_ip, None);
-        }
-    };
-    let Some(cert) = tls_stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .cloned()
-    else {
-        return shared
-            .seclog
-            .deny(&Denial::new(Reason::NoCertificate), client_ip, None);
-    };
-    let identity = match identify(&cert, shared.config.tls.identity) {
-        Ok(identity) => identity,
-        Err(e) => {
-            return shared.seclog.deny(
-                &Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
-                client_ip,
-                None,
-            );
-        }
-    };
-    shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
-    let client_id = identity.id.clone();
-    let info = ConnectionInfo {
-        peer,
-        client_ip,
-        identity,
-    };
-    let activity = Activity::new();
-    let app = Arc::clone(&shared.app);
-    let tracked = Arc::clone(&activity);
-    let service = service_fn(move |request| {
-        let in_flight = tracked.begin();
-        let response = Arc::clone(&app).handle(request, info.clone());
-        async move {
-            let response = response.await?;
-            Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))
-        }
-    });
-    let connection = shared
-        .http
-        .serve_connection(TokioIo::new(tls_stream), service);
-    let mut connection = std::pin::pin!(connection);
-    let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
-    // Set once a graceful close has started: past it, the socket is dropped.
-    let mut hard_close: Option<Instant> = None;
-    loop {
-        let check_at = match (
-            hard_close,
-            activity.verdict(Instant::now(), first_request, idle),
-        ) {
-            (Some(at), _) => at,
-            (None, IdleVerdict::Cut(denial)) => {
-                shared.seclog.deny(&denial, client_ip, Some(&client_id));
-                connection.as_mut().graceful_shutdown();
-                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
-                continue;
-            }
-            (None, IdleVerdict::WaitUntil(at)) => at,
-            (None, IdleVerdict::Busy) => Instant::now() + idle,
-        };
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            () = shutdown.cancelled(), if hard_close.is_none() => {
-                connection.as_mut().graceful_shutdown();
-                hard_close = Some(Instant::now() + DRAIN_TIMEOUT);
-            }
-            () = tokio::time::sleep_until(check_at) => {
-                if hard_close.is_some() {
-                    // A peer that ignores the graceful close: drop the socket.
-                    return;
-                }
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{TcpListener, TcpStream, accept};
-
-    #[tokio::test]
-    async fn accepted_connections_have_nagle_off() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap());
-        let (accepted, client) = tokio::join!(accept(&listener), client);
-        let (stream, _) = accepted.unwrap();
-        assert!(stream.nodelay().unwrap(), "TCP_NODELAY is not set");
-        drop(client);
     }
 }

@@ -22,5 +22,6 @@ mod limits;
 mod mcp_flow;
 mod revocation;
 mod scope;
+mod session_memory;
 mod sessions;
 mod tokens;

@@ -1,0 +1,115 @@
+//! A valid token must not be able to grow the gateway without bound by opening
+//! MCP sessions: idle sessions are closed for real, and the memory they held is
+//! reused. Measured on the real binary (RSS from /proc), over four rounds of
+//! sessions that are left to expire: once the allocator has warmed up (round
+//! two), later peaks stay near it, where sessions that were never freed would
+//! add up round after round (about 50 KB each).
+
+use std::time::Duration;
+
+use crate::common::{initialize, write_pki};
+
+/// Resident memory of `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+const SESSIONS_PER_ROUND: usize = 1500;
+const WORKERS: usize = 8;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_sessions_give_their_memory_back() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = crate::common::render(&crate::common::Setup {
+        address: format!("127.0.0.1:{port}"),
+        mcp: "max_sessions = 5000\nmax_sessions_per_client = 5000\nsession_idle_timeout = \"1s\""
+            .into(),
+        ..crate::common::Setup::default()
+    });
+    let config = dir.path().join("gateway.toml");
+    std::fs::write(&config, text).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let cert = pki.ca.issue_client("agent-a").unwrap();
+    let token = pki.token("agent-a");
+    let url = format!("https://127.0.0.1:{port}/mcp");
+    let clients: Vec<reqwest::Client> = (0..WORKERS)
+        .map(|_| {
+            crate::common::http_client_with_token(
+                &pki.ca.issued.cert_pem,
+                Some(&cert),
+                Some(&token),
+            )
+        })
+        .collect();
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut peaks = Vec::new();
+    let mut first_session = String::new();
+    for round in 0..4 {
+        let mut tasks = Vec::new();
+        for client in &clients {
+            let (client, url) = (client.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut last = String::new();
+                for _ in 0..SESSIONS_PER_ROUND / WORKERS {
+                    last = initialize(&client, &url, "2025-11-25").await.0;
+                }
+                last
+            }));
+        }
+        for task in tasks {
+            let last = task.await.unwrap();
+            if round == 0 {
+                first_session = last;
+            }
+        }
+        peaks.push(rss_kib(pid));
+        // Idle for longer than session_idle_timeout: every session is closed.
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    let ping = r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#;
+    let expired = crate::common::post(&clients[0], &url, ping)
+        .header("mcp-session-id", &first_session)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    drop(clients);
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    let _ = child.wait();
+    assert_eq!(expired, 404, "an expired session still answered");
+    let (warm, last) = (peaks[1], peaks[3]);
+    eprintln!("RSS peaks over four rounds of {SESSIONS_PER_ROUND} sessions (KiB): {peaks:?}");
+    // Never-freed sessions would add some 70 MiB a round: 140 MiB by round four.
+    assert!(
+        last <= warm + warm / 5,
+        "memory kept growing with expired sessions: {peaks:?} KiB"
+    );
+}

@@ -82,6 +82,17 @@ impl ProtectedResource {
                 return Err(Denial::new(Reason::OriginNotAllowed).with_detail(text.into_owned()));
             }
         }
+        if headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            // Two credentials: which one a proxy in front would have checked is
+            // anyone's guess, so neither is trusted.
+            return Err(Denial::new(Reason::TokenMalformed)
+                .with_detail("more than one Authorization header"));
+        }
         let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing))?;
         self.verifier.verify(
             token,

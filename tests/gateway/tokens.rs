@@ -331,6 +331,22 @@ async fn every_bad_token_is_refused_and_nothing_reaches_the_backend() {
     std::fs::write(gw.dir_path().join("revoked.txt"), "revoked-jti-1\n").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
 
+    // Two Authorization headers, even both valid: refused.
+    let good_token = gw.pki.token("agent-a");
+    let doubled = post(
+        &http_client(&gw.pki.ca.issued.cert_pem, Some(&gw.client_cert("agent-a"))),
+        &gw.url(),
+        CREATE,
+    )
+    .header("authorization", format!("Bearer {good_token}"))
+    .header("authorization", format!("Bearer {good_token}"))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(doubled.status(), 401);
+    gw.expect_security_line("DENY stage=jwt reason=token_malformed ip=127.0.0.1 client=agent-a detail=\"more than one Authorization header\"")
+        .await;
+
     // None of the refused create_event calls reached the store.
     let mcp = gw.mcp("agent-a").await;
     let listed = call_ok(

@@ -26,16 +26,7 @@ pub struct Authority {
 impl Authority {
     /// A new self-signed CA named `name`, valid ten years.
     pub fn generate(name: &str) -> anyhow::Result<Authority> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-        params.not_after = params.not_before + std::time::Duration::from_secs(3650 * 86_400);
+        let params = ca_params(name, BasicConstraints::Unconstrained, 3650)?;
         let key = KeyPair::generate()?;
         let cert = params.self_signed(&key)?;
         let issued = Issued {
@@ -51,16 +42,7 @@ impl Authority {
     /// An intermediate CA named `name`, signed by this one, valid five years;
     /// its `cert_pem` holds its own certificate only.
     pub fn intermediate(&self, name: &str) -> anyhow::Result<Authority> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-        params.not_after = params.not_before + std::time::Duration::from_secs(1825 * 86_400);
+        let params = ca_params(name, BasicConstraints::Constrained(0), 1825)?;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Authority {
@@ -134,6 +116,25 @@ impl Authority {
     pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
         &self.issuer
     }
+}
+
+/// Parameters of a CA certificate named `name`, valid `days` from 2025-01-01.
+fn ca_params(
+    name: &str,
+    constraints: BasicConstraints,
+    days: u64,
+) -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(constraints);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = params.not_before + std::time::Duration::from_secs(days * 86_400);
+    Ok(params)
 }
 
 fn valid_for_a_year(params: &mut CertificateParams) {

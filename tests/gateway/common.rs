@@ -72,6 +72,15 @@ impl Pki {
     }
 }
 
+/// A loopback port free right now, for a gateway binary the test spawns.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The identity rule named in the config text.
 fn config_identity(name: &str) -> IdentitySource {
     match name {

@@ -1,23 +1,14 @@
 //! The real binary's lifecycle: an acknowledged write survives `kill -9`, and
 //! SIGTERM drains and exits cleanly.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::common::{
-    config_text, http_client_with_token, open_session, post, rpc_message, write_pki,
+    config_text, free_port, http_client_with_token, open_session, post, rpc_message, write_pki,
 };
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spawn(config: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))

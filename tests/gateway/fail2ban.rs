@@ -418,11 +418,7 @@ fn the_filter_matches_each_reason_exactly_as_documented() {
 async fn no_forged_line_reaches_stderr() {
     let dir = tempfile::TempDir::new().unwrap();
     let pki = crate::common::write_pki(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let text = crate::common::render(&crate::common::Setup {
         address: format!("127.0.0.1:{port}"),
         identity: "subject_cn".into(),

@@ -26,11 +26,7 @@ const WORKERS: usize = 8;
 async fn expired_sessions_give_their_memory_back() {
     let dir = tempfile::TempDir::new().unwrap();
     let pki = write_pki(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let text = crate::common::render(&crate::common::Setup {
         address: format!("127.0.0.1:{port}"),
         mcp: "max_sessions = 5000\nmax_sessions_per_client = 5000\nsession_idle_timeout = \"1s\""

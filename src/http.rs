@@ -219,8 +219,12 @@ impl App {
         if response.status().is_client_error() {
             // rmcp's own refusals (wrong Accept, content type, a header a protocol
             // version requires) get their one log line too.
+            // A 404 means an unknown session only when the request named one
+            // (stateless requests get 404 for an unknown method).
             let denial = match response.status() {
-                StatusCode::NOT_FOUND => Denial::new(Reason::SessionNotFound),
+                StatusCode::NOT_FOUND if requested.is_some() => {
+                    Denial::new(Reason::SessionNotFound)
+                }
                 status => Denial::new(Reason::RequestRejected)
                     .with_detail(format!("status {}", status.as_u16())),
             };

@@ -83,6 +83,11 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
+    /// Whether any request has started on this connection.
+    pub fn has_served(&self) -> bool {
+        self.lock().served
+    }
+
     /// Whether the connection must be cut at `now`, given the two deadlines.
     pub fn verdict(&self, now: Instant, first_request: Duration, idle: Duration) -> IdleVerdict {
         let state = self.lock();

@@ -23,6 +23,28 @@ use crate::identity::identify;
 use crate::server::{DRAIN_TIMEOUT, Shared};
 use crate::tls;
 
+/// The refusal hyper made itself when it ended a connection over the request
+/// head, so that it too gets its line: 431 for headers over
+/// `listen.max_header_list_bytes`, or no complete head within
+/// `listen.header_read_timeout` — which HTTP/1.1 also applies between the
+/// requests of a keep-alive connection, so it reads as the first-request or
+/// the idle deadline, depending on whether a request was ever served.
+fn protocol_refusal(
+    error: &(dyn std::error::Error + 'static),
+    activity: &Activity,
+) -> Option<Denial> {
+    let hyper = error.downcast_ref::<hyper::Error>()?;
+    if hyper.is_parse_too_large() {
+        Some(Denial::new(Reason::HeadersTooLarge))
+    } else if hyper.is_timeout() && activity.has_served() {
+        Some(Denial::new(Reason::IdleTimeout).with_detail("no new request head in time"))
+    } else if hyper.is_timeout() {
+        Some(Denial::new(Reason::FirstRequestTimeout).with_detail("request head incomplete"))
+    } else {
+        None
+    }
+}
+
 /// How long a connection cut for idleness gets to close gracefully (HTTP/2
 /// GOAWAY) before its socket is dropped.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
@@ -154,7 +176,10 @@ pub(crate) async fn serve_connection(
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
-                    tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error");
+                    match protocol_refusal(e.as_ref(), &activity) {
+                        Some(denial) => shared.seclog.deny(&denial, client_ip, Some(&client_id)),
+                        None => tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error"),
+                    }
                 }
                 return;
             }

@@ -98,6 +98,8 @@ pub enum Reason {
     FirstRequestTimeout,
     /// No request for `listen.idle_timeout` on a connection that had served some.
     IdleTimeout,
+    /// The request head is larger than `listen.max_header_list_bytes`.
+    HeadersTooLarge,
     /// The request body did not arrive within `listen.body_read_timeout`.
     BodyTimeout,
     /// The request body is larger than `listen.max_request_body_bytes`.
@@ -168,7 +170,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 53] = [
+    pub const ALL: [Reason; 54] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -190,6 +192,7 @@ impl Reason {
         Reason::HandshakeFailed,
         Reason::FirstRequestTimeout,
         Reason::IdleTimeout,
+        Reason::HeadersTooLarge,
         Reason::BodyTimeout,
         Reason::BodyTooLarge,
         Reason::BodyNotJson,
@@ -247,6 +250,7 @@ impl Reason {
             | Reason::HandshakeFailed => Stage::Tls,
             Reason::FirstRequestTimeout
             | Reason::IdleTimeout
+            | Reason::HeadersTooLarge
             | Reason::BodyTimeout
             | Reason::BodyTooLarge
             | Reason::BodyNotJson
@@ -305,6 +309,7 @@ impl Reason {
             Reason::HandshakeFailed => "handshake_failed",
             Reason::FirstRequestTimeout => "first_request_timeout",
             Reason::IdleTimeout => "idle_timeout",
+            Reason::HeadersTooLarge => "headers_too_large",
             Reason::BodyTimeout => "body_timeout",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyNotJson => "body_not_json",
@@ -386,6 +391,7 @@ impl Reason {
             | Reason::CrlExpired
             | Reason::RevocationStatusUnknown
             | Reason::IdleTimeout
+            | Reason::HeadersTooLarge
             | Reason::BodyTimeout
             | Reason::BodyTooLarge
             | Reason::BodyNotJson

@@ -88,6 +88,33 @@ async fn slow_headers_are_cut_off_after_the_header_read_timeout() {
         outcome.is_ok(),
         "the connection stayed open with incomplete headers"
     );
+    gw.expect_security_line("DENY stage=http reason=first_request_timeout ip=127.0.0.1 client=agent-a detail=\"request head incomplete\"")
+        .await;
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_and_logged() {
+    let gw = TestGateway::start_with_listen("max_header_list_bytes = 8192").await;
+    let mut tls = gw
+        .tls_connect(&gw.client_cert("agent-a"), b"http/1.1")
+        .await
+        .unwrap();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Filler: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let _ = tls.write_all(request.as_bytes()).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut response)).await;
+    assert!(
+        String::from_utf8_lossy(&response).starts_with("HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    gw.expect_security_line(
+        "REFUSE stage=http reason=headers_too_large ip=127.0.0.1 client=agent-a",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -115,4 +142,26 @@ async fn http1_and_http2_are_both_served() {
         rpc_message(&response.text().await.unwrap())["result"]["serverInfo"]["name"],
         "mcp-gateway"
     );
+}
+
+#[tokio::test]
+async fn an_idle_http1_keep_alive_connection_is_closed_as_idle() {
+    let gw = TestGateway::start_with_listen("header_read_timeout = \"500ms\"").await;
+    let cert = gw.client_cert("agent-a");
+    let token = gw.pki.token("agent-a");
+    let h1 = http_client_builder(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(&token))
+        .http1_only()
+        .build()
+        .unwrap();
+    let response = post(&h1, &gw.url(), initialize_body("2025-11-25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = response.text().await;
+    // Not a ban-worthy refusal: the client did nothing wrong by keeping it open.
+    gw.expect_security_line(
+        "REFUSE stage=http reason=idle_timeout ip=127.0.0.1 client=agent-a detail=\"no new request head in time\"",
+    )
+    .await;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node:
-# installs what the tests need (fail2ban and curl from Debian, a Python venv with
+# installs what the tests need (fail2ban, curl and logrotate from Debian, a Python venv with
 # the MCP SDK), then runs the Python SDK end-to-end check against a quickstart
 # gateway and the Rust suite.
 set -euo pipefail
@@ -17,10 +17,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 
-echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals)"
+echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate"
 missing=()
 command -v fail2ban-regex > /dev/null || missing+=(fail2ban)
 command -v curl > /dev/null || missing+=(curl)
+command -v logrotate > /dev/null || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null

@@ -68,6 +68,11 @@ impl AuditLog {
         })
     }
 
+    /// Reopens the file (SIGHUP after log rotation); nothing for stderr.
+    pub fn reopen(&self) {
+        self.sink.reopen();
+    }
+
     /// Writes to stderr.
     pub fn stderr() -> AuditLog {
         AuditLog {

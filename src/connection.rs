@@ -133,7 +133,9 @@ pub(crate) async fn serve_connection(
             );
         }
     };
-    shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+    if shared.config.network.allow_lines {
+        shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+    }
     let client_id = identity.id.clone();
     let info = ConnectionInfo {
         peer,

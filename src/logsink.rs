@@ -7,7 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrono::Utc;
@@ -16,8 +16,8 @@ use crate::seclog::push_escaped;
 
 /// Where lines go.
 pub struct LogSink {
-    /// The open log file, or `None` for stderr.
-    file: Option<Mutex<File>>,
+    /// The open log file and its path (to reopen it after rotation), or `None` for stderr.
+    file: Option<(PathBuf, Mutex<File>)>,
     /// Process id written in every line, as syslog-style tools expect.
     pid: u32,
     /// Names the log in the error reported when a line cannot be written.
@@ -27,17 +27,25 @@ pub struct LogSink {
 impl LogSink {
     /// Appends to `path`, creating it (mode 0640) when missing.
     pub fn open(path: &Path, name: &'static str) -> std::io::Result<LogSink> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o640)
-            .open(path)?;
         Ok(LogSink {
-            file: Some(Mutex::new(file)),
+            file: Some((path.to_owned(), Mutex::new(append_to(path)?))),
             pid: std::process::id(),
             name,
         })
+    }
+
+    /// Opens the path again (after logrotate moved the file away): later lines
+    /// go to the new file. On failure the old file is kept, and the error said.
+    pub fn reopen(&self) {
+        let Some((path, file)) = &self.file else {
+            return;
+        };
+        match append_to(path) {
+            Ok(fresh) => *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Err(e) => {
+                tracing::error!(error = %e, log = self.name, path = %path.display(), "cannot reopen the log; still writing to the old file");
+            }
+        }
     }
 
     /// Writes to stderr.
@@ -62,7 +70,7 @@ impl LogSink {
     pub fn write(&self, mut line: String) {
         line.push('\n');
         let result = match &self.file {
-            Some(file) => {
+            Some((_, file)) => {
                 let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
                 file.write_all(line.as_bytes()).and_then(|()| file.flush())
             }
@@ -72,6 +80,16 @@ impl LogSink {
             tracing::error!(error = %e, log = self.name, "cannot write a log line");
         }
     }
+}
+
+/// `path` opened for appending, created mode 0640 when missing.
+fn append_to(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .open(path)
 }
 
 /// Longest diagnostic line written to stderr, in characters; the rest is cut.

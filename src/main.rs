@@ -81,6 +81,18 @@ enum SecretsCommand {
     },
 }
 
+/// What the diagnostic log on stderr shows: `MCP_GATEWAY_LOG`, else
+/// `RUST_LOG`, else the gateway's own information and only warnings from its
+/// dependencies (rmcp alone would write a line per request at info).
+fn diagnostic_filter() -> tracing_subscriber::EnvFilter {
+    tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| DEFAULT_DIAGNOSTICS.into())
+}
+
+/// The diagnostic filter when none is set.
+const DEFAULT_DIAGNOSTICS: &str = "warn,mcp_gateway=info";
+
 /// Exit code for an invalid configuration.
 const EXIT_CONFIG: u8 = 2;
 
@@ -88,10 +100,7 @@ fn main() -> ExitCode {
     // Before anything touches rustls: exactly one crypto provider in the process.
     tls::install_crypto_provider();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCP_GATEWAY_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(diagnostic_filter())
         // Escaped and bounded lines: a client-supplied value logged in a field
         // can never start a line of its own (fail2ban may read stderr).
         .with_writer(mcp_gateway::logsink::EscapingStderr)
@@ -255,7 +264,7 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-        wait_for_signal().await;
+        wait_for_stop(&gateway).await;
         tracing::info!("shutting down: draining connections");
         gateway.shutdown.cancel();
         let _ = gateway.task.await;
@@ -263,10 +272,29 @@ fn serve(config: Config) -> ExitCode {
     })
 }
 
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+/// Waits for SIGINT or SIGTERM; on SIGHUP reopens the log files (logrotate's
+/// `postrotate`) and keeps serving.
+async fn wait_for_stop(gateway: &server::Gateway) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(term), Ok(hup)) => (term, hup),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "cannot install signal handlers; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                gateway.reopen_logs();
+                tracing::info!("SIGHUP: log files reopened");
+            }
+        }
     }
 }

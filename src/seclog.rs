@@ -36,6 +36,11 @@ impl SecurityLog {
         })
     }
 
+    /// Reopens the file (SIGHUP after log rotation); nothing for stderr.
+    pub fn reopen(&self) {
+        self.sink.reopen();
+    }
+
     /// Writes to stderr.
     pub fn stderr() -> SecurityLog {
         SecurityLog {

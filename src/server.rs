@@ -46,6 +46,19 @@ pub struct Gateway {
     pub shutdown: CancellationToken,
     /// Finishes once every connection has drained.
     pub task: JoinHandle<()>,
+    /// The security log, reopened on SIGHUP.
+    seclog: Arc<SecurityLog>,
+    /// The audit log, reopened on SIGHUP.
+    audit: Arc<AuditLog>,
+}
+
+impl Gateway {
+    /// Reopens the log files (after logrotate moved them): the next line of
+    /// each goes to a file at the configured path.
+    pub fn reopen_logs(&self) {
+        self.seclog.reopen();
+        self.audit.reopen();
+    }
 }
 
 /// Everything a connection task needs, shared.
@@ -102,7 +115,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let (service, manager) = mcp::http_service(
         accounts,
         Arc::clone(&seclog),
-        audit,
+        Arc::clone(&audit),
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
         config.mcp.session_idle_timeout,
@@ -150,7 +163,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         config,
         admission,
-        seclog,
+        seclog: Arc::clone(&seclog),
         http,
     });
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
@@ -159,6 +172,8 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         local_addr,
         shutdown,
         task,
+        seclog,
+        audit,
     })
 }
 

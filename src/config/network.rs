@@ -44,11 +44,22 @@ impl Default for RawGeo {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawLog {
     security_log: Option<PathBuf>,
     audit_log: Option<PathBuf>,
+    allow_lines: bool,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            security_log: None,
+            audit_log: None,
+            allow_lines: true,
+        }
+    }
 }
 
 /// Which client addresses may connect.
@@ -95,6 +106,8 @@ pub struct Network {
     pub security_log: Option<PathBuf>,
     /// Audit log file (one line per tool call); `None` means stderr.
     pub audit_log: Option<PathBuf>,
+    /// Whether each admitted connection writes an `ALLOW` line.
+    pub allow_lines: bool,
 }
 
 /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a single host). A network
@@ -180,6 +193,7 @@ pub(super) fn validate(
         geo,
         security_log: log.security_log.map(|p| base.join(p)),
         audit_log: log.audit_log.map(|p| base.join(p)),
+        allow_lines: log.allow_lines,
     }
 }
 

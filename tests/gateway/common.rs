@@ -125,6 +125,8 @@ pub struct Setup {
     pub mcp: String,
     /// The `[backend…]` tables.
     pub backend: String,
+    /// Extra keys for `[log]`.
+    pub log: String,
 }
 
 /// The embedded store with the calendars every shared test uses.
@@ -156,6 +158,7 @@ impl Default for Setup {
             jwt: String::new(),
             mcp: String::new(),
             backend: EMBEDDED_BACKEND.into(),
+            log: String::new(),
         }
     }
 }
@@ -181,6 +184,7 @@ pub fn render(setup: &Setup) -> String {
         jwt,
         mcp,
         backend,
+        log,
     } = setup;
     format!(
         r#"
@@ -206,6 +210,7 @@ allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
 [log]
 security_log = "security.log"
 audit_log = "audit.log"
+{log}
 
 [jwt]
 jwks = "jwks.json"

@@ -19,6 +19,7 @@ mod handshake;
 mod holding;
 mod http2;
 mod limits;
+mod logrotate;
 mod mcp_flow;
 mod revocation;
 mod scope;

@@ -10,9 +10,19 @@ use mcp_gateway::cli::{issue, quickstart};
 use mcp_gateway::config::{Backend, Config, Problem};
 use mcp_gateway::{admission, secrets, server, tls};
 
+/// What `--version` prints: the crate version, the commit and the build date.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MCP_GATEWAY_COMMIT"),
+    ", built ",
+    env!("MCP_GATEWAY_BUILD_DATE"),
+    ")"
+);
+
 /// A hardened calendar MCP gateway.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Make token signing keys and the JWKS that verifies them.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Encrypt secrets for the configuration, and make keys for that.
     Secrets {
         #[command(subcommand)]
@@ -66,6 +81,28 @@ enum TokenCommand {
         /// What the token grants.
         #[command(flatten)]
         request: issue::Request,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new signing key (PKCS#8 PEM, mode 0600) for jwt.signing_key; prints its kid.
+    Generate {
+        /// Where to write it (never over an existing file).
+        #[arg(long)]
+        out: PathBuf,
+        /// EdDSA (Ed25519) or ES256 (ECDSA P-256).
+        #[arg(long, default_value = "EdDSA")]
+        algorithm: String,
+    },
+    /// Print the JWKS that verifies a signing key, or add the key to a JWKS file.
+    Jwks {
+        /// The signing key (PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// A JWKS file to add the key to, in place (the keys already there stay).
+        #[arg(long)]
+        add: Option<PathBuf>,
     },
 }
 
@@ -126,17 +163,21 @@ fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match issue::issue(&config, request) {
-                Ok(token) => {
-                    println!("{token}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("token issue: {e}");
-                    ExitCode::from(EXIT_CONFIG)
-                }
-            }
+            report("token issue", issue::issue(&config, request))
         }
+        Command::Keys {
+            command: KeysCommand::Generate { out, algorithm },
+        } => report(
+            "keys generate",
+            mcp_gateway::cli::keys::generate_key_file(&out, &algorithm)
+                .map(|kid| format!("{}: new signing key, kid {kid}", out.display())),
+        ),
+        Command::Keys {
+            command: KeysCommand::Jwks { key, add },
+        } => report(
+            "keys jwks",
+            mcp_gateway::cli::keys::jwks_for_key_file(&key, add.as_deref()),
+        ),
         Command::Secrets {
             command: SecretsCommand::GenerateKey,
         } => {
@@ -218,6 +259,20 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         eprintln!("warning: {warning}");
     }
     Ok(config)
+}
+
+/// Prints a command's output, or its error and exit code 2.
+fn report(command: &str, outcome: anyhow::Result<String>) -> ExitCode {
+    match outcome {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{command}: {e}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
 }
 
 /// `secrets encrypt`: stdin (one trailing newline dropped) to an `ENC:` value.

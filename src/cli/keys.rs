@@ -70,6 +70,64 @@ pub fn jwks(keys: &[&SigningKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
 }
 
+/// A new ECDSA P-256 private key (ES256), PKCS#8 PEM.
+pub fn generate_es256_pem() -> anyhow::Result<String> {
+    Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?.serialize_pem())
+}
+
+/// `keys generate`: a new signing key written to `out` (mode 0600, never over
+/// an existing file); returns its `kid`.
+pub fn generate_key_file(out: &std::path::Path, algorithm: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let pem = match algorithm {
+        "EdDSA" | "ed25519" => generate_ed25519_pem()?,
+        "ES256" | "p256" => generate_es256_pem()?,
+        other => anyhow::bail!("--algorithm: `{other}` is not EdDSA or ES256"),
+    };
+    let kid = load_signing_key(&pem)?.kid;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| anyhow::anyhow!("--out: cannot create {}: {e}", out.display()))?;
+    file.write_all(pem.as_bytes())?;
+    file.sync_all()?;
+    Ok(kid)
+}
+
+/// `keys jwks`: the JWKS that verifies the key in `key_file`. With `add`, that
+/// file's keys are kept and this one added (a rotation: old tokens still
+/// verify), and the file is replaced atomically; the document is returned.
+pub fn jwks_for_key_file(
+    key_file: &std::path::Path,
+    add: Option<&std::path::Path>,
+) -> anyhow::Result<String> {
+    let pem = std::fs::read_to_string(key_file)
+        .map_err(|e| anyhow::anyhow!("--key: cannot read {}: {e}", key_file.display()))?;
+    let key = load_signing_key(&pem).map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+    let Some(path) = add else {
+        return Ok(serde_json::to_string_pretty(&jwks(&[&key]))?);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--add: cannot read {}: {e}", path.display()))?;
+    let mut document: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("--add: {} is not JSON: {e}", path.display()))?;
+    let keys = document
+        .get_mut("keys")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| anyhow::anyhow!("--add: {} has no \"keys\" array", path.display()))?;
+    if !keys.iter().any(|k| k["kid"] == key.kid.as_str()) {
+        keys.push(key.jwk.clone());
+    }
+    let rendered = serde_json::to_string_pretty(&document)?;
+    let temporary = path.with_extension("json.new");
+    std::fs::write(&temporary, format!("{rendered}\n"))?;
+    std::fs::rename(&temporary, path)?;
+    Ok(rendered)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Algorithm, generate_ed25519_pem, load_signing_key, thumbprint};
@@ -83,6 +141,35 @@ mod tests {
             thumbprint(members),
             "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
+    }
+
+    #[test]
+    fn generated_key_files_are_private_and_join_an_existing_set() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+        let (first, second) = (dir.path().join("a.key"), dir.path().join("b.key"));
+        let kid_a = super::generate_key_file(&first, "EdDSA").unwrap();
+        let kid_b = super::generate_key_file(&second, "ES256").unwrap();
+        let mode = std::fs::metadata(&first).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(
+            super::generate_key_file(&first, "EdDSA").is_err(),
+            "overwrote a key"
+        );
+        let set = dir.path().join("jwks.json");
+        std::fs::write(&set, super::jwks_for_key_file(&first, None).unwrap()).unwrap();
+        super::jwks_for_key_file(&second, Some(&set)).unwrap();
+        // Idempotent: adding the same key again changes nothing.
+        super::jwks_for_key_file(&second, Some(&set)).unwrap();
+        let document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&set).unwrap()).unwrap();
+        let kids: Vec<&str> = document["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, [kid_a.as_str(), kid_b.as_str()]);
     }
 
     #[test]

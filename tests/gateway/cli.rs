@@ -393,3 +393,78 @@ fn secrets_commands_encrypt_with_a_generated_key() {
         "MCP_GATEWAY_ENCRYPTION_KEY: the encryption key must be base64 of exactly 32 bytes"
     ));
 }
+
+#[test]
+fn keys_commands_make_a_production_key_and_its_jwks() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let qs = dir.path().join("dev");
+    assert!(
+        gateway()
+            .args(["quickstart", "--no-serve", "--dir"])
+            .arg(&qs)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    // Rotation: a new key joins the JWKS, the config signs with it, both verify.
+    let out = gateway()
+        .args(["keys", "generate", "--algorithm", "ES256", "--out"])
+        .arg(qs.join("next.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key, kid "));
+    let again = gateway()
+        .args(["keys", "generate", "--out"])
+        .arg(qs.join("next.key"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing key was overwritten"
+    );
+    let out = gateway()
+        .args(["keys", "jwks", "--key"])
+        .arg(qs.join("next.key"))
+        .arg("--add")
+        .arg(qs.join("jwks.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = qs.join("gateway.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "signing_key = \"signing.key\"",
+        "signing_key = \"next.key\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    let check = check_config(&config);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let keys: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(qs.join("jwks.json")).unwrap()).unwrap();
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 2);
+
+    let version = gateway().arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(
+        version.starts_with(&format!(
+            "mcp-gateway {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )) && version.contains(", built "),
+        "{version}"
+    );
+}

@@ -40,8 +40,8 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
     let pem = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("jwt.signing_key: cannot read {}: {e}", path.display()))?;
     let key = load_signing_key(&pem).map_err(|e| anyhow::anyhow!("jwt.signing_key: {e}"))?;
-    let ttl = humantime::parse_duration(&request.ttl)
-        .map_err(|e| anyhow::anyhow!("--ttl: `{}`: {e}", request.ttl))?;
+    let ttl = crate::config::parse_duration(&request.ttl)
+        .map_err(|why| anyhow::anyhow!("--ttl: {why}"))?;
     if ttl > config.jwt.max_lifetime {
         anyhow::bail!(
             "--ttl: {} is longer than jwt.max_lifetime; the gateway would refuse the token",

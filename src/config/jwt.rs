@@ -7,7 +7,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::config::Problem;
+use crate::config::{Problem, duration};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,15 +68,6 @@ pub struct Jwt {
     pub require_cert_binding: bool,
 }
 
-fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
-    humantime::parse_duration(text).unwrap_or_else(|e| {
-        problems.push(Problem::new(
-            key,
-            format!("`{text}` is not a duration such as \"30s\" ({e})"),
-        ));
-        Duration::from_secs(1)
-    })
-}
 
 pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) -> Jwt {
     let jwks = base.join(&raw.jwks);

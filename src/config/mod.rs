@@ -268,21 +268,22 @@ fn toml_problem(e: &toml::de::Error) -> Problem {
     Problem::new("config", message)
 }
 
-pub(crate) fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
+/// The one duration rule, for every duration in the config and on the command
+/// line: humantime syntax (`"5s"`, `"10m"`, `"24h"`), longer than zero.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => d,
-        Ok(_) => {
-            problems.push(Problem::new(key, "must be longer than zero"));
-            Duration::from_secs(1)
-        }
-        Err(e) => {
-            problems.push(Problem::new(
-                key,
-                format!("`{text}` is not a duration such as \"5s\" ({e})"),
-            ));
-            Duration::from_secs(1)
-        }
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("`{text}` must be longer than zero")),
+        Err(e) => Err(format!("`{text}` is not a duration such as \"5s\" ({e})")),
     }
+}
+
+/// The duration at `key`, or a problem (and a placeholder, so validation goes on).
+pub(crate) fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
+    parse_duration(text).unwrap_or_else(|why| {
+        problems.push(Problem::new(key, why));
+        Duration::from_secs(1)
+    })
 }
 
 #[cfg(test)]

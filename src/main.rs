@@ -249,6 +249,7 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         }
     }
     if !problems.is_empty() {
+        mcp_gateway::config::locate(path, &mut problems);
         for p in problems {
             eprintln!("{p}");
         }

@@ -68,7 +68,6 @@ pub struct Jwt {
     pub require_cert_binding: bool,
 }
 
-
 pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) -> Jwt {
     let jwks = base.join(&raw.jwks);
     if !jwks.is_file() {

@@ -5,6 +5,7 @@
 pub mod google;
 mod google_secrets;
 mod jwt;
+mod locate;
 mod network;
 mod raw;
 mod sections;
@@ -17,7 +18,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::raw::RawConfig;
 use crate::config::sections::{validate_embedded, validate_listen, validate_mcp, validate_tls};
 
 /// One thing wrong with the configuration, tied to the key that holds it.
@@ -27,6 +27,8 @@ pub struct Problem {
     pub key: String,
     /// What is wrong, e.g. `file not found: /etc/ca.pem`.
     pub problem: String,
+    /// Where: `gateway.toml:27` (file and line), once known.
+    pub at: Option<String>,
 }
 
 impl Problem {
@@ -35,12 +37,16 @@ impl Problem {
         Problem {
             key: key.into(),
             problem: problem.into(),
+            at: None,
         }
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(at) = &self.at {
+            write!(f, "{at}: ")?;
+        }
         write!(f, "{}: {}", self.key, self.problem)
     }
 }
@@ -188,7 +194,10 @@ impl Config {
             )])
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let mut config = Config::parse(&text, base)?;
+        let mut config = Config::parse(&text, base).map_err(|Problems(mut found)| {
+            place(path, &text, &mut found);
+            Problems(found)
+        })?;
         if let Backend::Embedded(embedded) = &config.backend
             && google_secrets::readable_by_others(&embedded.path)
         {
@@ -209,8 +218,10 @@ impl Config {
 
     /// Validates TOML `text`, resolving relative paths against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, Problems> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| Problems(vec![toml_problem(&e)]))?;
-        let mut problems = Vec::new();
+        let (raw, mut problems) = raw::read(text);
+        let Some(raw) = raw else {
+            return Err(Problems(problems));
+        };
         let mut raw = raw;
         let proxy = std::mem::take(&mut raw.listen.proxy_protocol);
         let listen = validate_listen(&raw.listen, &mut problems);
@@ -263,9 +274,30 @@ impl Config {
     }
 }
 
-fn toml_problem(e: &toml::de::Error) -> Problem {
-    let message = e.message().to_owned();
-    Problem::new("config", message)
+/// Adds the file and line to each problem that lacks them: the line of its key
+/// in `path` (checks made after loading — TLS material, the key set — name
+/// keys too).
+pub fn locate(path: &Path, problems: &mut [Problem]) {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        place(path, &text, problems);
+    }
+}
+
+fn place(path: &Path, text: &str, problems: &mut [Problem]) {
+    for problem in problems {
+        let line = locate::line_of_key(text, &problem.key).or_else(|| {
+            // TOML's own errors carry their line in `at` until here.
+            let at = problem.at.as_deref()?;
+            at.strip_prefix("line ")?.parse().ok()
+        });
+        if problem
+            .at
+            .as_deref()
+            .is_none_or(|at| at.starts_with("line "))
+        {
+            problem.at = line.map(|line| format!("{}:{line}", path.display()));
+        }
+    }
 }
 
 /// The one duration rule, for every duration in the config and on the command

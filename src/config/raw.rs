@@ -5,6 +5,76 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::config::Problem;
+use crate::config::locate::{key_at, line_at};
+
+/// Most problems reported from one file before giving up.
+const MAX_PROBLEMS: usize = 32;
+
+/// Reads `text` into the raw structs, with every syntax, type and unknown-key
+/// problem in it, each with its dotted key and line (in `at`, as `line N`,
+/// until the caller knows the file name). TOML stops at its first error, so
+/// each problem's entry is blanked out and the text read again; the structs
+/// read from what is left (when it reads) are returned too, so that the
+/// validation can report its own problems in the same pass.
+pub(super) fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
+    let mut text = text.to_owned();
+    let mut problems: Vec<Problem> = Vec::new();
+    while problems.len() < MAX_PROBLEMS {
+        let error = match toml::from_str::<RawConfig>(&text) {
+            Ok(raw) => return (Some(raw), problems),
+            Err(error) => error,
+        };
+        let found = error.span().and_then(|span| key_at(&text, span.start));
+        let line = error.span().map(|span| line_at(&text, span.start));
+        let (key, message) = describe(&error, found.as_ref().map(|f| f.0.as_str()));
+        let blanked_before = problems
+            .iter()
+            .any(|p| message.contains(&format!("`{}`", last_segment(&p.key))));
+        if blanked_before {
+            // "missing field" for a key blanked here: already reported.
+            return (None, problems);
+        }
+        problems.push(Problem {
+            at: line.map(|l| format!("line {l}")),
+            ..Problem::new(key, message)
+        });
+        match found {
+            Some((_, entry)) => {
+                // Spaces keep every later line and offset where it was.
+                let blank: String = text[entry.clone()]
+                    .chars()
+                    .map(|c| if c == '\n' { '\n' } else { ' ' })
+                    .collect();
+                text.replace_range(entry, &blank);
+            }
+            None => return (None, problems),
+        }
+    }
+    (None, problems)
+}
+
+fn last_segment(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+/// The dotted key and the message for one TOML error, in this file's words:
+/// `log.audit-deny: unknown key; expected security_log, audit_log or allow_lines`.
+fn describe(error: &toml::de::Error, key: Option<&str>) -> (String, String) {
+    let message = error.message().trim().to_owned();
+    let key = key.unwrap_or("config").to_owned();
+    match message.strip_prefix("unknown field `") {
+        Some(rest) => {
+            let expected = rest
+                .split_once(", expected ")
+                .map(|(_, list)| list.replace('`', ""))
+                .unwrap_or_default();
+            (key, format!("unknown key; expected {expected}"))
+        }
+        None => (key, message),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {

@@ -129,7 +129,9 @@ fn networks_with_host_bits_are_refused_showing_the_intended_network() {
 #[test]
 fn every_duration_follows_one_rule() {
     let text = "[listen]\nidle_timeout='0s'\n[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[mcp]\nsession_idle_timeout='soon'\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\nmax_lifetime='0s'\nleeway='0s'\n";
-    let err = Config::parse(text, Path::new("/nonexistent")).unwrap_err().to_string();
+    let err = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
     for expected in [
         "listen.idle_timeout: `0s` must be longer than zero",
         "jwt.max_lifetime: `0s` must be longer than zero",

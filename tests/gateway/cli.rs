@@ -35,10 +35,13 @@ fn check_config_names_each_bad_key_and_exits_2() {
         format!("tls.crls[0]: file not found: {root}/missing-crl.pem"),
         "backend.embedded.calendars[0].time_zone: unknown time zone `Europe/Nowhere`".to_owned(),
     ] {
-        assert!(
-            stderr.lines().any(|l| l == line),
-            "missing line {line:?} in:\n{stderr}"
-        );
+        // Each problem is placed: `<file>:<line>: <key>: <problem>`.
+        let placed = stderr.lines().any(|l| {
+            l.strip_prefix(&format!("{}:", config.display()))
+                .and_then(|rest| rest.split_once(": "))
+                .is_some_and(|(number, rest)| number.parse::<u32>().is_ok() && rest == line)
+        });
+        assert!(placed, "missing line {line:?} in:\n{stderr}");
     }
     // `serve` refuses to start on the same problems.
     let out = gateway()
@@ -70,16 +73,17 @@ fn check_config_names_missing_folders_for_files_it_would_create() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     let root = dir.path().display();
+    let problems = crate::common::problem_lines(&stderr);
     assert!(
-        stderr
-            .lines()
-            .any(|l| l == format!("log.security_log: folder not found: {root}/no/such/dir")),
+        problems.contains(&format!(
+            "log.security_log: folder not found: {root}/no/such/dir"
+        )),
         "{stderr}"
     );
     assert!(
-        stderr
-            .lines()
-            .any(|l| l == format!("backend.embedded.path: folder not found: {root}/gone")),
+        problems.contains(&format!(
+            "backend.embedded.path: folder not found: {root}/gone"
+        )),
         "{stderr}"
     );
 }
@@ -103,7 +107,7 @@ fn check_config_accepts_a_valid_file_and_rejects_bad_pem() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
-        stderr.starts_with("tls.client_ca: no certificate in"),
+        crate::common::problem_lines(&stderr)[0].starts_with("tls.client_ca: no certificate in"),
         "{stderr}"
     );
 }
@@ -467,4 +471,54 @@ fn keys_commands_make_a_production_key_and_its_jwks() {
         )) && version.contains(", built "),
         "{version}"
     );
+}
+
+#[test]
+fn every_config_problem_is_reported_at_once_with_its_key_and_line() {
+    let dir = tempfile::TempDir::new().unwrap();
+    write_pki(dir.path());
+    let config = dir.path().join("gateway.toml");
+    let text = config_text("127.0.0.1:0", "")
+        .replace(
+            "audit_log = \"audit.log\"",
+            "audit_log = \"audit.log\"\naudit-deny = true",
+        )
+        .replace(
+            "max_request_body_bytes = 65536",
+            "max_request_body_bytes = \"big\"",
+        )
+        .replace("audience = ", "max_lifetime = \"0s\"\naudience = ");
+    std::fs::write(&config, &text).unwrap();
+    let out = check_config(&config);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let file = config.display();
+    for expected in [
+        format!(
+            "{file}:{}: listen.max_request_body_bytes: invalid type: string \"big\", expected usize",
+            line_of("max_request_body_bytes")
+        ),
+        format!(
+            "{file}:{}: log.audit-deny: unknown key; expected one of security_log, audit_log, allow_lines",
+            line_of("audit-deny")
+        ),
+        format!(
+            "{file}:{}: jwt.max_lifetime: `0s` must be longer than zero",
+            line_of("max_lifetime")
+        ),
+    ] {
+        assert!(
+            stderr.lines().any(|l| l == expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    // A syntax error names its line too.
+    std::fs::write(
+        &config,
+        "[listen]\naddress = \"127.0.0.1:1\"\nmax_connections = 5 6\n",
+    )
+    .unwrap();
+    let stderr = String::from_utf8(check_config(&config).stderr).unwrap();
+    assert!(stderr.starts_with(&format!("{file}:3: ")), "{stderr}");
 }

@@ -72,6 +72,20 @@ impl Pki {
     }
 }
 
+/// The problems `check-config` printed, without their `<file>:<line>: ` prefix.
+pub fn problem_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(|line| {
+            let placed = line.split_once(": ").and_then(|(at, rest)| {
+                let (_, number) = at.rsplit_once(':')?;
+                number.parse::<u32>().ok().map(|_| rest)
+            });
+            placed.unwrap_or(line).to_owned()
+        })
+        .collect()
+}
+
 /// A loopback port free right now, for a gateway binary the test spawns.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

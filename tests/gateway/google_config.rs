@@ -55,8 +55,9 @@ fn check_config(config: &Path, key: Option<&str>) -> Output {
     command.output().unwrap()
 }
 
+/// What check-config printed, each problem without its `<file>:<line>: ` prefix.
 fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    crate::common::problem_lines(&String::from_utf8_lossy(&out.stderr)).join("\n")
 }
 
 #[test]

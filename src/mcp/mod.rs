@@ -4,8 +4,10 @@
 //! checks ([`crate::admission::scope`]) run before any tool: a refused call never
 //! reaches the backend.
 
+pub mod catalog;
 pub mod output;
 pub mod params;
+pub mod results;
 pub mod session;
 mod tool_support;
 mod tools;
@@ -227,7 +229,9 @@ pub fn http_service(
     Arc<LocalSessionManager>,
 ) {
     // Every session gets its own server value; the tool table is built once.
-    let tool_router = Arc::new(CalendarServer::tool_router());
+    let mut tool_router = CalendarServer::tool_router();
+    catalog::complete(&mut tool_router);
+    let tool_router = Arc::new(tool_router);
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts.iter().cloned())
         .with_max_request_body_bytes(max_body)

@@ -4,14 +4,17 @@
 
 use chrono_tz::Tz;
 use rmcp::model::{CallToolResult, ContentBlock};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::calendar::CalendarError;
 use crate::calendar::model::{Event, EventDateTime};
 use crate::calendar::time::{render, resolve};
 
-/// A successful result: `summary` for people, `value` for programs.
-pub fn success(summary: String, value: Value) -> CallToolResult {
+/// A successful result: `summary` for people, `value` (one of
+/// [`crate::mcp::results`], or an event) for programs.
+pub fn success(summary: String, value: &impl serde::Serialize) -> CallToolResult {
+    // These types have string keys only: serialising them cannot fail.
+    let value = serde_json::to_value(value).unwrap_or_default();
     let mut result = CallToolResult::structured(value);
     result.content.insert(0, ContentBlock::text(summary));
     result

@@ -9,7 +9,6 @@ use chrono_tz::Tz;
 use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
-use serde_json::json;
 
 use crate::admission::grant::CalendarRef;
 use crate::calendar::model::Event;
@@ -18,6 +17,7 @@ use crate::calendar::time::{parse_instant, parse_zone};
 use crate::calendar::{CalendarBackend, CalendarError, EventQuery};
 use crate::mcp::output::{describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};
+use crate::mcp::results::EventList;
 use crate::mcp::{CalendarServer, grant_of};
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
@@ -116,7 +116,7 @@ pub(super) fn working_hours(
 /// `verb` plus a description as the summary.
 pub(super) fn event_result(verb: &str, event: Event, zone: Tz) -> CallToolResult {
     let event = event_in_zone(event, zone);
-    success(format!("{verb} {}", describe(&event)), json!(event))
+    success(format!("{verb} {}", describe(&event)), &event)
 }
 
 impl CalendarServer {
@@ -192,10 +192,12 @@ impl CalendarServer {
         } else {
             ""
         };
-        let summary = format!("{} event(s) in {}{more}", items.len(), p.calendar_id);
-        Ok(success(
-            summary,
-            json!({ "items": items, "nextPageToken": page.next_page_token, "timeZone": zone.name() }),
-        ))
+        let summary = format!("{} event(s) in {}{more}", items.len(), calendar.id());
+        let list = EventList {
+            items,
+            next_page_token: page.next_page_token,
+            time_zone: zone.name().to_owned(),
+        };
+        Ok(success(summary, &list))
     }
 }

@@ -1,11 +1,10 @@
 //! The calendar tools. Each validates its arguments (errors name the field),
 //! calls the [`CalendarBackend`], and returns JSON plus a short summary.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
 
 use crate::admission::grant::CalendarScope;
 use crate::calendar::CalendarError;
@@ -17,6 +16,9 @@ use crate::mcp::params::{
     FreeBusyParams, FreeSlotsParams, GetEventParams, ListCalendarsParams, ListEventsParams,
     RespondParams, UpdateEventParams,
 };
+use crate::mcp::results::{
+    AccessInfo, Busy, CalendarList, CurrentTime, Deleted, FreeBusy, FreeSlot, FreeSlots, Interval,
+};
 use crate::mcp::tool_support::{
     MAX_FREEBUSY_DAYS, ToolResult, check_calendar_list, event_result, finish, window, working_hours,
 };
@@ -25,8 +27,7 @@ use crate::mcp::{CalendarServer, grant_of};
 #[tool_router(vis = "pub(crate)")]
 impl CalendarServer {
     #[tool(
-        description = "Who this client is and what its token allows: identity, permissions, calendars, token and certificate expiry. Call it first when a request is refused.",
-        annotations(read_only_hint = true)
+        description = "Who this client is and what its token allows: identity, permissions, calendars, token and certificate expiry. Call it first when a request is refused."
     )]
     async fn get_access_info(
         &self,
@@ -34,34 +35,35 @@ impl CalendarServer {
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
         let grant = grant_of(&context.extensions)?;
-        let permissions: Vec<&str> = grant.permissions().iter().map(|p| p.name()).collect();
+        let permissions: Vec<String> = grant
+            .permissions()
+            .iter()
+            .map(|p| p.name().to_owned())
+            .collect();
         let calendars = match grant.calendars() {
-            CalendarScope::All => json!(["*"]),
-            CalendarScope::Only(ids) => json!(ids),
+            CalendarScope::All => vec!["*".to_owned()],
+            CalendarScope::Only(ids) => ids.iter().cloned().collect(),
         };
         let identity = grant.identity();
-        let value = json!({
-            "identity": identity.id,
-            "clientIp": grant.client_ip().to_string(),
-            "permissions": permissions,
-            "calendars": calendars,
-            "tokenExpiresAt": format_utc(grant.expires_at()),
-            "certificateExpiresAt": format_utc(identity.not_after),
-            "certificateSha256": identity.fingerprint_sha256,
-        });
         let summary = format!(
             "{} may {} on {}",
             identity.id,
             permissions.join(", "),
-            calendars
+            calendars.join(", ")
         );
-        Ok(success(summary, value))
+        let info = AccessInfo {
+            identity: identity.id.clone(),
+            client_ip: grant.client_ip().to_string(),
+            permissions,
+            calendars,
+            token_expires_at: format_utc(grant.expires_at()),
+            certificate_expires_at: format_utc(identity.not_after),
+            certificate_sha256: identity.fingerprint_sha256.clone(),
+        };
+        Ok(success(summary, &info))
     }
 
-    #[tool(
-        description = "List the calendars this client can use, with their ids and time zones.",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "List the calendars this client can use, with their ids and time zones.")]
     async fn list_calendars(
         &self,
         Parameters(Checked(_)): Parameters<Checked<ListCalendarsParams>>,
@@ -76,7 +78,7 @@ impl CalendarServer {
                 calendars.retain(|c| grant.calendars().allows(&c.id));
                 Ok(success(
                     format!("{} calendar(s)", calendars.len()),
-                    json!({ "calendars": calendars }),
+                    &CalendarList { calendars },
                 ))
             }
             .await,
@@ -84,8 +86,7 @@ impl CalendarServer {
     }
 
     #[tool(
-        description = "List events in a time window (recurring events expanded into instances), optionally filtered by text. Returns nextPageToken when more match.",
-        annotations(read_only_hint = true)
+        description = "List events in a time window (recurring events expanded into instances), optionally filtered by text. Returns nextPageToken when more match."
     )]
     async fn list_events(
         &self,
@@ -102,10 +103,7 @@ impl CalendarServer {
         )
     }
 
-    #[tool(
-        description = "Get one event or recurring-event instance by id.",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Get one event or recurring-event instance by id.")]
     async fn get_event(
         &self,
         Parameters(Checked(p)): Parameters<Checked<GetEventParams>>,
@@ -172,8 +170,7 @@ impl CalendarServer {
     }
 
     #[tool(
-        description = "Delete an event. For recurring events choose scope: thisInstance, thisAndFollowing or all.",
-        annotations(destructive_hint = true)
+        description = "Delete an event. For recurring events choose scope: thisInstance, thisAndFollowing or all."
     )]
     async fn delete_event(
         &self,
@@ -189,7 +186,10 @@ impl CalendarServer {
                     .await?;
                 Ok(success(
                     format!("deleted {}", p.event_id),
-                    json!({ "deleted": p.event_id, "calendarId": p.calendar_id }),
+                    &Deleted {
+                        deleted: p.event_id.clone(),
+                        calendar_id: calendar.id().to_owned(),
+                    },
                 ))
             }
             .await,
@@ -227,41 +227,50 @@ impl CalendarServer {
         )
     }
 
-    #[tool(
-        description = "Busy intervals of several calendars in one window (at most 90 days).",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "Busy intervals of several calendars in one window (at most 90 days).")]
     async fn get_freebusy(
         &self,
         Parameters(Checked(p)): Parameters<Checked<FreeBusyParams>>,
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
         let calendars = self.calendars(&context, &p.calendar_ids)?;
-        finish(async {
-            let backend = self.backend_for(&context)?;
-            check_calendar_list(&p.calendar_ids)?;
-            let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
-            let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy = backend.free_busy(&calendars, min, max).await?;
-            let calendars: serde_json::Map<String, serde_json::Value> = busy
-                .iter()
-                .map(|(id, list)| {
-                    let list: Vec<_> = list.iter().map(|(s, e)| json!({ "start": format_in(*s, zone), "end": format_in(*e, zone) })).collect();
-                    (id.clone(), json!({ "busy": list }))
-                })
-                .collect();
-            let count: usize = busy.values().map(Vec::len).sum();
-            Ok(success(
-                format!("{count} busy interval(s) across {} calendar(s)", busy.len()),
-                json!({ "timeMin": format_in(min, zone), "timeMax": format_in(max, zone), "calendars": calendars }),
-            ))
-        }
-        .await)
+        finish(
+            async {
+                let backend = self.backend_for(&context)?;
+                check_calendar_list(&p.calendar_ids)?;
+                let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
+                let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
+                let busy = backend.free_busy(&calendars, min, max).await?;
+                let interval = |(s, e): &(DateTime<Utc>, DateTime<Utc>)| Interval {
+                    start: format_in(*s, zone),
+                    end: format_in(*e, zone),
+                };
+                let count: usize = busy.values().map(Vec::len).sum();
+                let summary = format!("{count} busy interval(s) across {} calendar(s)", busy.len());
+                let calendars = busy
+                    .iter()
+                    .map(|(id, list)| {
+                        (
+                            id.clone(),
+                            Busy {
+                                busy: list.iter().map(interval).collect(),
+                            },
+                        )
+                    })
+                    .collect();
+                let result = FreeBusy {
+                    time_min: format_in(min, zone),
+                    time_max: format_in(max, zone),
+                    calendars,
+                };
+                Ok(success(summary, &result))
+            }
+            .await,
+        )
     }
 
     #[tool(
-        description = "Find time slots of at least durationMinutes when all the given calendars are free, optionally within working hours in a time zone.",
-        annotations(read_only_hint = true)
+        description = "Find time slots of at least durationMinutes when all the given calendars are free, optionally within working hours in a time zone."
     )]
     async fn find_free_slots(
         &self,
@@ -269,35 +278,64 @@ impl CalendarServer {
         context: RequestContext<RoleServer>,
     ) -> ToolResult {
         let calendars = self.calendars(&context, &p.calendar_ids)?;
-        finish(async {
-            let backend = self.backend_for(&context)?;
-            check_calendar_list(&p.calendar_ids)?;
-            if !(1..=1440).contains(&p.duration_minutes) {
-                return Err(CalendarError::invalid("durationMinutes", "must be between 1 and 1440"));
+        finish(
+            async {
+                let backend = self.backend_for(&context)?;
+                check_calendar_list(&p.calendar_ids)?;
+                if !(1..=1440).contains(&p.duration_minutes) {
+                    return Err(CalendarError::invalid(
+                        "durationMinutes",
+                        "must be between 1 and 1440",
+                    ));
+                }
+                let limit = p.max_results.unwrap_or(20);
+                if !(1..=500).contains(&limit) {
+                    return Err(CalendarError::invalid(
+                        "maxResults",
+                        "must be between 1 and 500",
+                    ));
+                }
+                let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
+                let hours = p
+                    .working_hours
+                    .as_ref()
+                    .map(|h| working_hours(h, zone))
+                    .transpose()?;
+                let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
+                let busy: Vec<_> = backend
+                    .free_busy(&calendars, min, max)
+                    .await?
+                    .into_values()
+                    .flatten()
+                    .collect();
+                let length = Duration::minutes(i64::from(p.duration_minutes));
+                let slots = free_slots((min, max), &busy, length, hours.as_ref(), limit as usize);
+                let out: Vec<FreeSlot> = slots
+                    .iter()
+                    .map(|(s, e)| FreeSlot {
+                        start: format_in(*s, zone),
+                        end: format_in(*e, zone),
+                        minutes: (*e - *s).num_minutes(),
+                    })
+                    .collect();
+                let summary = format!(
+                    "{} free slot(s) of at least {} minutes",
+                    out.len(),
+                    p.duration_minutes
+                );
+                Ok(success(
+                    summary,
+                    &FreeSlots {
+                        slots: out,
+                        time_zone: zone.name().to_owned(),
+                    },
+                ))
             }
-            let limit = p.max_results.unwrap_or(20);
-            if !(1..=500).contains(&limit) {
-                return Err(CalendarError::invalid("maxResults", "must be between 1 and 500"));
-            }
-            let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
-            let hours = p.working_hours.as_ref().map(|h| working_hours(h, zone)).transpose()?;
-            let (min, max) = window(&p.time_min, &p.time_max, Some(MAX_FREEBUSY_DAYS))?;
-            let busy: Vec<_> = backend.free_busy(&calendars, min, max).await?.into_values().flatten().collect();
-            let length = Duration::minutes(i64::from(p.duration_minutes));
-            let slots = free_slots((min, max), &busy, length, hours.as_ref(), limit as usize);
-            let out: Vec<_> = slots
-                .iter()
-                .map(|(s, e)| json!({ "start": format_in(*s, zone), "end": format_in(*e, zone), "minutes": (*e - *s).num_minutes() }))
-                .collect();
-            Ok(success(format!("{} free slot(s) of at least {} minutes", out.len(), p.duration_minutes), json!({ "slots": out, "timeZone": zone.name() })))
-        }
-        .await)
+            .await,
+        )
     }
 
-    #[tool(
-        description = "The current date and time in a time zone (default UTC).",
-        annotations(read_only_hint = true)
-    )]
+    #[tool(description = "The current date and time in a time zone (default UTC).")]
     async fn get_current_time(
         &self,
         Parameters(Checked(p)): Parameters<Checked<CurrentTimeParams>>,
@@ -306,10 +344,13 @@ impl CalendarServer {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
             let now = Utc::now().with_timezone(&zone);
             let text = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-            Ok(success(
-                format!("{text} ({})", zone.name()),
-                json!({ "dateTime": text, "timeZone": zone.name(), "weekday": now.format("%A").to_string(), "utcOffset": now.format("%:z").to_string() }),
-            ))
+            let time = CurrentTime {
+                date_time: text.clone(),
+                time_zone: zone.name().to_owned(),
+                weekday: now.format("%A").to_string(),
+                utc_offset: now.format("%:z").to_string(),
+            };
+            Ok(success(format!("{text} ({})", zone.name()), &time))
         })())
     }
 }

@@ -1,0 +1,123 @@
+//! What each tool returns as `structuredContent`, as types: the tools build
+//! these, and the `outputSchema` every tool declares is generated from the same
+//! types ([`crate::mcp::catalog`]), so the two cannot drift apart.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::calendar::model::{Calendar, Event};
+
+/// `get_access_info`: who the client is and what its token allows.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessInfo {
+    /// The certificate identity.
+    pub identity: String,
+    /// The client address the gateway sees.
+    pub client_ip: String,
+    /// The token's permissions.
+    pub permissions: Vec<String>,
+    /// The token's calendars (`*` for all).
+    pub calendars: Vec<String>,
+    /// When the token expires (RFC 3339, UTC).
+    pub token_expires_at: String,
+    /// When the client certificate expires (RFC 3339, UTC).
+    pub certificate_expires_at: String,
+    /// Lowercase hex SHA-256 of the client certificate.
+    pub certificate_sha256: String,
+}
+
+/// `list_calendars`: the calendars this token reaches.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CalendarList {
+    /// Id, name and zone of each.
+    pub calendars: Vec<Calendar>,
+}
+
+/// `list_events`: one page of events.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventList {
+    /// The events, recurring series expanded into instances, in start order.
+    pub items: Vec<Event>,
+    /// Present when more events match: pass it back as `pageToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+    /// The zone the times are written in.
+    pub time_zone: String,
+}
+
+/// `delete_event`: what was deleted.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Deleted {
+    /// The event or instance id.
+    pub deleted: String,
+    /// Its calendar.
+    pub calendar_id: String,
+}
+
+/// A start and an end, RFC 3339.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Interval {
+    /// Inclusive start.
+    pub start: String,
+    /// Exclusive end.
+    pub end: String,
+}
+
+/// The busy intervals of one calendar.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Busy {
+    /// Merged and sorted.
+    pub busy: Vec<Interval>,
+}
+
+/// `get_freebusy`: busy intervals per calendar.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FreeBusy {
+    /// Window start.
+    pub time_min: String,
+    /// Window end.
+    pub time_max: String,
+    /// Calendar id → its busy intervals.
+    pub calendars: BTreeMap<String, Busy>,
+}
+
+/// One free slot.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FreeSlot {
+    /// Start, RFC 3339.
+    pub start: String,
+    /// End, RFC 3339.
+    pub end: String,
+    /// Length in minutes.
+    pub minutes: i64,
+}
+
+/// `find_free_slots`: the slots found.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FreeSlots {
+    /// In start order.
+    pub slots: Vec<FreeSlot>,
+    /// The zone of the times and the working hours.
+    pub time_zone: String,
+}
+
+/// `get_current_time`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentTime {
+    /// Now, RFC 3339 in the zone.
+    pub date_time: String,
+    /// The IANA zone.
+    pub time_zone: String,
+    /// English weekday name.
+    pub weekday: String,
+    /// The zone's offset now, `+01:00`.
+    pub utc_offset: String,
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::calendar::CalendarError;
 use crate::calendar::model::{Event, EventDateTime};
-use crate::calendar::time::{render, resolve};
+use crate::calendar::time::{When, render, resolve};
 
 /// A successful result: `summary` for people, `value` (one of
 /// [`crate::mcp::results`], or an event) for programs.
@@ -43,18 +43,43 @@ pub fn failure(error: &CalendarError) -> CallToolResult {
     result
 }
 
-fn in_zone(value: &EventDateTime, zone: Tz) -> EventDateTime {
-    match resolve("time", value) {
-        Ok(when) => render(&when, zone),
-        Err(_) => value.clone(),
-    }
+/// The zone a tool writes an event's times in.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputZone {
+    /// The `timeZone` argument, else the calendar's zone.
+    pub zone: Tz,
+    /// Whether the caller asked for it: then every time is written in it;
+    /// otherwise an event that has a zone of its own is written in that.
+    pub requested: bool,
 }
 
-/// The event with its times expressed in `zone`.
-pub fn event_in_zone(mut event: Event, zone: Tz) -> Event {
-    event.start = in_zone(&event.start, zone);
-    event.end = in_zone(&event.end, zone);
-    event.original_start_time = event.original_start_time.map(|o| in_zone(&o, zone));
+/// One start or end for output. As in Google Calendar, `timeZone` stays the
+/// event's own zone (the zone given is the zone returned); `dateTime` is
+/// written in the requested zone, else in the event's own, else the calendar's.
+fn in_zone(value: &EventDateTime, out: OutputZone) -> EventDateTime {
+    let Ok(when) = resolve("time", value) else {
+        return value.clone();
+    };
+    let own = match &when {
+        When::Timed { zone, .. } => *zone,
+        When::AllDay(_) => None,
+    };
+    let write_in = match (out.requested, own) {
+        (false, Some(own)) => own,
+        _ => out.zone,
+    };
+    let mut rendered = render(&when, write_in);
+    if let (Some(own), Some(_)) = (own, &rendered.date_time) {
+        rendered.time_zone = Some(own.name().to_owned());
+    }
+    rendered
+}
+
+/// The event with its times written for `out`.
+pub fn event_in_zone(mut event: Event, out: OutputZone) -> Event {
+    event.start = in_zone(&event.start, out);
+    event.end = in_zone(&event.end, out);
+    event.original_start_time = event.original_start_time.map(|o| in_zone(&o, out));
     event
 }
 

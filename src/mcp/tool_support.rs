@@ -15,7 +15,7 @@ use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
 use crate::calendar::{CalendarBackend, CalendarError, EventQuery};
-use crate::mcp::output::{describe, event_in_zone, failure, success};
+use crate::mcp::output::{OutputZone, describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};
 use crate::mcp::results::EventList;
 use crate::mcp::{CalendarServer, grant_of};
@@ -114,7 +114,7 @@ pub(super) fn working_hours(
 
 /// The result of a tool that returns one event: the event in `zone`, and
 /// `verb` plus a description as the summary.
-pub(super) fn event_result(verb: &str, event: Event, zone: Tz) -> CallToolResult {
+pub(super) fn event_result(verb: &str, event: Event, zone: OutputZone) -> CallToolResult {
     let event = event_in_zone(event, zone);
     success(format!("{verb} {}", describe(&event)), &event)
 }
@@ -135,14 +135,20 @@ impl CalendarServer {
         backend: &dyn CalendarBackend,
         calendar: &CalendarRef,
         requested: Option<&str>,
-    ) -> Result<Tz, CalendarError> {
-        match requested {
-            Some(name) => parse_zone("timeZone", name),
+    ) -> Result<OutputZone, CalendarError> {
+        Ok(match requested {
+            Some(name) => OutputZone {
+                zone: parse_zone("timeZone", name)?,
+                requested: true,
+            },
             None => {
                 let calendar = backend.get_calendar(calendar).await?;
-                parse_zone("timeZone", &calendar.time_zone)
+                OutputZone {
+                    zone: parse_zone("timeZone", &calendar.time_zone)?,
+                    requested: false,
+                }
             }
-        }
+        })
     }
 
     pub(super) async fn list_events_inner(
@@ -196,7 +202,7 @@ impl CalendarServer {
         let list = EventList {
             items,
             next_page_token: page.next_page_token,
-            time_zone: zone.name().to_owned(),
+            time_zone: zone.zone.name().to_owned(),
         };
         Ok(success(summary, &list))
     }

@@ -2,8 +2,10 @@
 
 Usage: python_client.py DIR URL
 DIR holds the quickstart's ca.pem, client.pem, client.key and client.token. The
-script lists the tools, checks its access, creates an event and lists it back;
-it exits non-zero on any mismatch.
+script lists the tools, then calls every one of them successfully — the SDK
+validates each result's structuredContent against the tool's outputSchema
+(jsonschema) and raises on a mismatch — and checks the answers; it exits
+non-zero on any mismatch.
 """
 
 import asyncio
@@ -57,7 +59,30 @@ async def main(directory: str, url: str) -> None:
                 items = listed.structured_content["items"]
                 assert [i["id"] for i in items] == [event_id], items
                 assert items[0]["start"]["dateTime"] == "2031-05-06T09:00:00+02:00", items[0]
+                # The zone given is the zone returned.
+                assert created.structured_content["start"]["timeZone"] == "Europe/Paris", created
                 print("created and listed", event_id)
+
+                async def ok(tool: str, arguments: dict) -> dict:
+                    result = await session.call_tool(tool, arguments)
+                    assert not result.is_error, (tool, result)
+                    return result.structured_content
+
+                window = {"timeMin": "2031-05-06T00:00:00Z", "timeMax": "2031-05-07T00:00:00Z"}
+                assert any(c["id"] == "primary" for c in (await ok("list_calendars", {}))["calendars"])
+                assert (await ok("get_event", {"eventId": event_id}))["summary"] == title
+                await ok("update_event", {"eventId": event_id, "summary": title + "-renamed",
+                                          "attendees": [{"email": "ana@example.com"}]})
+                answered = await ok("respond_to_event", {"eventId": event_id, "attendeeEmail": "ana@example.com",
+                                                          "response": "accepted"})
+                assert answered["attendees"][0]["responseStatus"] == "accepted", answered
+                busy = await ok("get_freebusy", {"calendarIds": ["primary"], **window})
+                assert busy["calendars"]["primary"]["busy"], busy
+                slots = await ok("find_free_slots", {"calendarIds": ["primary"], "durationMinutes": 30, **window})
+                assert slots["slots"], slots
+                assert (await ok("get_current_time", {"timeZone": "Europe/Paris"}))["timeZone"] == "Europe/Paris"
+                assert (await ok("delete_event", {"eventId": event_id}))["deleted"] == event_id
+                print("every tool answered within its output schema")
 
 
 if __name__ == "__main__":

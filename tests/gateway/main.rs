@@ -26,3 +26,4 @@ mod scope;
 mod session_memory;
 mod sessions;
 mod tokens;
+mod zones;

@@ -21,8 +21,11 @@ use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use crate::admission::grant::Grant;
+use crate::admission::scope;
+use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::denial::{Denial, Reason};
-use crate::http_checks::{check_authority, check_mcp_headers, check_protocol_version};
+use crate::http_checks::{check_authority, check_mcp_headers, check_protocol_version, named_tool};
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
@@ -70,6 +73,8 @@ pub struct App {
     resource: ProtectedResource,
     /// Where every refusal is written.
     seclog: Arc<SecurityLog>,
+    /// Where tool calls refused on their headers are recorded.
+    audit: Arc<AuditLog>,
 }
 
 /// How much of a refused request's body is read and dropped before answering,
@@ -119,6 +124,7 @@ impl App {
         sessions: Arc<SessionOwners>,
         resource: ProtectedResource,
         seclog: Arc<SecurityLog>,
+        audit: Arc<AuditLog>,
     ) -> App {
         App {
             limits,
@@ -126,7 +132,27 @@ impl App {
             sessions,
             resource,
             seclog,
+            audit,
         }
+    }
+
+    /// A `tools/call` whose headers name a tool the token may not call is
+    /// refused before its body is read (its one audit line says so).
+    fn check_named_tool(&self, headers: &http::HeaderMap, grant: &Grant) -> Result<(), Denial> {
+        let Some(tool) = named_tool(headers) else {
+            return Ok(());
+        };
+        scope::check_permission(&tool, grant).inspect_err(|_| {
+            self.audit.record(&ToolCall {
+                tool: &tool,
+                client: &grant.identity().id,
+                ip: grant.client_ip(),
+                token_id: grant.token_id(),
+                calendars: &[],
+                outcome: Outcome::Refused,
+                millis: 0,
+            });
+        })
     }
 
     /// Logs `denial` once and answers it, after reading (and dropping) the
@@ -169,12 +195,14 @@ impl App {
         };
         let identity = connection.identity.id.clone();
         let requested = parts.headers.get(SESSION_HEADER).cloned();
-        let early = check_protocol_version(&parts.headers).and_then(|()| {
-            match self.sessions.check(requested.as_ref(), &identity) {
-                SessionCheck::Proceed => Ok(()),
-                SessionCheck::NotFound => Err(Denial::new(Reason::SessionNotFound)),
-            }
-        });
+        let early = check_protocol_version(&parts.headers)
+            .and_then(|()| self.check_named_tool(&parts.headers, &grant))
+            .and_then(
+                |()| match self.sessions.check(requested.as_ref(), &identity) {
+                    SessionCheck::Proceed => Ok(()),
+                    SessionCheck::NotFound => Err(Denial::new(Reason::SessionNotFound)),
+                },
+            );
         if let Err(denial) = early {
             return Ok(self.refuse(denial, &connection, Some(body)).await);
         }

@@ -100,6 +100,18 @@ fn decode_mcp_header(raw: &str) -> Option<String> {
     }
 }
 
+/// The tool a `tools/call` names in its `Mcp-Method`/`Mcp-Name` headers
+/// (required from protocol 2026-07-28 on), so its permission can be checked
+/// before the body — and the arguments in it — are read. The body must then
+/// agree ([`check_mcp_headers`]).
+pub fn named_tool(headers: &HeaderMap) -> Option<String> {
+    let method = headers.get("mcp-method")?.to_str().ok()?;
+    if method != "tools/call" {
+        return None;
+    }
+    decode_mcp_header(headers.get("mcp-name")?.to_str().ok()?)
+}
+
 /// `Mcp-Method` and `Mcp-Name` headers, when sent, must name what the body
 /// does: intermediaries (and this gateway's logs) route and decide on them.
 /// Missing headers are left to rmcp, which knows which versions require them.

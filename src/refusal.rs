@@ -18,6 +18,8 @@ const INVALID_REQUEST: i64 = -32600;
 const UNAUTHORIZED: i64 = -32001;
 /// JSON-RPC code rmcp uses for `Mcp-Method`/`Mcp-Name` headers that disagree with the body.
 const HEADER_MISMATCH: i64 = -32020;
+/// JSON-RPC code of a call the token's scope does not permit (as the MCP layer answers it).
+const FORBIDDEN: i64 = -32003;
 
 /// What the client is told: the reason's label and, where it helps the caller
 /// fix its request, the detail (already bounded by whoever made the denial).
@@ -25,6 +27,7 @@ fn message(denial: &Denial) -> String {
     let label = denial.reason.label();
     match (denial.reason, denial.reason.stage(), &denial.detail) {
         (Reason::OriginNotAllowed, _, _) => "origin not allowed".to_owned(),
+        (Reason::PermissionMissing, _, Some(detail)) => format!("permission denied: {detail}"),
         (_, Stage::Jwt, _) => format!("token refused: {label}"),
         (Reason::BodyNotJson, _, Some(detail)) => format!("request body is not JSON: {detail}"),
         (_, _, Some(detail)) => format!("{label}: {detail}"),
@@ -37,6 +40,7 @@ fn code(reason: Reason) -> i64 {
         Reason::BodyNotJson => PARSE_ERROR,
         Reason::McpHeaderMismatch => HEADER_MISMATCH,
         Reason::OriginNotAllowed => UNAUTHORIZED,
+        reason if reason.stage() == Stage::Scope => FORBIDDEN,
         reason if reason.stage() == Stage::Jwt => UNAUTHORIZED,
         _ => INVALID_REQUEST,
     }
@@ -57,6 +61,13 @@ pub fn response(denial: &Denial, metadata_url: &str) -> HttpResponse {
         let challenge = format!(
             "Bearer error=\"invalid_token\", error_description=\"{}\", resource_metadata=\"{metadata_url}\"",
             denial.reason.label(),
+        );
+        builder = builder.header(header::WWW_AUTHENTICATE, challenge);
+    }
+    if denial.reason == Reason::PermissionMissing {
+        // RFC 6750 §3.1, as the MCP authorization spec asks for a scope refusal.
+        let challenge = format!(
+            "Bearer error=\"insufficient_scope\", error_description=\"permission_missing\", resource_metadata=\"{metadata_url}\""
         );
         builder = builder.header(header::WWW_AUTHENTICATE, challenge);
     }

@@ -138,6 +138,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         Arc::clone(&sessions),
         resource,
         Arc::clone(&seclog),
+        Arc::clone(&audit),
     ));
     let listener = TcpListener::bind(config.listen.address)
         .await

@@ -25,5 +25,6 @@ mod revocation;
 mod scope;
 mod session_memory;
 mod sessions;
+mod stateless;
 mod tokens;
 mod zones;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node:
 # installs what the tests need (fail2ban, curl and logrotate from Debian, a Python venv with
-# the MCP SDK), then runs the Python SDK end-to-end check against a quickstart
-# gateway and the Rust suite.
+# the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
+# README's flows) against a quickstart gateway and the Rust suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,10 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 .venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+if [ ! -x .venv-mcp1/bin/python ]; then
+    python3 -m venv .venv-mcp1
+fi
+.venv-mcp1/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-mcp1.txt
 
 echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate"
 missing=()
@@ -30,8 +34,8 @@ fi
 echo "== build"
 cargo build --quiet --bins
 
-echo "== end to end: quickstart + Python MCP SDK over mutual TLS"
-bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python
+echo "== end to end: quickstart + Python MCP SDK (2.x, 1.x) and curl over mutual TLS, the README flows as written"
+bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python .venv-mcp1/bin/python
 
 echo "== Rust unit and integration tests"
 cargo test --all-targets

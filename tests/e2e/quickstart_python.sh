@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Follows the README as a newcomer would: quickstart in a fresh folder, then the
 # Python SDK client with the quickstart's client certificate.
-# Usage: quickstart_python.sh GATEWAY_BINARY PYTHON
+# Then every README flow marked for it (Python mcp 2.x and 1.x, curl with
+# sessions and stateless), as written.
+# Usage: quickstart_python.sh GATEWAY_BINARY PYTHON [PYTHON_MCP1]
 set -euo pipefail
 gateway="$1"
 python="$2"
+python_mcp1="${3:-}"
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(mktemp -d)"
 port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -30,4 +33,9 @@ for key in ca.key server.key client.key; do
 done
 
 "$python" "$here/python_client.py" "$dir" "https://127.0.0.1:$port/mcp"
-echo "end-to-end: 1 passed, 0 failed"
+if [ -n "$python_mcp1" ]; then
+    "$python" "$here/readme_flows.py" "$here/../../README.md" "$dir" "$port" "$python" "$python_mcp1"
+    echo "end-to-end: 2 passed, 0 failed"
+else
+    echo "end-to-end: 1 passed, 0 failed (README flows skipped: no mcp 1.x interpreter given)"
+fi

@@ -21,7 +21,7 @@ use crate::denial::{Denial, Reason, Stage};
 use crate::http::ConnectionInfo;
 use crate::identity::identify;
 use crate::server::{DRAIN_TIMEOUT, Shared};
-use crate::tls;
+use crate::{telemetry, tls};
 
 /// The refusal hyper made itself when it ended a connection over the request
 /// head, so that it too gets its line: 431 for headers over
@@ -54,6 +54,7 @@ const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
 /// (~40 ms added to every tool call).
 pub(crate) async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
     let (stream, peer) = listener.accept().await?;
+    telemetry::connection_accepted();
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
     }
@@ -67,6 +68,7 @@ pub(crate) async fn serve_connection(
     shutdown: CancellationToken,
 ) {
     let listen = &shared.config.listen;
+    let accepted_at = Instant::now();
     // Address checks first: a refused address never costs a TLS handshake.
     let admitted = tokio::time::timeout(
         listen.handshake_timeout,
@@ -94,19 +96,23 @@ pub(crate) async fn serve_connection(
         Ok(slot) => slot,
         Err(denial) => return shared.seclog.deny(&denial, client_ip, None),
     };
-    let tls_stream = match tokio::time::timeout(
-        listen.handshake_timeout,
-        shared.acceptor.accept(stream),
-    )
-    .await
-    {
-        Ok(Ok(s)) => s,
+    let _open = telemetry::OpenConnection::count();
+    let handshake =
+        tokio::time::timeout(listen.handshake_timeout, shared.acceptor.accept(stream)).await;
+    let handshake_took = accepted_at.elapsed();
+    let tls_stream = match handshake {
+        Ok(Ok(s)) => {
+            telemetry::handshake("ok", handshake_took);
+            s
+        }
         Ok(Err(e)) => {
+            telemetry::handshake("refused", handshake_took);
             return shared
                 .seclog
                 .deny(&tls::handshake_denial(&e), client_ip, None);
         }
         Err(_) => {
+            telemetry::handshake("timeout", handshake_took);
             return shared
                 .seclog
                 .deny(&Denial::new(Reason::HandshakeTimeout), client_ip, None);

@@ -171,9 +171,20 @@ impl App {
         refusal::response(&denial, self.resource.metadata_url())
     }
 
-    /// Handles one request from an authenticated connection.
+    /// Handles one request from an authenticated connection, counting its answer.
     pub async fn handle(
         self: Arc<Self>,
+        request: Request<Incoming>,
+        connection: ConnectionInfo,
+    ) -> Result<HttpResponse, Infallible> {
+        let response = self.respond(request, connection).await?;
+        crate::telemetry::http_request(response.status());
+        Ok(response)
+    }
+
+    /// The answer to one request: a refusal, the metadata document, or rmcp's.
+    async fn respond(
+        &self,
         request: Request<Incoming>,
         connection: ConnectionInfo,
     ) -> Result<HttpResponse, Infallible> {

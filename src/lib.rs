@@ -34,7 +34,8 @@
 //! Every refusal is a [`denial::Denial`] value, written once to the
 //! [`seclog`] security log (`DENY` when fail2ban may ban for it, `REFUSE`
 //! otherwise) and, for requests, answered by [`refusal`]; every tool call is
-//! one line in the [`audit`] log.
+//! one line in the [`audit`] log; [`telemetry`] counts all of it for
+//! Prometheus, on a listener of its own.
 //!
 //! ## Layout
 //!
@@ -75,4 +76,5 @@ pub mod resource;
 pub mod seclog;
 pub mod secrets;
 pub mod server;
+pub mod telemetry;
 pub mod tls;

@@ -77,6 +77,7 @@ impl LogSink {
             None => std::io::stderr().write_all(line.as_bytes()),
         };
         if let Err(e) = result {
+            crate::telemetry::log_write_failure(self.name);
             tracing::error!(error = %e, log = self.name, "cannot write a log line");
         }
     }

@@ -94,12 +94,14 @@ impl ProtectedResource {
                 .with_detail("more than one Authorization header"));
         }
         let token = bearer_token(headers).ok_or_else(|| Denial::new(Reason::TokenMissing))?;
-        self.verifier.verify(
+        let grant = self.verifier.verify(
             token,
             &connection.identity,
             connection.client_ip,
             Utc::now(),
-        )
+        )?;
+        crate::telemetry::token_accepted();
+        Ok(grant)
     }
 }
 

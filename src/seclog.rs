@@ -50,6 +50,7 @@ impl SecurityLog {
 
     /// Records a refusal of `ip` (and `client`, once known).
     pub fn deny(&self, denial: &Denial, ip: IpAddr, client: Option<&str>) {
+        crate::telemetry::denial(denial);
         let event = if denial.reason.ban_worthy() {
             "DENY"
         } else {

@@ -33,7 +33,7 @@ use crate::limits::AddressSlots;
 use crate::mcp::session::{SessionLimits, SessionOwners};
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
-use crate::{admission, mcp, tls};
+use crate::{admission, mcp, telemetry, tls};
 
 /// How long in-flight requests get to finish after shutdown starts.
 pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +46,8 @@ pub struct Gateway {
     pub shutdown: CancellationToken,
     /// Finishes once every connection has drained.
     pub task: JoinHandle<()>,
+    /// Where Prometheus scrapes (`None` with `metrics.enabled = false`).
+    pub metrics_addr: Option<SocketAddr>,
     /// The security log, reopened on SIGHUP.
     seclog: Arc<SecurityLog>,
     /// The audit log, reopened on SIGHUP.
@@ -94,6 +96,8 @@ async fn open_backend(backend: &Backend) -> anyhow::Result<Arc<dyn CalendarAccou
 
 /// Opens the backend, builds TLS and binds the listener; the gateway then runs in the background.
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
+    // The recorder first, so that nothing recorded from here on is lost.
+    let _ = telemetry::handle();
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
     let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
     let seclog = Arc::new(match &config.network.security_log {
@@ -146,6 +150,29 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address)
         })?;
     let local_addr = listener.local_addr()?;
+    let metrics_listener = match config.metrics.enabled {
+        true => Some(
+            TcpListener::bind(config.metrics.listen)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("metrics.listen: cannot bind {}: {e}", config.metrics.listen)
+                })?,
+        ),
+        false => None,
+    };
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
+    record_expiries(&config.tls);
+    if let Some(metrics_listener) = metrics_listener {
+        tokio::spawn(telemetry::serve(
+            metrics_listener,
+            config.metrics.allow.clone(),
+            Arc::clone(&seclog),
+            shutdown.clone(),
+        ));
+    }
     // Background upkeep, started once nothing can fail any more; each stops
     // with the gateway.
     if let Some(revocations) = revocations {
@@ -173,9 +200,25 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         local_addr,
         shutdown,
         task,
+        metrics_addr,
         seclog,
         audit,
     })
+}
+
+/// Sets the expiry gauges an alert watches: server certificate, client CA, CRLs.
+fn record_expiries(tls: &crate::config::Tls) {
+    if let Some(at) = tls::earliest_expiry(&tls.certificate) {
+        telemetry::certificate_expiry("server", at);
+    }
+    if let Some(at) = tls::earliest_expiry(&tls.client_ca) {
+        telemetry::certificate_expiry("client_ca", at);
+    }
+    for crl in crate::crl::validity(tls) {
+        if let Some(next) = crl.next_update {
+            telemetry::crl_next_update(crl.key, next.timestamp());
+        }
+    }
 }
 
 /// Closes, in rmcp too, the sessions idle for longer than `idle`: the table

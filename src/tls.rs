@@ -140,6 +140,21 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     Ok(Arc::new(config))
 }
 
+/// The earliest `notAfter` (Unix seconds) among the PEM certificates at
+/// `path`, for the expiry metrics; `None` when none can be read.
+pub fn earliest_expiry(path: &std::path::Path) -> Option<i64> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    CertificateDer::pem_file_iter(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|der| {
+            X509Certificate::from_der(der.as_ref())
+                .ok()
+                .map(|(_, cert)| cert.validity().not_after.timestamp())
+        })
+        .min()
+}
+
 /// The denial for a failed handshake, from the error rustls reported.
 pub fn handshake_denial(error: &std::io::Error) -> Denial {
     use rustls::CertificateError as Cert;

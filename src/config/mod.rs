@@ -6,11 +6,13 @@ pub mod google;
 mod google_secrets;
 mod jwt;
 mod locate;
+mod metrics;
 mod network;
 mod raw;
 mod sections;
 
 pub use crate::config::jwt::Jwt;
+pub use crate::config::metrics::Metrics;
 pub use crate::config::network::{AllowedNetworks, CountryList, Geo, Network, parse_cidr};
 
 use std::fmt;
@@ -95,6 +97,8 @@ pub struct Config {
     pub network: Network,
     /// Per-request token verification.
     pub jwt: Jwt,
+    /// The Prometheus listener.
+    pub metrics: Metrics,
     /// Things that work but deserve the operator's attention (printed at start).
     pub warnings: Vec<String>,
 }
@@ -258,6 +262,7 @@ impl Config {
         };
         let network =
             network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
+        let metrics = metrics::validate(raw.metrics, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 listen,
@@ -266,6 +271,7 @@ impl Config {
                 backend,
                 network,
                 jwt,
+                metrics,
                 warnings,
             })
         } else {

@@ -92,6 +92,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) log: crate::config::network::RawLog,
     pub(super) jwt: crate::config::jwt::RawJwt,
+    #[serde(default)]
+    pub(super) metrics: crate::config::metrics::RawMetrics,
 }
 
 #[derive(Debug, Deserialize)]

@@ -121,6 +121,7 @@ impl ServerHandler for CalendarServer {
         let touched = CallCalendars::default();
         context.extensions.insert(touched.clone());
         let audit = |outcome: Outcome| {
+            crate::telemetry::tool_call(&tool, outcome.label(), started.elapsed());
             self.audit.record(&ToolCall {
                 tool: &tool,
                 client: &grant.identity().id,

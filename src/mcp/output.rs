@@ -35,6 +35,9 @@ pub fn failure(error: &CalendarError) -> CallToolResult {
             ("backend_unavailable", None)
         }
     };
+    if !matches!(code, "invalid_argument" | "not_found") {
+        crate::telemetry::backend_error(code);
+    }
     let message = error.to_string();
     let mut result = CallToolResult::structured_error(json!({
         "error": { "code": code, "field": field, "message": message }

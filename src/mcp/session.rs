@@ -163,12 +163,14 @@ impl SessionOwners {
                 last_used: Instant::now(),
             };
             table.sessions.insert(new.to_owned(), owned);
+            crate::telemetry::sessions_open(table.sessions.len());
         }
         if method == Method::DELETE
             && status.is_success()
             && let Some(old) = requested.and_then(|v| v.to_str().ok())
         {
             table.sessions.remove(old);
+            crate::telemetry::sessions_open(table.sessions.len());
         }
     }
 
@@ -186,6 +188,7 @@ impl SessionOwners {
         for id in &expired {
             table.sessions.remove(id);
         }
+        crate::telemetry::sessions_open(table.sessions.len());
         expired
     }
 

@@ -141,6 +141,8 @@ pub struct Setup {
     pub backend: String,
     /// Extra keys for `[log]`.
     pub log: String,
+    /// Extra keys for `[metrics]`.
+    pub metrics: String,
 }
 
 /// The embedded store with the calendars every shared test uses.
@@ -173,6 +175,7 @@ impl Default for Setup {
             mcp: String::new(),
             backend: EMBEDDED_BACKEND.into(),
             log: String::new(),
+            metrics: String::new(),
         }
     }
 }
@@ -199,6 +202,7 @@ pub fn render(setup: &Setup) -> String {
         mcp,
         backend,
         log,
+        metrics,
     } = setup;
     format!(
         r#"
@@ -234,6 +238,10 @@ audience = "{AUDIENCE}"
 {jwt}
 
 {backend}
+
+[metrics]
+listen = "127.0.0.1:0"
+{metrics}
 
 {tables}
 "#

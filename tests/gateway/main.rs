@@ -21,6 +21,7 @@ mod http2;
 mod limits;
 mod logrotate;
 mod mcp_flow;
+mod metrics;
 mod revocation;
 mod scope;
 mod session_memory;

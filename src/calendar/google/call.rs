@@ -165,6 +165,7 @@ impl Api {
                     elapsed.as_secs_f32()
                 )));
             }
+            crate::telemetry::backend_retry();
             tokio::time::sleep(delay).await;
         }
     }

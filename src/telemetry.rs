@@ -1,0 +1,269 @@
+//! Prometheus metrics: every family named and described here, recorded through
+//! the `metrics` facade, rendered by `metrics-exporter-prometheus` on a listener
+//! of its own (`[metrics]`), whose peers are checked against `metrics.allow`
+//! before anything is read. Label values are always from closed sets (stages,
+//! reasons, tool names the gateway serves, status codes): never a string a
+//! client chose.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ::metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use bytes::Bytes;
+use http::{Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use ipnet::IpNet;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::admission::ip::{canonical, contains};
+use crate::admission::scope;
+use crate::denial::{Denial, Reason};
+use crate::seclog::SecurityLog;
+
+/// Bucket bounds (seconds) of every latency histogram.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// How often histograms are compacted when nothing else renders them.
+const UPKEEP: Duration = Duration::from_secs(5);
+
+/// The process's one recorder (the `metrics` facade is process-wide), and its handle.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .map(PrometheusBuilder::build_recorder);
+            let recorder = match recorder {
+                Ok(recorder) => recorder,
+                Err(_) => PrometheusBuilder::new().build_recorder(),
+            };
+            let handle = recorder.handle();
+            // Another recorder already installed (a test harness): keep ours
+            // rendering what it records, which is then nothing.
+            let _ = ::metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(
+        "mcp_gateway_connections_accepted_total",
+        "TCP connections accepted."
+    );
+    describe_gauge!(
+        "mcp_gateway_connections_open",
+        "Connections open now, past the address checks."
+    );
+    describe_counter!(
+        "mcp_gateway_denials_total",
+        "Refusals, by pipeline stage and reason; ban says whether fail2ban may count it."
+    );
+    describe_counter!(
+        "mcp_gateway_tls_handshakes_total",
+        "TLS handshakes, by outcome."
+    );
+    describe_histogram!(
+        "mcp_gateway_tls_handshake_duration_seconds",
+        Unit::Seconds,
+        "Time from accept to a finished (or failed) TLS handshake."
+    );
+    describe_gauge!("mcp_gateway_sessions_open", "MCP sessions held now.");
+    describe_counter!(
+        "mcp_gateway_http_requests_total",
+        "HTTP requests answered, by status code."
+    );
+    describe_counter!(
+        "mcp_gateway_tokens_accepted_total",
+        "Bearer tokens that passed every check."
+    );
+    describe_counter!(
+        "mcp_gateway_tool_calls_total",
+        "Tool calls, by tool and outcome."
+    );
+    describe_histogram!(
+        "mcp_gateway_tool_duration_seconds",
+        Unit::Seconds,
+        "Time a tool call took, backend included, by tool."
+    );
+    describe_counter!(
+        "mcp_gateway_backend_errors_total",
+        "Tool calls that ended in a backend error, by kind."
+    );
+    describe_counter!(
+        "mcp_gateway_backend_retries_total",
+        "Calendar API requests retried."
+    );
+    describe_counter!(
+        "mcp_gateway_log_write_failures_total",
+        "Lines a log could not write, by log."
+    );
+    describe_gauge!(
+        "mcp_gateway_certificate_expiry_timestamp_seconds",
+        Unit::Seconds,
+        "When a certificate stops being valid (Unix time), by which one."
+    );
+    describe_gauge!(
+        "mcp_gateway_crl_next_update_timestamp_seconds",
+        Unit::Seconds,
+        "When a CRL is past its nextUpdate and refuses every certificate it covers (Unix time), by config key."
+    );
+}
+
+/// One refusal, by stage and reason (called by the security log, the one sink of every denial).
+pub fn denial(denial: &Denial) {
+    let reason: Reason = denial.reason;
+    counter!(
+        "mcp_gateway_denials_total",
+        "stage" => reason.stage().label(),
+        "reason" => reason.label(),
+        "ban" => if reason.ban_worthy() { "yes" } else { "no" }
+    )
+    .increment(1);
+}
+
+/// A TCP connection was accepted.
+pub fn connection_accepted() {
+    counter!("mcp_gateway_connections_accepted_total").increment(1);
+}
+
+/// Counts a connection as open until dropped.
+pub struct OpenConnection(());
+
+impl OpenConnection {
+    /// One more open connection.
+    pub fn count() -> OpenConnection {
+        gauge!("mcp_gateway_connections_open").increment(1.0);
+        OpenConnection(())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        gauge!("mcp_gateway_connections_open").decrement(1.0);
+    }
+}
+
+/// A TLS handshake ended (`ok` or `refused`) after `took`.
+pub fn handshake(outcome: &'static str, took: Duration) {
+    counter!("mcp_gateway_tls_handshakes_total", "outcome" => outcome).increment(1);
+    histogram!("mcp_gateway_tls_handshake_duration_seconds").record(took.as_secs_f64());
+}
+
+/// MCP sessions held now.
+pub fn sessions_open(count: usize) {
+    gauge!("mcp_gateway_sessions_open").set(count as f64);
+}
+
+/// An HTTP answer left with `status`.
+pub fn http_request(status: StatusCode) {
+    counter!("mcp_gateway_http_requests_total", "status" => status.as_str().to_owned())
+        .increment(1);
+}
+
+/// A bearer token passed.
+pub fn token_accepted() {
+    counter!("mcp_gateway_tokens_accepted_total").increment(1);
+}
+
+/// A tool call ended with `outcome` after `took`. Names the gateway does not
+/// serve are counted as `unknown`, so a client cannot mint label values.
+pub fn tool_call(tool: &str, outcome: &'static str, took: Duration) {
+    let tool = scope::rule_for(tool).map_or("unknown", |rule| rule.name);
+    counter!("mcp_gateway_tool_calls_total", "tool" => tool, "outcome" => outcome).increment(1);
+    histogram!("mcp_gateway_tool_duration_seconds", "tool" => tool).record(took.as_secs_f64());
+}
+
+/// A tool call ended in a backend error of `kind` (its error code).
+pub fn backend_error(kind: &'static str) {
+    counter!("mcp_gateway_backend_errors_total", "kind" => kind).increment(1);
+}
+
+/// A Calendar API request is tried again.
+pub fn backend_retry() {
+    counter!("mcp_gateway_backend_retries_total").increment(1);
+}
+
+/// A log line could not be written.
+pub fn log_write_failure(log: &'static str) {
+    counter!("mcp_gateway_log_write_failures_total", "log" => log).increment(1);
+}
+
+/// When `which` certificate (`server`, `client_ca`) expires.
+pub fn certificate_expiry(which: &'static str, unix_seconds: i64) {
+    gauge!("mcp_gateway_certificate_expiry_timestamp_seconds", "certificate" => which)
+        .set(unix_seconds as f64);
+}
+
+/// When the CRL at config key `key` (`tls.crls[0]`) goes stale.
+pub fn crl_next_update(key: String, unix_seconds: i64) {
+    gauge!("mcp_gateway_crl_next_update_timestamp_seconds", "crl" => key).set(unix_seconds as f64);
+}
+
+/// Serves `GET /metrics` on `listener` to peers in `allow` until `shutdown`;
+/// anyone else is refused at accept with a security line.
+pub async fn serve(
+    listener: TcpListener,
+    allow: Vec<IpNet>,
+    seclog: std::sync::Arc<SecurityLog>,
+    shutdown: CancellationToken,
+) {
+    let handle = handle();
+    let mut upkeep = tokio::time::interval(UPKEEP);
+    loop {
+        let (stream, peer): (_, SocketAddr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = upkeep.tick() => {
+                handle.run_upkeep();
+                continue;
+            }
+            () = shutdown.cancelled() => return,
+        };
+        let ip = canonical(peer.ip());
+        if !contains(&allow, ip) {
+            let refusal = Denial::new(Reason::IpNotAllowed).with_detail("metrics listener");
+            seclog.deny(&refusal, ip, None);
+            continue;
+        }
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let handle = handle.clone();
+                async move {
+                    let response = if request.uri().path() == "/metrics" {
+                        Response::builder()
+                            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
+                            .body(Full::new(Bytes::from(handle.render())))
+                    } else {
+                        Response::builder()
+                            .status(StatusCode::NOT_FOUND)
+                            .body(Full::new(Bytes::from_static(b"only /metrics here\n")))
+                    };
+                    response.map_err(std::io::Error::other)
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(30), connection).await;
+        });
+    }
+}

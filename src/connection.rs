@@ -20,7 +20,7 @@ use crate::admission::ip::canonical;
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::ConnectionInfo;
 use crate::identity::identify;
-use crate::server::{DRAIN_TIMEOUT, Shared};
+use crate::server::Shared;
 use crate::{telemetry, tls};
 
 /// The refusal hyper made itself when it ended a connection over the request
@@ -193,7 +193,7 @@ pub(crate) async fn serve_connection(
             }
             () = shutdown.cancelled(), if hard_close.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                hard_close = Some(Instant::now() + DRAIN_TIMEOUT);
+                hard_close = Some(Instant::now() + listen.drain_timeout);
             }
             () = tokio::time::sleep_until(check_at) => {
                 if hard_close.is_some() {

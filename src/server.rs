@@ -35,8 +35,6 @@ use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, telemetry, tls};
 
-/// How long in-flight requests get to finish after shutdown starts.
-pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running gateway: where it listens and how to stop it.
 pub struct Gateway {
@@ -296,7 +294,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: Cance
     }
     drop(listener);
     tasks.close();
-    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+    if tokio::time::timeout(shared.config.listen.drain_timeout, tasks.wait())
         .await
         .is_err()
     {

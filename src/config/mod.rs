@@ -137,6 +137,8 @@ pub struct Listen {
     pub max_concurrent_streams: u32,
     /// Largest request header block (HTTP/1 buffer, HTTP/2 header list), in bytes.
     pub max_header_list_bytes: u32,
+    /// On SIGTERM, how long in-flight requests get to finish before connections are cut.
+    pub drain_timeout: Duration,
 }
 
 /// TLS settings (paths already resolved against the config file's folder).

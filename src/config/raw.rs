@@ -110,6 +110,7 @@ pub(super) struct RawListen {
     pub(super) max_connections_per_address: usize,
     pub(super) max_concurrent_streams: u32,
     pub(super) max_header_list_bytes: u32,
+    pub(super) drain_timeout: String,
     pub(super) proxy_protocol: crate::config::network::RawProxy,
 }
 
@@ -127,6 +128,7 @@ impl Default for RawListen {
             max_connections_per_address: 64,
             max_concurrent_streams: 16,
             max_header_list_bytes: 32 * 1024,
+            drain_timeout: "10s".into(),
             proxy_protocol: Default::default(),
         }
     }

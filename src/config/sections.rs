@@ -68,6 +68,7 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
         max_connections_per_address: raw.max_connections_per_address.max(1),
         max_concurrent_streams: raw.max_concurrent_streams.max(1),
         max_header_list_bytes: raw.max_header_list_bytes.max(8192),
+        drain_timeout: duration("listen.drain_timeout", &raw.drain_timeout, problems),
     }
 }
 

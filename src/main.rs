@@ -73,6 +73,15 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenCommand {
+    /// Revoke a token by its jti: appended to jwt.revocations (atomically), refused within a second.
+    Revoke {
+        /// The TOML configuration (for jwt.revocations).
+        #[arg(long)]
+        config: PathBuf,
+        /// The token id.
+        #[arg(long)]
+        jti: String,
+    },
     /// Print a token signed with the configured jwt.signing_key.
     Issue {
         /// The TOML configuration (for the key, issuer and audience).
@@ -164,6 +173,24 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             report("token issue", issue::issue(&config, request))
+        }
+        Command::Token {
+            command: TokenCommand::Revoke { config, jti },
+        } => {
+            let config = match load_checked(&config) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let outcome = match &config.jwt.revocations {
+                None => Err(anyhow::anyhow!("jwt.revocations is not set in the config")),
+                Some(path) => mcp_gateway::admission::revocations::revoke(path, &jti)
+                    .map(|added| match added {
+                        true => format!("{jti}: revoked (in {})", path.display()),
+                        false => format!("{jti}: already revoked"),
+                    })
+                    .map_err(|e| anyhow::anyhow!("jwt.revocations: {e}")),
+            };
+            report("token revoke", outcome)
         }
         Command::Keys {
             command: KeysCommand::Generate { out, algorithm },

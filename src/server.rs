@@ -35,7 +35,6 @@ use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, telemetry, tls};
 
-
 /// A running gateway: where it listens and how to stop it.
 pub struct Gateway {
     /// The bound address (useful when the config asked for port 0).

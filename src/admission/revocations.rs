@@ -116,9 +116,53 @@ impl Revocations {
     }
 }
 
+/// `token revoke`: adds `jti` to the list at `path` by writing a new file and
+/// renaming it over the old one (the watcher never sees half a list). Returns
+/// false when it was already revoked.
+pub fn revoke(path: &Path, jti: &str) -> Result<bool, String> {
+    if jti.is_empty() || jti.contains(['\n', '\r', '#']) || jti.trim() != jti {
+        return Err(format!("`{}` is not a token id (jti)", jti.escape_debug()));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if let Ok(Snapshot::Read(_, ids)) = read(path)
+        && ids.contains(jti)
+    {
+        return Ok(false);
+    }
+    let mut next = text;
+    if !next.is_empty() && !next.ends_with('\n') {
+        next.push('\n');
+    }
+    next.push_str(jti);
+    next.push('\n');
+    let temporary = path.with_extension("new");
+    std::fs::write(&temporary, next)
+        .and_then(|()| std::fs::rename(&temporary, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Reason, Revocations};
+    use super::{Reason, Revocations, revoke};
+
+    #[test]
+    fn revoking_appends_once_and_refuses_what_is_not_an_id() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("revoked.txt");
+        std::fs::write(&path, "# revoked\nold").unwrap();
+        assert_eq!(revoke(&path, "j-1"), Ok(true));
+        assert_eq!(revoke(&path, "j-1"), Ok(false));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# revoked\nold\nj-1\n"
+        );
+        assert!(revoke(&path, "a\nb").is_err());
+        assert!(revoke(&path, "").is_err());
+        let list = Revocations::load(&path).unwrap();
+        assert_eq!(list.is_revoked("j-1"), Ok(true));
+    }
 
     #[test]
     fn changes_are_picked_up_and_an_unreadable_file_fails_closed() {

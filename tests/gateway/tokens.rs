@@ -611,3 +611,53 @@ async fn required_claims_and_iat_in_the_future() {
         expect_refused(&gw, &session, Some(&token), reason).await;
     }
 }
+
+#[tokio::test]
+async fn token_revoke_takes_effect_on_a_running_gateway() {
+    let gw = TestGateway::start_custom(|dir, _, s| {
+        std::fs::write(dir.join("revoked.txt"), "").unwrap();
+        s.jwt = "revocations = \"revoked.txt\"".into();
+    })
+    .await;
+    let token = signed(&gw, &with(good_claims(), "jti", json!("to-revoke-1")));
+    let client = http_client_with_token(
+        &gw.pki.ca.issued.cert_pem,
+        Some(&gw.client_cert("agent-a")),
+        Some(&token),
+    );
+    let initialize = || post(&client, &gw.url(), initialize_body("2025-11-25")).send();
+    assert_eq!(initialize().await.unwrap().status(), 200);
+    // The same config on disk, as an operator's would be.
+    let config = gw.dir_path().join("gateway.toml");
+    std::fs::write(
+        &config,
+        crate::common::render(&crate::common::Setup {
+            jwt: "revocations = \"revoked.txt\"".into(),
+            ..crate::common::Setup::default()
+        }),
+    )
+    .unwrap();
+    let revoke = |jti: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["token", "revoke", "--config"])
+            .arg(&config)
+            .args(["--jti", jti])
+            .output()
+            .unwrap()
+    };
+    let out = revoke("to-revoke-1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to-revoke-1: revoked"));
+    assert!(String::from_utf8_lossy(&revoke("to-revoke-1").stdout).contains("already revoked"));
+    assert_eq!(revoke("bad\nid").status.code(), Some(2));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(initialize().await.unwrap().status(), 401);
+    gw.expect_security_line(
+        "DENY stage=jwt reason=token_revoked ip=127.0.0.1 client=agent-a detail=to-revoke-1",
+    )
+    .await;
+}

@@ -63,6 +63,12 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Exit 0 when the gateway of this config answers on its ports (for containers without curl).
+    Healthcheck {
+        /// The TOML configuration the gateway runs with.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Check a configuration file: exit 0 when valid, else one line per problem and exit 2.
     CheckConfig {
         /// The TOML configuration.
@@ -160,6 +166,22 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(code) => code,
+        },
+        Command::Healthcheck { config } => match mcp_gateway::config::Config::load(&config) {
+            Ok(config) => match mcp_gateway::cli::healthcheck::check(&config) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(problems) => {
+                eprintln!("{problems}");
+                ExitCode::from(EXIT_CONFIG)
+            }
         },
         Command::Serve { config } => match load_checked(&config) {
             Ok(config) => serve(config),

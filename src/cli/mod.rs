@@ -1,6 +1,7 @@
 //! Command-line helpers behind the binary: development PKI, token signing keys,
-//! token issuing and `quickstart`.
+//! token issuing, `quickstart`, and the container `healthcheck`.
 
+pub mod healthcheck;
 pub mod issue;
 pub mod keys;
 pub mod pki;

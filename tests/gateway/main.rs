@@ -22,6 +22,7 @@ mod limits;
 mod logrotate;
 mod mcp_flow;
 mod metrics;
+mod packaging;
 mod revocation;
 mod scope;
 mod session_memory;

@@ -91,6 +91,18 @@ pub(crate) async fn serve_connection(
                 .deny(&Denial::new(reason), canonical(peer.ip()), None);
         }
     };
+    // A banned address is dropped here, before any TLS work.
+    if let Some(bans) = &shared.bans {
+        match bans.is_banned(client_ip, std::time::Instant::now()) {
+            (true, _) => {
+                return shared
+                    .seclog
+                    .deny(&Denial::new(Reason::Banned), client_ip, None);
+            }
+            (false, true) => shared.seclog.unbanned(client_ip),
+            (false, false) => {}
+        }
+    }
     // Held until the connection ends: one address cannot take every slot.
     let _address_slot = match shared.address_slots.take(client_ip) {
         Ok(slot) => slot,

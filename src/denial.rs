@@ -19,6 +19,10 @@ pub enum Stage {
     Geo,
     /// Per-address and per-client caps on what a client may hold open.
     Limit,
+    /// An address banned in-process (`[bans]`).
+    Ban,
+    /// Rate limits (`[rate_limits]`).
+    Rate,
     /// The TLS handshake and client certificate.
     Tls,
     /// The shape and pace of HTTP requests on an authenticated connection.
@@ -41,6 +45,8 @@ impl Stage {
             Stage::Ip => "ip",
             Stage::Geo => "geo",
             Stage::Limit => "limit",
+            Stage::Ban => "ban",
+            Stage::Rate => "rate",
             Stage::Tls => "tls",
             Stage::Http => "http",
             Stage::Origin => "origin",
@@ -68,6 +74,10 @@ pub enum Reason {
     CountryUnknown,
     /// The address already holds `listen.max_connections_per_address` connections.
     TooManyConnections,
+    /// The address is banned in-process after repeated ban-worthy refusals.
+    Banned,
+    /// Over a rate limit: the detail says which, and when to retry.
+    RateLimited,
     /// The client presented no certificate.
     NoCertificate,
     /// The certificate does not chain to the client CA.
@@ -170,7 +180,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 54] = [
+    pub const ALL: [Reason; 56] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -178,6 +188,8 @@ impl Reason {
         Reason::CountryBlocked,
         Reason::CountryUnknown,
         Reason::TooManyConnections,
+        Reason::Banned,
+        Reason::RateLimited,
         Reason::NoCertificate,
         Reason::UnknownCa,
         Reason::CertificateExpired,
@@ -236,6 +248,8 @@ impl Reason {
             Reason::IpNotAllowed => Stage::Ip,
             Reason::CountryBlocked | Reason::CountryUnknown => Stage::Geo,
             Reason::TooManyConnections => Stage::Limit,
+            Reason::Banned => Stage::Ban,
+            Reason::RateLimited => Stage::Rate,
             Reason::NoCertificate
             | Reason::UnknownCa
             | Reason::CertificateExpired
@@ -295,6 +309,8 @@ impl Reason {
             Reason::CountryBlocked => "country_blocked",
             Reason::CountryUnknown => "country_unknown",
             Reason::TooManyConnections => "too_many_connections",
+            Reason::Banned => "banned",
+            Reason::RateLimited => "rate_limited",
             Reason::NoCertificate => "no_certificate",
             Reason::UnknownCa => "unknown_ca",
             Reason::CertificateExpired => "certificate_expired",
@@ -358,6 +374,7 @@ impl Reason {
             | Reason::CountryBlocked
             | Reason::CountryUnknown
             | Reason::TooManyConnections
+            | Reason::Banned
             | Reason::NoCertificate
             | Reason::UnknownCa
             | Reason::CertificateExpired
@@ -388,6 +405,7 @@ impl Reason {
             | Reason::CertBindingMissing => true,
             Reason::MissingProxyHeader
             | Reason::MalformedProxyHeader
+            | Reason::RateLimited
             | Reason::CrlExpired
             | Reason::RevocationStatusUnknown
             | Reason::IdleTimeout
@@ -434,7 +452,7 @@ impl Reason {
             Reason::RequestRejected => Some(StatusCode::BAD_REQUEST),
             Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
             Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
-            Reason::TooManySessionsForClient | Reason::TooManySessions => {
+            Reason::TooManySessionsForClient | Reason::TooManySessions | Reason::RateLimited => {
                 Some(StatusCode::TOO_MANY_REQUESTS)
             }
             _ => match self.stage() {
@@ -454,6 +472,8 @@ pub struct Denial {
     pub country: Option<String>,
     /// A short client-influenced explanation (escaped when logged).
     pub detail: Option<String>,
+    /// When the client may try again (rate limits): the `Retry-After` header.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Denial {
@@ -463,12 +483,19 @@ impl Denial {
             reason,
             country: None,
             detail: None,
+            retry_after: None,
         }
     }
 
     /// Adds the country field.
     pub fn with_country(mut self, country: impl Into<String>) -> Denial {
         self.country = Some(country.into());
+        self
+    }
+
+    /// Adds when the client may retry.
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Denial {
+        self.retry_after = Some(wait);
         self
     }
 

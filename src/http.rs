@@ -29,6 +29,7 @@ use crate::http_checks::{check_authority, check_mcp_headers, check_protocol_vers
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
+use crate::rate::RateLimits;
 use crate::refusal;
 use crate::resource::{METADATA_PATH, ProtectedResource};
 use crate::seclog::SecurityLog;
@@ -75,6 +76,8 @@ pub struct App {
     seclog: Arc<SecurityLog>,
     /// Where tool calls refused on their headers are recorded.
     audit: Arc<AuditLog>,
+    /// Requests per address.
+    rate: Arc<RateLimits>,
 }
 
 /// How much of a refused request's body is read and dropped before answering,
@@ -125,6 +128,7 @@ impl App {
         resource: ProtectedResource,
         seclog: Arc<SecurityLog>,
         audit: Arc<AuditLog>,
+        rate: Arc<RateLimits>,
     ) -> App {
         App {
             limits,
@@ -133,6 +137,7 @@ impl App {
             resource,
             seclog,
             audit,
+            rate,
         }
     }
 
@@ -190,7 +195,10 @@ impl App {
     ) -> Result<HttpResponse, Infallible> {
         let (parts, body) = request.into_parts();
         // Headers-only checks, cheapest first; none of them needs the body.
-        let early = check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts)
+        let early = self
+            .rate
+            .check_request(connection.client_ip)
+            .and_then(|()| check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts))
             .and_then(|()| match parts.uri.path() {
                 METADATA_PATH if parts.method == http::Method::GET => Ok(None),
                 path if path == self.limits.mcp_path => {

@@ -59,6 +59,7 @@
 pub mod activity;
 pub mod admission;
 pub mod audit;
+pub mod bans;
 pub mod calendar;
 pub mod cli;
 pub mod config;
@@ -71,6 +72,7 @@ pub mod identity;
 pub mod limits;
 pub mod logsink;
 pub mod mcp;
+pub mod rate;
 pub mod refusal;
 pub mod resource;
 pub mod seclog;

@@ -64,6 +64,9 @@ pub fn response(denial: &Denial, metadata_url: &str) -> HttpResponse {
         );
         builder = builder.header(header::WWW_AUTHENTICATE, challenge);
     }
+    if let Some(wait) = denial.retry_after {
+        builder = builder.header(header::RETRY_AFTER, wait.as_secs().max(1));
+    }
     if denial.reason == Reason::PermissionMissing {
         // RFC 6750 §3.1, as the MCP authorization spec asks for a scope refusal.
         let challenge = format!(

@@ -26,6 +26,8 @@ use std::path::Path;
 pub struct SecurityLog {
     /// The file or stderr.
     sink: LogSink,
+    /// In-process bans fed by the ban-worthy refusals, when `[bans]` is on.
+    bans: Option<std::sync::Arc<crate::bans::Bans>>,
 }
 
 impl SecurityLog {
@@ -33,6 +35,7 @@ impl SecurityLog {
     pub fn open(path: &Path) -> std::io::Result<SecurityLog> {
         Ok(SecurityLog {
             sink: LogSink::open(path, "security")?,
+            bans: None,
         })
     }
 
@@ -45,7 +48,21 @@ impl SecurityLog {
     pub fn stderr() -> SecurityLog {
         SecurityLog {
             sink: LogSink::stderr("security"),
+            bans: None,
         }
+    }
+
+    /// Feeds every ban-worthy refusal to `bans` from now on.
+    pub fn with_bans(mut self, bans: std::sync::Arc<crate::bans::Bans>) -> SecurityLog {
+        self.bans = Some(bans);
+        self
+    }
+
+    /// Records that `ip` is no longer banned (its ban expired).
+    pub fn unbanned(&self, ip: IpAddr) {
+        let mut line = self.sink.prefix("UNBAN");
+        line.push_str(&format!(" ip={ip}"));
+        self.sink.write(line);
     }
 
     /// Records a refusal of `ip` (and `client`, once known).
@@ -75,6 +92,16 @@ impl SecurityLog {
             line.push_str(&format!(" detail={}", escape(detail)));
         }
         self.sink.write(line);
+        if let Some(bans) = &self.bans
+            && denial.reason.ban_worthy()
+            && let crate::bans::Strike::Banned(period) = bans.strike(ip, std::time::Instant::now())
+        {
+            crate::telemetry::banned();
+            // Its own event word: fail2ban's filter matches DENY lines only.
+            let mut ban = self.sink.prefix("BAN");
+            ban.push_str(&format!(" ip={ip} for={}s", period.as_secs()));
+            self.sink.write(ban);
+        }
     }
 
     /// Records that `client` at `ip` passed `stage` (a word no fail2ban filter matches).

@@ -23,6 +23,7 @@ use crate::admission::NetworkAdmission;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
 
+use crate::bans::Bans;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::calendar::google::GoogleAccounts;
 use crate::calendar::{CalendarAccounts, SharedBackend};
@@ -31,6 +32,7 @@ use crate::connection::{accept, serve_connection};
 use crate::http::{App, RequestLimits};
 use crate::limits::AddressSlots;
 use crate::mcp::session::{SessionLimits, SessionOwners};
+use crate::rate::RateLimits;
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, telemetry, tls};
@@ -71,6 +73,8 @@ pub(crate) struct Shared {
     pub(crate) seclog: Arc<SecurityLog>,
     /// Open connections per client address.
     pub(crate) address_slots: Arc<AddressSlots>,
+    /// In-process bans, when `[bans]` is on.
+    pub(crate) bans: Option<Arc<Bans>>,
 }
 
 /// Opens the embedded store, or prepares the Google accounts.
@@ -97,12 +101,18 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let _ = telemetry::handle();
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
     let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
-    let seclog = Arc::new(match &config.network.security_log {
+    let bans = config.bans.map(|rule| Arc::new(Bans::new(rule)));
+    let seclog = match &config.network.security_log {
         Some(path) => SecurityLog::open(path).map_err(|e| {
             anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display())
         })?,
         None => SecurityLog::stderr(),
+    };
+    let seclog = Arc::new(match &bans {
+        Some(bans) => seclog.with_bans(Arc::clone(bans)),
+        None => seclog,
     });
+    let rate = Arc::new(RateLimits::new(config.rate_limits));
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
     let shutdown = CancellationToken::new();
     let revocations = verifier.revocations();
@@ -113,10 +123,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             .map_err(|e| anyhow::anyhow!("log.audit_log: cannot open {}: {e}", path.display()))?,
         None => AuditLog::stderr(),
     });
-    let (service, manager) = mcp::http_service(
+    let deps = mcp::ToolDeps {
         accounts,
-        Arc::clone(&seclog),
-        Arc::clone(&audit),
+        seclog: Arc::clone(&seclog),
+        audit: Arc::clone(&audit),
+        rate: Arc::clone(&rate),
+    };
+    let (service, manager) = mcp::http_service(
+        deps,
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
         config.mcp.session_idle_timeout,
@@ -140,6 +154,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         resource,
         Arc::clone(&seclog),
         Arc::clone(&audit),
+        Arc::clone(&rate),
     ));
     let listener = TcpListener::bind(config.listen.address)
         .await
@@ -175,6 +190,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     if let Some(revocations) = revocations {
         tokio::spawn(revocations.watch(shutdown.clone()));
     }
+    tokio::spawn(Arc::clone(&rate).upkeep(shutdown.clone()));
     tokio::spawn(close_idle_sessions(
         Arc::clone(&sessions),
         manager,
@@ -186,6 +202,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         acceptor: TlsAcceptor::from(server_tls),
         app,
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
+        bans,
         config,
         admission,
         seclog: Arc::clone(&seclog),

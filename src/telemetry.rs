@@ -58,6 +58,14 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
+    describe_gauge!(
+        "mcp_gateway_bans_active",
+        "Addresses banned in-process now."
+    );
+    describe_counter!(
+        "mcp_gateway_bans_total",
+        "Addresses banned in-process, since start."
+    );
     describe_counter!(
         "mcp_gateway_connections_accepted_total",
         "TCP connections accepted."
@@ -193,6 +201,16 @@ pub fn backend_error(kind: &'static str) {
 /// A Calendar API request is tried again.
 pub fn backend_retry() {
     counter!("mcp_gateway_backend_retries_total").increment(1);
+}
+
+/// Addresses banned in-process now.
+pub fn bans_active(count: usize) {
+    gauge!("mcp_gateway_bans_active").set(count as f64);
+}
+
+/// An address was banned in-process.
+pub fn banned() {
+    counter!("mcp_gateway_bans_total").increment(1);
 }
 
 /// A log line could not be written.

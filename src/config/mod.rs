@@ -8,6 +8,7 @@ mod jwt;
 mod locate;
 mod metrics;
 mod network;
+mod protection;
 mod raw;
 mod sections;
 
@@ -99,6 +100,10 @@ pub struct Config {
     pub jwt: Jwt,
     /// The Prometheus listener.
     pub metrics: Metrics,
+    /// Token buckets per address and per client.
+    pub rate_limits: crate::rate::RateBudgets,
+    /// The in-process ban rule; `None` when off.
+    pub bans: Option<crate::bans::BanRule>,
     /// Things that work but deserve the operator's attention (printed at start).
     pub warnings: Vec<String>,
 }
@@ -265,6 +270,8 @@ impl Config {
         let network =
             network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
         let metrics = metrics::validate(raw.metrics, &mut problems);
+        let rate_limits = protection::rate_limits(raw.rate_limits);
+        let bans = protection::bans(raw.bans, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 listen,
@@ -274,6 +281,8 @@ impl Config {
                 network,
                 jwt,
                 metrics,
+                rate_limits,
+                bans,
                 warnings,
             })
         } else {

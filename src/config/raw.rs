@@ -94,6 +94,10 @@ pub(super) struct RawConfig {
     pub(super) jwt: crate::config::jwt::RawJwt,
     #[serde(default)]
     pub(super) metrics: crate::config::metrics::RawMetrics,
+    #[serde(default)]
+    pub(super) rate_limits: crate::config::protection::RawRateLimits,
+    #[serde(default)]
+    pub(super) bans: crate::config::protection::RawBans,
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,14 +28,17 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::grant::{CalendarRef, Grant};
+use crate::admission::grant::{CalendarRef, Grant, Permission};
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarAccounts;
+use crate::rate::RateLimits;
 use crate::seclog::SecurityLog;
 
 /// JSON-RPC error code for a call the token does not permit.
 const FORBIDDEN: ErrorCode = ErrorCode(-32003);
+/// JSON-RPC error code for a call over the client's rate limit (`data.retryAfterSeconds`).
+const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
 
 /// The MCP server: one per session, all sharing one set of backends.
 #[derive(Clone)]
@@ -46,23 +49,40 @@ pub struct CalendarServer {
     seclog: Arc<SecurityLog>,
     /// Where every tool call is recorded.
     audit: Arc<AuditLog>,
+    /// Read and write budgets per client.
+    rate: Arc<RateLimits>,
     /// Built once per gateway and shared by every session; `#[tool_handler]`
     /// dispatches through it.
     tool_router: Arc<ToolRouter<CalendarServer>>,
 }
 
+/// What every tool call needs besides its arguments, shared by all sessions.
+#[derive(Clone)]
+pub struct ToolDeps {
+    /// Where the calendar data lives.
+    pub accounts: Arc<dyn CalendarAccounts>,
+    /// Where scope and rate refusals are written.
+    pub seclog: Arc<SecurityLog>,
+    /// Where every tool call is recorded.
+    pub audit: Arc<AuditLog>,
+    /// Read and write budgets per client.
+    pub rate: Arc<RateLimits>,
+}
+
 impl CalendarServer {
-    /// A server over `accounts`, dispatching through `tool_router`.
-    pub fn new(
-        accounts: Arc<dyn CalendarAccounts>,
-        seclog: Arc<SecurityLog>,
-        audit: Arc<AuditLog>,
-        tool_router: Arc<ToolRouter<CalendarServer>>,
-    ) -> CalendarServer {
+    /// A server over `deps`, dispatching through `tool_router`.
+    pub fn new(deps: ToolDeps, tool_router: Arc<ToolRouter<CalendarServer>>) -> CalendarServer {
+        let ToolDeps {
+            accounts,
+            seclog,
+            audit,
+            rate,
+        } = deps;
         CalendarServer {
             accounts,
             seclog,
             audit,
+            rate,
             tool_router,
         }
     }
@@ -135,6 +155,22 @@ impl ServerHandler for CalendarServer {
         if let Err(denial) = scope::check_permission(&tool, &grant) {
             audit(Outcome::Refused);
             return Err(self.scope_refusal(&grant, &denial));
+        }
+        let write = !matches!(
+            scope::rule_for(&tool).map(|r| r.requirement),
+            Some(
+                scope::Requirement::ValidToken
+                    | scope::Requirement::Permission(Permission::ReadCalendars)
+            )
+        );
+        if let Err(denial) = self.rate.check_tool(&grant.identity().id, write) {
+            audit(Outcome::Refused);
+            self.seclog
+                .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
+            let wait = denial.retry_after.map_or(1, |w| w.as_secs());
+            let data = json!({ "stage": "rate", "reason": denial.reason.label(), "retryAfterSeconds": wait });
+            let message = format!("rate limited: {}", denial.detail.unwrap_or_default());
+            return Err(ErrorData::new(RATE_LIMITED, message, Some(data)));
         }
         let result = self
             .tool_router
@@ -215,12 +251,10 @@ fn response_is_error(response: &CallToolResponse) -> bool {
     matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true))
 }
 
-/// The rmcp streamable HTTP service over `accounts`, accepting `allowed_hosts`,
+/// The rmcp streamable HTTP service over `deps`, accepting `allowed_hosts`,
 /// and its session manager (through which idle sessions are closed).
 pub fn http_service(
-    accounts: Arc<dyn CalendarAccounts>,
-    seclog: Arc<SecurityLog>,
-    audit: Arc<AuditLog>,
+    deps: ToolDeps,
     allowed_hosts: &[String],
     max_body: usize,
     session_idle: std::time::Duration,
@@ -243,14 +277,7 @@ pub fn http_service(
     manager.session_config.keep_alive = Some(session_idle.saturating_mul(2));
     let manager = Arc::new(manager);
     let service = StreamableHttpService::new(
-        move || {
-            Ok(CalendarServer::new(
-                Arc::clone(&accounts),
-                Arc::clone(&seclog),
-                Arc::clone(&audit),
-                Arc::clone(&tool_router),
-            ))
-        },
+        move || Ok(CalendarServer::new(deps.clone(), Arc::clone(&tool_router))),
         Arc::clone(&manager),
         config,
     );

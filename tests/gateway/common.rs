@@ -143,6 +143,8 @@ pub struct Setup {
     pub log: String,
     /// Extra keys for `[metrics]`.
     pub metrics: String,
+    /// The body of `[rate_limits]` (by default far above what any test sends).
+    pub rate_limits: String,
 }
 
 /// The embedded store with the calendars every shared test uses.
@@ -176,6 +178,7 @@ impl Default for Setup {
             backend: EMBEDDED_BACKEND.into(),
             log: String::new(),
             metrics: String::new(),
+            rate_limits: "requests_per_second_per_address = 1000000\nreads_per_minute_per_client = 100000000\nwrites_per_minute_per_client = 100000000".into(),
         }
     }
 }
@@ -203,6 +206,7 @@ pub fn render(setup: &Setup) -> String {
         backend,
         log,
         metrics,
+        rate_limits,
     } = setup;
     format!(
         r#"
@@ -242,6 +246,9 @@ audience = "{AUDIENCE}"
 [metrics]
 listen = "127.0.0.1:0"
 {metrics}
+
+[rate_limits]
+{rate_limits}
 
 {tables}
 "#

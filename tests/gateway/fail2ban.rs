@@ -342,6 +342,7 @@ const BANNED_REASONS: &[&str] = &[
     "country_blocked",
     "country_unknown",
     "too_many_connections",
+    "banned",
     "no_certificate",
     "unknown_ca",
     "certificate_expired",

@@ -6,6 +6,7 @@ mod common;
 mod google_api;
 mod google_setup;
 
+mod abuse;
 mod admission;
 mod bad_input;
 mod calendar_semantics;

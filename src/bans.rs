@@ -1,0 +1,186 @@
+//! In-process bans, for deployments where fail2ban cannot run (the distroless
+//! image): `bans.after` ban-worthy refusals ([`crate::denial::Reason::ban_worthy`],
+//! the same rule the fail2ban filter applies) from one address within
+//! `bans.within` ban it for `bans.ban_for`; a banned address is dropped at
+//! accept, before TLS. Ban and unban are logged and counted; the table holds at
+//! most `bans.max_addresses` addresses.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The ban rule, from `[bans]`.
+#[derive(Debug, Clone, Copy)]
+pub struct BanRule {
+    /// Ban-worthy refusals that ban an address...
+    pub after: usize,
+    /// ...when they fall within this window.
+    pub within: Duration,
+    /// How long a ban lasts.
+    pub ban_for: Duration,
+    /// Most addresses tracked at once (memory bound).
+    pub max_addresses: usize,
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    /// When the recent ban-worthy refusals happened (at most `after`).
+    recent: VecDeque<Instant>,
+    /// Set while banned.
+    banned_until: Option<Instant>,
+}
+
+/// What a refusal did to its address.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Strike {
+    /// Counted; not (yet) banned.
+    Counted,
+    /// This refusal banned the address, for this long.
+    Banned(Duration),
+}
+
+/// The ban table.
+#[derive(Debug)]
+pub struct Bans {
+    rule: BanRule,
+    table: Mutex<HashMap<IpAddr, Track>>,
+}
+
+impl Bans {
+    /// An empty table under `rule`.
+    pub fn new(rule: BanRule) -> Bans {
+        Bans {
+            rule,
+            table: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Track>> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `ip` is banned at `now`; an expired ban is lifted (true in the
+    /// second value, so the caller logs the unban once).
+    pub fn is_banned(&self, ip: IpAddr, now: Instant) -> (bool, bool) {
+        let mut table = self.lock();
+        let Some(track) = table.get_mut(&ip) else {
+            return (false, false);
+        };
+        match track.banned_until {
+            Some(until) if now < until => (true, false),
+            Some(_) => {
+                table.remove(&ip);
+                crate::telemetry::bans_active(self.active_in(&table, now));
+                (false, true)
+            }
+            None => (false, false),
+        }
+    }
+
+    /// Counts one ban-worthy refusal of `ip`.
+    pub fn strike(&self, ip: IpAddr, now: Instant) -> Strike {
+        let mut table = self.lock();
+        if !table.contains_key(&ip) && table.len() >= self.rule.max_addresses {
+            // Room first: forget the quiet (or long unbanned) addresses.
+            let within = self.rule.within;
+            table.retain(|_, t| {
+                t.banned_until.is_some_and(|until| until > now)
+                    || t.recent
+                        .back()
+                        .is_some_and(|last| now.duration_since(*last) < within)
+            });
+            if table.len() >= self.rule.max_addresses {
+                return Strike::Counted;
+            }
+        }
+        let track = table.entry(ip).or_default();
+        if track.banned_until.is_some_and(|until| until > now) {
+            return Strike::Counted;
+        }
+        track.recent.push_back(now);
+        while track
+            .recent
+            .front()
+            .is_some_and(|first| now.duration_since(*first) > self.rule.within)
+        {
+            track.recent.pop_front();
+        }
+        if track.recent.len() < self.rule.after {
+            return Strike::Counted;
+        }
+        track.recent.clear();
+        track.banned_until = Some(now + self.rule.ban_for);
+        crate::telemetry::bans_active(self.active_in(&table, now));
+        Strike::Banned(self.rule.ban_for)
+    }
+
+    fn active_in(&self, table: &HashMap<IpAddr, Track>, now: Instant) -> usize {
+        table
+            .values()
+            .filter(|t| t.banned_until.is_some_and(|until| until > now))
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BanRule, Bans, Instant, Strike};
+    use std::time::Duration;
+
+    fn rule(max_addresses: usize) -> BanRule {
+        BanRule {
+            after: 3,
+            within: Duration::from_secs(60),
+            ban_for: Duration::from_secs(600),
+            max_addresses,
+        }
+    }
+
+    #[test]
+    fn the_third_strike_in_the_window_bans_until_it_expires() {
+        let bans = Bans::new(rule(100));
+        let ip = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(bans.strike(ip, t0), Strike::Counted);
+        // Outside the window: the first strike no longer counts.
+        assert_eq!(
+            bans.strike(ip, t0 + Duration::from_secs(70)),
+            Strike::Counted
+        );
+        assert_eq!(
+            bans.strike(ip, t0 + Duration::from_secs(80)),
+            Strike::Counted
+        );
+        assert_eq!(
+            bans.strike(ip, t0 + Duration::from_secs(90)),
+            Strike::Banned(Duration::from_secs(600))
+        );
+        assert_eq!(
+            bans.is_banned(ip, t0 + Duration::from_secs(100)),
+            (true, false)
+        );
+        assert_eq!(
+            bans.is_banned("10.0.0.2".parse().unwrap(), t0),
+            (false, false)
+        );
+        assert_eq!(
+            bans.is_banned(ip, t0 + Duration::from_secs(700)),
+            (false, true)
+        );
+        assert_eq!(
+            bans.is_banned(ip, t0 + Duration::from_secs(701)),
+            (false, false)
+        );
+    }
+
+    #[test]
+    fn the_table_stays_bounded() {
+        let bans = Bans::new(rule(2));
+        let t0 = Instant::now();
+        for i in 0..10u8 {
+            bans.strike(std::net::IpAddr::from([10, 0, 0, i]), t0);
+        }
+        assert!(bans.lock().len() <= 2);
+    }
+}

@@ -69,10 +69,13 @@ pub(crate) async fn serve_connection(
 ) {
     let listen = &shared.config.listen;
     let accepted_at = Instant::now();
+    // This connection keeps the TLS settings and address policy it started
+    // with, whatever a reload swaps in meanwhile.
+    let live = shared.live.load_full();
     // Address checks first: a refused address never costs a TLS handshake.
     let admitted = tokio::time::timeout(
         listen.handshake_timeout,
-        shared.admission.admit(&mut stream, peer),
+        live.admission.admit(&mut stream, peer),
     )
     .await;
     let client_ip = match admitted {
@@ -81,7 +84,7 @@ pub(crate) async fn serve_connection(
         Err(_) => {
             // Silent: a trusted balancer that never sent its header, or a client
             // that never started TLS.
-            let reason = if shared.admission.is_trusted_proxy(peer.ip()) {
+            let reason = if live.admission.is_trusted_proxy(peer.ip()) {
                 Reason::MissingProxyHeader
             } else {
                 Reason::HandshakeTimeout
@@ -110,7 +113,7 @@ pub(crate) async fn serve_connection(
     };
     let _open = telemetry::OpenConnection::count();
     let handshake =
-        tokio::time::timeout(listen.handshake_timeout, shared.acceptor.accept(stream)).await;
+        tokio::time::timeout(listen.handshake_timeout, live.acceptor.accept(stream)).await;
     let handshake_took = accepted_at.elapsed();
     let tls_stream = match handshake {
         Ok(Ok(s)) => {

@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::{Bytes, BytesMut};
 use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -70,8 +71,9 @@ pub struct App {
     mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
     /// Which identity owns which MCP session, and the caps.
     sessions: Arc<SessionOwners>,
-    /// Origin and bearer-token checks, and the metadata document.
-    resource: ProtectedResource,
+    /// Origin and bearer-token checks, and the metadata document; a reload
+    /// swaps in one with a new key set and revocation list.
+    resource: ArcSwap<ProtectedResource>,
     /// Where every refusal is written.
     seclog: Arc<SecurityLog>,
     /// Where tool calls refused on their headers are recorded.
@@ -134,11 +136,16 @@ impl App {
             limits,
             mcp,
             sessions,
-            resource,
+            resource: ArcSwap::from_pointee(resource),
             seclog,
             audit,
             rate,
         }
+    }
+
+    /// Puts `resource` in force for the requests that start from now on.
+    pub fn set_resource(&self, resource: ProtectedResource) {
+        self.resource.store(Arc::new(resource));
     }
 
     /// A `tools/call` whose headers name a tool the token may not call is
@@ -173,7 +180,7 @@ impl App {
         if let Some(body) = unread {
             let _ = read_body(body, self.limits.max_body, self.limits.body_timeout).await;
         }
-        refusal::response(&denial, self.resource.metadata_url())
+        refusal::response(&denial, self.resource.load().metadata_url())
     }
 
     /// Handles one request from an authenticated connection, counting its answer.
@@ -201,15 +208,17 @@ impl App {
             .and_then(|()| check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts))
             .and_then(|()| match parts.uri.path() {
                 METADATA_PATH if parts.method == http::Method::GET => Ok(None),
-                path if path == self.limits.mcp_path => {
-                    self.resource.admit(&parts.headers, &connection).map(Some)
-                }
+                path if path == self.limits.mcp_path => self
+                    .resource
+                    .load()
+                    .admit(&parts.headers, &connection)
+                    .map(Some),
                 path => Err(Denial::new(Reason::PathNotFound)
                     .with_detail(path.chars().take(128).collect::<String>())),
             });
         let grant = match early {
             Ok(Some(grant)) => grant,
-            Ok(None) => return Ok(self.resource.metadata_response()),
+            Ok(None) => return Ok(self.resource.load().metadata_response()),
             Err(denial) => return Ok(self.refuse(denial, &connection, Some(body)).await),
         };
         let identity = connection.identity.id.clone();

@@ -50,6 +50,8 @@
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
 //!   slots ([`calendar::slots`]), the checks both backends share
 //!   ([`calendar::edits`]), the embedded store and the Google backend.
+//! - [`reload`]: SIGHUP reloads; [`rate`] and [`bans`]: rate limits and
+//!   in-process bans; [`telemetry`]: Prometheus metrics.
 //! - [`secrets`]: `ENC:` values (AES-256-GCM) for credentials at rest.
 //! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
 //!   holds the commands themselves.
@@ -74,6 +76,7 @@ pub mod logsink;
 pub mod mcp;
 pub mod rate;
 pub mod refusal;
+pub mod reload;
 pub mod resource;
 pub mod seclog;
 pub mod secrets;

@@ -183,8 +183,8 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
-        Command::Serve { config } => match load_checked(&config) {
-            Ok(config) => serve(config),
+        Command::Serve { config: path } => match load_checked(&path) {
+            Ok(config) => serve(config, &path),
             Err(code) => code,
         },
         Command::Token {
@@ -253,7 +253,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             match load_checked(&config_path) {
-                Ok(config) => serve(config),
+                Ok(config) => serve(config, &config_path),
                 Err(code) => code,
             }
         }
@@ -353,7 +353,7 @@ fn encrypt_stdin(key_file: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(config: Config) -> ExitCode {
+fn serve(config: Config, path: &Path) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -369,7 +369,7 @@ fn serve(config: Config) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
-        wait_for_stop(&gateway).await;
+        wait_for_stop(&gateway, path).await;
         tracing::info!("shutting down: draining connections");
         gateway.shutdown.cancel();
         let _ = gateway.task.await;
@@ -378,8 +378,9 @@ fn serve(config: Config) -> ExitCode {
 }
 
 /// Waits for SIGINT or SIGTERM; on SIGHUP reopens the log files (logrotate's
-/// `postrotate`) and keeps serving.
-async fn wait_for_stop(gateway: &server::Gateway) {
+/// `postrotate`), reloads what can change live from the config at `path`, and
+/// keeps serving.
+async fn wait_for_stop(gateway: &server::Gateway, path: &Path) {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut hup) = match (
         signal(SignalKind::terminate()),
@@ -398,7 +399,18 @@ async fn wait_for_stop(gateway: &server::Gateway) {
             _ = term.recv() => return,
             _ = hup.recv() => {
                 gateway.reopen_logs();
-                tracing::info!("SIGHUP: log files reopened");
+                match gateway.reload(path) {
+                    Ok(notes) => {
+                        for note in notes {
+                            tracing::warn!("{note}");
+                        }
+                    }
+                    Err(problems) => {
+                        for problem in problems.0 {
+                            tracing::error!("reload refused: {problem}");
+                        }
+                    }
+                }
             }
         }
     }

@@ -19,6 +19,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use arc_swap::ArcSwap;
+
 use crate::admission::NetworkAdmission;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
@@ -33,6 +35,7 @@ use crate::http::{App, RequestLimits};
 use crate::limits::AddressSlots;
 use crate::mcp::session::{SessionLimits, SessionOwners};
 use crate::rate::RateLimits;
+use crate::reload::Reloader;
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
 use crate::{admission, mcp, telemetry, tls};
@@ -51,6 +54,8 @@ pub struct Gateway {
     seclog: Arc<SecurityLog>,
     /// The audit log, reopened on SIGHUP.
     audit: Arc<AuditLog>,
+    /// Reloads the configuration on SIGHUP.
+    reloader: Arc<Reloader>,
 }
 
 impl Gateway {
@@ -60,14 +65,30 @@ impl Gateway {
         self.seclog.reopen();
         self.audit.reopen();
     }
+
+    /// Reloads what can change live from the config at `path` (see
+    /// [`crate::reload`]): notes on what needs a restart, or the problems.
+    pub fn reload(&self, path: &std::path::Path) -> Result<Vec<String>, Problems> {
+        self.reloader.reload(path)
+    }
+}
+
+/// The connection-level state a reload can replace.
+pub(crate) struct Live {
+    /// Server certificate, client CA and CRLs.
+    pub(crate) acceptor: TlsAcceptor,
+    /// Allowlist, PROXY peers and GeoIP.
+    pub(crate) admission: NetworkAdmission,
 }
 
 /// Everything a connection task needs, shared.
 pub(crate) struct Shared {
-    pub(crate) acceptor: TlsAcceptor,
+    /// What a reload replaces for new connections: TLS and the address policy.
+    pub(crate) live: ArcSwap<Live>,
+    /// The HTTP application.
     pub(crate) app: Arc<App>,
+    /// The configuration the gateway started with (listener settings).
     pub(crate) config: Config,
-    pub(crate) admission: NetworkAdmission,
     /// HTTP/1.1 + HTTP/2 connection settings, built once.
     pub(crate) http: auto::Builder<TokioExecutor>,
     pub(crate) seclog: Arc<SecurityLog>,
@@ -187,8 +208,9 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     }
     // Background upkeep, started once nothing can fail any more; each stops
     // with the gateway.
+    let revocation_watch = shutdown.child_token();
     if let Some(revocations) = revocations {
-        tokio::spawn(revocations.watch(shutdown.clone()));
+        tokio::spawn(revocations.watch(revocation_watch.clone()));
     }
     tokio::spawn(Arc::clone(&rate).upkeep(shutdown.clone()));
     tokio::spawn(close_idle_sessions(
@@ -199,15 +221,23 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     ));
     let http = http_builder(&config.listen);
     let shared = Arc::new(Shared {
-        acceptor: TlsAcceptor::from(server_tls),
-        app,
+        live: ArcSwap::from_pointee(Live {
+            acceptor: TlsAcceptor::from(server_tls),
+            admission,
+        }),
+        app: Arc::clone(&app),
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         bans,
-        config,
-        admission,
+        config: config.clone(),
         seclog: Arc::clone(&seclog),
         http,
     });
+    let reloader = Arc::new(Reloader::new(
+        Arc::clone(&shared),
+        config,
+        revocation_watch,
+        shutdown.clone(),
+    ));
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!(%local_addr, "mcp-gateway listening");
     Ok(Gateway {
@@ -217,11 +247,12 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         metrics_addr,
         seclog,
         audit,
+        reloader,
     })
 }
 
 /// Sets the expiry gauges an alert watches: server certificate, client CA, CRLs.
-fn record_expiries(tls: &crate::config::Tls) {
+pub(crate) fn record_expiries(tls: &crate::config::Tls) {
     if let Some(at) = tls::earliest_expiry(&tls.certificate) {
         telemetry::certificate_expiry("server", at);
     }

@@ -58,6 +58,10 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
+    describe_counter!(
+        "mcp_gateway_config_reloads_total",
+        "Configuration reloads, by result."
+    );
     describe_gauge!(
         "mcp_gateway_bans_active",
         "Addresses banned in-process now."
@@ -201,6 +205,11 @@ pub fn backend_error(kind: &'static str) {
 /// A Calendar API request is tried again.
 pub fn backend_retry() {
     counter!("mcp_gateway_backend_retries_total").increment(1);
+}
+
+/// A reload ended (`success` or `failure`: the old configuration stays).
+pub fn reload(result: &'static str) {
+    counter!("mcp_gateway_config_reloads_total", "result" => result).increment(1);
 }
 
 /// Addresses banned in-process now.

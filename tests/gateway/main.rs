@@ -24,6 +24,7 @@ mod logrotate;
 mod mcp_flow;
 mod metrics;
 mod packaging;
+mod reload;
 mod revocation;
 mod scope;
 mod session_memory;

@@ -1,0 +1,152 @@
+//! Reloading without a restart (SIGHUP): the config file is read again and
+//! everything a reload covers — server certificate and key, client CA, CRLs,
+//! IP allowlist, PROXY peers, GeoIP database and exemptions, JWKS, revocation
+//! list — is built and validated in full first, then swapped in at once. Open
+//! connections keep what they started with; new handshakes and requests use
+//! the new state. An invalid file changes nothing: the problems are returned,
+//! logged and counted. Settings that cannot change live are named as needing
+//! a restart.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::admission::jwt::TokenVerifier;
+use crate::config::{Config, Problem, Problems};
+use crate::resource::ProtectedResource;
+use crate::server::{Live, Shared};
+use crate::{admission, telemetry, tls};
+
+/// What a running gateway needs to reload itself.
+pub struct Reloader {
+    /// The state connections read.
+    shared: Arc<Shared>,
+    /// The configuration in force (for what cannot change live).
+    running: Mutex<Config>,
+    /// Stops the watcher of the revocation list in force.
+    revocation_watch: Mutex<CancellationToken>,
+    /// The gateway's shutdown, parent of every watcher.
+    shutdown: CancellationToken,
+}
+
+/// The settings a reload cannot change, by the key an operator would edit.
+fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
+    let differs = [
+        (
+            "listen",
+            format!("{:?}", running.listen) != format!("{:?}", next.listen),
+        ),
+        (
+            "mcp",
+            format!("{:?}", running.mcp) != format!("{:?}", next.mcp),
+        ),
+        (
+            "backend",
+            format!("{:?}", running.backend) != format!("{:?}", next.backend),
+        ),
+        (
+            "metrics",
+            format!("{:?}", running.metrics) != format!("{:?}", next.metrics),
+        ),
+        (
+            "rate_limits",
+            format!("{:?}", running.rate_limits) != format!("{:?}", next.rate_limits),
+        ),
+        (
+            "bans",
+            format!("{:?}", running.bans) != format!("{:?}", next.bans),
+        ),
+        (
+            "log",
+            (
+                &running.network.security_log,
+                &running.network.audit_log,
+                running.network.allow_lines,
+            ) != (
+                &next.network.security_log,
+                &next.network.audit_log,
+                next.network.allow_lines,
+            ),
+        ),
+        ("tls.identity", running.tls.identity != next.tls.identity),
+    ];
+    differs
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(key, _)| format!("{key}: changed in the file, takes effect after a restart"))
+        .collect()
+}
+
+impl Reloader {
+    /// A reloader for the gateway behind `shared`, whose revocation list (if
+    /// any) is watched until `watch` is cancelled.
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        running: Config,
+        watch: CancellationToken,
+        shutdown: CancellationToken,
+    ) -> Reloader {
+        Reloader {
+            shared,
+            running: Mutex::new(running),
+            revocation_watch: Mutex::new(watch),
+            shutdown,
+        }
+    }
+
+    /// Reads `path` and puts what it says in force; the notes (settings that
+    /// need a restart), or every problem that kept the old state in force.
+    pub fn reload(&self, path: &Path) -> Result<Vec<String>, Problems> {
+        let outcome = self.try_reload(path);
+        telemetry::reload(if outcome.is_ok() {
+            "success"
+        } else {
+            "failure"
+        });
+        match &outcome {
+            Ok(notes) => tracing::info!(notes = notes.len(), "configuration reloaded"),
+            Err(problems) => {
+                tracing::error!(%problems, "configuration not reloaded; the previous one stays in force")
+            }
+        }
+        outcome
+    }
+
+    fn try_reload(&self, path: &Path) -> Result<Vec<String>, Problems> {
+        let next = Config::load(path)?;
+        let one = |p: Problem| Problems(vec![p]);
+        let server_tls = tls::server_config(&next.tls).map_err(Problems)?;
+        let network = admission::from_config(&next.network).map_err(one)?;
+        let verifier = TokenVerifier::from_config(&next.jwt).map_err(one)?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let notes = needs_restart(&running, &next);
+        // Everything is built: swap it in.
+        self.shared.live.store(Arc::new(Live {
+            acceptor: TlsAcceptor::from(server_tls),
+            admission: network,
+        }));
+        let revocations = verifier.revocations();
+        self.shared
+            .app
+            .set_resource(ProtectedResource::new(&running.mcp, verifier));
+        let watch = self.shutdown.child_token();
+        if let Some(list) = revocations {
+            tokio::spawn(list.watch(watch.clone()));
+        }
+        let previous = std::mem::replace(
+            &mut *self
+                .revocation_watch
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+            watch,
+        );
+        previous.cancel();
+        crate::server::record_expiries(&next.tls);
+        running.tls = next.tls;
+        running.network = next.network;
+        running.jwt = next.jwt;
+        Ok(notes)
+    }
+}

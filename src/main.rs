@@ -53,6 +53,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// A small certificate authority in one folder: CA, server and client certificates, CRL.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
     /// Make token signing keys and the JWKS that verifies them.
     Keys {
         #[command(subcommand)]
@@ -96,6 +101,67 @@ enum TokenCommand {
         /// What the token grants.
         #[command(flatten)]
         request: issue::Request,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create the CA (ca.pem, ca.key, an empty CRL) in DIR.
+    InitCa {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The CA's name (subject CN).
+        #[arg(long, default_value = "mcp-gateway client CA")]
+        name: String,
+    },
+    /// Issue a server certificate for the names clients connect to.
+    IssueServer {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// DNS names and IP addresses, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        names: Vec<String>,
+        /// Output stem: STEM.pem and STEM.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Issue a client certificate carrying an identity (URI SAN for spiffe://…, else DNS SAN; and the CN).
+    IssueClient {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The client identity.
+        #[arg(long)]
+        id: String,
+        /// Days of validity.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Output stem: STEM.pem and STEM.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate by serial and rewrite DIR/crl.pem.
+    Revoke {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The serial (hex, as `certs list` shows it).
+        #[arg(long)]
+        serial: String,
+    },
+    /// Rewrite DIR/crl.pem with a fresh nextUpdate (7 days).
+    Crl {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// List what the CA issued: serial, kind, name, expiry, revocation.
+    List {
+        /// The CA folder.
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -213,6 +279,22 @@ fn main() -> ExitCode {
                     .map_err(|e| anyhow::anyhow!("jwt.revocations: {e}")),
             };
             report("token revoke", outcome)
+        }
+        Command::Certs { command } => {
+            use mcp_gateway::cli::certs::CaFolder;
+            let outcome = match command {
+                CertsCommand::InitCa { dir, name } => CaFolder::at(&dir).init(&name),
+                CertsCommand::IssueServer { dir, names, out } => {
+                    CaFolder::at(&dir).issue_server(&names, &out)
+                }
+                CertsCommand::IssueClient { dir, id, days, out } => {
+                    CaFolder::at(&dir).issue_client(&id, days, &out)
+                }
+                CertsCommand::Revoke { dir, serial } => CaFolder::at(&dir).revoke(&serial),
+                CertsCommand::Crl { dir } => CaFolder::at(&dir).refresh_crl(),
+                CertsCommand::List { dir } => CaFolder::at(&dir).list(),
+            };
+            report("certs", outcome)
         }
         Command::Keys {
             command: KeysCommand::Generate { out, algorithm },

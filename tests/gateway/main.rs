@@ -19,6 +19,7 @@ mod google_config;
 mod handshake;
 mod holding;
 mod http2;
+mod lifecycle;
 mod limits;
 mod logrotate;
 mod mcp_flow;

@@ -1,0 +1,160 @@
+//! The certificate procedures of certs/README.md, run as written: its
+//! `mcp-gateway certs` blocks make a CA, a server and a client certificate; a
+//! gateway serves with them; the revocation block revokes the client, and after
+//! a reload its next connection is refused.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{Setup, initialize_body, post, render};
+
+/// The sh block marked `<!-- test: NAME -->` in certs/README.md.
+fn documented(name: &str) -> String {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/certs/README.md")).unwrap();
+    let marker = format!("<!-- test: {name} -->\n```sh\n");
+    let start = doc
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} block"))
+        + marker.len();
+    doc[start..start + doc[start..].find("```").unwrap()].to_owned()
+}
+
+/// Runs a documented block in `dir` with this build's binary as `mcp-gateway`.
+fn run(dir: &Path, block: &str) -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(dir)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{block}\n{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    said
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_certificate_procedures_work() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let listed = run(dir.path(), &documented("certs-issue"));
+    assert_eq!(
+        listed.lines().filter(|l| l.contains("valid")).count(),
+        2,
+        "{listed}"
+    );
+    assert!(listed.contains("client  spiffe://corp/agent/1"), "{listed}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("agent-1.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    // A gateway serving with what the doc made, and a token key of its own.
+    let signing_pem = mcp_gateway::cli::keys::generate_ed25519_pem().unwrap();
+    let signer = mcp_gateway::cli::keys::load_signing_key(&signing_pem).unwrap();
+    std::fs::write(dir.path().join("signing.key"), &signing_pem).unwrap();
+    std::fs::write(
+        dir.path().join("jwks.json"),
+        mcp_gateway::cli::keys::jwks(&[&signer]).to_string(),
+    )
+    .unwrap();
+    let setup = Setup {
+        identity: "san_uri".into(),
+        tls: "crls = [\"ca/crl.pem\"]".into(),
+        ..Setup::default()
+    };
+    let text = render(&setup)
+        .replace("client_ca = \"ca.pem\"", "client_ca = \"ca/ca.pem\"")
+        .replace(
+            "allowed_hosts = [\"localhost\", \"127.0.0.1\", \"[::1]\"]",
+            "allowed_hosts = [\"gw.vpn.example\", \"127.0.0.1\"]",
+        );
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, &text).unwrap();
+    let config = mcp_gateway::config::Config::load(&config_path).unwrap();
+    let gateway = mcp_gateway::server::start(config).await.unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    let agent = mcp_gateway::cli::pki::Issued {
+        cert_pem: read("agent-1.pem"),
+        key_pem: read("agent-1.key"),
+    };
+    let ca = read("ca/ca.pem");
+    let request = mcp_gateway::cli::token::TokenRequest::full_access(
+        "spiffe://corp/agent/1",
+        &["127.0.0.0/8"],
+        std::time::Duration::from_secs(600),
+    );
+    let claims =
+        mcp_gateway::cli::token::claims(&request, crate::common::ISSUER, crate::common::AUDIENCE)
+            .unwrap();
+    let token = mcp_gateway::cli::token::sign(&claims, &signer).unwrap();
+    // The server certificate names gw.vpn.example and 10.8.0.1: reach it by
+    // that name, resolved to the test's loopback listener.
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .identity(
+            reqwest::Identity::from_pem(format!("{}{}", agent.cert_pem, agent.key_pem).as_bytes())
+                .unwrap(),
+        )
+        .resolve("gw.vpn.example", gateway.local_addr)
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    let named = format!("https://gw.vpn.example:{}/mcp", gateway.local_addr.port());
+    let response = post(&client, &named, initialize_body("2025-11-25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    run(dir.path(), &documented("certs-revoke"));
+    assert!(run(dir.path(), "mcp-gateway certs list --dir ca").contains("revoked"));
+    assert_eq!(gateway.reload(&config_path), Ok(Vec::new()));
+    // A fresh client: a fresh handshake, where revocation applies.
+    let fresh = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .identity(
+            reqwest::Identity::from_pem(format!("{}{}", agent.cert_pem, agent.key_pem).as_bytes())
+                .unwrap(),
+        )
+        .resolve("gw.vpn.example", gateway.local_addr)
+        .build()
+        .unwrap();
+    assert!(
+        post(&fresh, &named, initialize_body("2025-11-25"))
+            .send()
+            .await
+            .is_err(),
+        "a revoked certificate got in"
+    );
+    // Refreshing the CRL keeps it valid and the revocation in it.
+    run(dir.path(), "mcp-gateway certs crl --dir ca");
+    assert_eq!(gateway.reload(&config_path), Ok(Vec::new()));
+    assert!(
+        post(&fresh, &named, initialize_body("2025-11-25"))
+            .send()
+            .await
+            .is_err()
+    );
+    gateway.shutdown.cancel();
+}

@@ -1,6 +1,7 @@
 //! Command-line helpers behind the binary: development PKI, token signing keys,
 //! token issuing, `quickstart`, and the container `healthcheck`.
 
+pub mod args;
 pub mod certs;
 pub mod healthcheck;
 pub mod issue;

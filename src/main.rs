@@ -117,6 +117,24 @@ fn main() -> ExitCode {
                 .map(|kid| format!("{}: new signing key, kid {kid}", out.display())),
         ),
         Command::Keys {
+            command: KeysCommand::Rotate { config },
+        } => match Config::load(&config) {
+            Ok(config) => report(
+                "keys rotate",
+                mcp_gateway::cli::rotation::rotate(&config.jwt, chrono::Utc::now().timestamp()),
+            ),
+            Err(problems) => report("keys rotate", Err(anyhow::anyhow!("{problems}"))),
+        },
+        Command::Keys {
+            command: KeysCommand::Prune { config },
+        } => match Config::load(&config) {
+            Ok(config) => report(
+                "keys prune",
+                mcp_gateway::cli::rotation::prune(&config.jwt, chrono::Utc::now().timestamp()),
+            ),
+            Err(problems) => report("keys prune", Err(anyhow::anyhow!("{problems}"))),
+        },
+        Command::Keys {
             command: KeysCommand::Jwks { key, add },
         } => report(
             "keys jwks",

@@ -183,6 +183,18 @@ pub enum KeysCommand {
         #[arg(long, default_value = "EdDSA")]
         algorithm: String,
     },
+    /// Replace jwt.signing_key with a new key; its public half joins jwt.jwks, the old one stays until pruned.
+    Rotate {
+        /// The TOML configuration (for jwt.signing_key and jwt.jwks).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Drop from jwt.jwks the keys retired longer ago than jwt.max_lifetime.
+    Prune {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Print the JWKS that verifies a signing key, or add the key to a JWKS file.
     Jwks {
         /// The signing key (PEM).

@@ -8,4 +8,5 @@ pub mod issue;
 pub mod keys;
 pub mod pki;
 pub mod quickstart;
+pub mod rotation;
 pub mod token;

@@ -158,3 +158,92 @@ async fn the_documented_certificate_procedures_work() {
     );
     gateway.shutdown.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_signing_key_rotation_refuses_no_valid_token() {
+    let gw = crate::common::TestGateway::start().await;
+    let config_path = gw.dir_path().join("gateway.toml");
+    std::fs::write(&config_path, render(&Setup::default())).unwrap();
+    let cert = gw.client_cert("agent-a");
+    let status = |token: String| {
+        let client = crate::common::http_client_with_token(
+            &gw.pki.ca.issued.cert_pem,
+            Some(&cert),
+            Some(&token),
+        );
+        let url = gw.url();
+        async move {
+            post(&client, &url, initialize_body("2025-11-25"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let issue = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["token", "issue", "--config"])
+            .arg(&config_path)
+            .args([
+                "--client",
+                "agent-a",
+                "--permissions",
+                "readCalendars",
+                "--calendars",
+                "*",
+                "--allowed-ips",
+                "127.0.0.0/8",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let old_token = issue();
+    assert_eq!(status(old_token.clone()).await, 200);
+
+    let said = run(gw.dir_path(), &documented("keys-rotate"));
+    assert!(said.contains("new signing key"), "{said}");
+    assert_eq!(gw.gateway.reload(&config_path), Ok(Vec::new()));
+    let new_token = issue();
+    assert_ne!(
+        new_token.split('.').next(),
+        old_token.split('.').next(),
+        "the kid changed"
+    );
+    assert_eq!(status(new_token.clone()).await, 200);
+    assert_eq!(
+        status(old_token.clone()).await,
+        200,
+        "the old key still verifies its tokens"
+    );
+
+    // Too early to prune: the old key stays.
+    let said = run(gw.dir_path(), &documented("keys-prune"));
+    assert!(said.contains("nothing to prune"), "{said}");
+    // Once the old key retired longer ago than max_lifetime, it goes.
+    let retired = gw.dir_path().join("jwks.retired.json");
+    let backdated: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&retired).unwrap()).unwrap();
+    let backdated: serde_json::Map<String, serde_json::Value> = backdated
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| (k.clone(), serde_json::json!(0)))
+        .collect();
+    std::fs::write(&retired, serde_json::Value::Object(backdated).to_string()).unwrap();
+    let said = run(gw.dir_path(), &documented("keys-prune"));
+    assert!(said.contains("1 retired key(s) removed"), "{said}");
+    assert_eq!(gw.gateway.reload(&config_path), Ok(Vec::new()));
+    assert_eq!(status(old_token).await, 401);
+    assert_eq!(status(new_token).await, 200);
+    gw.expect_security_line_starting(
+        "DENY stage=jwt reason=unknown_kid ip=127.0.0.1 client=agent-a",
+    )
+    .await;
+}

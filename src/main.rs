@@ -181,6 +181,9 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
         ExitCode::from(EXIT_CONFIG)
     })?;
     let mut problems = tls::server_config(&config.tls).err().unwrap_or_default();
+    if let Some(metrics_tls) = &config.metrics.tls {
+        problems.extend(tls::metrics_config(metrics_tls).err().unwrap_or_default());
+    }
     if let Err(problem) = admission::from_config(&config.network) {
         problems.push(problem);
     }

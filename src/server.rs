@@ -198,10 +198,17 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         .map(TcpListener::local_addr)
         .transpose()?;
     record_expiries(&config.tls);
+    let metrics_tls = match &config.metrics.tls {
+        Some(settings) => Some(TlsAcceptor::from(
+            tls::metrics_config(settings).map_err(Problems)?,
+        )),
+        None => None,
+    };
     if let Some(metrics_listener) = metrics_listener {
         tokio::spawn(telemetry::serve(
             metrics_listener,
             config.metrics.allow.clone(),
+            metrics_tls,
             Arc::clone(&seclog),
             shutdown.clone(),
         ));

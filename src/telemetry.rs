@@ -243,6 +243,7 @@ pub fn crl_next_update(key: String, unix_seconds: i64) {
 pub async fn serve(
     listener: TcpListener,
     allow: Vec<IpNet>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     seclog: std::sync::Arc<SecurityLog>,
     shutdown: CancellationToken,
 ) {
@@ -270,6 +271,7 @@ pub async fn serve(
             continue;
         }
         let handle = handle.clone();
+        let (tls, seclog) = (tls.clone(), std::sync::Arc::clone(&seclog));
         tokio::spawn(async move {
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                 let handle = handle.clone();
@@ -286,11 +288,24 @@ pub async fn serve(
                     response.map_err(std::io::Error::other)
                 }
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service);
-            let _ = tokio::time::timeout(Duration::from_secs(30), connection).await;
+            let http = hyper::server::conn::http1::Builder::new();
+            let mut http = http;
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10));
+            let served = async {
+                match tls {
+                    None => {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Err(e) => seclog.deny(&crate::tls::handshake_denial(&e), ip, None),
+                    },
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(30), served).await;
         });
     }
 }

@@ -140,6 +140,20 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     Ok(Arc::new(config))
 }
 
+/// The metrics listener's TLS (`[metrics.tls]`): the same client-certificate
+/// rules as the MCP listener, HTTP/1.1 only; problems name `metrics.tls.*`.
+pub fn metrics_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
+    let config = server_config(tls).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| Problem::new(format!("metrics.{}", p.key), p.problem))
+            .collect::<Vec<_>>()
+    })?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// The earliest `notAfter` (Unix seconds) among the PEM certificates at
 /// `path`, for the expiry metrics; `None` when none can be read.
 pub fn earliest_expiry(path: &std::path::Path) -> Option<i64> {

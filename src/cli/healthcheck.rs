@@ -34,6 +34,12 @@ pub fn check(config: &Config) -> anyhow::Result<String> {
         return Ok(format!("healthy: {mcp} accepts connections"));
     }
     let metrics = local(config.metrics.listen);
+    if config.metrics.tls.is_some() {
+        // Scrapers present certificates; the probe has none: a connection will do.
+        TcpStream::connect_timeout(&metrics, PROBE_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("metrics.listen {metrics}: {e}"))?;
+        return Ok(format!("healthy: {mcp} and {metrics} accept connections"));
+    }
     let mut stream = TcpStream::connect_timeout(&metrics, PROBE_TIMEOUT)
         .map_err(|e| anyhow::anyhow!("metrics.listen {metrics}: {e}"))?;
     stream.set_read_timeout(Some(PROBE_TIMEOUT))?;

@@ -1,12 +1,13 @@
 //! The `[metrics]` table: where Prometheus scrapes, and who may.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::config::Problem;
 use crate::config::network::parse_cidr;
+use crate::config::{IdentitySource, Problem, Tls};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -14,6 +15,15 @@ pub(super) struct RawMetrics {
     enabled: bool,
     listen: String,
     allow: Vec<String>,
+    tls: Option<RawMetricsTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetricsTls {
+    certificate: PathBuf,
+    private_key: PathBuf,
+    client_ca: PathBuf,
 }
 
 impl Default for RawMetrics {
@@ -22,6 +32,7 @@ impl Default for RawMetrics {
             enabled: true,
             listen: "127.0.0.1:9464".into(),
             allow: vec!["127.0.0.0/8".into(), "::1".into()],
+            tls: None,
         }
     }
 }
@@ -35,9 +46,11 @@ pub struct Metrics {
     pub listen: SocketAddr,
     /// Scrapers allowed to connect (checked before anything is read).
     pub allow: Vec<IpNet>,
+    /// When set, scrapers must present a client certificate from this CA.
+    pub tls: Option<Tls>,
 }
 
-pub(super) fn validate(raw: RawMetrics, problems: &mut Vec<Problem>) -> Metrics {
+pub(super) fn validate(raw: RawMetrics, base: &Path, problems: &mut Vec<Problem>) -> Metrics {
     let listen = raw.listen.parse().unwrap_or_else(|_| {
         problems.push(Problem::new(
             "metrics.listen",
@@ -61,9 +74,30 @@ pub(super) fn validate(raw: RawMetrics, problems: &mut Vec<Problem>) -> Metrics 
             "is empty: list the Prometheus servers that scrape (or set enabled = false)",
         ));
     }
+    let tls = raw.tls.map(|t| {
+        let mut file = |key: &str, path: PathBuf| {
+            let path = base.join(path);
+            if !path.is_file() {
+                problems.push(Problem::new(
+                    key,
+                    format!("file not found: {}", path.display()),
+                ));
+            }
+            path
+        };
+        Tls {
+            certificate: file("metrics.tls.certificate", t.certificate),
+            private_key: file("metrics.tls.private_key", t.private_key),
+            client_ca: file("metrics.tls.client_ca", t.client_ca),
+            crls: Vec::new(),
+            allow_tls12: false,
+            identity: IdentitySource::SubjectCn,
+        }
+    });
     Metrics {
         enabled: raw.enabled,
         listen,
         allow,
+        tls,
     }
 }

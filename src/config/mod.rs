@@ -269,7 +269,7 @@ impl Config {
         };
         let network =
             network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
-        let metrics = metrics::validate(raw.metrics, &mut problems);
+        let metrics = metrics::validate(raw.metrics, base, &mut problems);
         let rate_limits = protection::rate_limits(raw.rate_limits);
         let bans = protection::bans(raw.bans, &mut problems);
         if problems.is_empty() {

@@ -153,3 +153,22 @@ fn the_shipped_prometheus_config_and_alerts_pass_promtool() {
         );
     }
 }
+
+#[tokio::test]
+async fn scrapers_can_be_required_to_present_a_client_certificate() {
+    let gw = TestGateway::start_custom(|_, _, s| {
+        s.metrics = "[metrics.tls]\ncertificate = \"server.pem\"\nprivate_key = \"server.key\"\nclient_ca = \"ca.pem\"".into();
+    })
+    .await;
+    let addr = gw.gateway.metrics_addr.unwrap();
+    let url = format!("https://127.0.0.1:{}/metrics", addr.port());
+    let prometheus = gw.client_cert("prometheus");
+    let with_cert = http_client(&gw.pki.ca.issued.cert_pem, Some(&prometheus));
+    let page = with_cert.get(&url).send().await.unwrap();
+    assert_eq!(page.version(), reqwest::Version::HTTP_11);
+    assert!(page.text().await.unwrap().contains("# HELP"));
+    let without = http_client(&gw.pki.ca.issued.cert_pem, None);
+    assert!(without.get(&url).send().await.is_err());
+    gw.expect_security_line_starting("DENY stage=tls reason=no_certificate ip=127.0.0.1 client=-")
+        .await;
+}

@@ -1,8 +1,8 @@
 //! A valid token must not be able to grow the gateway without bound by opening
 //! MCP sessions: idle sessions are closed for real, and the memory they held is
-//! reused. Measured on the real binary (RSS from /proc), over four rounds of
+//! reused. Measured on the real binary (RSS from /proc), over five rounds of
 //! sessions that are left to expire: once the allocator has warmed up (round
-//! two), later peaks stay near it, where sessions that were never freed would
+//! three), later peaks stay near it, where sessions that were never freed would
 //! add up round after round (about 50 KB each).
 
 use std::time::Duration;
@@ -69,7 +69,7 @@ async fn expired_sessions_give_their_memory_back() {
     }
     let mut peaks = Vec::new();
     let mut first_session = String::new();
-    for round in 0..4 {
+    for round in 0..5 {
         let mut tasks = Vec::new();
         for client in &clients {
             let (client, url) = (client.clone(), url.clone());
@@ -108,11 +108,12 @@ async fn expired_sessions_give_their_memory_back() {
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(stderr.lines().count() < 10, "diagnostic flood:\n{stderr}");
     assert!(!stderr.contains("rmcp"), "{stderr}");
-    let (warm, last) = (peaks[1], peaks[3]);
-    eprintln!("RSS peaks over four rounds of {SESSIONS_PER_ROUND} sessions (KiB): {peaks:?}");
-    // Never-freed sessions would add some 70 MiB a round: 140 MiB by round four.
+    let (warm, last) = (peaks[2], peaks[4]);
+    eprintln!("RSS peaks over five rounds of {SESSIONS_PER_ROUND} sessions (KiB): {peaks:?}");
+    // Never-freed sessions would add some 70 MiB a round, 140 MiB over the last
+    // two; an allocator still settling adds a few.
     assert!(
-        last <= warm + warm / 5,
+        last <= warm + 30 * 1024,
         "memory kept growing with expired sessions: {peaks:?} KiB"
     );
 }

@@ -285,6 +285,7 @@ fn serve(config: Config, path: &Path) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         };
+        gateway.watch_config(path);
         wait_for_stop(&gateway, path).await;
         tracing::info!("shutting down: draining connections");
         gateway.shutdown.cancel();

@@ -5,7 +5,7 @@
 //! connections keep what they started with; new handshakes and requests use
 //! the new state. An invalid file changes nothing: the problems are returned,
 //! logged and counted. Settings that cannot change live are named as needing
-//! a restart.
+//! a restart. [`Reloader::watch`] does the same when one of the files changes.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -79,7 +79,59 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
         .collect()
 }
 
+/// How often the watched files are looked at.
+pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The files a reload reads, as (path, modification time, length): a change
+/// in any of them is a reason to reload.
+fn fingerprint(
+    path: &Path,
+    config: &Config,
+) -> Vec<(std::path::PathBuf, Option<std::time::SystemTime>, u64)> {
+    let mut files = vec![
+        path.to_owned(),
+        config.tls.certificate.clone(),
+        config.tls.private_key.clone(),
+        config.tls.client_ca.clone(),
+        config.jwt.jwks.clone(),
+    ];
+    files.extend(config.tls.crls.iter().cloned());
+    files.extend(config.network.geo.as_ref().map(|g| g.database.clone()));
+    files
+        .into_iter()
+        .map(|file| {
+            let meta = std::fs::metadata(&file).ok();
+            let modified = meta.as_ref().and_then(|m| m.modified().ok());
+            let length = meta.map_or(0, |m| m.len());
+            (file, modified, length)
+        })
+        .collect()
+}
+
 impl Reloader {
+    /// Reloads whenever the config file or a file it names (certificate, key,
+    /// CA, CRLs, JWKS, GeoIP database) changes, checked every
+    /// [`WATCH_INTERVAL`], until shutdown. The revocation list has its own watcher.
+    pub async fn watch(self: Arc<Self>, path: std::path::PathBuf) {
+        let current = |reloader: &Reloader| {
+            let running = reloader.running.lock().unwrap_or_else(|p| p.into_inner());
+            fingerprint(&path, &running)
+        };
+        let mut seen = current(&self);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(WATCH_INTERVAL) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+            let now = current(&self);
+            if now != seen {
+                // A failed reload is logged and counted; a later change retries.
+                let _ = self.reload(&path);
+                seen = current(&self);
+            }
+        }
+    }
+
     /// A reloader for the gateway behind `shared`, whose revocation list (if
     /// any) is watched until `watch` is cancelled.
     pub(crate) fn new(

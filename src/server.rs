@@ -66,6 +66,12 @@ impl Gateway {
         self.audit.reopen();
     }
 
+    /// Reloads on its own whenever the config at `path`, or a file it names,
+    /// changes (see [`crate::reload::Reloader::watch`]).
+    pub fn watch_config(&self, path: &std::path::Path) {
+        tokio::spawn(Arc::clone(&self.reloader).watch(path.to_owned()));
+    }
+
     /// Reloads what can change live from the config at `path` (see
     /// [`crate::reload`]): notes on what needs a restart, or the problems.
     pub fn reload(&self, path: &std::path::Path) -> Result<Vec<String>, Problems> {

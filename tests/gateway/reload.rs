@@ -139,3 +139,46 @@ async fn a_reload_under_traffic_loses_nothing_and_applies_the_new_crl() {
         ["listen: changed in the file, takes effect after a restart"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_file_is_reloaded_without_a_signal() {
+    let gw = TestGateway::start_custom(|dir, ca, s| {
+        std::fs::write(dir.join("crl.pem"), crl(ca, &[])).unwrap();
+        s.tls = TLS.into();
+        s.mcp = MCP.into();
+    })
+    .await;
+    let config = gw.dir_path().join("gateway.toml");
+    std::fs::write(&config, render(&setup(TLS, ""))).unwrap();
+    gw.gateway.watch_config(&config);
+    let mut params = Authority::client_params("agent-doomed").unwrap();
+    params.serial_number = Some(SerialNumber::from(0xbeefu64));
+    let doomed = gw.pki.ca.sign(&params).unwrap();
+    let attempt = || {
+        let client = http_client_with_token(
+            &gw.pki.ca.issued.cert_pem,
+            Some(&doomed),
+            Some(&gw.pki.token("agent-doomed")),
+        );
+        let url = gw.url();
+        async move {
+            post(&client, &url, initialize_body("2025-11-25"))
+                .send()
+                .await
+                .is_ok()
+        }
+    };
+    assert!(attempt().await);
+    let next = gw.dir_path().join("crl.pem.new");
+    std::fs::write(&next, crl(&gw.pki.ca, &[0xbeef])).unwrap();
+    std::fs::rename(&next, gw.dir_path().join("crl.pem")).unwrap();
+    let mut refused = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !attempt().await {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the new CRL was not picked up");
+}

@@ -45,6 +45,45 @@ fn run(dir: &Path, block: &str) -> String {
     said
 }
 
+/// The DER of the first certificate in a PEM file, hex.
+fn pem_der_hex(path: &Path) -> String {
+    use rustls::pki_types::pem::PemObject;
+    hex(rustls::pki_types::CertificateDer::from_pem_file(path)
+        .unwrap()
+        .as_ref())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The certificate the gateway at `addr` presents in a new handshake, hex DER.
+async fn served_certificate(
+    ca: &str,
+    client: &mcp_gateway::cli::pki::Issued,
+    addr: std::net::SocketAddr,
+) -> String {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.as_bytes()).unwrap())
+        .unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(client.cert_pem.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(client.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from("gw.vpn.example").unwrap(), tcp)
+        .await
+        .unwrap();
+    hex(tls.get_ref().1.peer_certificates().unwrap()[0].as_ref())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_certificate_procedures_work() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -126,6 +165,14 @@ async fn the_documented_certificate_procedures_work() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+
+    // Server certificate rotation, as documented: new handshakes get the new one.
+    let before = served_certificate(&ca, &agent, gateway.local_addr).await;
+    run(dir.path(), &documented("certs-rotate-server"));
+    assert_eq!(gateway.reload(&config_path), Ok(Vec::new()));
+    let after = served_certificate(&ca, &agent, gateway.local_addr).await;
+    assert_ne!(before, after, "the rotated certificate is not served");
+    assert_eq!(after, pem_der_hex(&dir.path().join("server.pem")));
 
     run(dir.path(), &documented("certs-revoke"));
     assert!(run(dir.path(), "mcp-gateway certs list --dir ca").contains("revoked"));

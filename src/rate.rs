@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
@@ -26,12 +27,33 @@ pub struct RateBudgets {
     pub writes_per_minute_per_client: Option<NonZeroU32>,
 }
 
-/// The buckets.
-pub struct RateLimits {
+/// The buckets of one set of budgets.
+struct Buckets {
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     reads: Option<DefaultKeyedRateLimiter<String>>,
     writes: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+/// The limits in force; a reload swaps in new budgets (with fresh buckets).
+pub struct RateLimits {
+    buckets: ArcSwap<Buckets>,
     clock: DefaultClock,
+}
+
+impl Buckets {
+    fn new(budgets: RateBudgets) -> Buckets {
+        Buckets {
+            per_address: budgets
+                .requests_per_second_per_address
+                .map(|n| RateLimiter::keyed(Quota::per_second(n))),
+            reads: budgets
+                .reads_per_minute_per_client
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            writes: budgets
+                .writes_per_minute_per_client
+                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+        }
+    }
 }
 
 fn limited(what: &str, wait: Duration) -> Denial {
@@ -45,22 +67,19 @@ impl RateLimits {
     /// Buckets for `budgets`.
     pub fn new(budgets: RateBudgets) -> RateLimits {
         RateLimits {
-            per_address: budgets
-                .requests_per_second_per_address
-                .map(|n| RateLimiter::keyed(Quota::per_second(n))),
-            reads: budgets
-                .reads_per_minute_per_client
-                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
-            writes: budgets
-                .writes_per_minute_per_client
-                .map(|n| RateLimiter::keyed(Quota::per_minute(n))),
+            buckets: ArcSwap::from_pointee(Buckets::new(budgets)),
             clock: DefaultClock::default(),
         }
     }
 
+    /// Puts `budgets` in force (a reload), with fresh buckets.
+    pub fn replace(&self, budgets: RateBudgets) {
+        self.buckets.store(Arc::new(Buckets::new(budgets)));
+    }
+
     /// One HTTP request from `ip`.
     pub fn check_request(&self, ip: IpAddr) -> Result<(), Denial> {
-        match &self.per_address {
+        match &self.buckets.load().per_address {
             Some(limiter) => limiter.check_key(&ip).map_err(|not_until| {
                 limited(
                     "requests from this address",
@@ -73,9 +92,10 @@ impl RateLimits {
 
     /// One tool call by `identity`; `write` picks the budget.
     pub fn check_tool(&self, identity: &str, write: bool) -> Result<(), Denial> {
+        let buckets = self.buckets.load();
         let (limiter, what) = match write {
-            true => (&self.writes, "write tool calls by this client"),
-            false => (&self.reads, "read tool calls by this client"),
+            true => (&buckets.writes, "write tool calls by this client"),
+            false => (&buckets.reads, "read tool calls by this client"),
         };
         match limiter {
             Some(limiter) => limiter
@@ -92,11 +112,12 @@ impl RateLimits {
                 () = tokio::time::sleep(Duration::from_secs(60)) => {}
                 () = shutdown.cancelled() => return,
             }
-            if let Some(limiter) = &self.per_address {
+            let buckets = self.buckets.load();
+            if let Some(limiter) = &buckets.per_address {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
             }
-            for limiter in [&self.reads, &self.writes].into_iter().flatten() {
+            for limiter in [&buckets.reads, &buckets.writes].into_iter().flatten() {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
             }

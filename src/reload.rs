@@ -1,7 +1,7 @@
 //! Reloading without a restart (SIGHUP): the config file is read again and
 //! everything a reload covers — server certificate and key, client CA, CRLs,
 //! IP allowlist, PROXY peers, GeoIP database and exemptions, JWKS, revocation
-//! list — is built and validated in full first, then swapped in at once. Open
+//! list, rate limits — is built and validated in full first, then swapped in at once. Open
 //! connections keep what they started with; new handshakes and requests use
 //! the new state. An invalid file changes nothing: the problems are returned,
 //! logged and counted. Settings that cannot change live are named as needing
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::admission::jwt::TokenVerifier;
 use crate::config::{Config, Problem, Problems};
+use crate::rate::RateLimits;
 use crate::resource::ProtectedResource;
 use crate::server::{Live, Shared};
 use crate::{admission, telemetry, tls};
@@ -29,6 +30,8 @@ pub struct Reloader {
     revocation_watch: Mutex<CancellationToken>,
     /// The gateway's shutdown, parent of every watcher.
     shutdown: CancellationToken,
+    /// The rate limits in force.
+    rate: Arc<RateLimits>,
 }
 
 /// The settings a reload cannot change, by the key an operator would edit.
@@ -49,10 +52,6 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
         (
             "metrics",
             format!("{:?}", running.metrics) != format!("{:?}", next.metrics),
-        ),
-        (
-            "rate_limits",
-            format!("{:?}", running.rate_limits) != format!("{:?}", next.rate_limits),
         ),
         (
             "bans",
@@ -139,12 +138,14 @@ impl Reloader {
         running: Config,
         watch: CancellationToken,
         shutdown: CancellationToken,
+        rate: Arc<RateLimits>,
     ) -> Reloader {
         Reloader {
             shared,
             running: Mutex::new(running),
             revocation_watch: Mutex::new(watch),
             shutdown,
+            rate,
         }
     }
 
@@ -195,6 +196,10 @@ impl Reloader {
             watch,
         );
         previous.cancel();
+        if format!("{:?}", running.rate_limits) != format!("{:?}", next.rate_limits) {
+            self.rate.replace(next.rate_limits);
+            running.rate_limits = next.rate_limits;
+        }
         crate::server::record_expiries(&next.tls);
         running.tls = next.tls;
         running.network = next.network;

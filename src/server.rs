@@ -250,6 +250,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         config,
         revocation_watch,
         shutdown.clone(),
+        Arc::clone(&rate),
     ));
     let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
     tracing::info!(%local_addr, "mcp-gateway listening");

@@ -133,3 +133,26 @@ async fn tool_calls_have_read_and_write_budgets_per_client() {
     let other = gw.mcp("agent-b").await;
     crate::common::call_ok(&other, "create_event", event).await;
 }
+
+#[tokio::test]
+async fn rate_limits_change_on_reload() {
+    let limited = |writes: u32| crate::common::Setup {
+        rate_limits: format!("writes_per_minute_per_client = {writes}"),
+        ..crate::common::Setup::default()
+    };
+    let gw = TestGateway::start_custom(|_, _, s| s.rate_limits = limited(1).rate_limits).await;
+    let config = gw.dir_path().join("gateway.toml");
+    let client = gw.mcp("agent-a").await;
+    let event = json!({ "summary": "x", "start": { "dateTime": "2030-01-01T10:00:00Z" }, "end": { "dateTime": "2030-01-01T11:00:00Z" } });
+    let create = || {
+        client.call_tool(
+            rmcp::model::CallToolRequestParams::new("create_event")
+                .with_arguments(event.as_object().unwrap().clone()),
+        )
+    };
+    assert!(create().await.is_ok());
+    assert!(create().await.is_err(), "one write a minute");
+    std::fs::write(&config, crate::common::render(&limited(100))).unwrap();
+    assert_eq!(gw.gateway.reload(&config), Ok(Vec::new()));
+    assert!(create().await.is_ok(), "the new budget is in force");
+}

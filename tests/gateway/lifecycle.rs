@@ -294,3 +294,97 @@ async fn the_documented_signing_key_rotation_refuses_no_valid_token() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_ca_rotation_keeps_both_generations_working_then_drops_the_old() {
+    let dir = tempfile::TempDir::new().unwrap();
+    run(dir.path(), &documented("certs-issue"));
+    let signing_pem = mcp_gateway::cli::keys::generate_ed25519_pem().unwrap();
+    let signer = mcp_gateway::cli::keys::load_signing_key(&signing_pem).unwrap();
+    std::fs::write(dir.path().join("signing.key"), &signing_pem).unwrap();
+    std::fs::write(
+        dir.path().join("jwks.json"),
+        mcp_gateway::cli::keys::jwks(&[&signer]).to_string(),
+    )
+    .unwrap();
+    let config_with = |client_ca: &str, crls: &str| {
+        render(&Setup {
+            identity: "san_uri".into(),
+            tls: format!("crls = [{crls}]"),
+            ..Setup::default()
+        })
+        .replace(
+            "client_ca = \"ca.pem\"",
+            &format!("client_ca = \"{client_ca}\""),
+        )
+        .replace(
+            "allowed_hosts = [\"localhost\", \"127.0.0.1\", \"[::1]\"]",
+            "allowed_hosts = [\"gw.vpn.example\"]",
+        )
+    };
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, config_with("ca/ca.pem", "\"ca/crl.pem\"")).unwrap();
+    let gateway =
+        mcp_gateway::server::start(mcp_gateway::config::Config::load(&config_path).unwrap())
+            .await
+            .unwrap();
+    let request = mcp_gateway::cli::token::TokenRequest::full_access(
+        "spiffe://corp/agent/1",
+        &["127.0.0.0/8"],
+        std::time::Duration::from_secs(600),
+    );
+    let claims =
+        mcp_gateway::cli::token::claims(&request, crate::common::ISSUER, crate::common::AUDIENCE)
+            .unwrap();
+    let token = mcp_gateway::cli::token::sign(&claims, &signer).unwrap();
+    let named = format!("https://gw.vpn.example:{}/mcp", gateway.local_addr.port());
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    // The server certificate is the old CA's; clients trust that CA for it.
+    let server_ca = read("ca/ca.pem");
+    let admitted = |stem: &str| {
+        let identity = format!(
+            "{}{}",
+            read(&format!("{stem}.pem")),
+            read(&format!("{stem}.key"))
+        );
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(server_ca.as_bytes()).unwrap()])
+            .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
+            .resolve("gw.vpn.example", gateway.local_addr)
+            .build()
+            .unwrap();
+        let (named, token) = (named.clone(), token.clone());
+        async move {
+            post(&client, &named, initialize_body("2025-11-25"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        }
+    };
+    assert!(admitted("agent-1").await);
+
+    run(dir.path(), &documented("certs-rotate-ca"));
+    std::fs::write(
+        &config_path,
+        config_with("ca-bundle.pem", "\"ca/crl.pem\", \"ca-next/crl.pem\""),
+    )
+    .unwrap();
+    assert_eq!(gateway.reload(&config_path), Ok(Vec::new()));
+    assert!(admitted("agent-1").await, "the old generation still works");
+    assert!(admitted("agent-1-next").await, "the new generation works");
+
+    // Every client moved: the old CA leaves the bundle.
+    std::fs::write(
+        &config_path,
+        config_with("ca-next/ca.pem", "\"ca-next/crl.pem\""),
+    )
+    .unwrap();
+    assert_eq!(gateway.reload(&config_path), Ok(Vec::new()));
+    assert!(admitted("agent-1-next").await);
+    assert!(
+        !admitted("agent-1").await,
+        "the old CA's certificate still got in"
+    );
+    gateway.shutdown.cancel();
+}

@@ -204,6 +204,15 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         .map(TcpListener::local_addr)
         .transpose()?;
     record_expiries(&config.tls);
+    if let Some(written) = config
+        .jwt
+        .signing_key
+        .as_ref()
+        .and_then(|key| std::fs::metadata(key).ok()?.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+    {
+        telemetry::signing_key_created(written.as_secs() as i64);
+    }
     let metrics_tls = match &config.metrics.tls {
         Some(settings) => Some(TlsAcceptor::from(
             tls::metrics_config(settings).map_err(Problems)?,

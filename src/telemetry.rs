@@ -58,6 +58,16 @@ pub fn handle() -> PrometheusHandle {
 }
 
 fn describe() {
+    describe_histogram!(
+        "mcp_gateway_backend_duration_seconds",
+        Unit::Seconds,
+        "Time one backend operation took (a store transaction, or a Calendar API call with its retries), by backend."
+    );
+    describe_gauge!(
+        "mcp_gateway_signing_key_created_timestamp_seconds",
+        Unit::Seconds,
+        "When the token signing key file was last written (Unix time), for a rotation-age alert."
+    );
     describe_counter!(
         "mcp_gateway_config_reloads_total",
         "Configuration reloads, by result."
@@ -200,6 +210,17 @@ pub fn tool_call(tool: &str, outcome: &'static str, took: Duration) {
 /// A tool call ended in a backend error of `kind` (its error code).
 pub fn backend_error(kind: &'static str) {
     counter!("mcp_gateway_backend_errors_total", "kind" => kind).increment(1);
+}
+
+/// One backend operation of `backend` (`embedded`, `google`) took `took`.
+pub fn backend_call(backend: &'static str, took: Duration) {
+    histogram!("mcp_gateway_backend_duration_seconds", "backend" => backend)
+        .record(took.as_secs_f64());
+}
+
+/// When the signing key was last written (Unix seconds).
+pub fn signing_key_created(unix_seconds: i64) {
+    gauge!("mcp_gateway_signing_key_created_timestamp_seconds").set(unix_seconds as f64);
 }
 
 /// A Calendar API request is tried again.

@@ -97,6 +97,8 @@ async fn promtool_finds_the_exposition_clean_after_real_traffic() {
         "mcp_gateway_certificate_expiry_timestamp_seconds{certificate=\"server\"}",
         "mcp_gateway_certificate_expiry_timestamp_seconds{certificate=\"client_ca\"}",
         "# HELP mcp_gateway_denials_total",
+        "mcp_gateway_backend_duration_seconds_bucket{backend=\"embedded\"",
+        "mcp_gateway_signing_key_created_timestamp_seconds",
     ] {
         assert!(
             exposition.contains(family),

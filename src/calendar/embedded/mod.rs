@@ -112,7 +112,8 @@ impl EmbeddedStore {
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CalendarError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = conn
                 .lock()
                 .map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
@@ -122,7 +123,9 @@ impl EmbeddedStore {
             Ok(value)
         })
         .await
-        .map_err(|e| CalendarError::Backend(format!("store task failed: {e}")))?
+        .map_err(|e| CalendarError::Backend(format!("store task failed: {e}")));
+        crate::telemetry::backend_call("embedded", started.elapsed());
+        outcome?
     }
 }
 

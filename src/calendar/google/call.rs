@@ -112,6 +112,20 @@ impl Api {
         F: Fn(CalendarHub<Connector>, Hints) -> Attempt<T>,
     {
         let started = Instant::now();
+        let outcome = self.attempts(target, attempt, started).await;
+        crate::telemetry::backend_call("google", started.elapsed());
+        outcome
+    }
+
+    async fn attempts<T, F>(
+        &self,
+        target: Target<'_>,
+        attempt: F,
+        started: Instant,
+    ) -> Result<T, CalendarError>
+    where
+        F: Fn(CalendarHub<Connector>, Hints) -> Attempt<T>,
+    {
         let mut tries = 0u32;
         let mut refreshed = false;
         let mut fresh_token = false;

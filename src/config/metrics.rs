@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::config::network::parse_cidr;
+use crate::config::sections::existing_file;
 use crate::config::{IdentitySource, Problem, Tls};
 
 #[derive(Debug, Deserialize)]
@@ -74,25 +75,13 @@ pub(super) fn validate(raw: RawMetrics, base: &Path, problems: &mut Vec<Problem>
             "is empty: list the Prometheus servers that scrape (or set enabled = false)",
         ));
     }
-    let tls = raw.tls.map(|t| {
-        let mut file = |key: &str, path: PathBuf| {
-            let path = base.join(path);
-            if !path.is_file() {
-                problems.push(Problem::new(
-                    key,
-                    format!("file not found: {}", path.display()),
-                ));
-            }
-            path
-        };
-        Tls {
-            certificate: file("metrics.tls.certificate", t.certificate),
-            private_key: file("metrics.tls.private_key", t.private_key),
-            client_ca: file("metrics.tls.client_ca", t.client_ca),
-            crls: Vec::new(),
-            allow_tls12: false,
-            identity: IdentitySource::SubjectCn,
-        }
+    let tls = raw.tls.map(|t| Tls {
+        certificate: existing_file("metrics.tls.certificate", t.certificate, base, problems),
+        private_key: existing_file("metrics.tls.private_key", t.private_key, base, problems),
+        client_ca: existing_file("metrics.tls.client_ca", t.client_ca, base, problems),
+        crls: Vec::new(),
+        allow_tls12: false,
+        identity: IdentitySource::SubjectCn,
     });
     Metrics {
         enabled: raw.enabled,

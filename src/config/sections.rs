@@ -72,7 +72,13 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
     }
 }
 
-fn existing_file(key: &str, path: PathBuf, base: &Path, problems: &mut Vec<Problem>) -> PathBuf {
+/// `path` under `base`, or a problem when no such file exists.
+pub(super) fn existing_file(
+    key: &str,
+    path: PathBuf,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> PathBuf {
     let path = base.join(path);
     if !path.is_file() {
         problems.push(Problem::new(

@@ -86,6 +86,20 @@ pub fn problem_lines(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits (up to 10 s) until a spawned gateway listens on loopback `port`.
+pub async fn wait_for_port(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("nothing listens on 127.0.0.1:{port}");
+}
+
 /// A loopback port free right now, for a gateway binary the test spawns.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -45,6 +45,23 @@ fn run(dir: &Path, block: &str) -> String {
     said
 }
 
+/// Writes a token signing key and its JWKS into `dir`; a full-access token
+/// for `spiffe://corp/agent/1` signed with it.
+fn agent_token(dir: &Path) -> String {
+    use mcp_gateway::cli::{keys, token};
+    let signing_pem = keys::generate_ed25519_pem().unwrap();
+    let signer = keys::load_signing_key(&signing_pem).unwrap();
+    std::fs::write(dir.join("signing.key"), &signing_pem).unwrap();
+    std::fs::write(dir.join("jwks.json"), keys::jwks(&[&signer]).to_string()).unwrap();
+    let request = token::TokenRequest::full_access(
+        "spiffe://corp/agent/1",
+        &["127.0.0.0/8"],
+        std::time::Duration::from_secs(600),
+    );
+    let claims = token::claims(&request, crate::common::ISSUER, crate::common::AUDIENCE).unwrap();
+    token::sign(&claims, &signer).unwrap()
+}
+
 /// The DER of the first certificate in a PEM file, hex.
 fn pem_der_hex(path: &Path) -> String {
     use rustls::pki_types::pem::PemObject;
@@ -102,14 +119,7 @@ async fn the_documented_certificate_procedures_work() {
     assert_eq!(mode & 0o777, 0o600);
 
     // A gateway serving with what the doc made, and a token key of its own.
-    let signing_pem = mcp_gateway::cli::keys::generate_ed25519_pem().unwrap();
-    let signer = mcp_gateway::cli::keys::load_signing_key(&signing_pem).unwrap();
-    std::fs::write(dir.path().join("signing.key"), &signing_pem).unwrap();
-    std::fs::write(
-        dir.path().join("jwks.json"),
-        mcp_gateway::cli::keys::jwks(&[&signer]).to_string(),
-    )
-    .unwrap();
+    let token = agent_token(dir.path());
     let setup = Setup {
         identity: "san_uri".into(),
         tls: "crls = [\"ca/crl.pem\"]".into(),
@@ -131,15 +141,6 @@ async fn the_documented_certificate_procedures_work() {
         key_pem: read("agent-1.key"),
     };
     let ca = read("ca/ca.pem");
-    let request = mcp_gateway::cli::token::TokenRequest::full_access(
-        "spiffe://corp/agent/1",
-        &["127.0.0.0/8"],
-        std::time::Duration::from_secs(600),
-    );
-    let claims =
-        mcp_gateway::cli::token::claims(&request, crate::common::ISSUER, crate::common::AUDIENCE)
-            .unwrap();
-    let token = mcp_gateway::cli::token::sign(&claims, &signer).unwrap();
     // The server certificate names gw.vpn.example and 10.8.0.1: reach it by
     // that name, resolved to the test's loopback listener.
     let client = reqwest::Client::builder()
@@ -299,14 +300,7 @@ async fn the_documented_signing_key_rotation_refuses_no_valid_token() {
 async fn the_documented_ca_rotation_keeps_both_generations_working_then_drops_the_old() {
     let dir = tempfile::TempDir::new().unwrap();
     run(dir.path(), &documented("certs-issue"));
-    let signing_pem = mcp_gateway::cli::keys::generate_ed25519_pem().unwrap();
-    let signer = mcp_gateway::cli::keys::load_signing_key(&signing_pem).unwrap();
-    std::fs::write(dir.path().join("signing.key"), &signing_pem).unwrap();
-    std::fs::write(
-        dir.path().join("jwks.json"),
-        mcp_gateway::cli::keys::jwks(&[&signer]).to_string(),
-    )
-    .unwrap();
+    let token = agent_token(dir.path());
     let config_with = |client_ca: &str, crls: &str| {
         render(&Setup {
             identity: "san_uri".into(),
@@ -328,15 +322,6 @@ async fn the_documented_ca_rotation_keeps_both_generations_working_then_drops_th
         mcp_gateway::server::start(mcp_gateway::config::Config::load(&config_path).unwrap())
             .await
             .unwrap();
-    let request = mcp_gateway::cli::token::TokenRequest::full_access(
-        "spiffe://corp/agent/1",
-        &["127.0.0.0/8"],
-        std::time::Duration::from_secs(600),
-    );
-    let claims =
-        mcp_gateway::cli::token::claims(&request, crate::common::ISSUER, crate::common::AUDIENCE)
-            .unwrap();
-    let token = mcp_gateway::cli::token::sign(&claims, &signer).unwrap();
     let named = format!("https://gw.vpn.example:{}/mcp", gateway.local_addr.port());
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     // The server certificate is the old CA's; clients trust that CA for it.

@@ -51,15 +51,7 @@ async fn logrotate_and_sighup_lose_no_line() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::common::wait_for_port(port).await;
     let log = dir.path().join("security.log");
     knock_three_times(port).await;
 

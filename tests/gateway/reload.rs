@@ -3,37 +3,17 @@
 //! for every request, never sees a failure; an invalid file changes nothing;
 //! a change that needs a restart is named.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
+use rcgen::SerialNumber;
 
 use mcp_gateway::cli::pki::Authority;
 
 use crate::common::{Setup, TestGateway, http_client_with_token, initialize_body, post, render};
 
+/// A CRL of `ca` revoking `revoked`, fresh for a day.
 fn crl(ca: &Authority, revoked: &[u64]) -> String {
-    let now =
-        rcgen::date_time_ymd(1970, 1, 1) + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    CertificateRevocationListParams {
-        this_update: now - Duration::from_secs(60),
-        next_update: now + Duration::from_secs(86_400),
-        crl_number: SerialNumber::from(revoked.len() as u64 + 1),
-        issuing_distribution_point: None,
-        revoked_certs: revoked
-            .iter()
-            .map(|s| RevokedCertParams {
-                serial_number: SerialNumber::from(*s),
-                revocation_time: now - Duration::from_secs(1),
-                reason_code: None,
-                invalidity_date: None,
-            })
-            .collect(),
-        key_identifier_method: KeyIdMethod::Sha256,
-    }
-    .signed_by(ca.issuer())
-    .unwrap()
-    .pem()
-    .unwrap()
+    crate::revocation::crl(ca, revoked, 86_400)
 }
 
 const TLS: &str = "crls = [\"crl.pem\"]";

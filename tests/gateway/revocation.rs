@@ -14,7 +14,7 @@ use crate::common::{TestGateway, http_client_with_token, initialize_body, post};
 
 /// A PEM CRL by `ca` revoking `serials`, whose nextUpdate is `next_in` from now
 /// (negative: in the past).
-fn crl(ca: &Authority, serials: &[u64], next_in_secs: i64) -> String {
+pub fn crl(ca: &Authority, serials: &[u64], next_in_secs: i64) -> String {
     let now =
         rcgen::date_time_ymd(1970, 1, 1) + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let next = if next_in_secs >= 0 {

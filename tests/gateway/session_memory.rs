@@ -58,15 +58,7 @@ async fn expired_sessions_give_their_memory_back() {
             )
         })
         .collect();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::common::wait_for_port(port).await;
     let mut peaks = Vec::new();
     let mut first_session = String::new();
     for round in 0..5 {

@@ -26,7 +26,9 @@ use crate::admission::grant::Grant;
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::denial::{Denial, Reason};
-use crate::http_checks::{check_authority, check_mcp_headers, check_protocol_version, named_tool};
+use crate::http_checks::{
+    check_authority, check_mcp_headers, check_protocol_version, named_tool, read_message,
+};
 use crate::identity::ClientIdentity;
 use crate::mcp::CalendarServer;
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
@@ -238,13 +240,14 @@ impl App {
             Ok(bytes) => bytes,
             Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
         };
-        if let Err(denial) =
-            json_shape(&parts.method, &body).and_then(|()| check_mcp_headers(&parts.headers, &body))
+        let message = match read_message(&parts.method, &body)
+            .and_then(|message| check_mcp_headers(&parts.headers, &message).map(|()| message))
         {
-            return Ok(self.refuse(denial, &connection, None).await);
-        }
+            Ok(message) => message,
+            Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+        };
         // A new session is only ever made by an initialize without a session id.
-        let slot = if requested.is_none() && is_initialize(&body) {
+        let slot = if requested.is_none() && message.method() == Some("initialize") {
             match self.sessions.reserve(&identity) {
                 Ok(slot) => Some(slot),
                 Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
@@ -289,28 +292,4 @@ impl App {
         }
         Ok(response)
     }
-}
-
-/// A POST body must be JSON (rmcp, and every later check, only ever sees a
-/// bounded, well-formed message); other methods carry none.
-fn json_shape(method: &http::Method, body: &[u8]) -> Result<(), Denial> {
-    if method != http::Method::POST {
-        return Ok(());
-    }
-    serde_json::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| ())
-        .map_err(|e| Denial::new(Reason::BodyNotJson).with_detail(e.to_string()))
-}
-
-/// Whether the body is an `initialize` request (the one that creates a session).
-fn is_initialize(body: &[u8]) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Method<'a> {
-        #[serde(borrow)]
-        method: Option<std::borrow::Cow<'a, str>>,
-    }
-    serde_json::from_slice::<Method<'_>>(body)
-        .ok()
-        .and_then(|m| m.method)
-        .is_some_and(|m| m == "initialize")
 }

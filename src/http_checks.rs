@@ -1,7 +1,8 @@
 //! Checks on the shape of an HTTP request that the gateway makes itself,
 //! before rmcp sees it, so that each refusal is a [`Denial`] with its one log
 //! line: the authority the request names (DNS-rebinding defence), the
-//! `MCP-Protocol-Version` header, and `Mcp-Method`/`Mcp-Name` headers that
+//! `MCP-Protocol-Version` header, the body read once as JSON, and
+//! `Mcp-Method`/`Mcp-Name` headers that
 //! must agree with the body. Pure functions over headers and bytes.
 
 use base64::Engine;
@@ -112,10 +113,56 @@ pub fn named_tool(headers: &HeaderMap) -> Option<String> {
     decode_mcp_header(headers.get("mcp-name")?.to_str().ok()?)
 }
 
+/// What the gateway reads of a JSON-RPC message: its method and what its
+/// params name. Everything else (arguments above all) is skipped unparsed.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct MessageHead {
+    method: Option<Value>,
+    params: Option<ParamsHead>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ParamsHead {
+    name: Option<Value>,
+    uri: Option<Value>,
+    #[serde(rename = "taskId")]
+    task_id: Option<Value>,
+}
+
+impl MessageHead {
+    /// The message's method, when it is a string.
+    pub fn method(&self) -> Option<&str> {
+        self.method.as_ref().and_then(Value::as_str)
+    }
+
+    /// What its params name: `name`, `uri` or `taskId`, as `Mcp-Name` must.
+    fn named(&self) -> Option<&str> {
+        let params = self.params.as_ref()?;
+        [&params.name, &params.uri, &params.task_id]
+            .into_iter()
+            .find_map(|value| value.as_ref().and_then(Value::as_str))
+    }
+}
+
+/// Reads a request body once, for every check that needs it: a POST body must
+/// be JSON (rmcp, and every later check, only ever sees a well-formed message);
+/// other methods carry none. A batch or a non-object has no head.
+pub fn read_message(method: &http::Method, body: &[u8]) -> Result<MessageHead, Denial> {
+    if method != http::Method::POST {
+        return Ok(MessageHead::default());
+    }
+    if let Ok(head) = serde_json::from_slice::<MessageHead>(body) {
+        return Ok(head);
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| MessageHead::default())
+        .map_err(|e| Denial::new(Reason::BodyNotJson).with_detail(e.to_string()))
+}
+
 /// `Mcp-Method` and `Mcp-Name` headers, when sent, must name what the body
 /// does: intermediaries (and this gateway's logs) route and decide on them.
 /// Missing headers are left to rmcp, which knows which versions require them.
-pub fn check_mcp_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), Denial> {
+pub fn check_mcp_headers(headers: &HeaderMap, message: &MessageHead) -> Result<(), Denial> {
     let method_header = headers.get("mcp-method");
     let name_header = headers.get("mcp-name");
     if method_header.is_none() && name_header.is_none() {
@@ -123,13 +170,11 @@ pub fn check_mcp_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), Denial>
     }
     let refuse =
         |detail: &str| Denial::new(Reason::McpHeaderMismatch).with_detail(detail.to_owned());
-    let message: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let method = message.get("method").and_then(Value::as_str);
     if let Some(header) = method_header {
         let sent = header
             .to_str()
             .map_err(|_| refuse("Mcp-Method is not text"))?;
-        if Some(sent) != method {
+        if Some(sent) != message.method() {
             return Err(refuse(&format!(
                 "Mcp-Method `{sent}` is not the body's method"
             )));
@@ -140,11 +185,7 @@ pub fn check_mcp_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), Denial>
             .to_str()
             .map_err(|_| refuse("Mcp-Name is not text"))?;
         let sent = decode_mcp_header(raw).ok_or_else(|| refuse("Mcp-Name is not valid base64"))?;
-        let params = message.get("params");
-        let named = ["name", "uri", "taskId"]
-            .into_iter()
-            .find_map(|key| params.and_then(|p| p.get(key)).and_then(Value::as_str));
-        if named != Some(sent.as_str()) {
+        if message.named() != Some(sent.as_str()) {
             return Err(refuse(&format!(
                 "Mcp-Name `{sent}` is not what the body names"
             )));
@@ -155,7 +196,9 @@ pub fn check_mcp_headers(headers: &HeaderMap, body: &[u8]) -> Result<(), Denial>
 
 #[cfg(test)]
 mod tests {
-    use super::{HeaderMap, Reason, check_authority, check_mcp_headers, check_protocol_version};
+    use super::{
+        HeaderMap, Reason, check_authority, check_mcp_headers, check_protocol_version, read_message,
+    };
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -210,7 +253,8 @@ mod tests {
     #[test]
     fn mcp_headers_must_match_the_body() {
         let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_current_time"}}"#;
-        let check = |pairs: &[(&'static str, &str)]| check_mcp_headers(&headers(pairs), call);
+        let message = read_message(&http::Method::POST, call).unwrap();
+        let check = |pairs: &[(&'static str, &str)]| check_mcp_headers(&headers(pairs), &message);
         assert!(check(&[]).is_ok());
         assert!(
             check(&[

@@ -86,6 +86,16 @@ pub const TOOLS: &[ToolRule] = &[
     rule("delete_event", Permission::DeleteEvents, CalendarArgs::One),
 ];
 
+impl ToolRule {
+    /// Whether calling the tool changes a calendar (it spends the write budget).
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self.requirement,
+            Requirement::ValidToken | Requirement::Permission(Permission::ReadCalendars)
+        )
+    }
+}
+
 /// The rule for `tool`, if it is one the gateway serves.
 pub fn rule_for(tool: &str) -> Option<&'static ToolRule> {
     TOOLS.iter().find(|r| r.name == tool)

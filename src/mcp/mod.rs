@@ -28,10 +28,11 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::grant::{CalendarRef, Grant, Permission};
+use crate::admission::grant::{CalendarRef, Grant};
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarAccounts;
+use crate::denial::{Denial, Reason};
 use crate::rate::RateLimits;
 use crate::seclog::SecurityLog;
 
@@ -154,23 +155,12 @@ impl ServerHandler for CalendarServer {
         };
         if let Err(denial) = scope::check_permission(&tool, &grant) {
             audit(Outcome::Refused);
-            return Err(self.scope_refusal(&grant, &denial));
+            return Err(self.refusal(&grant, &denial));
         }
-        let write = !matches!(
-            scope::rule_for(&tool).map(|r| r.requirement),
-            Some(
-                scope::Requirement::ValidToken
-                    | scope::Requirement::Permission(Permission::ReadCalendars)
-            )
-        );
+        let write = scope::rule_for(&tool).is_none_or(scope::ToolRule::writes);
         if let Err(denial) = self.rate.check_tool(&grant.identity().id, write) {
             audit(Outcome::Refused);
-            self.seclog
-                .deny(&denial, grant.client_ip(), Some(&grant.identity().id));
-            let wait = denial.retry_after.map_or(1, |w| w.as_secs());
-            let data = json!({ "stage": "rate", "reason": denial.reason.label(), "retryAfterSeconds": wait });
-            let message = format!("rate limited: {}", denial.detail.unwrap_or_default());
-            return Err(ErrorData::new(RATE_LIMITED, message, Some(data)));
+            return Err(self.refusal(&grant, &denial));
         }
         let result = self
             .tool_router
@@ -204,18 +194,34 @@ impl CallCalendars {
 }
 
 impl CalendarServer {
-    /// A scope refusal: its one security line, and the JSON-RPC error (-32003)
-    /// that names what is missing.
-    fn scope_refusal(&self, grant: &Grant, denial: &crate::denial::Denial) -> ErrorData {
+    /// A refusal of a tool call (scope or rate): its one security line, and the
+    /// JSON-RPC error that names what is missing (-32003) or when to retry (-32029).
+    fn refusal(&self, grant: &Grant, denial: &Denial) -> ErrorData {
         self.seclog
             .deny(denial, grant.client_ip(), Some(&grant.identity().id));
         let detail = denial.detail.clone().unwrap_or_default();
-        let message = match denial.reason {
-            crate::denial::Reason::PermissionMissing => format!("permission denied: {detail}"),
-            _ => format!("calendar not allowed for this token: {detail}"),
-        };
-        let data = json!({ "stage": "scope", "reason": denial.reason.label(), "detail": detail });
-        ErrorData::new(FORBIDDEN, message, Some(data))
+        let stage = denial.reason.stage().label();
+        let reason = denial.reason.label();
+        match denial.reason {
+            Reason::RateLimited => {
+                let wait = denial.retry_after.map_or(1, |w| w.as_secs());
+                let data = json!({ "stage": stage, "reason": reason, "retryAfterSeconds": wait });
+                ErrorData::new(RATE_LIMITED, format!("rate limited: {detail}"), Some(data))
+            }
+            Reason::PermissionMissing => {
+                let data = json!({ "stage": stage, "reason": reason, "detail": detail });
+                ErrorData::new(
+                    FORBIDDEN,
+                    format!("permission denied: {detail}"),
+                    Some(data),
+                )
+            }
+            _ => {
+                let data = json!({ "stage": stage, "reason": reason, "detail": detail });
+                let message = format!("calendar not allowed for this token: {detail}");
+                ErrorData::new(FORBIDDEN, message, Some(data))
+            }
+        }
     }
 
     /// `id` as a handle the backend accepts, checked against the token's
@@ -232,7 +238,7 @@ impl CalendarServer {
         }
         grant
             .calendar(id)
-            .map_err(|denial| self.scope_refusal(&grant, &denial))
+            .map_err(|denial| self.refusal(&grant, &denial))
     }
 
     /// Every id of a `calendarIds` list as checked handles; the first one out

@@ -129,12 +129,13 @@ pub const MAX_VALUE_CHARS: usize = 256;
 /// and non-ASCII characters escaped, so it can never end the line or a field.
 /// Values longer than [`MAX_VALUE_CHARS`] are cut, and say by how much.
 pub fn escape(value: &str) -> String {
+    // The common case, a short plain value (an address, an identity), in one pass.
+    if !value.is_empty() && value.len() <= MAX_VALUE_CHARS && value.chars().all(is_plain) {
+        return value.to_owned();
+    }
     let total = value.chars().count();
     let kept: String = value.chars().take(MAX_VALUE_CHARS).collect();
     let cut = total - total.min(MAX_VALUE_CHARS);
-    if cut == 0 && !kept.is_empty() && kept.chars().all(is_plain) {
-        return kept;
-    }
     let mut out = String::with_capacity(kept.len() + 24);
     out.push('"');
     push_escaped(&mut out, &kept);

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use rmcp::transport::streamable_http_server::session::SessionManager;
@@ -19,12 +20,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use arc_swap::ArcSwap;
-
 use crate::admission::NetworkAdmission;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
-
 use crate::bans::Bans;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::calendar::google::GoogleAccounts;

@@ -30,8 +30,8 @@ fn setup(tls: &str, listen: &str) -> Setup {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_under_traffic_loses_nothing_and_applies_the_new_crl() {
+/// A gateway with an empty CRL, and its config written where a reload reads it.
+async fn gateway_with_crl() -> (TestGateway, std::path::PathBuf) {
     let gw = TestGateway::start_custom(|dir, ca, s| {
         std::fs::write(dir.join("crl.pem"), crl(ca, &[])).unwrap();
         s.tls = TLS.into();
@@ -40,6 +40,12 @@ async fn a_reload_under_traffic_loses_nothing_and_applies_the_new_crl() {
     .await;
     let config = gw.dir_path().join("gateway.toml");
     std::fs::write(&config, render(&setup(TLS, ""))).unwrap();
+    (gw, config)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_under_traffic_loses_nothing_and_applies_the_new_crl() {
+    let (gw, config) = gateway_with_crl().await;
     let mut params = Authority::client_params("agent-doomed").unwrap();
     params.serial_number = Some(SerialNumber::from(0xd00du64));
     let doomed = gw.pki.ca.sign(&params).unwrap();
@@ -122,14 +128,7 @@ async fn a_reload_under_traffic_loses_nothing_and_applies_the_new_crl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_file_is_reloaded_without_a_signal() {
-    let gw = TestGateway::start_custom(|dir, ca, s| {
-        std::fs::write(dir.join("crl.pem"), crl(ca, &[])).unwrap();
-        s.tls = TLS.into();
-        s.mcp = MCP.into();
-    })
-    .await;
-    let config = gw.dir_path().join("gateway.toml");
-    std::fs::write(&config, render(&setup(TLS, ""))).unwrap();
+    let (gw, config) = gateway_with_crl().await;
     gw.gateway.watch_config(&config);
     let mut params = Authority::client_params("agent-doomed").unwrap();
     params.serial_number = Some(SerialNumber::from(0xbeefu64));

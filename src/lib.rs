@@ -19,7 +19,8 @@
 //! 5. [`http`] takes each request, under the connection deadlines of
 //!    [`activity`]: [`http_checks`] checks the authority it names and its
 //!    protocol headers; [`resource`] checks the `Origin` and the bearer token
-//!    ([`admission::jwt`] with [`admission::jwks`]), which yields an
+//!    ([`admission::jwt`] with [`admission::jwks`]; signatures remembered per
+//!    token by [`admission::token_cache`]), which yields an
 //!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named
 //!    session belongs to this identity and caps new ones; the body is read
 //!    within its size and time limits.

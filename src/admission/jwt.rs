@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,6 +20,7 @@ use crate::admission::grant::{CalendarScope, Grant, Permission};
 use crate::admission::ip::contains;
 use crate::admission::jwks::{self, PinnedKey, algorithm_name, parse_algorithm};
 use crate::admission::revocations::Revocations;
+use crate::admission::token_cache::{MAX_VERIFIED_TOKENS, VerifiedTokens};
 use crate::config::{Jwt, Problem, parse_cidr};
 use crate::denial::{Denial, Reason};
 use crate::identity::ClientIdentity;
@@ -48,6 +50,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<serde_json::
 #[derive(Debug, Deserialize)]
 struct Claims {
     exp: i64,
+    nbf: Option<i64>,
     iat: Option<i64>,
     #[serde(rename = "clientId")]
     client_id: String,
@@ -71,6 +74,8 @@ pub struct TokenVerifier {
     leeway: u64,
     require_cert_binding: bool,
     revocations: Option<std::sync::Arc<Revocations>>,
+    /// Tokens whose signature this key set verified (see `token_cache`).
+    verified: VerifiedTokens<Claims>,
 }
 
 impl TokenVerifier {
@@ -104,6 +109,7 @@ impl TokenVerifier {
             leeway: jwt.leeway.as_secs(),
             require_cert_binding: jwt.require_cert_binding,
             revocations,
+            verified: VerifiedTokens::new(MAX_VERIFIED_TOKENS),
         })
     }
 
@@ -154,7 +160,9 @@ impl TokenVerifier {
         Ok(&key.key)
     }
 
-    /// Verifies `token` for a client with `identity` at `client_ip`.
+    /// Verifies `token` for a client with `identity` at `client_ip`. The
+    /// signature is checked once per token (then remembered, see
+    /// `token_cache`); everything else on every request.
     pub fn verify(
         &self,
         token: &str,
@@ -162,6 +170,33 @@ impl TokenVerifier {
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Grant, Denial> {
+        let digest = VerifiedTokens::<Claims>::digest(token);
+        let claims = match self.verified.get(&digest, now.timestamp()) {
+            Some(claims) => {
+                // The entry ends at exp + leeway, so the token has not expired;
+                // a clock set back could make `nbf` matter again.
+                if claims
+                    .nbf
+                    .is_some_and(|nbf| nbf > now.timestamp() + self.leeway as i64)
+                {
+                    return Err(Denial::new(Reason::TokenNotYetValid));
+                }
+                claims
+            }
+            None => {
+                let claims = Arc::new(self.verify_signature(token)?);
+                let usable_until = claims.exp.saturating_add(self.leeway as i64);
+                self.verified
+                    .insert(digest, usable_until, Arc::clone(&claims), now.timestamp());
+                claims
+            }
+        };
+        self.check_claims(&claims, identity, client_ip, now)
+    }
+
+    /// The claims of `token` once its header, algorithm, key, signature,
+    /// lifetime, issuer and audience are checked.
+    fn verify_signature(&self, token: &str) -> Result<Claims, Denial> {
         let header = Self::claimed_header(token)?;
         let alg = parse_algorithm(&header.alg)
             .filter(|a| self.algorithms.contains(a))
@@ -173,15 +208,14 @@ impl TokenVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| token_error(e.kind()))?
-            .claims;
-        self.check_claims(claims, identity, client_ip, now)
+            .claims)
     }
 
     fn check_claims(
         &self,
-        claims: Claims,
+        claims: &Claims,
         identity: &ClientIdentity,
         client_ip: IpAddr,
         now: DateTime<Utc>,
@@ -213,6 +247,7 @@ impl TokenVerifier {
         }
         let jti = claims
             .jti
+            .clone()
             .filter(|j| !j.is_empty())
             .ok_or_else(|| invalid("missing jti"))?;
         if let Some(revocations) = &self.revocations
@@ -221,7 +256,7 @@ impl TokenVerifier {
             return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
         }
         if claims.client_id != identity.id {
-            return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id));
+            return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id.clone()));
         }
         let mut networks = Vec::with_capacity(claims.allowed_ips.len());
         for text in &claims.allowed_ips {
@@ -249,7 +284,7 @@ impl TokenVerifier {
         let calendars = if claims.calendars.iter().any(|c| c == "*") {
             CalendarScope::All
         } else {
-            CalendarScope::Only(claims.calendars.into_iter().collect())
+            CalendarScope::Only(claims.calendars.iter().cloned().collect())
         };
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
         Ok(Grant::new(

@@ -18,6 +18,7 @@ pub mod jwt;
 pub mod proxy;
 pub mod revocations;
 pub mod scope;
+pub mod token_cache;
 
 use std::net::{IpAddr, SocketAddr};
 

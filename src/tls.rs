@@ -2,7 +2,8 @@
 //! verified against the configured CA bundle and CRLs (a CRL past its
 //! `nextUpdate` fails closed; every CA level of a chain needs its CRL once
 //! any is configured), and must carry the `clientAuth` extended key usage;
-//! TLS 1.3 only unless 1.2 is configured; ALPN offers HTTP/2 and HTTP/1.1.
+//! TLS 1.3 only unless 1.2 is configured; ALPN offers HTTP/2 and HTTP/1.1;
+//! session tickets let a returning client resume without a full handshake.
 
 use std::sync::Arc;
 
@@ -137,6 +138,16 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
             )]
         })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // Stateless session tickets (keys in memory, rotated every six hours), so
+    // a returning client skips the certificate exchange and the signatures.
+    // Each configuration has its own keys: a reload (a new CRL, a new CA)
+    // makes every earlier ticket useless, and the next handshake is full.
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| {
+        vec![Problem::new(
+            "tls",
+            format!("cannot make session ticket keys: {e}"),
+        )]
+    })?;
     Ok(Arc::new(config))
 }
 

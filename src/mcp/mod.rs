@@ -276,6 +276,9 @@ pub fn http_service(
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts.iter().cloned())
         .with_max_request_body_bytes(max_body)
+        // A stateless (2026-07-28) call answered by one message gets it as plain
+        // JSON, not an event stream: no stream to keep open, fewer bytes.
+        .with_json_response(true)
         .with_cancellation_token(shutdown);
     let mut manager = LocalSessionManager::default();
     // The gateway closes idle sessions itself (crate::mcp::session); rmcp's own

@@ -372,18 +372,10 @@ impl TestGateway {
         self.tls_connect_from(None, b"", cert, alpn).await
     }
 
-    /// A raw TLS connection from `source` (any 127.0.0.x), sending `preamble`
-    /// (a PROXY header, say) before the handshake.
-    pub async fn tls_connect_from(
-        &self,
-        source: Option<IpAddr>,
-        preamble: &[u8],
-        cert: &Issued,
-        alpn: &[u8],
-    ) -> std::io::Result<TlsStream<TcpStream>> {
+    /// A TLS client presenting `cert` and trusting the test CA, offering `alpn`.
+    pub fn client_tls_config(&self, cert: &Issued, alpn: &[u8]) -> rustls::ClientConfig {
         use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-        use tokio::io::AsyncWriteExt;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from_pem_slice(self.pki.ca.issued.cert_pem.as_bytes()).unwrap())
@@ -396,6 +388,32 @@ impl TestGateway {
             )
             .unwrap();
         config.alpn_protocols = vec![alpn.to_vec()];
+        config
+    }
+
+    /// A raw TLS connection from `source` (any 127.0.0.x), sending `preamble`
+    /// (a PROXY header, say) before the handshake.
+    pub async fn tls_connect_from(
+        &self,
+        source: Option<IpAddr>,
+        preamble: &[u8],
+        cert: &Issued,
+        alpn: &[u8],
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let config = std::sync::Arc::new(self.client_tls_config(cert, alpn));
+        self.tls_connect_with(source, preamble, config).await
+    }
+
+    /// A raw TLS connection made with `config` (whose session store lets a
+    /// later connection resume).
+    pub async fn tls_connect_with(
+        &self,
+        source: Option<IpAddr>,
+        preamble: &[u8],
+        config: std::sync::Arc<rustls::ClientConfig>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        use rustls::pki_types::ServerName;
+        use tokio::io::AsyncWriteExt;
         let target = self.gateway.local_addr;
         let socket = if target.is_ipv4() {
             tokio::net::TcpSocket::new_v4()?
@@ -407,7 +425,7 @@ impl TestGateway {
         }
         let mut tcp = socket.connect(target).await?;
         tcp.write_all(preamble).await?;
-        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+        let connector = tokio_rustls::TlsConnector::from(config);
         connector
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await

@@ -26,6 +26,7 @@ mod mcp_flow;
 mod metrics;
 mod packaging;
 mod reload;
+mod resumption;
 mod revocation;
 mod scope;
 mod session_memory;

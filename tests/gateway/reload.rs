@@ -12,7 +12,7 @@ use mcp_gateway::cli::pki::Authority;
 use crate::common::{Setup, TestGateway, http_client_with_token, initialize_body, post, render};
 
 /// A CRL of `ca` revoking `revoked`, fresh for a day.
-fn crl(ca: &Authority, revoked: &[u64]) -> String {
+pub fn crl(ca: &Authority, revoked: &[u64]) -> String {
     crate::revocation::crl(ca, revoked, 86_400)
 }
 
@@ -31,7 +31,7 @@ fn setup(tls: &str, listen: &str) -> Setup {
 }
 
 /// A gateway with an empty CRL, and its config written where a reload reads it.
-async fn gateway_with_crl() -> (TestGateway, std::path::PathBuf) {
+pub async fn gateway_with_crl() -> (TestGateway, std::path::PathBuf) {
     let gw = TestGateway::start_custom(|dir, ca, s| {
         std::fs::write(dir.join("crl.pem"), crl(ca, &[])).unwrap();
         s.tls = TLS.into();

@@ -102,6 +102,9 @@ struct Target {
     headers: Vec<(String, String)>,
 }
 
+/// Longest wait for one answer.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 impl Target {
@@ -186,16 +189,29 @@ impl Target {
             request = request.header("mcp-session-id", id);
         }
         sender.ready().await?;
-        let response = sender.send_request(request.body(Full::new(body))?).await?;
+        // No answer within the bound counts as a failure, never a hang.
+        let response = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            sender.send_request(request.body(Full::new(body))?),
+        )
+        .await??;
         let status = response.status().as_u16();
         let session = response
             .headers()
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = response.into_body().collect().await?.to_bytes();
+        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, response.into_body().collect())
+            .await??
+            .to_bytes();
         let ok = status == 200 && memchr(&bytes, b"\"result\"");
         Ok((status, ok, session))
+    }
+
+    /// The request body with its JSON-RPC id (`"id":1` in the file) set to `id`.
+    fn body_with_id(&self, id: u64) -> Bytes {
+        let text = String::from_utf8_lossy(&self.body);
+        Bytes::from(text.replacen("\"id\":1,", &format!("\"id\":{id},"), 1))
     }
 
     /// Initializes a session on `sender`; returns its id.
@@ -247,6 +263,7 @@ fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
 }
 
 async fn keepalive(
+    worker: usize,
     target: Arc<Target>,
     measure: Instant,
     end: Instant,
@@ -261,24 +278,30 @@ async fn keepalive(
     };
     let mut latencies = Vec::new();
     let mut sent = 0u64;
+    // JSON-RPC ids must be unique among a session's requests in flight.
+    let mut next_id = worker as u64 * 1_000_000_000;
     loop {
         let began = Instant::now();
         if began >= end || (target.args.count > 0 && sent >= target.args.count) {
             break;
         }
         sent += u64::from(began >= measure);
+        next_id += 1;
         let result = target
-            .send(&mut sender, target.body.clone(), session.as_deref())
+            .send(
+                &mut sender,
+                target.body_with_id(next_id),
+                session.as_deref(),
+            )
             .await;
         let done = Instant::now();
         let ok = matches!(result, Ok((_, true, _)));
-        if began >= measure {
-            if ok {
-                latencies.push((done - began).as_micros().min(u32::MAX as u128) as u32);
-                tally.ok.fetch_add(1, Ordering::Relaxed);
-            } else {
-                tally.failed.fetch_add(1, Ordering::Relaxed);
-            }
+        if !ok {
+            // Counted even in the warm-up: a failure is never hidden.
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+        } else if began >= measure {
+            latencies.push((done - began).as_micros().min(u32::MAX as u128) as u32);
+            tally.ok.fetch_add(1, Ordering::Relaxed);
         }
         if result.is_err() {
             // The connection is gone; make a new one (counted as a failure above).
@@ -427,13 +450,13 @@ fn main() -> anyhow::Result<()> {
         let end = measure + Duration::from_secs_f64(target.args.duration);
         let tally = Arc::new(Tally::default());
         let mut tasks = Vec::new();
-        for _ in 0..target.args.connections {
+        for worker in 0..target.args.connections {
             let target = Arc::clone(&target);
             let tally = Arc::clone(&tally);
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
                 match target.args.mode {
-                    Mode::Keepalive => keepalive(target, measure, end, tally, shared).await,
+                    Mode::Keepalive => keepalive(worker, target, measure, end, tally, shared).await,
                     _ => one_per_connection(target, measure, end, tally).await,
                 }
             }));

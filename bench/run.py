@@ -71,7 +71,8 @@ def tool_call(name, arguments, meta=True, request_id=1):
             "io.modelcontextprotocol/clientCapabilities": {},
             "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
         }
-    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params},
+                      separators=(",", ":"))
 
 
 def stateless_headers(tool):
@@ -301,7 +302,7 @@ def load(server_name, mode, body, headers=(), extra=(), seconds=SECONDS, warmup=
             "--duration", seconds, "--warmup", warmup, *extra]
     for name, value in dict(headers).items():
         argv += ["--header", f"{name}: {value}"]
-    out = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=600)
+    out = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=float(seconds) + float(warmup) + 60)
     if out.returncode != 0:
         raise SystemExit(f"load {mode} on {server_name} failed: {out.stderr.strip()}")
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -109,27 +109,25 @@ impl Activity {
     }
 }
 
-/// A response body that keeps its request counted as in flight until it ends.
-pub struct Tracked {
+/// A response body that holds a guard (its request counted as in flight, say)
+/// until the body ends or is dropped.
+pub struct Tracked<G> {
     inner: BoxBody<Bytes, Infallible>,
-    _in_flight: InFlight,
+    _guard: G,
 }
 
-impl Tracked {
-    /// Wraps `inner`, holding `in_flight` until the body is dropped.
-    pub fn boxed(
-        inner: BoxBody<Bytes, Infallible>,
-        in_flight: InFlight,
-    ) -> BoxBody<Bytes, Infallible> {
+impl<G: Send + Sync + Unpin + 'static> Tracked<G> {
+    /// Wraps `inner`, holding `guard` until the body is dropped.
+    pub fn boxed(inner: BoxBody<Bytes, Infallible>, guard: G) -> BoxBody<Bytes, Infallible> {
         Tracked {
             inner,
-            _in_flight: in_flight,
+            _guard: guard,
         }
         .boxed()
     }
 }
 
-impl Body for Tracked {
+impl<G: Unpin> Body for Tracked<G> {
     type Data = Bytes;
     type Error = Infallible;
 

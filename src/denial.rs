@@ -172,6 +172,9 @@ pub enum Reason {
     TooManySessionsForClient,
     /// The gateway already holds `mcp.max_sessions` sessions.
     TooManySessions,
+    /// A request reuses the JSON-RPC id of one still in flight in its session
+    /// (its answer could not be told apart, and one of them would wait forever).
+    DuplicateRequestId,
     /// The token lacks the permission a tool needs.
     PermissionMissing,
     /// The token does not reach a calendar the tool would touch.
@@ -180,7 +183,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 56] = [
+    pub const ALL: [Reason; 57] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -235,6 +238,7 @@ impl Reason {
         Reason::SessionNotFound,
         Reason::TooManySessionsForClient,
         Reason::TooManySessions,
+        Reason::DuplicateRequestId,
         Reason::PermissionMissing,
         Reason::CalendarNotAllowed,
     ];
@@ -276,7 +280,8 @@ impl Reason {
             Reason::OriginNotAllowed => Stage::Origin,
             Reason::SessionNotFound
             | Reason::TooManySessionsForClient
-            | Reason::TooManySessions => Stage::Session,
+            | Reason::TooManySessions
+            | Reason::DuplicateRequestId => Stage::Session,
             Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
             Reason::TokenMissing
             | Reason::TokenMalformed
@@ -336,6 +341,7 @@ impl Reason {
             Reason::RequestRejected => "request_rejected",
             Reason::SessionNotFound => "session_not_found",
             Reason::TooManySessionsForClient => "too_many_sessions_for_client",
+            Reason::DuplicateRequestId => "duplicate_request_id",
             Reason::TooManySessions => "too_many_sessions",
             Reason::OriginNotAllowed => "origin_not_allowed",
             Reason::TokenMissing => "token_missing",
@@ -423,6 +429,7 @@ impl Reason {
             | Reason::SessionNotFound
             | Reason::TooManySessionsForClient
             | Reason::TooManySessions
+            | Reason::DuplicateRequestId
             | Reason::PermissionMissing
             | Reason::CalendarNotAllowed => false,
         }
@@ -449,7 +456,7 @@ impl Reason {
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),
             Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),
-            Reason::RequestRejected => Some(StatusCode::BAD_REQUEST),
+            Reason::RequestRejected | Reason::DuplicateRequestId => Some(StatusCode::BAD_REQUEST),
             Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
             Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
             Reason::TooManySessionsForClient | Reason::TooManySessions | Reason::RateLimited => {

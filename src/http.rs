@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
+use crate::activity::Tracked;
 use crate::admission::grant::Grant;
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
@@ -255,6 +256,18 @@ impl App {
         } else {
             None
         };
+        // Within a session, a request id already in flight is refused: one of
+        // the two would never be answered and would hold its connection.
+        let request_in_flight = match (
+            requested.as_ref().and_then(|v| v.to_str().ok()),
+            message.id(),
+        ) {
+            (Some(session), Some(id)) => match self.sessions.begin_request(session, id) {
+                Ok(guard) => Some(guard),
+                Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+            },
+            _ => None,
+        };
         let method = parts.method.clone();
         let mut request = Request::from_parts(parts, Full::new(body));
         request.extensions_mut().insert(connection.clone());
@@ -290,6 +303,11 @@ impl App {
             self.seclog
                 .deny(&denial, connection.client_ip, Some(&connection.identity.id));
         }
-        Ok(response)
+        // The id stays in flight until the answer (an event stream in a
+        // session) has been sent.
+        Ok(match request_in_flight {
+            Some(guard) => response.map(|body| Tracked::boxed(body, guard)),
+            None => response,
+        })
     }
 }

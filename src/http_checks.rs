@@ -117,6 +117,7 @@ pub fn named_tool(headers: &HeaderMap) -> Option<String> {
 /// params name. Everything else (arguments above all) is skipped unparsed.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct MessageHead {
+    id: Option<Value>,
     method: Option<Value>,
     params: Option<ParamsHead>,
 }
@@ -133,6 +134,11 @@ impl MessageHead {
     /// The message's method, when it is a string.
     pub fn method(&self) -> Option<&str> {
         self.method.as_ref().and_then(Value::as_str)
+    }
+
+    /// The JSON-RPC id of a request (absent on notifications).
+    pub fn id(&self) -> Option<&Value> {
+        self.id.as_ref()
     }
 
     /// What its params name: `name`, `uri` or `taskId`, as `Mcp-Name` must.

@@ -4,8 +4,8 @@
 //! number of sessions is capped per identity and in total, and a session idle
 //! for `mcp.session_idle_timeout` is closed in rmcp too, so its memory returns.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Method, StatusCode};
@@ -26,10 +26,12 @@ pub struct SessionLimits {
     pub idle: Duration,
 }
 
-/// A live session: who owns it and when it was last used.
+/// A live session: who owns it, when it was last used, and the JSON-RPC ids
+/// of its requests in flight.
 struct Owned {
     identity: String,
     last_used: Instant,
+    in_flight: HashSet<String>,
 }
 
 /// The sessions and the slots reserved for sessions being created.
@@ -91,6 +93,24 @@ impl Drop for SessionSlot<'_> {
     }
 }
 
+/// A request id in flight in a session; released when dropped (when its
+/// response has been sent, or abandoned).
+pub struct RequestInFlight {
+    owners: Arc<SessionOwners>,
+    session: String,
+    id: String,
+}
+
+impl Drop for RequestInFlight {
+    fn drop(&mut self) {
+        let mut table = self.owners.lock();
+        if let Some(owned) = table.sessions.get_mut(&self.session) {
+            owned.in_flight.remove(&self.id);
+            owned.last_used = Instant::now();
+        }
+    }
+}
+
 impl SessionOwners {
     /// An empty table with these caps.
     pub fn new(limits: SessionLimits) -> SessionOwners {
@@ -123,6 +143,29 @@ impl SessionOwners {
         Ok(SessionSlot {
             owners: self,
             identity: identity.to_owned(),
+        })
+    }
+
+    /// Marks request `id` as in flight in `session`, or refuses it when a
+    /// request with the same id is: rmcp matches answers to requests by id, so
+    /// one of the two would never be answered and would hold its connection.
+    pub fn begin_request(
+        self: &Arc<Self>,
+        session: &str,
+        id: &serde_json::Value,
+    ) -> Result<RequestInFlight, Denial> {
+        let id = id.to_string();
+        let mut table = self.lock();
+        if let Some(owned) = table.sessions.get_mut(session)
+            && !owned.in_flight.insert(id.clone())
+        {
+            return Err(Denial::new(Reason::DuplicateRequestId)
+                .with_detail(id.chars().take(64).collect::<String>()));
+        }
+        Ok(RequestInFlight {
+            owners: Arc::clone(self),
+            session: session.to_owned(),
+            id,
         })
     }
 
@@ -161,6 +204,7 @@ impl SessionOwners {
             let owned = Owned {
                 identity: identity.to_owned(),
                 last_used: Instant::now(),
+                in_flight: HashSet::new(),
             };
             table.sessions.insert(new.to_owned(), owned);
             crate::telemetry::sessions_open(table.sessions.len());
@@ -182,7 +226,7 @@ impl SessionOwners {
         let expired: Vec<String> = table
             .sessions
             .iter()
-            .filter(|(_, o)| o.last_used.elapsed() >= idle)
+            .filter(|(_, o)| o.in_flight.is_empty() && o.last_used.elapsed() >= idle)
             .map(|(id, _)| id.clone())
             .collect();
         for id in &expired {

@@ -133,3 +133,67 @@ async fn the_certificate_identity_and_fingerprint_travel_with_each_request() {
         not_after.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     );
 }
+
+/// Requests in one session that reuse an id in flight: each is answered
+/// (never left waiting, as rmcp alone would leave one of them), the reused
+/// ones with 400 and one REFUSE line each (a client's bug, not an attack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_reused_while_in_flight_is_refused_never_left_hanging() {
+    let gw = TestGateway::start().await;
+    let client = gw.http(Some(&gw.client_cert("agent-a")));
+    let session = open_session(&client, &gw.url()).await;
+    let call = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_current_time","arguments":{}}}"#;
+    let mut refused = 0;
+    for _ in 0..10 {
+        let requests = (0..8).map(|_| {
+            post(&client, &gw.url(), call)
+                .header("mcp-session-id", &session)
+                .header("mcp-protocol-version", "2025-11-25")
+                .send()
+        });
+        let answers = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            futures_join_all(requests),
+        )
+        .await
+        .expect("every request is answered");
+        for answer in answers {
+            let answer = answer.unwrap();
+            match answer.status().as_u16() {
+                200 => assert!(answer.text().await.unwrap().contains("\"result\"")),
+                400 => refused += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+    }
+    let lines = gw
+        .security_lines()
+        .into_iter()
+        .filter(|l| l.starts_with("REFUSE stage=session reason=duplicate_request_id ip=127.0.0.1 client=agent-a detail=7"))
+        .count();
+    assert_eq!(lines, refused, "one line per refusal");
+    // Once the first is answered the id is free again.
+    let again = post(&client, &gw.url(), call)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+}
+
+/// Awaits every future (in order), without a crate for it.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+    F: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}

@@ -6,7 +6,8 @@
 //!   shared by all);
 //! - `handshake`: C workers each making a new connection per request, with TLS
 //!   resumption off (full handshakes) or on (`--resume`, session tickets);
-//! - `refuse`: C workers each connecting from `--source` and counting refusals
+//! - `refuse`: C workers each connecting from its own address (`--source`,
+//!   plus the worker's number in the last octet) and counting refusals
 //!   (the connection dropped, or an HTTP 403);
 //! - `idle`: opens `--hold` connections, one request each, prints `ready`, and
 //!   holds them until stdin closes (the harness reads the server's RSS then).
@@ -143,12 +144,28 @@ impl Target {
     }
 
     async fn tcp(&self) -> std::io::Result<TcpStream> {
+        self.tcp_from(self.args.source).await
+    }
+
+    /// `--source` moved by `worker` in its last octet: each worker has its own
+    /// address, so its own ports (a port in TIME_WAIT cannot be bound again).
+    fn source_of(&self, worker: usize) -> Option<IpAddr> {
+        match self.args.source? {
+            IpAddr::V4(base) => {
+                let [a, b, c, d] = base.octets();
+                Some(IpAddr::from([a, b, c, d.wrapping_add(worker as u8)]))
+            }
+            v6 => Some(v6),
+        }
+    }
+
+    async fn tcp_from(&self, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
         let socket = if self.args.connect.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
         };
-        if let Some(source) = self.args.source {
+        if let Some(source) = source {
             socket.bind(SocketAddr::new(source, 0))?;
         }
         let stream = socket.connect(self.args.connect).await?;
@@ -312,6 +329,7 @@ async fn keepalive(
 }
 
 async fn one_per_connection(
+    worker: usize,
     target: Arc<Target>,
     measure: Instant,
     end: Instant,
@@ -324,7 +342,7 @@ async fn one_per_connection(
             break;
         }
         let outcome = match target.args.mode {
-            Mode::Refuse => refused(&target).await,
+            Mode::Refuse => refused(&target, worker).await,
             _ => match target.connect().await {
                 Ok((mut sender, resumed)) => {
                     if resumed && began >= measure {
@@ -349,8 +367,15 @@ async fn one_per_connection(
 
 /// Whether the server refused this client: dropped the connection (before or
 /// during TLS) or answered 403.
-async fn refused(target: &Target) -> bool {
-    let Ok(tls) = target.tls().await else {
+async fn refused(target: &Target, worker: usize) -> bool {
+    // A connection that never reached the server is a failure, not a refusal.
+    let Ok(tcp) = target.tcp_from(target.source_of(worker)).await else {
+        return false;
+    };
+    let Ok(name) = ServerName::try_from(target.args.host.clone()) else {
+        return false;
+    };
+    let Ok(tls) = target.tls.connect(name, tcp).await else {
         return true;
     };
     let Ok((mut sender, connection)) =
@@ -457,7 +482,7 @@ fn main() -> anyhow::Result<()> {
             tasks.push(tokio::spawn(async move {
                 match target.args.mode {
                     Mode::Keepalive => keepalive(worker, target, measure, end, tally, shared).await,
-                    _ => one_per_connection(target, measure, end, tally).await,
+                    _ => one_per_connection(worker, target, measure, end, tally).await,
                 }
             }));
         }

@@ -39,8 +39,9 @@ IDLE = int(os.environ.get("BENCH_IDLE", "10000"))
 CALLGRIND = os.environ.get("BENCH_CALLGRIND", "1") != "0"
 CONNECTIONS = 16
 PORTS = {"gateway": 18443, "nginx": 18444, "floor": 18445}
-# Allowed by every server; REFUSED is outside the allowlists.
-CLIENT, REFUSED = "127.0.0.1", "127.0.0.66"
+# Allowed by every server; the refused clients come from 127.<n>.<server>.1-16,
+# outside every allowlist, a fresh range for each run (see refusal_source).
+CLIENT = "127.0.0.1"
 
 STATELESS = "2026-07-28"
 SESSIONS = "2025-11-25"
@@ -195,7 +196,7 @@ worker_processes 2;
 pid {WORK}/nginx.pid;
 error_log {WORK}/nginx-error.log warn;
 load_module /usr/lib/nginx/modules/ngx_http_geoip2_module.so;
-worker_rlimit_nofile {IDLE * 2 + 1000};
+worker_rlimit_nofile {IDLE + 1000};
 events {{ worker_connections {IDLE + 1000}; }}
 http {{
     # One line per request, as the gateway's audit line per call.
@@ -308,12 +309,19 @@ def load(server_name, mode, body, headers=(), extra=(), seconds=SECONDS, warmup=
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def refusal_source(server_name, run):
+    """A source range no earlier run used: a port the client closed stays in
+    TIME_WAIT for a minute and cannot be bound again meanwhile."""
+    return f"127.{10 + run}.{list(PORTS).index(server_name) + 1}.1"
+
+
 def rounds(server, mode, body, headers=(), extra=()):
     """ROUNDS measured runs; the CPU the server used per successful request."""
     runs = []
-    for _ in range(ROUNDS):
+    for run in range(ROUNDS):
         cpu = server.cpu_seconds()
-        result = load(server.name, mode, body, headers, extra)
+        source = ["--source", refusal_source(server.name, run)] if mode == "refuse" else []
+        result = load(server.name, mode, body, headers, [*extra, *source])
         # Warm-up requests cost CPU too: charge the CPU of the whole run to the
         # requests of the whole run, estimated from the measured rate.
         spent = server.cpu_seconds() - cpu
@@ -387,7 +395,14 @@ def instructions(name, body, headers):
 
 
 def main():
-    resource.setrlimit(resource.RLIMIT_NOFILE, (IDLE * 3 + 1000, IDLE * 3 + 1000))
+    # Each process holds IDLE connections at most (the loader, or a server);
+    # raise the soft limit as far as the hard one allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = IDLE * 2 + 1000
+    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, limit), hard))
+    if limit < IDLE + 500:
+        raise SystemExit(f"the open-file limit ({hard}) is too low for BENCH_IDLE={IDLE}")
     prepare()
     figures = {}
     time_headers = stateless_headers("get_current_time")
@@ -410,8 +425,7 @@ def main():
     figures["handshake_full"] = {"gateway": rounds(gateway, "handshake", "time.json", time_headers)}
     figures["handshake_resumed"] = {"gateway": rounds(
         gateway, "handshake", "time.json", time_headers, ["--resume"])}
-    figures["refusal"] = {"gateway": rounds(
-        gateway, "refuse", "time.json", time_headers, ["--source", REFUSED])}
+    figures["refusal"] = {"gateway": rounds(gateway, "refuse", "time.json", time_headers)}
     figures["idle_rss"] = {"gateway": idle_rss(gateway)}
     gateway.stop()
 
@@ -423,8 +437,7 @@ def main():
         figures["handshake_resumed"][name] = rounds(server, "handshake", "time.json", time_headers,
                                                     ["--resume"])
         if name == "nginx":
-            figures["refusal"][name] = rounds(server, "refuse", "time.json", time_headers,
-                                              ["--source", REFUSED])
+            figures["refusal"][name] = rounds(server, "refuse", "time.json", time_headers)
         figures["idle_rss"][name] = idle_rss(server)
         server.stop()
 

@@ -90,6 +90,9 @@ struct Args {
     /// Keep-alive mode: stop each connection after this many measured requests (0: no limit).
     #[arg(long, default_value_t = 0)]
     count: u64,
+    /// Idle mode: hold connections after the handshake alone, no request.
+    #[arg(long)]
+    no_request: bool,
     /// Idle mode: connections to open and hold.
     #[arg(long, default_value_t = 1000)]
     hold: usize,
@@ -406,6 +409,7 @@ async fn idle(target: Arc<Target>) -> anyhow::Result<()> {
                 return;
             };
             let held = match target.connect().await {
+                Ok((sender, _)) if target.args.no_request => Some(sender),
                 Ok((mut sender, _)) => {
                     let ok = matches!(
                         target.send(&mut sender, target.body.clone(), None).await,

@@ -345,14 +345,17 @@ def summarize(runs):
             "ok": sum(r["ok"] for r in runs), "runs": runs}
 
 
-def idle_rss(server):
-    """RSS growth per held mTLS connection (one request each, then idle)."""
+def idle_rss(server, request=True):
+    """RSS growth per held mTLS connection: after one request each (what a
+    keep-alive client leaves), or after the handshake alone."""
     before = server.rss_kib()
     pki = WORK / "pki"
     argv = [LOAD_BIN, "--mode", "idle", "--connect", f"127.0.0.1:{PORTS[server.name]}",
             "--ca", pki / "ca.pem", "--cert", pki / "client.pem", "--key", pki / "client.key",
             "--body", WORK / "time.json", "--header", f"Authorization: Bearer {token()}",
             "--hold", IDLE, "--connections", 64, "--duration", 120]
+    if not request:
+        argv.append("--no-request")
     for name, value in stateless_headers("get_current_time").items():
         argv += ["--header", f"{name}: {value}"]
     loader = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
@@ -428,6 +431,9 @@ def main():
     figures["refusal"] = {"gateway": rounds(gateway, "refuse", "time.json", time_headers)}
     figures["idle_rss"] = {"gateway": idle_rss(gateway)}
     gateway.stop()
+    gateway = start("gateway")
+    figures["idle_rss_handshake_only"] = {"gateway": idle_rss(gateway, request=False)}
+    gateway.stop()
 
     for name in ("nginx", "floor"):
         print(f"{name}: measuring", file=sys.stderr)
@@ -439,6 +445,9 @@ def main():
         if name == "nginx":
             figures["refusal"][name] = rounds(server, "refuse", "time.json", time_headers)
         figures["idle_rss"][name] = idle_rss(server)
+        server.stop()
+        server = start(name)
+        figures["idle_rss_handshake_only"][name] = idle_rss(server, request=False)
         server.stop()
 
     if CALLGRIND:
@@ -504,13 +513,14 @@ def table(report):
     row("full mTLS handshake + 1 call: conn/s", "handshake_full")
     row("resumed handshake + 1 call: conn/s", "handshake_resumed")
     row("refusals of a disallowed address: /s", "refusal")
-    idle = f["idle_rss"]
-    rows.append([f"RSS KiB per idle mTLS connection ({IDLE:,})"] + [
-        f"{idle[s]['kib_per_connection']:.1f} ({idle[s]['held']:,} held)"
-        if idle.get(s) and idle[s]["kib_per_connection"] else "—"
-        for s in ("gateway", "nginx", "floor")] + [
-        ratio(idle["gateway"]["kib_per_connection"], idle.get("nginx", {}).get("kib_per_connection")),
-        ratio(idle["gateway"]["kib_per_connection"], idle.get("floor", {}).get("kib_per_connection"))])
+    for key, label in (("idle_rss", "after one call"), ("idle_rss_handshake_only", "handshake only")):
+        idle = f[key]
+        rows.append([f"RSS KiB per idle mTLS connection, {label} ({IDLE:,})"] + [
+            f"{idle[s]['kib_per_connection']:.1f} ({idle[s]['held']:,} held)"
+            if idle.get(s) and idle[s]["kib_per_connection"] else "—"
+            for s in ("gateway", "nginx", "floor")] + [
+            ratio(idle["gateway"]["kib_per_connection"], idle.get("nginx", {}).get("kib_per_connection")),
+            ratio(idle["gateway"]["kib_per_connection"], idle.get("floor", {}).get("kib_per_connection"))])
     if "instructions" in f:
         ins = f["instructions"]
         rows.append(["instructions per keep-alive request (callgrind)"] + [
@@ -535,7 +545,7 @@ def table(report):
               f"refusals ÷ full handshakes: {refusals / full:.2f}.",
               "Failed requests in all runs: " + (", ".join(
                   f"{k}/{s}={v[s]['failed']}" for k, v in f.items()
-                  if k not in ("idle_rss", "instructions") for s in v if v[s]["failed"]) or "none")]
+                  if k not in ("idle_rss", "idle_rss_handshake_only", "instructions") for s in v if v[s]["failed"]) or "none")]
     return "\n".join(lines)
 
 

@@ -186,7 +186,9 @@ pub(crate) async fn serve_connection(
     let tracked = Arc::clone(&activity);
     let service = service_fn(move |request| {
         let in_flight = tracked.begin();
-        let response = Arc::clone(&app).handle(request, info.clone());
+        // Boxed: hyper keeps a slot the size of this future for the whole
+        // connection; the request's own (large) future lives only while it runs.
+        let response = Box::pin(Arc::clone(&app).handle(request, info.clone()));
         async move {
             let response = response.await?;
             Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))

@@ -315,21 +315,28 @@ def refusal_source(server_name, run):
     return f"127.{10 + run}.{list(PORTS).index(server_name) + 1}.1"
 
 
-def rounds(server, mode, body, headers=(), extra=()):
-    """ROUNDS measured runs; the CPU the server used per successful request."""
-    runs = []
+def one_run(server, mode, body, headers, extra, run):
+    """One measured run; with the CPU the server used per successful request."""
+    cpu = server.cpu_seconds()
+    source = ["--source", refusal_source(server.name, run)] if mode == "refuse" else []
+    result = load(server.name, mode, body, headers, [*extra, *source])
+    # Warm-up requests cost CPU too: charge the CPU of the whole run to the
+    # requests of the whole run, estimated from the measured rate.
+    spent = server.cpu_seconds() - cpu
+    total_seconds = SECONDS + 2.0
+    result["cpu_us_per_request"] = (spent / (result["per_second"] * total_seconds) * 1e6
+                                    if result["per_second"] else None)
+    return result
+
+
+def rounds(servers, mode, body, headers=(), extra=()):
+    """ROUNDS runs on each server, taken in turn (gateway, nginx, floor, then
+    again), so that a noisy minute on a shared machine weighs on all of them."""
+    runs = {server.name: [] for server in servers}
     for run in range(ROUNDS):
-        cpu = server.cpu_seconds()
-        source = ["--source", refusal_source(server.name, run)] if mode == "refuse" else []
-        result = load(server.name, mode, body, headers, [*extra, *source])
-        # Warm-up requests cost CPU too: charge the CPU of the whole run to the
-        # requests of the whole run, estimated from the measured rate.
-        spent = server.cpu_seconds() - cpu
-        total_seconds = SECONDS + 2.0
-        result["cpu_us_per_request"] = (spent / (result["per_second"] * total_seconds) * 1e6
-                                        if result["per_second"] else None)
-        runs.append(result)
-    return summarize(runs)
+        for server in servers:
+            runs[server.name].append(one_run(server, mode, body, headers, extra, run))
+    return {name: summarize(results) for name, results in runs.items()}
 
 
 def summarize(runs):
@@ -410,45 +417,41 @@ def main():
     figures = {}
     time_headers = stateless_headers("get_current_time")
 
-    gateway = start("gateway")
-    # The answer nginx and the floor return: the gateway's own, byte for byte.
+    servers = {name: start(name) for name in PORTS}
+    gateway = servers["gateway"]
+    # The answer nginx and the floor return: the gateway's own, byte for byte
+    # (they read it from the file on every request).
     (WORK / "answer.json").write_bytes(https(PORTS["gateway"], (WORK / "time.json").read_text(),
                                              time_headers))
     seed_events(1000)
-    print("gateway: measuring", file=sys.stderr)
-    figures["keepalive_stateless"] = {"gateway": rounds(gateway, "keepalive", "time.json", time_headers)}
-    figures["keepalive_sessions"] = {"gateway": rounds(
-        gateway, "keepalive", "time-session.json", {"MCP-Protocol-Version": SESSIONS},
-        ["--session-version", SESSIONS])}
-    figures["keepalive_one_session"] = {"gateway": rounds(
-        gateway, "keepalive", "time-session.json", {"MCP-Protocol-Version": SESSIONS},
-        ["--session-version", SESSIONS, "--shared-session"])}
-    figures["list_events_week"] = {"gateway": rounds(
-        gateway, "keepalive", "week.json", stateless_headers("list_events"))}
-    figures["handshake_full"] = {"gateway": rounds(gateway, "handshake", "time.json", time_headers)}
-    figures["handshake_resumed"] = {"gateway": rounds(
-        gateway, "handshake", "time.json", time_headers, ["--resume"])}
-    figures["refusal"] = {"gateway": rounds(gateway, "refuse", "time.json", time_headers)}
-    figures["idle_rss"] = {"gateway": idle_rss(gateway)}
-    gateway.stop()
-    gateway = start("gateway")
-    figures["idle_rss_handshake_only"] = {"gateway": idle_rss(gateway, request=False)}
-    gateway.stop()
+    everyone = list(servers.values())
+    print("keep-alive, handshakes, refusals", file=sys.stderr)
+    figures["keepalive_stateless"] = rounds(everyone, "keepalive", "time.json", time_headers)
+    figures["handshake_full"] = rounds(everyone, "handshake", "time.json", time_headers)
+    figures["handshake_resumed"] = rounds(everyone, "handshake", "time.json", time_headers,
+                                          ["--resume"])
+    figures["refusal"] = rounds([gateway, servers["nginx"]], "refuse", "time.json",
+                                time_headers)
+    print("gateway only: sessions, list_events", file=sys.stderr)
+    figures["keepalive_sessions"] = rounds(
+        [gateway], "keepalive", "time-session.json", {"MCP-Protocol-Version": SESSIONS},
+        ["--session-version", SESSIONS])
+    figures["keepalive_one_session"] = rounds(
+        [gateway], "keepalive", "time-session.json", {"MCP-Protocol-Version": SESSIONS},
+        ["--session-version", SESSIONS, "--shared-session"])
+    figures["list_events_week"] = rounds(
+        [gateway], "keepalive", "week.json", stateless_headers("list_events"))
+    for server in everyone:
+        server.stop()
 
-    for name in ("nginx", "floor"):
-        print(f"{name}: measuring", file=sys.stderr)
-        server = start(name)
-        figures["keepalive_stateless"][name] = rounds(server, "keepalive", "time.json", time_headers)
-        figures["handshake_full"][name] = rounds(server, "handshake", "time.json", time_headers)
-        figures["handshake_resumed"][name] = rounds(server, "handshake", "time.json", time_headers,
-                                                    ["--resume"])
-        if name == "nginx":
-            figures["refusal"][name] = rounds(server, "refuse", "time.json", time_headers)
-        figures["idle_rss"][name] = idle_rss(server)
-        server.stop()
-        server = start(name)
-        figures["idle_rss_handshake_only"][name] = idle_rss(server, request=False)
-        server.stop()
+    print("idle connections", file=sys.stderr)
+    figures["idle_rss"], figures["idle_rss_handshake_only"] = {}, {}
+    for name in PORTS:
+        for key, request in (("idle_rss", True), ("idle_rss_handshake_only", False)):
+            # A fresh server for each: what it holds comes from these connections only.
+            server = start(name)
+            figures[key][name] = idle_rss(server, request)
+            server.stop()
 
     if CALLGRIND:
         print("instructions per request (callgrind)", file=sys.stderr)
@@ -538,8 +541,9 @@ def table(report):
                      f["handshake_resumed"]["gateway"]["per_second"]["median"])
     refusals = f["refusal"]["gateway"]["per_second"]["median"]
     lines += ["", f"Taken {report['when']} on {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, "
-                  f"{m['nginx']}; {report['rounds']} runs of {report['seconds']:g} s after 2 s of "
-                  f"warm-up, {CONNECTIONS} connections, HTTP/1.1, TLS 1.3, ECDSA P-256.",
+                  f"{m['nginx']}; {report['rounds']} runs of {report['seconds']:g} s (after 2 s of "
+                  f"warm-up) per server, the servers taken in turn; {CONNECTIONS} connections, "
+                  f"HTTP/1.1, TLS 1.3, ECDSA P-256.",
               f"One session ÷ one session per connection: {shared / one:.2f}; "
               f"resumed ÷ full handshakes: {resumed / full:.2f}; "
               f"refusals ÷ full handshakes: {refusals / full:.2f}.",

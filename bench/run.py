@@ -404,26 +404,15 @@ def instructions(name, body, headers):
 # --- report ----------------------------------------------------------------
 
 
-def main():
-    # Each process holds IDLE connections at most (the loader, or a server);
-    # raise the soft limit as far as the hard one allows.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = IDLE * 2 + 1000
-    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, limit), hard))
-    if limit < IDLE + 500:
-        raise SystemExit(f"the open-file limit ({hard}) is too low for BENCH_IDLE={IDLE}")
-    prepare()
-    figures = {}
-    time_headers = stateless_headers("get_current_time")
-
-    servers = {name: start(name) for name in PORTS}
+def measure_under_load(figures, servers, time_headers):
+    """The figures under load; `servers` holds the gateway and gets the others."""
     gateway = servers["gateway"]
-    # The answer nginx and the floor return: the gateway's own, byte for byte
-    # (they read it from the file on every request).
+    # The answer nginx and the floor return: the gateway's own, byte for byte.
     (WORK / "answer.json").write_bytes(https(PORTS["gateway"], (WORK / "time.json").read_text(),
                                              time_headers))
     seed_events(1000)
+    for name in ("nginx", "floor"):
+        servers[name] = start(name)
     everyone = list(servers.values())
     print("keep-alive, handshakes, refusals", file=sys.stderr)
     figures["keepalive_stateless"] = rounds(everyone, "keepalive", "time.json", time_headers)
@@ -441,8 +430,28 @@ def main():
         ["--session-version", SESSIONS, "--shared-session"])
     figures["list_events_week"] = rounds(
         [gateway], "keepalive", "week.json", stateless_headers("list_events"))
-    for server in everyone:
-        server.stop()
+
+
+def main():
+    # Each process holds IDLE connections at most (the loader, or a server);
+    # raise the soft limit as far as the hard one allows.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = IDLE * 2 + 1000
+    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, limit), hard))
+    if limit < IDLE + 500:
+        raise SystemExit(f"the open-file limit ({hard}) is too low for BENCH_IDLE={IDLE}")
+    prepare()
+    figures = {}
+    time_headers = stateless_headers("get_current_time")
+
+    gateway = start("gateway")
+    servers = {"gateway": gateway}
+    try:
+        measure_under_load(figures, servers, time_headers)
+    finally:
+        for server in servers.values():
+            server.stop()
 
     print("idle connections", file=sys.stderr)
     figures["idle_rss"], figures["idle_rss_handshake_only"] = {}, {}
@@ -450,8 +459,10 @@ def main():
         for key, request in (("idle_rss", True), ("idle_rss_handshake_only", False)):
             # A fresh server for each: what it holds comes from these connections only.
             server = start(name)
-            figures[key][name] = idle_rss(server, request)
-            server.stop()
+            try:
+                figures[key][name] = idle_rss(server, request)
+            finally:
+                server.stop()
 
     if CALLGRIND:
         print("instructions per request (callgrind)", file=sys.stderr)

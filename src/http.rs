@@ -257,11 +257,12 @@ impl App {
             None
         };
         // Within a session, a request id already in flight is refused: one of
-        // the two would never be answered and would hold its connection.
-        let request_in_flight = match (
-            requested.as_ref().and_then(|v| v.to_str().ok()),
-            message.id(),
-        ) {
+        // the two would never be answered and would hold its connection. Only
+        // requests count: a client's answer to a server request carries an id
+        // of the server's numbering, and no method.
+        let request_id = message.method().and(message.id());
+        let request_in_flight = match (requested.as_ref().and_then(|v| v.to_str().ok()), request_id)
+        {
             (Some(session), Some(id)) => match self.sessions.begin_request(session, id) {
                 Ok(guard) => Some(guard),
                 Err(denial) => return Ok(self.refuse(denial, &connection, None).await),

@@ -61,7 +61,7 @@ impl LogSink {
     pub fn prefix(&self, event: &str) -> String {
         format!(
             "{} mcp-gateway[{}]: {event}",
-            Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            line_time(Utc::now()),
             self.pid
         )
     }
@@ -81,6 +81,12 @@ impl LogSink {
             tracing::error!(error = %e, log = self.name, "cannot write a log line");
         }
     }
+}
+
+/// A line's time, `2026-03-02T09:00:00.123Z` (what the fail2ban filter's
+/// `datepattern` reads), without parsing a format string for every line.
+fn line_time(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// `path` opened for appending, created mode 0640 when missing.
@@ -141,7 +147,20 @@ impl Write for EscapingLine {
 
 #[cfg(test)]
 mod tests {
-    use super::diagnostic_line;
+    use super::{diagnostic_line, line_time};
+
+    #[test]
+    fn line_times_keep_their_format() {
+        for text in [
+            "2026-03-02T09:00:00.123Z",
+            "2026-12-31T23:59:59.999Z",
+            "2027-01-01T00:00:00.000Z",
+        ] {
+            let at = chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc();
+            assert_eq!(line_time(at), text);
+            assert_eq!(at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), text);
+        }
+    }
 
     #[test]
     fn diagnostic_lines_cannot_be_split_or_grown() {

@@ -1,4 +1,4 @@
-"""The benchmark's measurements: runs of the load generator (bench/load.rs)
+"""The benchmark's measurements: runs of the load generator (bench/load/)
 against the servers in turn, idle-connection memory, and instruction counts
 under callgrind."""
 

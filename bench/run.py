@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The side-by-side benchmark: the gateway, nginx (client certificates,
 allow/deny, geoip2) and the floor (bench/floor.rs), measured by the same load
-generator (bench/load.rs) in one run on loopback. Prints a table with ratios
+generator (bench/load/) in one run on loopback. Prints a table with ratios
 and writes the raw figures to bench/results/latest.json.
 
 Run it through bench/run.sh, which installs what it needs and builds release.

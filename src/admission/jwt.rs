@@ -63,6 +63,55 @@ struct Claims {
     cnf: Option<serde_json::Value>,
 }
 
+/// What a verified token says, read once when its signature is checked and
+/// remembered with it: the claims, with those that need parsing parsed (a
+/// parse failure is kept too, to be reported where the checks meet it).
+struct SignedClaims {
+    claims: Claims,
+    /// `allowedIPs` as networks, or why one is not a network.
+    networks: Result<Vec<ipnet::IpNet>, Denial>,
+    /// `permissions`, or the first unknown name.
+    permissions: Result<BTreeSet<Permission>, Denial>,
+    /// `calendars`.
+    calendars: CalendarScope,
+}
+
+/// A `claims_invalid` refusal saying why.
+fn claims_invalid(why: &str) -> Denial {
+    Denial::new(Reason::ClaimsInvalid).with_detail(why.to_owned())
+}
+
+impl SignedClaims {
+    fn read(claims: Claims) -> SignedClaims {
+        let networks = claims
+            .allowed_ips
+            .iter()
+            .map(|text| {
+                parse_cidr(text).map_err(|why| claims_invalid(&format!("allowedIPs: {why}")))
+            })
+            .collect();
+        let permissions = claims
+            .permissions
+            .iter()
+            .map(|name| {
+                Permission::parse(name)
+                    .ok_or_else(|| claims_invalid(&format!("permissions: unknown `{name}`")))
+            })
+            .collect();
+        let calendars = if claims.calendars.iter().any(|c| c == "*") {
+            CalendarScope::All
+        } else {
+            CalendarScope::Only(claims.calendars.iter().cloned().collect())
+        };
+        SignedClaims {
+            claims,
+            networks,
+            permissions,
+            calendars,
+        }
+    }
+}
+
 /// Verifies tokens against the configured keys and rules.
 pub struct TokenVerifier {
     keys: HashMap<String, PinnedKey>,
@@ -75,7 +124,7 @@ pub struct TokenVerifier {
     require_cert_binding: bool,
     revocations: Option<std::sync::Arc<Revocations>>,
     /// Tokens whose signature this key set verified (see `token_cache`).
-    verified: VerifiedTokens<Claims>,
+    verified: VerifiedTokens<SignedClaims>,
 }
 
 impl TokenVerifier {
@@ -170,28 +219,29 @@ impl TokenVerifier {
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Grant, Denial> {
-        let digest = VerifiedTokens::<Claims>::digest(token);
-        let claims = match self.verified.get(&digest, now.timestamp()) {
-            Some(claims) => {
+        let digest = VerifiedTokens::<SignedClaims>::digest(token);
+        let signed = match self.verified.get(&digest, now.timestamp()) {
+            Some(signed) => {
                 // The entry ends at exp + leeway, so the token has not expired;
                 // a clock set back could make `nbf` matter again.
-                if claims
+                if signed
+                    .claims
                     .nbf
                     .is_some_and(|nbf| nbf > now.timestamp() + self.leeway as i64)
                 {
                     return Err(Denial::new(Reason::TokenNotYetValid));
                 }
-                claims
+                signed
             }
             None => {
-                let claims = Arc::new(self.verify_signature(token)?);
-                let usable_until = claims.exp.saturating_add(self.leeway as i64);
+                let signed = Arc::new(SignedClaims::read(self.verify_signature(token)?));
+                let usable_until = signed.claims.exp.saturating_add(self.leeway as i64);
                 self.verified
-                    .insert(digest, usable_until, Arc::clone(&claims), now.timestamp());
-                claims
+                    .insert(digest, usable_until, Arc::clone(&signed), now.timestamp());
+                signed
             }
         };
-        self.check_claims(&claims, identity, client_ip, now)
+        self.check_claims(&signed, identity, client_ip, now)
     }
 
     /// The claims of `token` once its header, algorithm, key, signature,
@@ -215,13 +265,13 @@ impl TokenVerifier {
 
     fn check_claims(
         &self,
-        claims: &Claims,
+        signed: &SignedClaims,
         identity: &ClientIdentity,
         client_ip: IpAddr,
         now: DateTime<Utc>,
     ) -> Result<Grant, Denial> {
-        let invalid = |why: &str| Denial::new(Reason::ClaimsInvalid).with_detail(why.to_owned());
-        let iat = claims.iat.ok_or_else(|| invalid("missing iat"))?;
+        let claims = &signed.claims;
+        let iat = claims.iat.ok_or_else(|| claims_invalid("missing iat"))?;
         if iat > now.timestamp() + self.leeway as i64 {
             return Err(Denial::new(Reason::TokenNotYetValid).with_detail("iat in the future"));
         }
@@ -249,7 +299,7 @@ impl TokenVerifier {
             .jti
             .clone()
             .filter(|j| !j.is_empty())
-            .ok_or_else(|| invalid("missing jti"))?;
+            .ok_or_else(|| claims_invalid("missing jti"))?;
         if let Some(revocations) = &self.revocations
             && revocations.is_revoked(&jti)?
         {
@@ -258,11 +308,8 @@ impl TokenVerifier {
         if claims.client_id != identity.id {
             return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id.clone()));
         }
-        let mut networks = Vec::with_capacity(claims.allowed_ips.len());
-        for text in &claims.allowed_ips {
-            networks.push(parse_cidr(text).map_err(|why| invalid(&format!("allowedIPs: {why}")))?);
-        }
-        if !contains(&networks, client_ip) {
+        let networks = signed.networks.as_ref().map_err(Clone::clone)?;
+        if !contains(networks, client_ip) {
             return Err(Denial::new(Reason::IpNotInToken));
         }
         match claims.cnf.as_ref().map(bound_thumbprint).transpose()? {
@@ -274,18 +321,8 @@ impl TokenVerifier {
             }
             _ => {}
         }
-        let mut permissions = BTreeSet::new();
-        for name in &claims.permissions {
-            permissions.insert(
-                Permission::parse(name)
-                    .ok_or_else(|| invalid(&format!("permissions: unknown `{name}`")))?,
-            );
-        }
-        let calendars = if claims.calendars.iter().any(|c| c == "*") {
-            CalendarScope::All
-        } else {
-            CalendarScope::Only(claims.calendars.iter().cloned().collect())
-        };
+        let permissions = signed.permissions.clone()?;
+        let calendars = signed.calendars.clone();
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
         Ok(Grant::new(
             identity.clone(),

@@ -2,7 +2,8 @@
 //! text, so that a keep-alive client pays for a signature check once per token
 //! rather than once per request (it was a fifth of an admitted call's CPU).
 //!
-//! Only what the signature proves is remembered: the claims as signed. Every
+//! Only what the signature proves is remembered: the claims as signed (those
+//! that need parsing, parsed). Every
 //! request still checks, against its own connection and clock, everything that
 //! can change — expiry and `nbf`, the revocation list, `clientId` against the
 //! certificate, the client address, the certificate binding. The cache lives

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{TestGateway, free_port, wait_for_port};
+use crate::common::{TestGateway, assert_succeeded, free_port, wait_for_port};
 
 /// A tool of the harness, built (once per test run) as `bench/run.sh` builds
 /// it, beside the gateway's binary.
@@ -46,11 +46,7 @@ fn load(dir: &Path, port: u16, token: &str) -> serde_json::Value {
         .args(["--header", "Mcp-Name: get_current_time"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 

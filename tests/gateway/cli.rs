@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use crate::common::{config_text, write_pki};
+use crate::common::{assert_succeeded, config_text, write_pki};
 
 /// Runs `check-config` on `config`.
 fn check_config(config: &std::path::Path) -> std::process::Output {
@@ -130,11 +130,7 @@ fn quickstart_creates_private_keys_and_reuses_them() {
             .unwrap()
     };
     let out = run();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("curl --cacert"), "{stdout}");
     assert!(
@@ -225,11 +221,7 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
         "--bind-cert",
         qs.join("client.pem").to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let payload = token.split('.').nth(1).unwrap();
     let claims: serde_json::Value = serde_json::from_slice(
@@ -365,11 +357,7 @@ fn secrets_commands_encrypt_with_a_generated_key() {
     let key = mcp_gateway::secrets::SecretKey::from_base64(&key_text, "test").unwrap();
 
     let out = run_encrypt(Some(&key_text), None, "refresh-token\n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let value = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(value.starts_with("ENC:") && !value.contains("refresh"));
     assert_eq!(key.decrypt(&value, "x").unwrap(), b"refresh-token");
@@ -414,11 +402,7 @@ fn keys_commands_make_a_production_key_and_its_jwks() {
         .arg(qs.join("next.key"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("new signing key, kid "));
     let again = gateway()
         .args(["keys", "generate", "--out"])
@@ -437,11 +421,7 @@ fn keys_commands_make_a_production_key_and_its_jwks() {
         .arg(qs.join("jwks.json"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let config = qs.join("gateway.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "signing_key = \"signing.key\"",

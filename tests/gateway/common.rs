@@ -500,3 +500,13 @@ impl TestGateway {
             .expect("MCP initialize over mutual TLS")
     }
 }
+
+/// Asserts that a command succeeded, showing its stderr when it did not.
+#[track_caller]
+pub fn assert_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{Setup, initialize_body, post, render};
+use crate::common::{Setup, assert_succeeded, initialize_body, post, render};
 
 /// The sh block marked `<!-- test: NAME -->` in certs/README.md.
 fn documented(name: &str) -> String {
@@ -245,11 +245,7 @@ async fn the_documented_signing_key_rotation_refuses_no_valid_token() {
             ])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_succeeded(&out);
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let old_token = issue();

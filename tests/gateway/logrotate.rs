@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Setup, free_port, render, write_pki};
+use crate::common::{Setup, assert_succeeded, free_port, render, write_pki};
 
 /// Three connections from 127.0.0.2, outside the allowlist: three DENY lines.
 async fn knock_three_times(port: u16) {
@@ -90,11 +90,7 @@ async fn logrotate_and_sighup_lose_no_line() {
         .arg(&conf)
         .output()
         .expect("logrotate must be installed (scripts/test-all.sh installs it)");
-    assert!(
-        rotated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rotated.stderr)
-    );
+    assert_succeeded(&rotated);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         child.try_wait().unwrap().is_none(),

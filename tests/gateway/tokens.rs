@@ -12,8 +12,8 @@ use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use serde_json::{Value, json};
 
 use crate::common::{
-    AUDIENCE, ISSUER, TestGateway, call_ok, http_client, http_client_with_token, initialize_body,
-    open_session, post,
+    AUDIENCE, ISSUER, TestGateway, assert_succeeded, call_ok, http_client, http_client_with_token,
+    initialize_body, open_session, post,
 };
 
 fn request(identity: &str) -> TokenRequest {
@@ -646,11 +646,7 @@ async fn token_revoke_takes_effect_on_a_running_gateway() {
             .unwrap()
     };
     let out = revoke("to-revoke-1");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("to-revoke-1: revoked"));
     assert!(String::from_utf8_lossy(&revoke("to-revoke-1").stdout).contains("already revoked"));
     assert_eq!(revoke("bad\nid").status.code(), Some(2));

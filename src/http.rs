@@ -19,6 +19,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
@@ -28,11 +29,13 @@ use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::denial::{Denial, Reason};
 use crate::http_checks::{
-    check_authority, check_mcp_headers, check_protocol_version, named_tool, read_message,
+    MessageHead, check_authority, check_mcp_headers, check_protocol_version, named_tool,
+    read_message,
 };
 use crate::identity::ClientIdentity;
-use crate::mcp::CalendarServer;
+use crate::mcp::direct::{DirectCalls, direct_call};
 use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
+use crate::mcp::{CalendarServer, McpService};
 use crate::rate::RateLimits;
 use crate::refusal;
 use crate::resource::{METADATA_PATH, ProtectedResource};
@@ -72,6 +75,8 @@ pub struct App {
     limits: RequestLimits,
     /// The rmcp streamable HTTP service.
     mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
+    /// Plain stateless calls, answered without rmcp's per-request tasks.
+    direct: DirectCalls,
     /// Which identity owns which MCP session, and the caps.
     sessions: Arc<SessionOwners>,
     /// Origin and bearer-token checks, and the metadata document; a reload
@@ -128,7 +133,7 @@ impl App {
     /// An application serving `mcp` under `limits`.
     pub fn new(
         limits: RequestLimits,
-        mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
+        mcp: McpService,
         sessions: Arc<SessionOwners>,
         resource: ProtectedResource,
         seclog: Arc<SecurityLog>,
@@ -137,7 +142,8 @@ impl App {
     ) -> App {
         App {
             limits,
-            mcp,
+            mcp: mcp.rmcp,
+            direct: mcp.direct,
             sessions,
             resource: ArcSwap::from_pointee(resource),
             seclog,
@@ -184,6 +190,34 @@ impl App {
             let _ = read_body(body, self.limits.max_body, self.limits.body_timeout).await;
         }
         refusal::response(&denial, self.resource.load().metadata_url())
+    }
+
+    /// The MCP answer to an admitted request: the direct one for a plain
+    /// stateless call ([`crate::mcp::direct`]), rmcp's for everything else.
+    async fn answer_mcp(
+        &self,
+        mut parts: http::request::Parts,
+        body: Bytes,
+        message: &MessageHead,
+        in_session: bool,
+        connection: &ConnectionInfo,
+        grant: Grant,
+    ) -> HttpResponse {
+        parts.extensions.insert(connection.clone());
+        parts.extensions.insert(grant);
+        if !in_session
+            && parts.method == http::Method::POST
+            && matches!(message.method(), Some("tools/call" | "tools/list"))
+            && let Ok(parsed) = serde_json::from_slice::<ClientJsonRpcMessage>(&body)
+            && let Some(call) = direct_call(&parts.headers, parsed)
+        {
+            return self.direct.answer(call, parts).await;
+        }
+        // `handle` borrows the service; the tower `call` would clone it (and its
+        // config) on every request.
+        self.mcp
+            .handle(Request::from_parts(parts, Full::new(body)))
+            .await
     }
 
     /// Handles one request from an authenticated connection, counting its answer.
@@ -270,12 +304,16 @@ impl App {
             _ => None,
         };
         let method = parts.method.clone();
-        let mut request = Request::from_parts(parts, Full::new(body));
-        request.extensions_mut().insert(connection.clone());
-        request.extensions_mut().insert(grant);
-        // `handle` borrows the service; the tower `call` would clone it (and its
-        // config) on every request.
-        let mut response = self.mcp.handle(request).await;
+        let mut response = self
+            .answer_mcp(
+                parts,
+                body,
+                &message,
+                requested.is_some(),
+                &connection,
+                grant,
+            )
+            .await;
         if method == http::Method::DELETE && response.status() == StatusCode::ACCEPTED {
             // rmcp answers an ended session with 202; clients (the Python SDK among
             // them) expect the usual 200/204 for a DELETE that took effect.

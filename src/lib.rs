@@ -23,7 +23,8 @@
 //!    token by [`admission::token_cache`]), which yields an
 //!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named
 //!    session belongs to this identity and caps new ones; the body is read
-//!    within its size and time limits.
+//!    within its size and time limits. Plain stateless calls are answered
+//!    by [`mcp::direct`]; everything else goes through rmcp's HTTP service.
 //! 6. [`mcp`] checks each call's permission ([`admission::scope`]); each tool
 //!    turns the calendar ids it names into checked
 //!    [`admission::grant::CalendarRef`]s, the only handle the
@@ -46,7 +47,8 @@
 //!   connections and requests.
 //! - [`admission`]: the checks, each a small function; [`denial`] and [`seclog`]:
 //!   what a refusal is and how it is written; [`logsink`]: where lines go.
-//! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for results).
+//! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for
+//!   results), sessions ([`mcp::session`]), the direct stateless path ([`mcp::direct`]).
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
 //!   slots ([`calendar::slots`]), the checks both backends share

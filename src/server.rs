@@ -154,13 +154,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         audit: Arc::clone(&audit),
         rate: Arc::clone(&rate),
     };
-    let (service, manager) = mcp::http_service(
+    let mcp_service = mcp::http_service(
         deps,
         &config.mcp.allowed_hosts,
         config.listen.max_request_body_bytes,
         config.mcp.session_idle_timeout,
         shutdown.child_token(),
     );
+    let manager = Arc::clone(&mcp_service.sessions);
     let sessions = Arc::new(SessionOwners::new(SessionLimits {
         max_total: config.mcp.max_sessions,
         max_per_client: config.mcp.max_sessions_per_client,
@@ -174,7 +175,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     };
     let app = Arc::new(App::new(
         limits,
-        service,
+        mcp_service,
         Arc::clone(&sessions),
         resource,
         Arc::clone(&seclog),

@@ -5,6 +5,7 @@
 //! reaches the backend.
 
 pub mod catalog;
+pub mod direct;
 pub mod output;
 pub mod params;
 pub mod results;
@@ -257,18 +258,26 @@ fn response_is_error(response: &CallToolResponse) -> bool {
     matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true))
 }
 
-/// The rmcp streamable HTTP service over `deps`, accepting `allowed_hosts`,
-/// and its session manager (through which idle sessions are closed).
+/// What serves MCP over HTTP: rmcp's streamable HTTP service, its session
+/// manager (through which idle sessions are closed), and the direct way for
+/// plain stateless calls.
+pub struct McpService {
+    /// rmcp's service: sessions, streams, and every request not answered directly.
+    pub rmcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
+    /// rmcp's session table.
+    pub sessions: Arc<LocalSessionManager>,
+    /// Plain stateless `tools/call` and `tools/list`, without rmcp's per-request tasks.
+    pub direct: direct::DirectCalls,
+}
+
+/// The MCP service over `deps`, accepting `allowed_hosts`. Must run inside the runtime.
 pub fn http_service(
     deps: ToolDeps,
     allowed_hosts: &[String],
     max_body: usize,
     session_idle: std::time::Duration,
     shutdown: CancellationToken,
-) -> (
-    StreamableHttpService<CalendarServer, LocalSessionManager>,
-    Arc<LocalSessionManager>,
-) {
+) -> McpService {
     // Every session gets its own server value; the tool table is built once.
     let mut tool_router = CalendarServer::tool_router();
     catalog::complete(&mut tool_router);
@@ -285,12 +294,18 @@ pub fn http_service(
     // keep-alive is only a safety net behind it.
     manager.session_config.keep_alive = Some(session_idle.saturating_mul(2));
     let manager = Arc::new(manager);
-    let service = StreamableHttpService::new(
+    let direct =
+        direct::DirectCalls::new(CalendarServer::new(deps.clone(), Arc::clone(&tool_router)));
+    let rmcp = StreamableHttpService::new(
         move || Ok(CalendarServer::new(deps.clone(), Arc::clone(&tool_router))),
         Arc::clone(&manager),
         config,
     );
-    (service, manager)
+    McpService {
+        rmcp,
+        sessions: manager,
+        direct,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,152 @@
+//! Plain stateless calls are answered by the gateway's direct path
+//! (`mcp::direct`), everything else by rmcp. The same request sent both ways
+//! — once plain, once with a quality value in `Accept`, which rmcp reads the
+//! same but sends the request through rmcp — must get the same status, content
+//! type and JSON-RPC message, and the same one audit or security line.
+
+use serde_json::{Value, json};
+
+use mcp_gateway::cli::token::TokenRequest;
+
+use crate::common::{TestGateway, http_client_with_token, rpc_message};
+
+const VERSION: &str = "2026-07-28";
+const DIRECT_ACCEPT: &str = "application/json, text/event-stream";
+const RMCP_ACCEPT: &str = "application/json;q=1, text/event-stream";
+
+/// A stateless request of `method` (its `Mcp-Name` is `name`, when given).
+fn message(method: &str, name: Option<&str>, mut params: Value) -> Value {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "raw", "version": "1" }
+    });
+    if let Some(name) = name {
+        params["name"] = json!(name);
+    }
+    json!({ "jsonrpc": "2.0", "id": 11, "method": method, "params": params })
+}
+
+/// The status, content type and message of `body` posted with `accept`.
+async fn send(gw: &TestGateway, token: &str, accept: &str, body: &Value) -> (u16, String, Value) {
+    let cert = gw.client_cert("agent-d");
+    let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(token));
+    let mut request = client
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", accept)
+        .header("mcp-protocol-version", VERSION)
+        .header("mcp-method", body["method"].as_str().unwrap());
+    if let Some(name) = body["params"]["name"].as_str() {
+        request = request.header("mcp-name", name);
+    }
+    let response = request.body(body.to_string()).send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        status,
+        content_type,
+        rpc_message(&response.text().await.unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn direct_answers_are_rmcp_answers() {
+    let gw = TestGateway::start().await;
+    let reader = gw.pki.token_with(&TokenRequest {
+        permissions: vec!["readCalendars".into()],
+        calendars: vec!["team".into()],
+        ..TokenRequest::full_access(
+            "agent-d",
+            &["127.0.0.0/8"],
+            std::time::Duration::from_secs(600),
+        )
+    });
+    let cases = [
+        message("tools/list", None, json!({})),
+        message(
+            "tools/call",
+            Some("list_calendars"),
+            json!({ "arguments": {} }),
+        ),
+        message(
+            "tools/call",
+            Some("list_events"),
+            json!({ "arguments": { "calendarId": "team", "timeMin": "2030-01-01T00:00:00Z", "timeMax": "2030-01-02T00:00:00Z" } }),
+        ),
+        // Out of the token's calendars: a -32003 error and a security line.
+        message(
+            "tools/call",
+            Some("list_events"),
+            json!({ "arguments": { "calendarId": "ny", "timeMin": "2030-01-01T00:00:00Z" } }),
+        ),
+        // Arguments the tool cannot take.
+        message(
+            "tools/call",
+            Some("list_events"),
+            json!({ "arguments": { "calendarId": 5 } }),
+        ),
+        message(
+            "tools/call",
+            Some("get_current_time"),
+            json!({ "arguments": { "timeZone": "Mars/Olympus" } }),
+        ),
+        // A tool that does not exist.
+        message(
+            "tools/call",
+            Some("no_such_tool"),
+            json!({ "arguments": {} }),
+        ),
+    ];
+    for body in &cases {
+        let audit_before = gw.audit_lines().len();
+        let security_before = gw.security_lines().len();
+        let direct = send(&gw, &reader, DIRECT_ACCEPT, body).await;
+        let direct_lines = (
+            gw.audit_lines()[audit_before..].to_vec(),
+            gw.security_lines()[security_before..].to_vec(),
+        );
+        let rmcp = send(&gw, &reader, RMCP_ACCEPT, body).await;
+        let rmcp_lines = (
+            gw.audit_lines()[audit_before + direct_lines.0.len()..].to_vec(),
+            gw.security_lines()[security_before + direct_lines.1.len()..].to_vec(),
+        );
+        assert_eq!(direct, rmcp, "{body}");
+        assert_eq!(
+            strip_times(&direct_lines.0),
+            strip_times(&rmcp_lines.0),
+            "{body}"
+        );
+        assert_eq!(
+            strip_times(&direct_lines.1),
+            strip_times(&rmcp_lines.1),
+            "{body}"
+        );
+        if body["method"] == "tools/call" {
+            assert_eq!(direct_lines.0.len(), 1, "one audit line: {body}");
+        }
+    }
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[3]).await;
+    assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[1]).await;
+    let calendars = &answer["result"]["structuredContent"]["calendars"];
+    assert_eq!(calendars.as_array().map(Vec::len), Some(1), "{answer}");
+}
+
+/// Log lines without the parts that differ from one call to the next (the
+/// time stamp and the duration).
+fn strip_times(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|line| {
+            line.split(' ')
+                .filter(|field| !field.starts_with("ms=") && !field.starts_with("time="))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}

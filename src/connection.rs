@@ -25,7 +25,9 @@ use crate::{telemetry, tls};
 
 /// The refusal hyper made itself when it ended a connection over the request
 /// head, so that it too gets its line: 431 for headers over
-/// `listen.max_header_list_bytes`, or no complete head within
+/// `listen.max_header_list_bytes`, 400 for a head HTTP/1.1 does not allow
+/// (an ambiguous length, a bad header, a request smuggled in), or no complete
+/// head within
 /// `listen.header_read_timeout` — which HTTP/1.1 also applies between the
 /// requests of a keep-alive connection, so it reads as the first-request or
 /// the idle deadline, depending on whether a request was ever served.
@@ -36,6 +38,8 @@ fn protocol_refusal(
     let hyper = error.downcast_ref::<hyper::Error>()?;
     if hyper.is_parse_too_large() {
         Some(Denial::new(Reason::HeadersTooLarge))
+    } else if hyper.is_parse() {
+        Some(Denial::new(Reason::RequestRejected).with_detail(hyper.to_string()))
     } else if hyper.is_timeout() && activity.has_served() {
         Some(Denial::new(Reason::IdleTimeout).with_detail("no new request head in time"))
     } else if hyper.is_timeout() {

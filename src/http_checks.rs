@@ -31,9 +31,18 @@ fn split_authority(text: &str) -> (String, Option<&str>) {
 }
 
 /// Whether `authority` is one of `allowed` (a host entry matches any port; a
-/// `host:port` entry only that port).
+/// `host:port` entry only that port). Userinfo and a port that is not a
+/// number never pass: `allowed-host:1@elsewhere` names `elsewhere`.
 fn authority_allowed(authority: &str, allowed: &[String]) -> bool {
     let (host, port) = split_authority(authority);
+    let port_is_number = port.is_none_or(|port| {
+        (1..=5).contains(&port.len())
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    });
+    if authority.contains('@') || !port_is_number {
+        return false;
+    }
     allowed.iter().any(|entry| {
         let (allowed_host, allowed_port) = split_authority(entry);
         allowed_host == host && (allowed_port.is_none() || allowed_port == port)
@@ -226,6 +235,13 @@ mod tests {
             check_authority(&uri.parse().unwrap(), &headers(host), &allowed).is_ok()
         };
         assert!(ok("/mcp", &[("host", "127.0.0.1:8443")]));
+        // Userinfo, or a "port" that is not a number, never passes.
+        assert!(!ok("/mcp", &[("host", "127.0.0.1:8443@evil.test")]));
+        assert!(!ok("/mcp", &[("host", "127.0.0.1@evil.test")]));
+        assert!(!ok("https://127.0.0.1:8443@evil.test/mcp", &[]));
+        assert!(!ok("/mcp", &[("host", "127.0.0.1:84x3")]));
+        assert!(!ok("/mcp", &[("host", "127.0.0.1:")]));
+        assert!(!ok("/mcp", &[("host", "127.0.0.1:99999")]));
         assert!(ok("/mcp", &[("host", "[::1]:8443")]));
         assert!(ok("/mcp", &[("host", "LOCALHOST")]));
         assert!(ok(

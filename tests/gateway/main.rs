@@ -24,6 +24,7 @@ mod http2;
 mod lifecycle;
 mod limits;
 mod logrotate;
+mod matrix;
 mod mcp_flow;
 mod metrics;
 mod packaging;

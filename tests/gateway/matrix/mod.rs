@@ -1,0 +1,87 @@
+//! The admission matrix: attacks as table rows over real TLS connections.
+//! Every row states what the client presents, what it must see, the one
+//! security line the gateway must write (or none), and whether the shipped
+//! fail2ban filter must match that line; [`ledger`] checks all of it, runs the
+//! real `fail2ban-regex` at the end of each family and prints the case count.
+//!
+//! Families: [`tokens`] (the bearer token and its header), [`scope`] (what
+//! an admitted token may call, and on which calendars), [`http`] (the
+//! request itself: paths, hosts, smuggling, sizes, bodies).
+
+mod bent_claims;
+mod http;
+mod ledger;
+mod scope;
+mod tokens;
+
+use serde_json::Value;
+
+use crate::common::TestGateway;
+use ledger::Seen;
+
+/// The stateless protocol version every row speaks unless it tests another.
+pub const VERSION: &str = "2026-07-28";
+
+/// A stateless `tools/call` body of `tool` with `arguments`.
+pub fn tool_call(tool: &Value, arguments: Value) -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": tool, "arguments": arguments,
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": { "name": "matrix", "version": "1" }
+            }
+        }
+    })
+}
+
+/// Posts `body` (stateless, with the `Mcp-*` headers its method and name
+/// call for) with each of `authorization` as an `Authorization` header.
+pub async fn post_stateless(
+    gw: &TestGateway,
+    client: &reqwest::Client,
+    authorization: &[String],
+    body: &Value,
+) -> Seen {
+    let mut request = client
+        .post(gw.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", VERSION);
+    if let Some(method) = body["method"].as_str() {
+        request = request.header("mcp-method", method);
+    }
+    if let Some(name) = body["params"]["name"].as_str()
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(name)
+    {
+        request = request.header("mcp-name", value);
+    }
+    for value in authorization {
+        request = request.header("authorization", value);
+    }
+    seen(request.body(body.to_string()).send().await).await
+}
+
+/// What a client makes of `response`.
+pub async fn seen(response: reqwest::Result<reqwest::Response>) -> Seen {
+    let Ok(response) = response else {
+        return Seen::NoAnswer;
+    };
+    let status = response.status().as_u16();
+    let Ok(text) = response.text().await else {
+        return Seen::NoAnswer;
+    };
+    if status != 200 {
+        return Seen::Status(status);
+    }
+    let message = crate::common::rpc_message(&text);
+    if let Some(code) = message["error"]["code"].as_i64() {
+        return Seen::RpcError(code);
+    }
+    match message["result"]["isError"].as_bool() {
+        Some(true) => Seen::ToolError,
+        _ => Seen::Ok,
+    }
+}

@@ -36,6 +36,9 @@ fn protocol_refusal(
     activity: &Activity,
 ) -> Option<Denial> {
     let hyper = error.downcast_ref::<hyper::Error>()?;
+    if let Some(h2) = std::error::Error::source(hyper).and_then(|e| e.downcast_ref::<h2::Error>()) {
+        return http2_refusal(h2);
+    }
     if hyper.is_parse_too_large() {
         Some(Denial::new(Reason::HeadersTooLarge))
     } else if hyper.is_parse() {
@@ -47,6 +50,23 @@ fn protocol_refusal(
     } else {
         None
     }
+}
+
+/// Why the gateway's HTTP/2 stack ended a connection, when it did so itself
+/// (a GOAWAY it sent, not one it received, nor the peer going away):
+/// `ENHANCE_YOUR_CALM` is h2's answer to rapid resets and CONTINUATION
+/// floods, which no well-behaved client causes; any other reason is a
+/// client breaking the protocol.
+fn http2_refusal(error: &h2::Error) -> Option<Denial> {
+    if !error.is_go_away() || error.is_remote() {
+        return None;
+    }
+    let reason = error.reason()?;
+    Some(if reason == h2::Reason::ENHANCE_YOUR_CALM {
+        Denial::new(Reason::Http2Flood).with_detail(error.to_string())
+    } else {
+        Denial::new(Reason::RequestRejected).with_detail(format!("HTTP/2 {error}"))
+    })
 }
 
 /// How long a connection cut for idleness gets to close gracefully (HTTP/2

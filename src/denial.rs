@@ -110,6 +110,10 @@ pub enum Reason {
     IdleTimeout,
     /// The request head is larger than `listen.max_header_list_bytes`.
     HeadersTooLarge,
+    /// An HTTP/2 connection ended for abuse: streams reset faster than they
+    /// are served (rapid reset) or a header block split into endless
+    /// CONTINUATION frames.
+    Http2Flood,
     /// The request body did not arrive within `listen.body_read_timeout`.
     BodyTimeout,
     /// The request body is larger than `listen.max_request_body_bytes`.
@@ -183,7 +187,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 57] = [
+    pub const ALL: [Reason; 58] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -208,6 +212,7 @@ impl Reason {
         Reason::FirstRequestTimeout,
         Reason::IdleTimeout,
         Reason::HeadersTooLarge,
+        Reason::Http2Flood,
         Reason::BodyTimeout,
         Reason::BodyTooLarge,
         Reason::BodyNotJson,
@@ -269,6 +274,7 @@ impl Reason {
             Reason::FirstRequestTimeout
             | Reason::IdleTimeout
             | Reason::HeadersTooLarge
+            | Reason::Http2Flood
             | Reason::BodyTimeout
             | Reason::BodyTooLarge
             | Reason::BodyNotJson
@@ -331,6 +337,7 @@ impl Reason {
             Reason::FirstRequestTimeout => "first_request_timeout",
             Reason::IdleTimeout => "idle_timeout",
             Reason::HeadersTooLarge => "headers_too_large",
+            Reason::Http2Flood => "http2_flood",
             Reason::BodyTimeout => "body_timeout",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyNotJson => "body_not_json",
@@ -392,6 +399,7 @@ impl Reason {
             | Reason::HandshakeTimeout
             | Reason::HandshakeFailed
             | Reason::FirstRequestTimeout
+            | Reason::Http2Flood
             | Reason::TokenMissing
             | Reason::TokenMalformed
             | Reason::AlgNotAllowed
@@ -452,6 +460,7 @@ impl Reason {
     pub fn status(self) -> Option<StatusCode> {
         match self {
             Reason::BodyTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
+            Reason::HeadersTooLarge => Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
             Reason::BodyNotJson
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),

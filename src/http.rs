@@ -29,8 +29,8 @@ use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::denial::{Denial, Reason};
 use crate::http_checks::{
-    MessageHead, check_authority, check_mcp_headers, check_protocol_version, named_tool,
-    read_message,
+    MessageHead, check_authority, check_header_list_size, check_mcp_headers,
+    check_protocol_version, named_tool, read_message,
 };
 use crate::identity::ClientIdentity;
 use crate::mcp::direct::{DirectCalls, direct_call};
@@ -67,6 +67,8 @@ pub struct RequestLimits {
     pub max_body: usize,
     /// Time to receive a whole body.
     pub body_timeout: Duration,
+    /// Largest HTTP/2 header list (HTTP/1.1 heads are bounded by hyper).
+    pub max_header_list: usize,
 }
 
 /// The HTTP application shared by all connections.
@@ -242,6 +244,12 @@ impl App {
         let early = self
             .rate
             .check_request(connection.client_ip)
+            .and_then(|()| match parts.version {
+                http::Version::HTTP_2 => {
+                    check_header_list_size(&parts, self.limits.max_header_list)
+                }
+                _ => Ok(()),
+            })
             .and_then(|()| check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts))
             .and_then(|()| match parts.uri.path() {
                 METADATA_PATH if parts.method == http::Method::GET => Ok(None),

@@ -172,6 +172,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         allowed_hosts: config.mcp.allowed_hosts.clone(),
         max_body: config.listen.max_request_body_bytes,
         body_timeout: config.listen.body_read_timeout,
+        max_header_list: config.listen.max_header_list_bytes as usize,
     };
     let app = Arc::new(App::new(
         limits,
@@ -323,7 +324,10 @@ fn http_builder(listen: &crate::config::Listen) -> auto::Builder<TokioExecutor> 
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(listen.max_concurrent_streams)
-        .max_header_list_size(listen.max_header_list_bytes)
+        // h2 refuses a larger list itself, with a 431 the gateway never hears
+        // of; up to twice the limit the request reaches crate::http, which
+        // refuses it with its line.
+        .max_header_list_size(listen.max_header_list_bytes.saturating_mul(2))
         .max_pending_accept_reset_streams(Some(32))
         .max_local_error_reset_streams(Some(32))
         // PINGs detect dead peers; they never count as activity (see crate::connection).

@@ -338,6 +338,7 @@ async fn the_shipped_jail_bans_after_five_denials() {
 /// shipped filter matches. Every other reason is written as REFUSE and never bans.
 const BANNED_REASONS: &[&str] = &[
     "untrusted_proxy_header",
+    "http2_flood",
     "ip_not_allowed",
     "country_blocked",
     "country_unknown",

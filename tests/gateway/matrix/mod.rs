@@ -9,6 +9,7 @@
 //! request itself: paths, hosts, smuggling, sizes, bodies).
 
 mod bent_claims;
+mod h2;
 mod http;
 mod ledger;
 mod scope;

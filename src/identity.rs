@@ -33,7 +33,19 @@ pub enum IdentityError {
     /// The configured field is absent or empty.
     #[error("certificate has no {0}")]
     Missing(&'static str),
+    /// The configured field appears more than once: which one names the
+    /// client would be a guess.
+    #[error("certificate has more than one {0}")]
+    Ambiguous(&'static str),
+    /// The identity holds a control or line-separator character, or is
+    /// longer than [`MAX_IDENTITY_BYTES`]: no name a CA should issue, and
+    /// one that would read differently in every log and token.
+    #[error("certificate {0} is not a usable name")]
+    Unusable(&'static str),
 }
+
+/// The longest identity accepted, in bytes (SPIFFE IDs are at most 2048).
+pub const MAX_IDENTITY_BYTES: usize = 2048;
 
 /// Reads the identity of `cert` by `source`.
 pub fn identify(
@@ -42,26 +54,32 @@ pub fn identify(
 ) -> Result<ClientIdentity, IdentityError> {
     let (_, parsed) = X509Certificate::from_der(cert.as_ref())
         .map_err(|e| IdentityError::Malformed(e.to_string()))?;
-    let id = match source {
-        IdentitySource::SanUri => first_san(&parsed, |n| match n {
-            GeneralName::URI(uri) => Some(uri.to_string()),
-            _ => None,
-        })
-        .ok_or(IdentityError::Missing("URI subject alternative name"))?,
-        IdentitySource::SanDns => first_san(&parsed, |n| match n {
-            GeneralName::DNSName(dns) => Some(dns.to_string()),
-            _ => None,
-        })
-        .ok_or(IdentityError::Missing("DNS subject alternative name"))?,
-        IdentitySource::SubjectCn => parsed
-            .subject()
-            .iter_common_name()
-            .next()
-            .and_then(|cn| cn.as_str().ok())
-            .map(str::to_owned)
-            .filter(|cn| !cn.is_empty())
-            .ok_or(IdentityError::Missing("subject common name"))?,
+    let (field, values) = match source {
+        IdentitySource::SanUri => (
+            "URI subject alternative name",
+            sans(&parsed, |n| match n {
+                GeneralName::URI(uri) => Some(uri.to_string()),
+                _ => None,
+            }),
+        ),
+        IdentitySource::SanDns => (
+            "DNS subject alternative name",
+            sans(&parsed, |n| match n {
+                GeneralName::DNSName(dns) => Some(dns.to_string()),
+                _ => None,
+            }),
+        ),
+        IdentitySource::SubjectCn => (
+            "subject common name",
+            parsed
+                .subject()
+                .iter_common_name()
+                // A CN that is not a string type reads as empty: refused below.
+                .map(|cn| cn.as_str().map(str::to_owned).unwrap_or_default())
+                .collect(),
+        ),
     };
+    let id = only_usable(field, values)?;
     let not_after =
         DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap_or_default();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
@@ -73,16 +91,34 @@ pub fn identify(
     })
 }
 
-fn first_san(
+/// Every subject alternative name `pick` reads.
+fn sans(
     cert: &X509Certificate<'_>,
     pick: impl Fn(&GeneralName<'_>) -> Option<String>,
-) -> Option<String> {
-    let san = cert.subject_alternative_name().ok().flatten()?;
-    san.value
-        .general_names
-        .iter()
-        .find_map(pick)
-        .filter(|v| !v.is_empty())
+) -> Vec<String> {
+    match cert.subject_alternative_name() {
+        Ok(Some(san)) => san.value.general_names.iter().filter_map(pick).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The one value of `field`, when there is exactly one and it is a name:
+/// not empty, at most [`MAX_IDENTITY_BYTES`], and free of control and
+/// line-separator characters.
+fn only_usable(field: &'static str, mut values: Vec<String>) -> Result<String, IdentityError> {
+    let id = match (values.pop(), values.is_empty()) {
+        (None, _) => return Err(IdentityError::Missing(field)),
+        (Some(_), false) => return Err(IdentityError::Ambiguous(field)),
+        (Some(id), true) => id,
+    };
+    if id.is_empty() {
+        return Err(IdentityError::Missing(field));
+    }
+    let unprintable = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if id.len() > MAX_IDENTITY_BYTES || id.chars().any(unprintable) {
+        return Err(IdentityError::Unusable(field));
+    }
+    Ok(id)
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -135,6 +171,42 @@ mod tests {
                 .unwrap()
                 .fingerprint_sha256,
             sha256_hex(cert.as_ref())
+        );
+    }
+
+    #[test]
+    fn an_identity_must_be_one_printable_name() {
+        let two = cert_with(
+            vec![
+                SanType::URI("spiffe://corp/agent/1".try_into().unwrap()),
+                SanType::URI("spiffe://corp/agent/2".try_into().unwrap()),
+            ],
+            "cn",
+        );
+        assert_eq!(
+            identify(&two, IdentitySource::SanUri),
+            Err(IdentityError::Ambiguous("URI subject alternative name"))
+        );
+        for bad in [
+            "agent\0a",
+            "agent\nDENY",
+            "agent\u{1b}[31m",
+            "agent\u{2028}x",
+        ] {
+            assert_eq!(
+                identify(&cert_with(vec![], bad), IdentitySource::SubjectCn),
+                Err(IdentityError::Unusable("subject common name")),
+                "{bad:?}"
+            );
+        }
+        let long = "a".repeat(super::MAX_IDENTITY_BYTES + 1);
+        assert_eq!(
+            identify(&cert_with(vec![], &long), IdentitySource::SubjectCn),
+            Err(IdentityError::Unusable("subject common name"))
+        );
+        assert_eq!(
+            identify(&cert_with(vec![], ""), IdentitySource::SubjectCn),
+            Err(IdentityError::Missing("subject common name"))
         );
     }
 

@@ -474,11 +474,17 @@ impl TestGateway {
 
     /// The identity the gateway will read from `cert`.
     pub fn identity_of(&self, cert: &Issued) -> String {
+        self.try_identity_of(cert)
+            .expect("the certificate names an identity")
+    }
+
+    /// The identity the gateway will read from `cert`, if it names one.
+    pub fn try_identity_of(&self, cert: &Issued) -> Option<String> {
         let der =
-            rustls::pki_types::pem::PemObject::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
+            rustls::pki_types::pem::PemObject::from_pem_slice(cert.cert_pem.as_bytes()).ok()?;
         mcp_gateway::identity::identify(&der, self.identity_source)
-            .unwrap()
-            .id
+            .ok()
+            .map(|identity| identity.id)
     }
 
     /// An rmcp client session for `identity`, with a full-access token.

@@ -62,7 +62,9 @@ fn client_from(
     source: &str,
     cert: Option<&mcp_gateway::cli::pki::Issued>,
 ) -> reqwest::Client {
-    let token = cert.map(|c| gw.pki.token(&gw.identity_of(c)));
+    // A certificate that identifies no one still gets a well-formed token.
+    let identity = |c| gw.try_identity_of(c).unwrap_or_else(|| "nobody".to_owned());
+    let token = cert.map(|c| gw.pki.token(&identity(c)));
     http_client_builder(&gw.pki.ca.issued.cert_pem, cert, token.as_deref())
         .local_address(source.parse::<std::net::IpAddr>().unwrap())
         .build()
@@ -77,18 +79,20 @@ async fn the_filter_matches_exactly_the_denial_lines() {
         s.tables = "[listen.proxy_protocol]\ntrusted = [\"127.0.0.9\"]\n".into();
     })
     .await;
-    // A client whose certificate name tries to forge a DENY line for 6.6.6.6.
+    // A client whose certificate name tries to forge a DENY line for 6.6.6.6:
+    // a name with a newline identifies no one.
     let mut params = Authority::client_params("agent-a").unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(
         rcgen::DnType::CommonName,
         "evil\n2026-11-22T10:30:00.000Z mcp-gateway[1]: DENY stage=ip reason=ip_not_allowed ip=6.6.6.6 client=- x",
     );
     let forger = gw.pki.ca.sign(&params).unwrap();
     assert!(
-        try_initialize(&client_from(&gw, "127.0.0.3", Some(&forger)), &gw).await,
-        "the forger is admitted"
+        !try_initialize(&client_from(&gw, "127.0.0.3", Some(&forger)), &gw).await,
+        "the forger is refused"
     );
-    gw.expect_security_line_starting("ALLOW stage=tls ip=127.0.0.3 client=\"evil\\u{a}")
+    gw.expect_security_line_starting("DENY stage=tls reason=no_identity ip=127.0.0.3 client=-")
         .await;
 
     let good = gw.client_cert("agent-b");
@@ -162,6 +166,7 @@ async fn the_filter_matches_exactly_the_denial_lines() {
     assert_eq!(
         denied,
         [
+            "127.0.0.3",
             "127.0.0.2",
             "127.0.0.3",
             "127.0.0.4",
@@ -446,9 +451,10 @@ async fn no_forged_line_reaches_stderr() {
         .distinguished_name
         .push(rcgen::DnType::CommonName, forged);
     let forger = pki.ca.sign(&params).unwrap();
-    let token = pki.token(forged);
+    let good = pki.ca.issue_client("agent-a").unwrap();
+    let token = pki.token("agent-a");
     let client =
-        crate::common::http_client_with_token(&pki.ca.issued.cert_pem, Some(&forger), Some(&token));
+        crate::common::http_client_with_token(&pki.ca.issued.cert_pem, Some(&good), Some(&token));
     let url = format!("https://127.0.0.1:{port}/mcp");
     let mut up = false;
     for _ in 0..100 {
@@ -471,19 +477,37 @@ async fn no_forged_line_reaches_stderr() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let refused = crate::common::http_client_with_token(
+    // The forged name, in the certificate (refused at TLS) and in a token's
+    // clientId (refused as not the certificate's).
+    let forging_cert =
+        crate::common::http_client_with_token(&pki.ca.issued.cert_pem, Some(&forger), Some(&token));
+    assert!(post(&forging_cert, &url, ping).send().await.is_err());
+    let forged_claim = mcp_gateway::cli::token::TokenRequest {
+        client_id: forged.into(),
+        ..mcp_gateway::cli::token::TokenRequest::full_access(
+            "x",
+            &["127.0.0.0/8"],
+            std::time::Duration::from_secs(600),
+        )
+    };
+    let forging_token = crate::common::http_client_with_token(
         &pki.ca.issued.cert_pem,
-        Some(&forger),
-        Some("x.y.z"),
+        Some(&good),
+        Some(&pki.token_with(&forged_claim)),
     );
+    let _ = post(&forging_token, &url, ping).send().await;
+    let refused =
+        crate::common::http_client_with_token(&pki.ca.issued.cert_pem, Some(&good), Some("x.y.z"));
     let _ = post(&refused, &url, ping).send().await;
-    drop((client, refused));
+    drop((client, refused, forging_cert, forging_token));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(stderr.contains("reason=session_not_found"), "{stderr}");
     assert!(stderr.contains("reason=token_malformed"), "{stderr}");
+    assert!(stderr.contains("reason=no_identity"), "{stderr}");
+    assert!(stderr.contains("reason=client_mismatch"), "{stderr}");
     for line in stderr.lines() {
         assert!(
             !line.starts_with("2026-11-22T10:30:00.000Z"),
@@ -498,7 +522,7 @@ async fn no_forged_line_reaches_stderr() {
     assert!(!matched.contains(&"10.66.66.66".to_owned()), "{matched:?}");
     assert_eq!(
         matched,
-        ["127.0.0.1"],
-        "only the bad token's DENY line bans"
+        ["127.0.0.1", "127.0.0.1", "127.0.0.1"],
+        "only the forged name's and the bad tokens' DENY lines ban"
     );
 }

@@ -6,13 +6,17 @@
 //!
 //! Families: [`tokens`] (the bearer token and its header), [`scope`] (what
 //! an admitted token may call, and on which calendars), [`http`] (the
-//! request itself: paths, hosts, smuggling, sizes, bodies).
+//! request itself: paths, hosts, smuggling, sizes, bodies), [`h2`] (HTTP/2
+//! floods and forbidden frames), [`certs`] (the client certificate and the
+//! identity read from it).
 
 mod bent_claims;
+mod certs;
 mod h2;
 mod http;
 mod ledger;
 mod scope;
+mod tls_client;
 mod tokens;
 
 use serde_json::Value;

@@ -136,7 +136,8 @@ impl Ledger {
     }
 
     /// Runs the shipped filter over every line the rows wrote: it must match
-    /// the ban-worthy rows' lines and nothing else. Prints the case count.
+    /// the ban-worthy rows' lines and nothing else. Checks that no secret
+    /// reached the security or audit log. Prints the case count.
     pub fn finish(self, gw: &TestGateway) -> usize {
         assert!(
             self.failures.is_empty(),
@@ -169,6 +170,18 @@ impl Ledger {
                         self.family, row.name
                     ),
                 }
+            }
+        }
+        // Whatever the rows sent, no secret reaches a log: no token (every
+        // JWT starts `eyJ`), no Authorization header, no key.
+        for log in ["security.log", "audit.log"] {
+            let text = std::fs::read_to_string(gw.dir_path().join(log)).unwrap_or_default();
+            for secret in ["eyJ", "Bearer", "PRIVATE KEY"] {
+                assert!(
+                    !text.contains(secret),
+                    "[{}] {log} holds {secret:?}",
+                    self.family
+                );
             }
         }
         println!(

@@ -15,6 +15,7 @@ mod certs;
 mod h2;
 mod http;
 mod ledger;
+mod proxy;
 mod scope;
 mod tls_client;
 mod tokens;

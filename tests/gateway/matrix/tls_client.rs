@@ -62,7 +62,21 @@ impl rustls::client::ResolvesClientCert for Always {
 
 /// A stateless call on a connection made with `config`, with a token for `identity`.
 pub async fn attempt(gw: &TestGateway, config: rustls::ClientConfig, identity: &str) -> Seen {
-    let Ok(mut tls) = gw.tls_connect_with(None, b"", Arc::new(config)).await else {
+    attempt_from(gw, None, b"", config, identity).await
+}
+
+/// The same from `source`, sending `preamble` (a PROXY header) before the handshake.
+pub async fn attempt_from(
+    gw: &TestGateway,
+    source: Option<std::net::IpAddr>,
+    preamble: &[u8],
+    config: rustls::ClientConfig,
+    identity: &str,
+) -> Seen {
+    let Ok(mut tls) = gw
+        .tls_connect_with(source, preamble, Arc::new(config))
+        .await
+    else {
         return Seen::NoAnswer;
     };
     let body = tool_call(&json!("get_current_time"), json!({})).to_string();

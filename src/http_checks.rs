@@ -240,6 +240,29 @@ mod tests {
         HeaderMap, Reason, check_authority, check_mcp_headers, check_protocol_version, read_message,
     };
 
+    proptest::proptest! {
+        /// Whatever follows an allowed name, an admitted authority is an
+        /// allowed host, optionally with a numeric port, and nothing else.
+        #[test]
+        fn an_admitted_authority_is_an_allowed_host_and_port(
+            authority in "(localhost|LocalHost|127\\.0\\.0\\.1|\\[::1\\])[ -~]{0,12}"
+        ) {
+            let allowed = ["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+            let uri = "/mcp".parse().unwrap();
+            if check_authority(&uri, &headers(&[("host", &authority)]), &allowed).is_ok() {
+                let (host, port) = match authority.strip_prefix("[::1]") {
+                    Some(rest) => ("::1", rest.strip_prefix(':')),
+                    None => match authority.split_once(':') {
+                        Some((host, port)) => (host, Some(port)),
+                        None => (authority.as_str(), None),
+                    },
+                };
+                proptest::prop_assert!(allowed.iter().any(|a| a.eq_ignore_ascii_case(host)), "{authority}");
+                proptest::prop_assert!(port.is_none_or(|p| p.parse::<u16>().is_ok()), "{authority}");
+            }
+        }
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {

@@ -210,6 +210,26 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// A CN is the identity whole, or refused: never cut, never changed,
+        /// never one holding a control or line-separator character.
+        #[test]
+        fn a_common_name_is_taken_whole_or_refused(cn in proptest::prelude::any::<String>()) {
+            let unusable = cn.is_empty()
+                || cn.len() > super::MAX_IDENTITY_BYTES
+                || cn.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
+            match identify(&cert_with(vec![], &cn), IdentitySource::SubjectCn) {
+                Ok(identity) => {
+                    proptest::prop_assert_eq!(&identity.id, &cn);
+                    proptest::prop_assert!(!unusable);
+                }
+                Err(_) => proptest::prop_assert!(unusable, "{cn:?} refused"),
+            }
+        }
+    }
+
     #[test]
     fn missing_field_is_an_error_not_a_fallback() {
         let cert = cert_with(vec![], "only-cn");

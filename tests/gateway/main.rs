@@ -28,6 +28,7 @@ mod matrix;
 mod mcp_flow;
 mod metrics;
 mod packaging;
+mod properties;
 mod reload;
 mod resumption;
 mod revocation;

@@ -226,6 +226,10 @@ pub(crate) async fn serve_connection(
     let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
     // Set once a graceful close has started: past it, the socket is dropped.
     let mut hard_close: Option<Instant> = None;
+    // Set once this loop has cut the connection and logged why: hyper's own
+    // deadline may end it with an error at the same moment, and a refusal
+    // gets one line, not two.
+    let mut cut_logged = false;
     loop {
         let check_at = match (
             hard_close,
@@ -234,6 +238,7 @@ pub(crate) async fn serve_connection(
             (Some(at), _) => at,
             (None, IdleVerdict::Cut(denial)) => {
                 shared.seclog.deny(&denial, client_ip, Some(&client_id));
+                cut_logged = true;
                 connection.as_mut().graceful_shutdown();
                 hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
                 continue;
@@ -245,8 +250,8 @@ pub(crate) async fn serve_connection(
             result = connection.as_mut() => {
                 if let Err(e) = result {
                     match protocol_refusal(e.as_ref(), &activity) {
-                        Some(denial) => shared.seclog.deny(&denial, client_ip, Some(&client_id)),
-                        None => tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error"),
+                        Some(denial) if !cut_logged => shared.seclog.deny(&denial, client_ip, Some(&client_id)),
+                        _ => tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error"),
                     }
                 }
                 return;

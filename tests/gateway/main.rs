@@ -12,6 +12,7 @@ mod bad_input;
 mod bench_harness;
 mod calendar_semantics;
 mod cli;
+mod crowd;
 mod direct_calls;
 mod durability;
 mod fail2ban;

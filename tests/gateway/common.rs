@@ -507,6 +507,54 @@ impl TestGateway {
     }
 }
 
+/// What the real `fail2ban-regex` prints for `log` under the shipped filter
+/// with `-o out` (`ip`, `msg`, ...): one trimmed line per match.
+pub fn fail2ban_regex(log: &Path, out: &str) -> Vec<String> {
+    let filter = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fail2ban/filter.d/mcp-gateway.conf"
+    );
+    let output = std::process::Command::new("fail2ban-regex")
+        .args(["-o", out])
+        .arg(log)
+        .arg(filter)
+        .output()
+        .expect("fail2ban-regex must be installed (Debian package fail2ban; scripts/test-all.sh installs it)");
+    assert_succeeded(&output);
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A CRL of `ca`, current for a day, revoking `serial`, as PEM.
+pub fn crl_revoking(ca: &Authority, serial: u64) -> String {
+    use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let now =
+        rcgen::date_time_ymd(1970, 1, 1) + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    CertificateRevocationListParams {
+        this_update: now - Duration::from_secs(3600),
+        next_update: now + Duration::from_secs(86_400),
+        crl_number: SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![RevokedCertParams {
+            serial_number: SerialNumber::from(serial),
+            revocation_time: now - Duration::from_secs(60),
+            reason_code: None,
+            invalidity_date: None,
+        }],
+        key_identifier_method: KeyIdMethod::Sha256,
+    }
+    .signed_by(ca.issuer())
+    .unwrap()
+    .pem()
+    .unwrap()
+}
+
 /// Asserts that a command succeeded, showing its stderr when it did not.
 #[track_caller]
 pub fn assert_succeeded(out: &std::process::Output) {

@@ -12,28 +12,7 @@ use crate::common::{TestGateway, http_client, http_client_builder, initialize_bo
 
 /// The addresses `fail2ban-regex` finds in `log` with the shipped filter, one per matched line.
 fn fail2ban_matches(log: &std::path::Path) -> Vec<String> {
-    let filter = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fail2ban/filter.d/mcp-gateway.conf"
-    );
-    let output = Command::new("fail2ban-regex")
-        .args(["-o", "ip"])
-        .arg(log)
-        .arg(filter)
-        .output()
-        .expect("fail2ban-regex must be installed (Debian package fail2ban; scripts/test-all.sh installs it)");
-    assert!(
-        output.status.success(),
-        "fail2ban-regex failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
+    crate::common::fail2ban_regex(log, "ip")
 }
 
 /// The `ip=` field of every DENY line, read the way an operator would.

@@ -1,39 +1,17 @@
 //! Handshakes that must be refused, and proof that nothing reached the tools.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use mcp_gateway::cli::pki::{Authority, Issued};
-use rcgen::{
-    CertificateRevocationListParams, ExtendedKeyUsagePurpose, KeyIdMethod, RevokedCertParams,
-    SerialNumber,
-};
+use rcgen::{ExtendedKeyUsagePurpose, SerialNumber};
 use serde_json::json;
 
-use crate::common::{TestGateway, call_ok, http_client, initialize_body, post};
+use crate::common::{TestGateway, call_ok, crl_revoking, http_client, initialize_body, post};
 
 const REVOKED_SERIAL: u64 = 0x5eed_0bad;
 
 /// Starts a gateway whose CRL revokes serial `REVOKED_SERIAL`.
 async fn gateway_with_crl() -> TestGateway {
     TestGateway::start_with(|dir, ca| {
-        let now = rcgen::date_time_ymd(1970, 1, 1)
-            + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        let crl = CertificateRevocationListParams {
-            this_update: now - Duration::from_secs(3600),
-            next_update: now + Duration::from_secs(86_400),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: vec![RevokedCertParams {
-                serial_number: SerialNumber::from(REVOKED_SERIAL),
-                revocation_time: now - Duration::from_secs(60),
-                reason_code: None,
-                invalidity_date: None,
-            }],
-            key_identifier_method: KeyIdMethod::Sha256,
-        }
-        .signed_by(ca.issuer())
-        .unwrap();
-        std::fs::write(dir.join("crl.pem"), crl.pem().unwrap()).unwrap();
+        std::fs::write(dir.join("crl.pem"), crl_revoking(ca, REVOKED_SERIAL)).unwrap();
         "crls = [\"crl.pem\"]".to_owned()
     })
     .await

@@ -7,15 +7,15 @@ use std::time::Duration;
 
 use mcp_gateway::cli::pki::{Authority, Issued};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
-    ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyPair, RevokedCertParams, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
+    SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::ledger::{Ledger, Line, Seen};
 use super::tls_client::{attempt, presenting, roots};
-use crate::common::TestGateway;
+use crate::common::{TestGateway, crl_revoking};
 
 const REVOKED_SERIAL: u64 = 0x0bad_cafe;
 
@@ -26,22 +26,7 @@ fn now() -> time::OffsetDateTime {
 /// A gateway reading identities from `identity`, whose CRL revokes [`REVOKED_SERIAL`].
 async fn gateway(identity: &'static str) -> TestGateway {
     TestGateway::start_custom(move |dir, ca, setup| {
-        let crl = CertificateRevocationListParams {
-            this_update: now() - Duration::from_secs(3600),
-            next_update: now() + Duration::from_secs(86_400),
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: vec![RevokedCertParams {
-                serial_number: SerialNumber::from(REVOKED_SERIAL),
-                revocation_time: now() - Duration::from_secs(60),
-                reason_code: None,
-                invalidity_date: None,
-            }],
-            key_identifier_method: KeyIdMethod::Sha256,
-        }
-        .signed_by(ca.issuer())
-        .unwrap();
-        std::fs::write(dir.join("crl.pem"), crl.pem().unwrap()).unwrap();
+        std::fs::write(dir.join("crl.pem"), crl_revoking(ca, REVOKED_SERIAL)).unwrap();
         setup.tls = "crls = [\"crl.pem\"]".into();
         setup.identity = identity.into();
     })

@@ -4,7 +4,6 @@
 //! line the rows wrote: it must match exactly the rows marked ban-worthy.
 
 use std::fmt;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::TestGateway;
@@ -200,25 +199,8 @@ fn is_allow(raw: &str) -> bool {
 
 /// The lines (after their prefix) the shipped filter matches in `log`.
 fn fail2ban_matched(log: &std::path::Path) -> Vec<String> {
-    let filter = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fail2ban/filter.d/mcp-gateway.conf"
-    );
-    let output = Command::new("fail2ban-regex")
-        .args(["-o", "msg"])
-        .arg(log)
-        .arg(filter)
-        .output()
-        .expect("fail2ban-regex must be installed (scripts/test-all.sh installs it)");
-    assert!(
-        output.status.success(),
-        "fail2ban-regex failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| message(line.trim()).to_owned())
-        .filter(|line| !line.is_empty())
+    crate::common::fail2ban_regex(log, "msg")
+        .iter()
+        .map(|line| message(line).to_owned())
         .collect()
 }

@@ -356,9 +356,10 @@ fn token_error(kind: &ErrorKind) -> Denial {
         ErrorKind::InvalidIssuer => Denial::new(Reason::WrongIssuer),
         ErrorKind::InvalidAudience => Denial::new(Reason::WrongAudience),
         ErrorKind::InvalidAlgorithm => Denial::new(Reason::AlgKeyMismatch),
-        ErrorKind::MissingRequiredClaim(claim) => {
-            Denial::new(Reason::ClaimsInvalid).with_detail(format!("missing {claim}"))
-        }
+        // jsonwebtoken reports a claim it cannot read as a number or string
+        // (`exp: -1`, `aud: 5`) as missing: say both.
+        ErrorKind::MissingRequiredClaim(claim) => Denial::new(Reason::ClaimsInvalid)
+            .with_detail(format!("{claim} missing or not of its type")),
         ErrorKind::Json(e) => Denial::new(Reason::ClaimsInvalid).with_detail(e.to_string()),
         _ => Denial::new(Reason::TokenMalformed),
     }

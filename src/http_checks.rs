@@ -35,11 +35,9 @@ fn split_authority(text: &str) -> (String, Option<&str>) {
 /// number never pass: `allowed-host:1@elsewhere` names `elsewhere`.
 fn authority_allowed(authority: &str, allowed: &[String]) -> bool {
     let (host, port) = split_authority(authority);
-    let port_is_number = port.is_none_or(|port| {
-        (1..=5).contains(&port.len())
-            && port.bytes().all(|b| b.is_ascii_digit())
-            && port.parse::<u16>().is_ok()
-    });
+    // Digits only: `parse` alone would take `+80`.
+    let port_is_number = port
+        .is_none_or(|port| port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok());
     if authority.contains('@') || !port_is_number {
         return false;
     }

@@ -15,6 +15,8 @@ use crate::common::{
     AUDIENCE, ISSUER, TestGateway, assert_succeeded, call_ok, http_client, http_client_with_token,
     initialize_body, open_session, post,
 };
+use crate::matrix::bent_claims::{good_claims, with};
+use crate::matrix::tokens::raw_signed;
 
 fn request(identity: &str) -> TokenRequest {
     TokenRequest::full_access(
@@ -24,36 +26,15 @@ fn request(identity: &str) -> TokenRequest {
     )
 }
 
-/// Valid claims for agent-a, to be spoiled one field at a time.
-fn good_claims() -> Value {
-    claims(&request("agent-a"), ISSUER, AUDIENCE).unwrap()
-}
-
 fn signed(gw: &TestGateway, claims: &Value) -> String {
     sign(claims, &gw.pki.signer).unwrap()
-}
-
-fn with(mut claims: Value, key: &str, value: Value) -> Value {
-    claims[key] = value;
-    claims
 }
 
 /// A token signed by the gateway's key under a header of the test's choosing
 /// (`crit`, `b64`: fields jsonwebtoken's own header cannot carry).
 fn signed_with_header(gw: &TestGateway, mut header: Value, claims: &Value) -> String {
     header["kid"] = json!(gw.pki.signer.kid);
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let signature = jsonwebtoken::crypto::sign(
-        input.as_bytes(),
-        &gw.pki.signer.encoding,
-        jsonwebtoken::Algorithm::EdDSA,
-    )
-    .unwrap();
-    format!("{input}.{signature}")
+    raw_signed(gw, &header.to_string(), &claims.to_string())
 }
 
 fn unsigned_token(claims: &Value) -> String {

@@ -23,7 +23,8 @@ pub fn good_claims() -> Value {
     claims(&request, ISSUER, AUDIENCE).unwrap()
 }
 
-fn with(mut claims: Value, key: &str, value: Value) -> Value {
+/// `claims` with `key` set to `value`.
+pub fn with(mut claims: Value, key: &str, value: Value) -> Value {
     claims[key] = value;
     claims
 }

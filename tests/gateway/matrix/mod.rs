@@ -10,7 +10,7 @@
 //! floods and forbidden frames), [`certs`] (the client certificate and the
 //! identity read from it).
 
-mod bent_claims;
+pub mod bent_claims;
 mod certs;
 mod h2;
 mod http;
@@ -18,7 +18,7 @@ mod ledger;
 mod proxy;
 mod scope;
 mod tls_client;
-mod tokens;
+pub mod tokens;
 
 use serde_json::Value;
 

@@ -16,7 +16,7 @@ use crate::common::{TestGateway, http_client};
 
 /// A token whose header and payload are exactly these texts, signed (EdDSA)
 /// by the gateway's own key: only the text is wrong.
-fn raw_signed(gw: &TestGateway, header: &str, payload: &str) -> String {
+pub fn raw_signed(gw: &TestGateway, header: &str, payload: &str) -> String {
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header),

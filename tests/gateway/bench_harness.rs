@@ -10,7 +10,7 @@ use crate::common::{TestGateway, assert_succeeded, free_port, wait_for_port};
 
 /// A tool of the harness, built (once per test run) as `bench/run.sh` builds
 /// it, beside the gateway's binary.
-fn harness_tool(name: &str) -> PathBuf {
+pub fn harness_tool(name: &str) -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

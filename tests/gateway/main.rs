@@ -24,6 +24,7 @@ mod holding;
 mod http2;
 mod lifecycle;
 mod limits;
+mod load;
 mod logrotate;
 mod matrix;
 mod mcp_flow;

@@ -74,6 +74,11 @@ impl AuditLog {
         self.sink.reopen();
     }
 
+    /// Whether audit lines are being written (see [`LogSink::writable`]).
+    pub fn writable(&self) -> bool {
+        self.sink.writable()
+    }
+
     /// Writes to stderr.
     pub fn stderr() -> AuditLog {
         AuditLog {

@@ -35,6 +35,8 @@ pub enum Stage {
     Session,
     /// The permission and calendar scope of an MCP message.
     Scope,
+    /// The gateway's own state: a log it cannot write.
+    Gateway,
 }
 
 impl Stage {
@@ -53,6 +55,7 @@ impl Stage {
             Stage::Jwt => "jwt",
             Stage::Session => "session",
             Stage::Scope => "scope",
+            Stage::Gateway => "gateway",
         }
     }
 }
@@ -183,11 +186,14 @@ pub enum Reason {
     PermissionMissing,
     /// The token does not reach a calendar the tool would touch.
     CalendarNotAllowed,
+    /// The security or audit log cannot be written: nothing is served that
+    /// could not be recorded, until the disk takes lines again.
+    LogUnavailable,
 }
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 58] = [
+    pub const ALL: [Reason; 59] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -246,6 +252,7 @@ impl Reason {
         Reason::DuplicateRequestId,
         Reason::PermissionMissing,
         Reason::CalendarNotAllowed,
+        Reason::LogUnavailable,
     ];
 
     /// The stage this reason belongs to.
@@ -289,6 +296,7 @@ impl Reason {
             | Reason::TooManySessions
             | Reason::DuplicateRequestId => Stage::Session,
             Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
+            Reason::LogUnavailable => Stage::Gateway,
             Reason::TokenMissing
             | Reason::TokenMalformed
             | Reason::AlgNotAllowed
@@ -371,6 +379,7 @@ impl Reason {
             Reason::CertBindingMissing => "cert_binding_missing",
             Reason::PermissionMissing => "permission_missing",
             Reason::CalendarNotAllowed => "calendar_not_allowed",
+            Reason::LogUnavailable => "log_unavailable",
         }
     }
 
@@ -439,7 +448,8 @@ impl Reason {
             | Reason::TooManySessions
             | Reason::DuplicateRequestId
             | Reason::PermissionMissing
-            | Reason::CalendarNotAllowed => false,
+            | Reason::CalendarNotAllowed
+            | Reason::LogUnavailable => false,
         }
     }
 
@@ -468,6 +478,7 @@ impl Reason {
             Reason::RequestRejected | Reason::DuplicateRequestId => Some(StatusCode::BAD_REQUEST),
             Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
             Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
+            Reason::LogUnavailable => Some(StatusCode::SERVICE_UNAVAILABLE),
             Reason::TooManySessionsForClient | Reason::TooManySessions | Reason::RateLimited => {
                 Some(StatusCode::TOO_MANY_REQUESTS)
             }

@@ -178,6 +178,21 @@ impl App {
         })
     }
 
+    /// Fails closed while the security or audit log cannot be written: a
+    /// refusal nobody could see, or a tool call nobody could account for, is
+    /// worse than a 503 (docs/SECURITY.md, "Disks").
+    fn check_logs_writable(&self) -> Result<(), Denial> {
+        let unwritable = if !self.seclog.writable() {
+            "security"
+        } else if !self.audit.writable() {
+            "audit"
+        } else {
+            return Ok(());
+        };
+        Err(Denial::new(Reason::LogUnavailable)
+            .with_detail(format!("the {unwritable} log cannot be written")))
+    }
+
     /// Logs `denial` once and answers it, after reading (and dropping) the
     /// body when there is one still unread.
     async fn refuse(
@@ -242,8 +257,8 @@ impl App {
         let (parts, body) = request.into_parts();
         // Headers-only checks, cheapest first; none of them needs the body.
         let early = self
-            .rate
-            .check_request(connection.client_ip)
+            .check_logs_writable()
+            .and_then(|()| self.rate.check_request(connection.client_ip))
             .and_then(|()| match parts.version {
                 http::Version::HTTP_2 => {
                     check_header_list_size(&parts, self.limits.max_header_list)

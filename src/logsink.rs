@@ -1,6 +1,9 @@
 //! A line-oriented log destination shared by the security and audit logs: a
 //! file opened for appending (each line one `write`, so lines never interleave)
 //! or stderr, and the common line prefix `<UTC time> mcp-gateway[<pid>]: <EVENT>`.
+//! A sink that failed to write says so ([`LogSink::writable`]) until a line
+//! gets through again, so the gateway can refuse what it cannot record; the
+//! first line that gets through is `LOST lines=<n>`, the count of lines lost.
 //! Also [`EscapingStderr`], the writer of the diagnostic (tracing) log, which
 //! escapes every line the same way, so nothing a client sends can start a line
 //! on stderr where fail2ban might read it.
@@ -9,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::Utc;
 
@@ -22,6 +26,10 @@ pub struct LogSink {
     pid: u32,
     /// Names the log in the error reported when a line cannot be written.
     name: &'static str,
+    /// Lines lost since the last line that was written; 0 while writing works.
+    lost: AtomicU64,
+    /// A failed write left part of a line in the file (a disk full mid-line).
+    cut: AtomicBool,
 }
 
 impl LogSink {
@@ -31,6 +39,8 @@ impl LogSink {
             file: Some((path.to_owned(), Mutex::new(append_to(path)?))),
             pid: std::process::id(),
             name,
+            lost: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
         })
     }
 
@@ -41,7 +51,10 @@ impl LogSink {
             return;
         };
         match append_to(path) {
-            Ok(fresh) => *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh,
+            Ok(fresh) => {
+                *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+                self.cut.store(false, Ordering::Relaxed);
+            }
             Err(e) => {
                 tracing::error!(error = %e, log = self.name, path = %path.display(), "cannot reopen the log; still writing to the old file");
             }
@@ -54,6 +67,8 @@ impl LogSink {
             file: None,
             pid: std::process::id(),
             name,
+            lost: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
         }
     }
 
@@ -66,21 +81,77 @@ impl LogSink {
         )
     }
 
-    /// Writes one complete line.
-    pub fn write(&self, mut line: String) {
-        line.push('\n');
-        let result = match &self.file {
-            Some((_, file)) => {
-                let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-                file.write_all(line.as_bytes()).and_then(|()| file.flush())
-            }
-            None => std::io::stderr().write_all(line.as_bytes()),
-        };
-        if let Err(e) = result {
+    /// Writes one complete line; a line that cannot be written is counted as
+    /// lost (metric, diagnostic log, and the next `LOST` line).
+    pub fn write(&self, line: String) {
+        if !self.writable() {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            crate::telemetry::log_write_failure(self.name);
+            return;
+        }
+        if let Err(e) = self.append(line) {
+            self.lost.fetch_add(1, Ordering::Relaxed);
             crate::telemetry::log_write_failure(self.name);
             tracing::error!(error = %e, log = self.name, "cannot write a log line");
         }
     }
+
+    /// Whether lines are being written. After a failure, each call tries to
+    /// write the `LOST lines=<n>` line, so the answer turns true as soon as
+    /// the disk takes lines again and the log itself says what is missing.
+    /// After a line cut short by a full disk, that line starts with a
+    /// newline: the cut line is ended there, never continued by the next.
+    pub fn writable(&self) -> bool {
+        let lost = self.lost.load(Ordering::Relaxed);
+        if lost == 0 {
+            return true;
+        }
+        let end_cut_line = if self.cut.load(Ordering::Relaxed) { "\n" } else { "" };
+        let mut line = format!("{end_cut_line}{}", self.prefix("LOST"));
+        line.push_str(&format!(" lines={lost}"));
+        match self.append(line) {
+            Ok(()) => {
+                self.cut.store(false, Ordering::Relaxed);
+                self.lost.fetch_sub(lost, Ordering::Relaxed);
+                tracing::warn!(log = self.name, lost, "the log is written again");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// `line` and its newline, in one write (noting a line left cut).
+    fn append(&self, mut line: String) -> std::io::Result<()> {
+        line.push('\n');
+        let written = match &self.file {
+            Some((_, file)) => {
+                let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                write_whole(&mut *file, line.as_bytes())
+            }
+            None => write_whole(&mut std::io::stderr(), line.as_bytes()),
+        };
+        written.map_err(|(e, cut)| {
+            if cut {
+                self.cut.store(true, Ordering::Relaxed);
+            }
+            e
+        })
+    }
+}
+
+/// Writes all of `bytes`; on failure, also whether some of them went out
+/// (leaving a cut line behind).
+fn write_whole(out: &mut impl Write, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match out.write(&bytes[done..]) {
+            Ok(0) => return Err((std::io::ErrorKind::WriteZero.into(), done > 0)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, done > 0)),
+        }
+    }
+    out.flush().map_err(|e| (e, false))
 }
 
 /// A line's time, `2026-03-02T09:00:00.123Z` (what the fail2ban filter's
@@ -147,7 +218,44 @@ impl Write for EscapingLine {
 
 #[cfg(test)]
 mod tests {
-    use super::{diagnostic_line, line_time};
+    use super::{diagnostic_line, line_time, write_whole};
+
+    /// Takes `room` bytes, then fails as a full disk does.
+    struct Disk {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl std::io::Write for Disk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from_raw_os_error(28));
+            }
+            let n = buf.len().min(self.room).min(7);
+            self.room -= n;
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_the_disk_cuts_short_is_known_as_cut() {
+        let line = b"DENY stage=jwt reason=bad_signature ip=10.0.0.12 client=x\n";
+        for (room, cut) in [(0, false), (1, true), (30, true), (line.len() - 1, true)] {
+            let mut disk = Disk { room, taken: Vec::new() };
+            let (error, was_cut) = write_whole(&mut disk, line).unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(28));
+            assert_eq!(was_cut, cut, "room {room}");
+            assert_eq!(disk.taken, line[..room]);
+        }
+        let mut disk = Disk { room: 1000, taken: Vec::new() };
+        assert!(write_whole(&mut disk, line).is_ok());
+        assert_eq!(disk.taken, line);
+    }
 
     #[test]
     fn line_times_keep_their_format() {

@@ -44,6 +44,11 @@ impl SecurityLog {
         self.sink.reopen();
     }
 
+    /// Whether security lines are being written (see [`LogSink::writable`]).
+    pub fn writable(&self) -> bool {
+        self.sink.writable()
+    }
+
     /// Writes to stderr.
     pub fn stderr() -> SecurityLog {
         SecurityLog {

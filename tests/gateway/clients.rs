@@ -154,3 +154,44 @@ pub fn rpc_message(body: &str) -> Value {
         .find_map(|d| serde_json::from_str(d).ok())
         .unwrap_or_else(|| panic!("no JSON-RPC message in {body:?}"))
 }
+
+/// The stateless MCP version: no session, `_meta` on every request.
+pub const STATELESS: &str = "2026-07-28";
+
+/// `params` with the `_meta` every stateless request carries.
+pub fn stateless_params(mut params: Value) -> Value {
+    params["_meta"] = serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": STATELESS,
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": { "name": "test", "version": "1" }
+    });
+    params
+}
+
+/// A stateless `tools/call` body of `tool` (any JSON value, for odd names).
+pub fn stateless_tool_call(tool: &Value, arguments: Value) -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": stateless_params(serde_json::json!({ "name": tool, "arguments": arguments })),
+    })
+}
+
+/// Posts a stateless `tools/call` of `tool` with the `Mcp-*` headers it
+/// calls for; the status and the JSON-RPC answer.
+pub async fn call_stateless(
+    client: &reqwest::Client,
+    url: &str,
+    tool: &str,
+    arguments: Value,
+) -> (u16, Value) {
+    let body = stateless_tool_call(&Value::from(tool), arguments);
+    let response = post(client, url, body.to_string())
+        .header("mcp-protocol-version", STATELESS)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", tool)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, rpc_message(&response.text().await.unwrap()))
+}

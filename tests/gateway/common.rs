@@ -36,8 +36,9 @@ pub struct TestGateway {
 }
 
 pub use crate::clients::{
-    call_err, call_ok, http_client, http_client_builder, http_client_with_token, initialize,
-    initialize_body, open_session, post, rpc_message,
+    STATELESS, call_err, call_ok, call_stateless, http_client, http_client_builder,
+    http_client_with_token, initialize, initialize_body, open_session, post, rpc_message,
+    stateless_params, stateless_tool_call,
 };
 
 /// An rmcp client session over mutual TLS.

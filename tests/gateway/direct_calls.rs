@@ -8,19 +8,15 @@ use serde_json::{Value, json};
 
 use mcp_gateway::cli::token::TokenRequest;
 
-use crate::common::{TestGateway, http_client_with_token, rpc_message};
+use crate::common::{TestGateway, http_client_with_token, rpc_message, stateless_params};
 
-const VERSION: &str = "2026-07-28";
+use crate::common::STATELESS as VERSION;
 const DIRECT_ACCEPT: &str = "application/json, text/event-stream";
 const RMCP_ACCEPT: &str = "application/json;q=1, text/event-stream";
 
 /// A stateless request of `method` (its `Mcp-Name` is `name`, when given).
-fn message(method: &str, name: Option<&str>, mut params: Value) -> Value {
-    params["_meta"] = json!({
-        "io.modelcontextprotocol/protocolVersion": VERSION,
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": { "name": "raw", "version": "1" }
-    });
+fn message(method: &str, name: Option<&str>, params: Value) -> Value {
+    let mut params = stateless_params(params);
     if let Some(name) = name {
         params["name"] = json!(name);
     }

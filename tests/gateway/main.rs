@@ -13,6 +13,7 @@ mod bench_harness;
 mod calendar_semantics;
 mod cli;
 mod crowd;
+mod disks;
 mod direct_calls;
 mod durability;
 mod fail2ban;

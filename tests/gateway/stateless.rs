@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use mcp_gateway::cli::token::TokenRequest;
 
-use crate::common::{TestGateway, http_client_with_token, post, rpc_message};
+use crate::common::{TestGateway, http_client_with_token, post, rpc_message, stateless_tool_call};
 
-const VERSION: &str = "2026-07-28";
+use crate::common::STATELESS as VERSION;
 
 /// A reader of the `team` calendar only.
 fn reader_of_team(identity: &str) -> TokenRequest {
@@ -35,17 +35,7 @@ async fn call(
 ) -> (u16, Option<String>, Value) {
     let cert = gw.client_cert("agent-r");
     let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(token));
-    let body = json!({
-        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {
-            "name": body_tool, "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": VERSION,
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": { "name": "raw", "version": "1" }
-            }
-        }
-    });
+    let body = stateless_tool_call(&json!(body_tool), arguments);
     let response = post(&client, &gw.url(), body.to_string())
         .header("mcp-protocol-version", VERSION)
         .header("mcp-method", "tools/call")

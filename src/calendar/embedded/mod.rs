@@ -130,9 +130,19 @@ impl EmbeddedStore {
 }
 
 /// Maps a SQLite failure to a backend error; the detail is logged, not shown.
+/// A disk that cannot take the write is named (SQLite rolled the write back,
+/// so the client may retry); any other failure stays generic, its detail logged.
 pub(crate) fn db_error(e: rusqlite::Error) -> CalendarError {
     tracing::error!(error = %e, "embedded store error");
-    CalendarError::Backend(e.to_string())
+    let disk = match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull) => "its disk is full",
+        Some(rusqlite::ErrorCode::ReadOnly) => "it is read-only",
+        Some(rusqlite::ErrorCode::SystemIoFailure) => "its disk fails",
+        _ => return CalendarError::Backend(e.to_string()),
+    };
+    CalendarError::Unavailable(format!(
+        "the calendar store cannot write: {disk}; nothing was changed, try again later"
+    ))
 }
 
 /// Loads one calendar or says which id is unknown.

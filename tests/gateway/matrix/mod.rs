@@ -26,22 +26,10 @@ use crate::common::TestGateway;
 use ledger::Seen;
 
 /// The stateless protocol version every row speaks unless it tests another.
-pub const VERSION: &str = "2026-07-28";
+pub use crate::clients::STATELESS as VERSION;
 
 /// A stateless `tools/call` body of `tool` with `arguments`.
-pub fn tool_call(tool: &Value, arguments: Value) -> Value {
-    serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": tool, "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": VERSION,
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": { "name": "matrix", "version": "1" }
-            }
-        }
-    })
-}
+pub use crate::clients::stateless_tool_call as tool_call;
 
 /// Posts `body` (stateless, with the `Mcp-*` headers its method and name
 /// call for) with each of `authorization` as an `Authorization` header.

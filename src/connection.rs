@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Activity, IdleVerdict, Tracked};
+use crate::admission::Arrival;
 use crate::admission::ip::canonical;
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::ConnectionInfo;
@@ -105,8 +106,18 @@ pub(crate) async fn serve_connection(
         Box::pin(live.admission.admit(&mut stream, peer)),
     )
     .await;
-    let client_ip = match admitted {
-        Ok(Ok(ip)) => ip,
+    let (client_ip, by_balancer) = match admitted {
+        Ok(Ok(Arrival::Client(ip))) => (ip, false),
+        Ok(Ok(Arrival::Balancer(ip))) => {
+            let left = listen
+                .handshake_timeout
+                .saturating_sub(accepted_at.elapsed());
+            if closes_before_tls(&stream, left).await {
+                return telemetry::balancer_check();
+            }
+            (ip, true)
+        }
+        Ok(Ok(Arrival::Probe(_))) => return telemetry::balancer_check(),
         Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
         Err(_) => {
             // Silent: a trusted balancer that never sent its header, or a client
@@ -125,9 +136,11 @@ pub(crate) async fn serve_connection(
     if let Some(bans) = &shared.bans {
         match bans.is_banned(client_ip, std::time::Instant::now()) {
             (true, _) => {
-                return shared
-                    .seclog
-                    .deny(&Denial::new(Reason::Banned), client_ip, None);
+                return shared.seclog.deny(
+                    &Denial::new(Reason::Banned).by_balancer(by_balancer),
+                    client_ip,
+                    None,
+                );
             }
             (false, true) => shared.seclog.unbanned(client_ip),
             (false, false) => {}
@@ -136,7 +149,11 @@ pub(crate) async fn serve_connection(
     // Held until the connection ends: one address cannot take every slot.
     let _address_slot = match shared.address_slots.take(client_ip) {
         Ok(slot) => slot,
-        Err(denial) => return shared.seclog.deny(&denial, client_ip, None),
+        Err(denial) => {
+            return shared
+                .seclog
+                .deny(&denial.by_balancer(by_balancer), client_ip, None);
+        }
     };
     let _open = telemetry::OpenConnection::count();
     // The stream comes out boxed too: moved by value it would keep a slot of
@@ -155,15 +172,19 @@ pub(crate) async fn serve_connection(
         }
         Ok(Err(e)) => {
             telemetry::handshake("refused", handshake_took);
-            return shared
-                .seclog
-                .deny(&tls::handshake_denial(&e), client_ip, None);
+            return shared.seclog.deny(
+                &tls::handshake_denial(&e).by_balancer(by_balancer),
+                client_ip,
+                None,
+            );
         }
         Err(_) => {
             telemetry::handshake("timeout", handshake_took);
-            return shared
-                .seclog
-                .deny(&Denial::new(Reason::HandshakeTimeout), client_ip, None);
+            return shared.seclog.deny(
+                &Denial::new(Reason::HandshakeTimeout).by_balancer(by_balancer),
+                client_ip,
+                None,
+            );
         }
     };
     let Some(cert) = tls_stream
@@ -173,15 +194,19 @@ pub(crate) async fn serve_connection(
         .and_then(|c| c.first())
         .cloned()
     else {
-        return shared
-            .seclog
-            .deny(&Denial::new(Reason::NoCertificate), client_ip, None);
+        return shared.seclog.deny(
+            &Denial::new(Reason::NoCertificate).by_balancer(by_balancer),
+            client_ip,
+            None,
+        );
     };
     let identity = match identify(&cert, shared.config.tls.identity) {
         Ok(identity) => identity,
         Err(e) => {
             return shared.seclog.deny(
-                &Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
+                &Denial::new(Reason::NoIdentity)
+                    .with_detail(e.to_string())
+                    .by_balancer(by_balancer),
                 client_ip,
                 None,
             );
@@ -268,6 +293,16 @@ pub(crate) async fn serve_connection(
             }
         }
     }
+}
+
+/// Whether a balancer's own connection closes before its first TLS byte
+/// (waiting at most `within`): a health check that only wanted the accept.
+async fn closes_before_tls(stream: &TcpStream, within: Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.peek(&mut first)).await,
+        Ok(Ok(0))
+    )
 }
 
 #[cfg(test)]

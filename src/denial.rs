@@ -501,6 +501,9 @@ pub struct Denial {
     pub detail: Option<String>,
     /// When the client may try again (rate limits): the `Retry-After` header.
     pub retry_after: Option<std::time::Duration>,
+    /// The refused connection is a trusted balancer's own (it sent a PROXY
+    /// LOCAL or UNKNOWN header: a health check), not a client's.
+    pub by_balancer: bool,
 }
 
 impl Denial {
@@ -511,6 +514,7 @@ impl Denial {
             country: None,
             detail: None,
             retry_after: None,
+            by_balancer: false,
         }
     }
 
@@ -530,6 +534,25 @@ impl Denial {
     pub fn with_detail(mut self, detail: impl Into<String>) -> Denial {
         self.detail = Some(detail.into());
         self
+    }
+
+    /// Marks the refusal as one of a trusted balancer's own connection when
+    /// `by_balancer` (see [`Denial::by_balancer`]).
+    pub fn by_balancer(mut self, by_balancer: bool) -> Denial {
+        self.by_balancer = by_balancer;
+        self
+    }
+
+    /// Whether fail2ban and the in-process bans may count it: a ban-worthy
+    /// reason, and never a balancer's own connection (its health checks
+    /// would ban the balancer, and every client behind it).
+    pub fn ban_worthy(&self) -> bool {
+        self.reason.ban_worthy() && !self.by_balancer
+    }
+
+    /// Whether the line names a balancer (`peer=`) rather than a client (`ip=`).
+    pub fn concerns_balancer(&self) -> bool {
+        self.reason.concerns_balancer() || self.by_balancer
     }
 }
 

@@ -106,7 +106,11 @@ impl LogSink {
         if lost == 0 {
             return true;
         }
-        let end_cut_line = if self.cut.load(Ordering::Relaxed) { "\n" } else { "" };
+        let end_cut_line = if self.cut.load(Ordering::Relaxed) {
+            "\n"
+        } else {
+            ""
+        };
         let mut line = format!("{end_cut_line}{}", self.prefix("LOST"));
         line.push_str(&format!(" lines={lost}"));
         match self.append(line) {
@@ -246,13 +250,19 @@ mod tests {
     fn a_write_the_disk_cuts_short_is_known_as_cut() {
         let line = b"DENY stage=jwt reason=bad_signature ip=10.0.0.12 client=x\n";
         for (room, cut) in [(0, false), (1, true), (30, true), (line.len() - 1, true)] {
-            let mut disk = Disk { room, taken: Vec::new() };
+            let mut disk = Disk {
+                room,
+                taken: Vec::new(),
+            };
             let (error, was_cut) = write_whole(&mut disk, line).unwrap_err();
             assert_eq!(error.raw_os_error(), Some(28));
             assert_eq!(was_cut, cut, "room {room}");
             assert_eq!(disk.taken, line[..room]);
         }
-        let mut disk = Disk { room: 1000, taken: Vec::new() };
+        let mut disk = Disk {
+            room: 1000,
+            taken: Vec::new(),
+        };
         assert!(write_whole(&mut disk, line).is_ok());
         assert_eq!(disk.taken, line);
     }

@@ -73,12 +73,12 @@ impl SecurityLog {
     /// Records a refusal of `ip` (and `client`, once known).
     pub fn deny(&self, denial: &Denial, ip: IpAddr, client: Option<&str>) {
         crate::telemetry::denial(denial);
-        let event = if denial.reason.ban_worthy() {
+        let event = if denial.ban_worthy() {
             "DENY"
         } else {
             "REFUSE"
         };
-        let address = if denial.reason.concerns_balancer() {
+        let address = if denial.concerns_balancer() {
             "peer"
         } else {
             "ip"
@@ -98,7 +98,7 @@ impl SecurityLog {
         }
         self.sink.write(line);
         if let Some(bans) = &self.bans
-            && denial.reason.ban_worthy()
+            && denial.ban_worthy()
             && let crate::bans::Strike::Banned(period) = bans.strike(ip, std::time::Instant::now())
         {
             crate::telemetry::banned();

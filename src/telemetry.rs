@@ -128,6 +128,10 @@ fn describe() {
         "Calendar API requests retried."
     );
     describe_counter!(
+        "mcp_gateway_balancer_checks_total",
+        "Health checks of trusted balancers: connections closed before TLS without a client address."
+    );
+    describe_counter!(
         "mcp_gateway_log_write_failures_total",
         "Lines a log could not write, by log."
     );
@@ -150,9 +154,15 @@ pub fn denial(denial: &Denial) {
         "mcp_gateway_denials_total",
         "stage" => reason.stage().label(),
         "reason" => reason.label(),
-        "ban" => if reason.ban_worthy() { "yes" } else { "no" }
+        "ban" => if denial.ban_worthy() { "yes" } else { "no" }
     )
     .increment(1);
+}
+
+/// A trusted balancer's health check ended (a connection closed without a
+/// byte, or after a PROXY LOCAL header): no refusal, so no security line.
+pub fn balancer_check() {
+    counter!("mcp_gateway_balancer_checks_total").increment(1);
 }
 
 /// A TCP connection was accepted.

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 use crate::admission::geo::GeoPolicy;
 use crate::admission::ip::{IpPolicy, canonical};
 use crate::denial::Denial;
+pub use proxy::Arrival;
 
 /// The connection-level policy, built once from the config.
 pub struct NetworkAdmission {
@@ -51,7 +52,11 @@ pub struct Refusal {
 
 impl NetworkAdmission {
     /// Runs the address checks on a fresh connection; returns the client address.
-    pub async fn admit(&self, stream: &mut TcpStream, peer: SocketAddr) -> Result<IpAddr, Refusal> {
+    pub async fn admit(
+        &self,
+        stream: &mut TcpStream,
+        peer: SocketAddr,
+    ) -> Result<Arrival, Refusal> {
         let peer_ip = canonical(peer.ip());
         let trusted = self.is_trusted_proxy(peer_ip);
         if !trusted {
@@ -62,18 +67,30 @@ impl NetworkAdmission {
                 ip: peer_ip,
             })?;
         }
-        let ip = proxy::client_address(stream, peer, self.proxy_trusted.as_deref())
+        let arrival = proxy::client_address(stream, peer, self.proxy_trusted.as_deref())
             .await
-            .map(canonical)
             .map_err(|denial| Refusal {
                 denial,
                 ip: peer_ip,
             })?;
-        if trusted {
-            self.check_address(ip)
-                .map_err(|denial| Refusal { denial, ip })?;
+        match arrival {
+            Arrival::Client(ip) => {
+                let ip = canonical(ip);
+                if trusted {
+                    self.check_address(ip)
+                        .map_err(|denial| Refusal { denial, ip })?;
+                }
+                Ok(Arrival::Client(ip))
+            }
+            Arrival::Balancer(_) => {
+                self.check_address(peer_ip).map_err(|denial| Refusal {
+                    denial: denial.by_balancer(true),
+                    ip: peer_ip,
+                })?;
+                Ok(Arrival::Balancer(peer_ip))
+            }
+            Arrival::Probe(_) => Ok(Arrival::Probe(peer_ip)),
         }
-        Ok(ip)
     }
 
     /// Whether `peer` is a load balancer allowed to send PROXY headers.

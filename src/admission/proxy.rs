@@ -46,13 +46,14 @@ fn looks_like_proxy(first: u8) -> bool {
     first == b'P' || first == V2_SIGNATURE[0]
 }
 
-/// Reads exactly one header from `stream`.
-async fn read_header(stream: &mut TcpStream) -> Result<Vec<u8>, Denial> {
+/// Reads exactly one header from `stream`; `None` when the peer closed
+/// without sending a byte.
+async fn read_header(stream: &mut TcpStream) -> Result<Option<Vec<u8>>, Denial> {
     let io =
         |e: std::io::Error| Denial::new(Reason::MalformedProxyHeader).with_detail(e.to_string());
     let mut first = [0u8; 1];
     if stream.peek(&mut first).await.map_err(io)? == 0 {
-        return Err(Denial::new(Reason::MissingProxyHeader));
+        return Ok(None);
     }
     if first[0] == b'P' {
         let mut line = Vec::with_capacity(V1_MAX);
@@ -63,7 +64,7 @@ async fn read_header(stream: &mut TcpStream) -> Result<Vec<u8>, Denial> {
             }
             line.push(stream.read_u8().await.map_err(io)?);
         }
-        return Ok(line);
+        return Ok(Some(line));
     }
     if first[0] != V2_SIGNATURE[0] {
         return Err(Denial::new(Reason::MissingProxyHeader));
@@ -80,7 +81,21 @@ async fn read_header(stream: &mut TcpStream) -> Result<Vec<u8>, Denial> {
     }
     header.resize(16 + length, 0);
     stream.read_exact(&mut header[16..]).await.map_err(io)?;
-    Ok(header)
+    Ok(Some(header))
+}
+
+/// Who a new connection is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// A client at this address: the socket peer, or the one a trusted
+    /// balancer's PROXY header names.
+    Client(IpAddr),
+    /// A trusted balancer's own connection (a LOCAL or UNKNOWN header, as
+    /// health checks send): the balancer at this address is the client.
+    Balancer(IpAddr),
+    /// A trusted balancer that connected and closed without a byte: a TCP
+    /// health check, which is answered by the accept alone.
+    Probe(IpAddr),
 }
 
 /// The client address of a new connection. `trusted` is `None` when the
@@ -89,18 +104,23 @@ pub async fn client_address(
     stream: &mut TcpStream,
     peer: SocketAddr,
     trusted: Option<&[IpNet]>,
-) -> Result<IpAddr, Denial> {
+) -> Result<Arrival, Denial> {
     let Some(trusted) = trusted else {
-        return Ok(peer.ip());
+        return Ok(Arrival::Client(peer.ip()));
     };
     if contains(trusted, peer.ip()) {
-        let header = read_header(stream).await?;
-        return Ok(parse_header(&header)?.unwrap_or(peer.ip()));
+        let Some(header) = read_header(stream).await? else {
+            return Ok(Arrival::Probe(peer.ip()));
+        };
+        return Ok(match parse_header(&header)? {
+            Some(client) => Arrival::Client(client),
+            None => Arrival::Balancer(peer.ip()),
+        });
     }
     let mut first = [0u8; 1];
     match stream.peek(&mut first).await {
         Ok(1) if looks_like_proxy(first[0]) => Err(Denial::new(Reason::UntrustedProxyHeader)),
-        _ => Ok(peer.ip()),
+        _ => Ok(Arrival::Client(peer.ip())),
     }
 }
 

@@ -42,7 +42,10 @@ async fn paths_that_cannot_be_opened_at_start_are_named() {
         let path = dir.path().join(name);
         assert_eq!(
             error.to_string(),
-            format!("{key}: cannot open {}: Is a directory (os error 21)", path.display())
+            format!(
+                "{key}: cannot open {}: Is a directory (os error 21)",
+                path.display()
+            )
         );
     }
 }
@@ -112,7 +115,11 @@ async fn a_log_that_cannot_be_written_fails_closed_and_says_what_it_lost() {
         lines.iter().any(|l| l.starts_with("LOST lines=")),
         "{lines:?}"
     );
-    let lost: u64 = lines[0].strip_prefix("LOST lines=").unwrap().parse().unwrap();
+    let lost: u64 = lines[0]
+        .strip_prefix("LOST lines=")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(lost >= 3, "the handshake line and the two refusals: {lost}");
 
     // The audit log's disk fills up: the call whose line is lost went through;
@@ -158,7 +165,8 @@ impl OnSmallDisk {
 
     /// The store folder as the gateway sees it, on its tmpfs.
     fn store_inside(&self) -> std::path::PathBuf {
-        Path::new(&format!("/proc/{}/root", self.child.id())).join(self.store.strip_prefix("/").unwrap())
+        Path::new(&format!("/proc/{}/root", self.child.id()))
+            .join(self.store.strip_prefix("/").unwrap())
     }
 }
 
@@ -202,7 +210,9 @@ async fn a_full_store_disk_is_a_clear_tool_error_and_loses_nothing_acknowledged(
     if let Some(status) = gateway.child.try_wait().unwrap() {
         let mut said = String::new();
         std::io::Read::read_to_string(gateway.child.stderr.as_mut().unwrap(), &mut said).unwrap();
-        panic!("the gateway in its own mount namespace did not start ({status}); this test needs root for unshare and mount: {said}");
+        panic!(
+            "the gateway in its own mount namespace did not start ({status}); this test needs root for unshare and mount: {said}"
+        );
     }
     wait_for_port(port).await;
     let url = format!("https://127.0.0.1:{port}/mcp");
@@ -227,7 +237,12 @@ async fn a_full_store_disk_is_a_clear_tool_error_and_loses_nothing_acknowledged(
             refusal = Some(result["structuredContent"]["error"]["message"].clone());
             break;
         }
-        acknowledged.push(result["structuredContent"]["id"].as_str().unwrap().to_owned());
+        acknowledged.push(
+            result["structuredContent"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     assert_eq!(
         refusal.expect("a create failed once the disk was full"),
@@ -243,6 +258,9 @@ async fn a_full_store_disk_is_a_clear_tool_error_and_loses_nothing_acknowledged(
     assert!(created["result"]["isError"] != true, "{created}");
     for id in &acknowledged {
         let (_, got) = call_stateless(&client, &url, "get_event", json!({ "eventId": id })).await;
-        assert!(got["result"]["structuredContent"]["summary"].is_string(), "{id}: {got}");
+        assert!(
+            got["result"]["structuredContent"]["summary"].is_string(),
+            "{id}: {got}"
+        );
     }
 }

@@ -2,14 +2,17 @@
 //! (127.0.0.9) may send a header, and from it one is required. A stranger
 //! sending one is an attack (`DENY stage=proxy`, ban-worthy); the balancer's
 //! own missing or malformed header is its operator's problem (`REFUSE`,
-//! naming it as `peer=`, never as `ip=`, so fail2ban cannot ban it).
+//! naming it as `peer=`, never as `ip=`, so fail2ban cannot ban it). Its
+//! health checks (a bare connect, or a LOCAL header, then close) write
+//! nothing; a LOCAL connection the TLS stage refuses is the balancer's own
+//! (`REFUSE … peer=`), never a ban on the balancer and all behind it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ppp::v2::{Builder, Command, Protocol, Version};
 
 use super::ledger::{Ledger, Line, Seen};
-use super::tls_client::{attempt_from, presenting};
+use super::tls_client::{attempt_from, presenting, roots};
 use crate::common::TestGateway;
 
 const CLIENT: &str = "agent-p";
@@ -34,6 +37,21 @@ fn v2_v4(source: Ipv4Addr) -> Vec<u8> {
         Command::Proxy,
         ppp::v2::IPv4::new(source, Ipv4Addr::LOCALHOST, 40000, 443).into(),
     )
+}
+
+/// A health check from the balancer: connect, send `sent`, close. Waits a
+/// little, so that a line it caused is counted on its row, not the next.
+async fn health_check(gw: &TestGateway, sent: &[u8]) -> Seen {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::new(ip(BALANCER).unwrap(), 0))
+        .unwrap();
+    let mut tcp = socket.connect(gw.gateway.local_addr).await.unwrap();
+    tcp.write_all(sent).await.unwrap();
+    drop(tcp);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Seen::NoAnswer
 }
 
 #[tokio::test]
@@ -160,6 +178,55 @@ async fn only_the_balancer_may_speak_proxy_and_only_well() {
             )
             .await;
     }
+    let local = v2(Command::Local, ppp::v2::Addresses::Unspecified);
+    let seen = health_check(&gw, b"").await;
+    ledger
+        .row(
+            &gw,
+            "health check: connect, close",
+            seen,
+            Seen::NoAnswer,
+            Line::None,
+        )
+        .await;
+    let seen = health_check(&gw, &local).await;
+    ledger
+        .row(
+            &gw,
+            "health check: LOCAL, close",
+            seen,
+            Seen::NoAnswer,
+            Line::None,
+        )
+        .await;
+    let seen = health_check(&gw, &[local.as_slice(), b"GET / HTTP/1.0\r\n\r\n"].concat()).await;
+    ledger
+        .row(
+            &gw,
+            "health check: LOCAL, then plain HTTP",
+            seen,
+            Seen::NoAnswer,
+            Line::Refuse(&format!(
+                "REFUSE stage=tls reason=handshake_failed peer={BALANCER} client=-"
+            )),
+        )
+        .await;
+    let mut anonymous = rustls::ClientConfig::builder()
+        .with_root_certificates(roots(&gw))
+        .with_no_client_auth();
+    anonymous.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let seen = attempt_from(&gw, ip(BALANCER), &local, anonymous, CLIENT).await;
+    ledger
+        .row(
+            &gw,
+            "health check: LOCAL, then TLS without a certificate",
+            seen,
+            Seen::NoAnswer,
+            Line::Refuse(&format!(
+                "REFUSE stage=tls reason=no_certificate peer={BALANCER} client=-"
+            )),
+        )
+        .await;
     let seen = attempt_from(&gw, ip(BALANCER), b"", config(), CLIENT).await;
     ledger
         .row(

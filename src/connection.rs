@@ -133,18 +133,12 @@ pub(crate) async fn serve_connection(
         }
     };
     // A banned address is dropped here, before any TLS work.
-    if let Some(bans) = &shared.bans {
-        match bans.is_banned(client_ip, std::time::Instant::now()) {
-            (true, _) => {
-                return shared.seclog.deny(
-                    &Denial::new(Reason::Banned).by_balancer(by_balancer),
-                    client_ip,
-                    None,
-                );
-            }
-            (false, true) => shared.seclog.unbanned(client_ip),
-            (false, false) => {}
-        }
+    if shared.seclog.is_banned(client_ip) {
+        return shared.seclog.deny(
+            &Denial::new(Reason::Banned).by_balancer(by_balancer),
+            client_ip,
+            None,
+        );
     }
     // Held until the connection ends: one address cannot take every slot.
     let _address_slot = match shared.address_slots.take(client_ip) {
@@ -225,10 +219,12 @@ pub(crate) async fn serve_connection(
         shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
     }
     let client_id = identity.id.clone();
+    let closing = Arc::new(tokio::sync::Notify::new());
     let info = ConnectionInfo {
         peer,
         client_ip,
         identity,
+        closing: Arc::clone(&closing),
     };
     let activity = Activity::new();
     let app = Arc::clone(&shared.app);
@@ -284,6 +280,12 @@ pub(crate) async fn serve_connection(
             () = shutdown.cancelled(), if hard_close.is_none() => {
                 connection.as_mut().graceful_shutdown();
                 hard_close = Some(Instant::now() + listen.drain_timeout);
+            }
+            // Banned while open: the request that found out was refused and
+            // logged; the connection ends like an idle one (GOAWAY on HTTP/2).
+            () = closing.notified(), if hard_close.is_none() => {
+                connection.as_mut().graceful_shutdown();
+                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
             }
             () = tokio::time::sleep_until(check_at) => {
                 if hard_close.is_some() {

@@ -54,6 +54,9 @@ pub struct ConnectionInfo {
     pub client_ip: std::net::IpAddr,
     /// Who the client certificate says the client is.
     pub identity: ClientIdentity,
+    /// Notified to end the connection gracefully: its address was banned
+    /// while it was open, and an HTTP/2 client would otherwise keep it.
+    pub closing: Arc<tokio::sync::Notify>,
 }
 
 /// Request-level limits, from `[listen]` and `[mcp]`.
@@ -258,6 +261,11 @@ impl App {
         // Headers-only checks, cheapest first; none of them needs the body.
         let early = self
             .check_logs_writable()
+            .and_then(|()| match self.seclog.is_banned(connection.client_ip) {
+                // Banned while this connection was open: it serves no more.
+                true => Err(Denial::new(Reason::Banned)),
+                false => Ok(()),
+            })
             .and_then(|()| self.rate.check_request(connection.client_ip))
             .and_then(|()| match parts.version {
                 http::Version::HTTP_2 => {
@@ -279,7 +287,12 @@ impl App {
         let grant = match early {
             Ok(Some(grant)) => grant,
             Ok(None) => return Ok(self.resource.load().metadata_response()),
-            Err(denial) => return Ok(self.refuse(denial, &connection, Some(body)).await),
+            Err(denial) => {
+                if denial.reason == Reason::Banned {
+                    connection.closing.notify_one();
+                }
+                return Ok(self.refuse(denial, &connection, Some(body)).await);
+            }
         };
         let identity = connection.identity.id.clone();
         let requested = parts.headers.get(SESSION_HEADER).cloned();

@@ -63,8 +63,24 @@ impl SecurityLog {
         self
     }
 
+    /// Whether `ip` is banned in-process now; a ban that has just expired is
+    /// lifted and its `UNBAN` line written.
+    pub fn is_banned(&self, ip: IpAddr) -> bool {
+        let Some(bans) = &self.bans else {
+            return false;
+        };
+        match bans.is_banned(ip, std::time::Instant::now()) {
+            (true, _) => true,
+            (false, true) => {
+                self.unbanned(ip);
+                false
+            }
+            (false, false) => false,
+        }
+    }
+
     /// Records that `ip` is no longer banned (its ban expired).
-    pub fn unbanned(&self, ip: IpAddr) {
+    fn unbanned(&self, ip: IpAddr) {
         let mut line = self.sink.prefix("UNBAN");
         line.push_str(&format!(" ip={ip}"));
         self.sink.write(line);

@@ -98,8 +98,6 @@ pub(crate) struct Shared {
     pub(crate) seclog: Arc<SecurityLog>,
     /// Open connections per client address.
     pub(crate) address_slots: Arc<AddressSlots>,
-    /// In-process bans, when `[bans]` is on.
-    pub(crate) bans: Option<Arc<Bans>>,
 }
 
 /// Opens the embedded store, or prepares the Google accounts.
@@ -133,8 +131,8 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         })?,
         None => SecurityLog::stderr(),
     };
-    let seclog = Arc::new(match &bans {
-        Some(bans) => seclog.with_bans(Arc::clone(bans)),
+    let seclog = Arc::new(match bans {
+        Some(bans) => seclog.with_bans(bans),
         None => seclog,
     });
     let rate = Arc::new(RateLimits::new(config.rate_limits));
@@ -249,7 +247,6 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         }),
         app: Arc::clone(&app),
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
-        bans,
         config: config.clone(),
         seclog: Arc::clone(&seclog),
         http,

@@ -230,7 +230,7 @@ fn jail_config(
 }
 
 /// Polls `condition` for up to 20 s without blocking the gateway's runtime.
-async fn wait_until(condition: impl Fn() -> bool) -> bool {
+pub async fn wait_until(condition: impl Fn() -> bool) -> bool {
     for _ in 0..200 {
         if condition() {
             return true;
@@ -240,37 +240,76 @@ async fn wait_until(condition: impl Fn() -> bool) -> bool {
     condition()
 }
 
+/// A real `fail2ban-server` in the foreground running the shipped jail on a
+/// gateway's security log, its bans recorded in a file; stopped on drop.
+pub struct Fail2banServer {
+    child: std::process::Child,
+    root: tempfile::TempDir,
+}
+
+impl Fail2banServer {
+    /// Starts it on `log` (which must exist) and waits until the jail reads it.
+    pub async fn start(log: &std::path::Path) -> Fail2banServer {
+        let root = tempfile::TempDir::new().unwrap();
+        let conf = jail_config(root.path(), log, &root.path().join("banned"));
+        let socket = root.path().join("fail2ban.sock");
+        let child = Command::new("fail2ban-server")
+            .args(["-f", "-x", "-c"])
+            .arg(&conf)
+            .arg("-s")
+            .arg(&socket)
+            .arg("-p")
+            .arg(root.path().join("fail2ban.pid"))
+            .arg(format!(
+                "--logtarget={}",
+                root.path().join("server.log").display()
+            ))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Fail2banServer { child, root };
+        assert!(
+            wait_until(|| socket.exists()).await,
+            "fail2ban-server did not start"
+        );
+        // Give the jail time to open the log before the first denial is written.
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        server
+    }
+
+    /// The addresses banned so far, in order.
+    pub fn banned(&self) -> Vec<String> {
+        std::fs::read_to_string(self.root.path().join("banned"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Waits (up to 20 s) until `ip` is banned; what fail2ban said when it is not.
+    pub async fn wait_banned(&self, ip: &str) -> Result<(), String> {
+        if wait_until(|| self.banned().iter().any(|b| b == ip)).await {
+            return Ok(());
+        }
+        Err(std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default())
+    }
+}
+
+impl Drop for Fail2banServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
 async fn the_shipped_jail_bans_after_five_denials() {
     let gw =
         TestGateway::start_custom(|_, _, s| s.network = r#"allow = ["127.0.0.1"]"#.into()).await;
     // The log must exist before fail2ban starts watching it.
     assert!(try_initialize(&gw.http(Some(&gw.client_cert("agent-a"))), &gw).await);
-    let root = tempfile::TempDir::new().unwrap();
-    let banned = root.path().join("banned");
-    let conf = jail_config(root.path(), &gw.security_log_path(), &banned);
-    let socket = root.path().join("fail2ban.sock");
-    let mut server = Command::new("fail2ban-server")
-        .args(["-f", "-x", "-c"])
-        .arg(&conf)
-        .arg("-s")
-        .arg(&socket)
-        .arg("-p")
-        .arg(root.path().join("fail2ban.pid"))
-        .arg(format!(
-            "--logtarget={}",
-            root.path().join("server.log").display()
-        ))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(
-        wait_until(|| socket.exists()).await,
-        "fail2ban-server did not start"
-    );
-    // Give the jail time to open the log before the first denial is written.
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let fail2ban = Fail2banServer::start(&gw.security_log_path()).await;
 
     // An authorised agent whose read-only token is refused six writes: scope
     // refusals are REFUSE lines, never a reason to ban.
@@ -298,23 +337,18 @@ async fn the_shipped_jail_bans_after_five_denials() {
         assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
     }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert!(!banned.exists(), "banned before the fifth denial");
-    assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
-    let was_banned = wait_until(|| {
-        std::fs::read_to_string(&banned).is_ok_and(|b| b.lines().any(|l| l == "127.0.0.9"))
-    })
-    .await;
-    let _ = server.kill();
-    let _ = server.wait();
-    let server_log = std::fs::read_to_string(root.path().join("server.log")).unwrap_or_default();
     assert!(
-        was_banned,
-        "127.0.0.9 was not banned; fail2ban said:\n{server_log}"
+        fail2ban.banned().is_empty(),
+        "banned before the fifth denial"
     );
-    let bans = std::fs::read_to_string(&banned).unwrap();
-    assert!(
-        !bans.contains("127.0.0.1"),
-        "an admitted client was banned: {bans}"
+    assert!(!try_initialize(&client_from(&gw, "127.0.0.9", Some(&good)), &gw).await);
+    if let Err(said) = fail2ban.wait_banned("127.0.0.9").await {
+        panic!("127.0.0.9 was not banned; fail2ban said:\n{said}");
+    }
+    assert_eq!(
+        fail2ban.banned(),
+        ["127.0.0.9"],
+        "an admitted client was banned"
     );
 }
 

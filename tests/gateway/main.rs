@@ -39,5 +39,6 @@ mod scope;
 mod session_memory;
 mod sessions;
 mod stateless;
+mod stuffing;
 mod tokens;
 mod zones;

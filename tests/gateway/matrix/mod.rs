@@ -17,7 +17,7 @@ mod http;
 mod ledger;
 mod proxy;
 mod scope;
-mod tls_client;
+pub mod tls_client;
 pub mod tokens;
 
 use serde_json::Value;

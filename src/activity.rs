@@ -23,6 +23,9 @@ use crate::denial::{Denial, Reason};
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
+    /// Woken when the last request in flight ends, so that the idle deadline
+    /// is counted from then, not from whenever the connection looked next.
+    went_idle: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -44,6 +47,8 @@ impl Drop for InFlight {
         state.in_flight -= 1;
         if state.in_flight == 0 {
             state.idle_since = Instant::now();
+            drop(state);
+            self.0.went_idle.notify_one();
         }
     }
 }
@@ -68,7 +73,14 @@ impl Activity {
                 served: false,
                 idle_since: Instant::now(),
             }),
+            went_idle: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves when the last request in flight has ended (at once if that
+    /// happened since the previous call).
+    pub async fn went_idle(&self) {
+        self.went_idle.notified().await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -281,6 +281,8 @@ pub(crate) async fn serve_connection(
                 connection.as_mut().graceful_shutdown();
                 hard_close = Some(Instant::now() + listen.drain_timeout);
             }
+            // The deadline moves when the connection goes idle: look again.
+            () = activity.went_idle(), if hard_close.is_none() => {}
             // Banned while open: the request that found out was refused and
             // logged; the connection ends like an idle one (GOAWAY on HTTP/2).
             () = closing.notified(), if hard_close.is_none() => {

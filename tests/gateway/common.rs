@@ -101,6 +101,16 @@ pub async fn wait_for_port(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port}");
 }
 
+/// Resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 /// A loopback port free right now, for a gateway binary the test spawns.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -375,21 +385,7 @@ impl TestGateway {
 
     /// A TLS client presenting `cert` and trusting the test CA, offering `alpn`.
     pub fn client_tls_config(&self, cert: &Issued, alpn: &[u8]) -> rustls::ClientConfig {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_slice(self.pki.ca.issued.cert_pem.as_bytes()).unwrap())
-            .unwrap();
-        let mut config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
-                vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()],
-                PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![alpn.to_vec()];
-        config
+        client_tls(&self.pki.ca.issued.cert_pem, cert, alpn)
     }
 
     /// A raw TLS connection from `source` (any 127.0.0.x), sending `preamble`
@@ -506,6 +502,25 @@ impl TestGateway {
             .await
             .expect("MCP initialize over mutual TLS")
     }
+}
+
+/// A TLS client presenting `cert` and trusting the CA `ca_pem`, offering `alpn`.
+pub fn client_tls(ca_pem: &str, cert: &Issued, alpn: &[u8]) -> rustls::ClientConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
+        .unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    config
 }
 
 /// What the real `fail2ban-regex` prints for `log` under the shipped filter

@@ -17,6 +17,7 @@ mod direct_calls;
 mod disks;
 mod durability;
 mod fail2ban;
+mod floods;
 mod google_accounts;
 mod google_backend;
 mod google_config;

@@ -7,17 +7,7 @@
 
 use std::time::Duration;
 
-use crate::common::{initialize, write_pki};
-
-/// Resident memory of `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
+use crate::common::{initialize, rss_kib, write_pki};
 
 const SESSIONS_PER_ROUND: usize = 1500;
 const WORKERS: usize = 8;

@@ -21,6 +21,7 @@ mod floods;
 mod google_accounts;
 mod google_backend;
 mod google_config;
+mod google_faults;
 mod handshake;
 mod holding;
 mod http2;

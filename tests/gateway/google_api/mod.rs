@@ -9,7 +9,6 @@ mod store;
 mod token;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -55,6 +54,8 @@ pub struct Fault {
     pub delay: Option<Duration>,
     /// Only requests whose `METHOD /path` starts with this (all when `None`).
     pub matching: Option<&'static str>,
+    /// Close the connection without any reply (after `delay`, if any).
+    pub drop_connection: bool,
 }
 
 impl Fault {
@@ -66,6 +67,15 @@ impl Fault {
             body: None,
             delay: None,
             matching: None,
+            drop_connection: false,
+        }
+    }
+
+    /// A connection closed without a reply, as a crashing proxy does.
+    pub fn dropped() -> Fault {
+        Fault {
+            drop_connection: true,
+            ..Fault::status(200)
         }
     }
 
@@ -149,7 +159,12 @@ impl GoogleApi {
                     let service = service_fn(move |req| {
                         let state = Arc::clone(&state);
                         let token_uri = token_uri.clone();
-                        async move { Ok::<_, Infallible>(handle(state, &token_uri, req).await) }
+                        async move {
+                            // No reply: hyper closes the connection on a service error.
+                            handle(state, &token_uri, req)
+                                .await
+                                .ok_or_else(|| std::io::Error::other("fault: connection dropped"))
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -268,7 +283,7 @@ async fn handle(
     state: Arc<Mutex<State>>,
     token_uri: &str,
     req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Option<Response<Full<Bytes>>> {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let query: HashMap<String, String> = req
@@ -284,10 +299,10 @@ async fn handle(
         .map(str::to_owned);
     let body = req.into_body().collect().await.unwrap().to_bytes();
     if path == "/token" && method == Method::POST {
-        return token::grant(&state, token_uri, &body);
+        return Some(token::grant(&state, token_uri, &body));
     }
     let Some(rest) = path.strip_prefix("/calendar/v3/") else {
-        return google_error(404, "notFound", "Not Found");
+        return Some(google_error(404, "notFound", "Not Found"));
     };
     let fault = {
         let mut state = state.lock().unwrap();
@@ -303,6 +318,9 @@ async fn handle(
         if let Some(delay) = fault.delay {
             tokio::time::sleep(delay).await;
         }
+        if fault.drop_connection {
+            return None;
+        }
         if fault.status != 200 || fault.body.is_some() {
             let mut reply = match &fault.body {
                 Some(raw) => Response::builder()
@@ -317,7 +335,7 @@ async fn handle(
                     .headers_mut()
                     .insert("retry-after", seconds.to_string().parse().unwrap());
             }
-            return reply;
+            return Some(reply);
         }
     }
     let user = {
@@ -328,11 +346,11 @@ async fn handle(
             .map(|(user, _)| user)
     };
     let Some(user) = user else {
-        return google_error(
+        return Some(google_error(
             401,
             "authError",
             "Request had invalid authentication credentials.",
-        );
+        ));
     };
     let segments: Vec<String> = rest
         .split('/')
@@ -348,9 +366,11 @@ async fn handle(
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(_) => return google_error(400, "parseError", "Parse Error"),
+            Err(_) => return Some(google_error(400, "parseError", "Parse Error")),
         }
     };
     let mut state = state.lock().unwrap();
-    events::route(&mut state, &user, &method, &segments, &query, body)
+    Some(events::route(
+        &mut state, &user, &method, &segments, &query, body,
+    ))
 }

@@ -27,6 +27,10 @@ pub struct Gateway {
     child: Option<Child>,
     /// Its pid (0 while none runs), for the memory sampler.
     pub pid: Arc<AtomicU32>,
+    /// Where its metrics are served (reload counts are read there).
+    pub metrics: std::net::SocketAddr,
+    /// The config as first written, to restore after an invalid one.
+    config_text: String,
     issuer: String,
     audience: String,
     authority: Authority,
@@ -45,14 +49,13 @@ impl Gateway {
     pub fn start(binary: &Path, dir: &Path, address: std::net::SocketAddr) -> anyhow::Result<Self> {
         let config = mcp_gateway::cli::quickstart::prepare(dir, address)?;
         let text = std::fs::read_to_string(&config)?;
-        if !text.contains("[rate_limits]") {
-            // Its own metrics port too, so that runs side by side do not clash.
-            let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-            std::fs::write(
-                &config,
-                format!("{text}{GENEROUS_RATE_LIMITS}\n[metrics]\nlisten = \"{metrics}\"\n"),
-            )?;
-        }
+        // Its own metrics port too, so that runs side by side do not clash.
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let text = format!(
+            "{}{GENEROUS_RATE_LIMITS}\n[metrics]\nlisten = \"{metrics}\"\n",
+            text.split("\n[rate_limits]").next().unwrap_or(&text)
+        );
+        std::fs::write(&config, &text)?;
         let loaded = mcp_gateway::config::Config::load(&config)
             .map_err(|p| anyhow::anyhow!("{}: {p}", config.display()))?;
         let authority = Authority::load(
@@ -68,6 +71,8 @@ impl Gateway {
             address,
             child: None,
             pid: Arc::new(AtomicU32::new(0)),
+            metrics,
+            config_text: text,
             issuer: loaded.jwt.issuer,
             audience: loaded.jwt.audience,
             authority,
@@ -143,6 +148,57 @@ impl Gateway {
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.spawn()?;
         self.wait_listening().await
+    }
+
+    /// Writes a config that does not parse and sends SIGHUP: the gateway must
+    /// refuse it and keep serving as before.
+    pub fn reload_invalid(&self) -> anyhow::Result<()> {
+        let broken = format!("{}\n[listen\n", self.config_text);
+        self.write_config_and_hup(&broken)
+    }
+
+    /// Writes the config back with one live-reloadable change (the read
+    /// budget, still far above the load) and sends SIGHUP.
+    pub fn reload_valid(&self, generation: u64) -> anyhow::Result<()> {
+        let changed = self.config_text.replace(
+            "reads_per_minute_per_client = 100000000",
+            &format!("reads_per_minute_per_client = {}", 100_000_000 + generation),
+        );
+        self.write_config_and_hup(&changed)
+    }
+
+    fn write_config_and_hup(&self, text: &str) -> anyhow::Result<()> {
+        // Written aside and renamed, as an operator's tools do: never half a file.
+        let config = self.dir.join("gateway.toml");
+        let next = self.dir.join("gateway.toml.next");
+        std::fs::write(&next, text)?;
+        std::fs::rename(&next, &config)?;
+        let pid = self.pid.load(Ordering::Relaxed);
+        if pid != 0 {
+            Command::new("kill")
+                .args(["-HUP", &pid.to_string()])
+                .status()?;
+        }
+        Ok(())
+    }
+
+    /// `mcp_gateway_config_reloads_total` by result (success, failure).
+    pub async fn reload_counts(&self) -> anyhow::Result<(u64, u64)> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.metrics).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await?;
+        let count = |result: &str| {
+            let series = format!("mcp_gateway_config_reloads_total{{result=\"{result}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&series))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        Ok((count("success"), count("failure")))
     }
 
     /// SIGTERM and wait: the gateway drains and exits.

@@ -4,12 +4,14 @@
 //! the gateway acknowledged is read back, the gateway is stopped, and the
 //! store's integrity is checked. With `--kill-9-at`, the gateway is killed
 //! (SIGKILL) at that second and started again: no acknowledged write may be
-//! missing after it.
+//! missing after it. With `--reload-every`, an invalid config and then a valid
+//! one are written and signalled (SIGHUP) throughout: no call may fail for it.
 //!
 //! ```sh
 //! cargo build --release --examples
 //! target/release/examples/load-mixed --clients 32 --duration 30
 //! target/release/examples/load-mixed --clients 16 --duration 20 --kill-9-at 8
+//! target/release/examples/load-mixed --clients 16 --duration 20 --reload-every 1
 //! ```
 //!
 //! It prepares its own folder (a quickstart one with rate budgets the load fits
@@ -48,6 +50,9 @@ struct Args {
     /// Kill the gateway with SIGKILL this many seconds into the load, and start it again.
     #[arg(long)]
     kill_9_at: Option<f64>,
+    /// Every this many seconds, reload an invalid config and then a valid one (SIGHUP).
+    #[arg(long)]
+    reload_every: Option<f64>,
     /// The gateway binary (default: `mcp-gateway` of this build's profile).
     #[arg(long)]
     gateway: Option<PathBuf>,
@@ -123,6 +128,16 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
             (client, record)
         }));
     }
+    let mut reloads_sent = 0u64;
+    if let Some(every) = args.reload_every {
+        while Instant::now() + Duration::from_secs_f64(every) < end {
+            tokio::time::sleep(Duration::from_secs_f64(every / 2.0)).await;
+            gateway.reload_invalid()?;
+            tokio::time::sleep(Duration::from_secs_f64(every / 2.0)).await;
+            reloads_sent += 1;
+            gateway.reload_valid(reloads_sent)?;
+        }
+    }
     let mut kill = None;
     if let Some(at) = args.kill_9_at {
         tokio::time::sleep_until((started + Duration::from_secs_f64(at)).into()).await;
@@ -139,6 +154,13 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let rss_after = rss_kib(gateway.pid.load(Ordering::Relaxed));
+    let reloads = match args.reload_every {
+        Some(_) => {
+            let (applied, refused) = gateway.reload_counts().await?;
+            json!({ "signals": reloads_sent * 2, "applied": applied, "refused": refused })
+        }
+        None => json!(null),
+    };
 
     // Every acknowledged create, read back by the client that made it.
     let mut acknowledged = 0u64;
@@ -154,7 +176,7 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     gateway.stop()?;
     let integrity = store_integrity(&dir.join("calendar.db"))?;
     let records: Vec<&Record> = finished.iter().map(|(_, record)| record).collect();
-    Ok(report(
+    let mut figures = report(
         args,
         &records,
         seconds,
@@ -163,7 +185,9 @@ async fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         [rss_before, peak.load(Ordering::Relaxed), rss_after],
         kill,
         &integrity,
-    ))
+    );
+    figures["reloads"] = reloads;
+    Ok(figures)
 }
 
 /// SQLite's own check of the store file, after the gateway stopped.

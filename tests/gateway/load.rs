@@ -3,7 +3,7 @@
 //! on the real binary over the embedded store; every acknowledged create is
 //! read back, and the store passes SQLite's integrity check — also when the
 //! gateway is killed with SIGKILL in the middle of the writes and started
-//! again. Its figures (throughput, latency, RSS) are printed, never asserted.
+//! again, and while invalid and valid configs are reloaded. Its figures (throughput, latency, RSS) are printed, never asserted.
 
 use std::process::Command;
 
@@ -60,4 +60,13 @@ fn kill_9_under_write_load_loses_no_acknowledged_write() {
     assert!(report["writes_acknowledged"].as_u64() > Some(0), "{report}");
     assert_eq!(report["writes_lost"], 0, "{report}");
     assert_eq!(report["store_integrity"], "ok", "{report}");
+}
+
+#[test]
+fn reloads_of_valid_and_invalid_configs_under_load_fail_no_call() {
+    let report = load_mixed(&["--clients", "8", "--duration", "4", "--reload-every", "0.5"]);
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(report["reloads"]["applied"].as_u64() > Some(0), "{report}");
+    assert!(report["reloads"]["refused"].as_u64() > Some(0), "{report}");
+    assert_eq!(report["writes_lost"], 0, "{report}");
 }

@@ -2,7 +2,8 @@
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node:
 # installs what the tests need (fail2ban, curl, logrotate and prometheus's promtool from Debian, a Python venv with
 # the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
-# README's flows) against a quickstart gateway and the Rust suite.
+# README's flows) against a quickstart gateway and the Rust suite, and sweeps
+# everything they wrote for secrets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,8 +36,19 @@ fi
 echo "== build"
 cargo build --quiet --bins
 
+# Every gateway the tests run leaves its outputs and secrets here; the sweep at
+# the end looks for any secret in any output (scripts/sweep_secrets.py).
+sweep="$PWD/target/secrets-sweep"
+rm -rf "$sweep"
+mkdir -p "$sweep"
+export MCP_GATEWAY_SWEEP_DIR="$sweep"
+python3 scripts/sweep_secrets.py --self-test
+
 echo "== end to end: quickstart + Python MCP SDK (2.x, 1.x) and curl over mutual TLS, the README flows as written"
 bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python .venv-mcp1/bin/python
 
 echo "== Rust unit and integration tests"
-cargo test --all-targets
+cargo test --all-targets 2>&1 | tee "$sweep/cargo-test.log"
+
+echo "== secrets sweep: no key, token or credential in any log, metric, diagnostic or test output"
+python3 scripts/sweep_secrets.py "$sweep" "$sweep/cargo-test.log"

@@ -14,7 +14,17 @@ port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0))
 
 "$gateway" quickstart --dir "$dir" --listen "127.0.0.1:$port" > "$dir/gateway.out" 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+# Leaves the gateway's outputs and secrets for the secrets sweep (scripts/sweep_secrets.py).
+keep_for_sweep() {
+    [ -n "${MCP_GATEWAY_SWEEP_DIR:-}" ] || return 0
+    local slot="$MCP_GATEWAY_SWEEP_DIR/e2e-$$"
+    mkdir -p "$slot/outputs"
+    cp "$dir"/*.log "$dir/gateway.out" "$slot/outputs/" 2>/dev/null || true
+    "$python" -c 'import json, pathlib, sys
+d = pathlib.Path(sys.argv[1])
+json.dump([p.read_text() for p in sorted(d.glob("*.key")) + sorted(d.glob("*.token"))], open(sys.argv[2], "w"))' "$dir" "$slot/secrets.json"
+}
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; keep_for_sweep; rm -rf "$dir"' EXIT
 
 for _ in $(seq 1 100); do
     if "$python" -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then

@@ -50,6 +50,8 @@ pub struct Pki {
     pub ca: Authority,
     /// Signs tokens (its public half is in `jwks.json`).
     pub signer: SigningKey,
+    /// Every token signed through [`Pki::token_with`], for the secrets sweep.
+    minted: std::sync::Mutex<Vec<String>>,
 }
 
 /// The token audience every test gateway expects.
@@ -69,7 +71,20 @@ impl Pki {
 
     /// A token for `request`, signed with the gateway's key.
     pub fn token_with(&self, request: &TokenRequest) -> String {
-        sign(&claims(request, ISSUER, AUDIENCE).unwrap(), &self.signer).unwrap()
+        let token = sign(&claims(request, ISSUER, AUDIENCE).unwrap(), &self.signer).unwrap();
+        self.minted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(token.clone());
+        token
+    }
+
+    /// The secrets of this PKI that no output may hold: the CA's key and
+    /// every token signed so far (the key files are read from the folder).
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = self.minted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        secrets.push(self.ca.issued.key_pem.clone());
+        secrets
     }
 }
 
@@ -120,6 +135,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        let mut secrets = self.pki.secrets();
+        if let Some(google) = &self.google {
+            secrets.extend(google.secrets());
+        }
+        crate::sweep::keep(self.dir.path(), self.gateway.metrics_addr, &secrets);
+    }
+}
+
 /// The identity rule named in the config text.
 fn config_identity(name: &str) -> IdentitySource {
     match name {
@@ -141,7 +166,11 @@ pub fn write_pki(dir: &Path) -> Pki {
     std::fs::write(dir.join("ca.pem"), &ca.issued.cert_pem).unwrap();
     std::fs::write(dir.join("server.pem"), &server.cert_pem).unwrap();
     std::fs::write(dir.join("server.key"), &server.key_pem).unwrap();
-    Pki { ca, signer }
+    Pki {
+        ca,
+        signer,
+        minted: std::sync::Mutex::new(Vec::new()),
+    }
 }
 
 /// What a test may change in the gateway's config.

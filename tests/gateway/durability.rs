@@ -15,7 +15,13 @@ fn spawn(config: &std::path::Path) -> Child {
         .args(["serve", "--config"])
         .arg(config)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(config.with_file_name("gateway.stderr"))
+                .unwrap(),
+        ))
         .spawn()
         .unwrap()
 }
@@ -62,11 +68,20 @@ async fn session(client: &reqwest::Client, url: &str, port: u16) -> String {
 
 /// A config for the real binary in a fresh folder, and a client with a token.
 struct Spawnable {
-    _dir: tempfile::TempDir,
+    _dir: Swept,
     config: std::path::PathBuf,
     client: reqwest::Client,
     url: String,
     port: u16,
+}
+
+/// A test folder whose outputs go to the secrets sweep when it is removed.
+struct Swept(tempfile::TempDir, Vec<String>);
+
+impl Drop for Swept {
+    fn drop(&mut self) {
+        crate::sweep::keep(self.0.path(), None, &self.1);
+    }
 }
 
 fn spawnable() -> Spawnable {
@@ -81,7 +96,7 @@ fn spawnable() -> Spawnable {
         Some(&pki.token("agent-a")),
     );
     Spawnable {
-        _dir: dir,
+        _dir: Swept(dir, pki.secrets()),
         config,
         client,
         url: format!("https://127.0.0.1:{port}/mcp"),

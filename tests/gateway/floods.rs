@@ -118,7 +118,7 @@ async fn floods_with_valid_tokens_meet_the_caps_and_give_memory_back() {
         .args(["serve", "--config"])
         .arg(&config)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("gateway.stderr")).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -191,6 +191,11 @@ async fn floods_with_valid_tokens_meet_the_caps_and_give_memory_back() {
         assert_eq!(open_after, 0.0, "connections outlived the idle timeout");
         assert_eq!(sessions_after, 0.0, "sessions outlived their idle timeout");
     }
+    crate::sweep::keep(
+        dir.path(),
+        Some(([127, 0, 0, 1], metrics).into()),
+        &pki.secrets(),
+    );
     let _ = child.kill();
     let _ = child.wait();
     eprintln!(

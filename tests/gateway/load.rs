@@ -11,12 +11,16 @@ use crate::bench_harness::harness_tool;
 
 /// The report of one run of `load-mixed` with `args`, which must succeed.
 fn load_mixed(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::TempDir::new().unwrap();
     let out = Command::new(harness_tool("load-mixed"))
         .args(args)
         .arg("--gateway")
         .arg(env!("CARGO_BIN_EXE_mcp-gateway"))
+        .arg("--dir")
+        .arg(dir.path())
         .output()
         .unwrap();
+    crate::sweep::keep(dir.path(), None, &[]);
     let report = String::from_utf8_lossy(&out.stdout);
     println!("load-mixed {args:?}: {report}");
     assert!(

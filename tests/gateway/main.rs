@@ -42,5 +42,6 @@ mod session_memory;
 mod sessions;
 mod stateless;
 mod stuffing;
+mod sweep;
 mod tokens;
 mod zones;

@@ -237,6 +237,19 @@ impl GoogleApi {
     pub fn token_grants(&self) -> Vec<String> {
         self.state.lock().unwrap().token_grants.clone()
     }
+
+    /// The credentials it issued or holds (access and refresh tokens, the
+    /// OAuth client secret), which no output of the gateway may hold.
+    pub fn secrets(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .access_tokens
+            .keys()
+            .chain(state.refresh_tokens.keys())
+            .cloned()
+            .chain([state.oauth_client.1.clone()])
+            .collect()
+    }
 }
 
 /// A reply with a JSON body.

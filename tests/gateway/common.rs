@@ -82,7 +82,11 @@ impl Pki {
     /// The secrets of this PKI that no output may hold: the CA's key and
     /// every token signed so far (the key files are read from the folder).
     pub fn secrets(&self) -> Vec<String> {
-        let mut secrets = self.minted.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut secrets = self
+            .minted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         secrets.push(self.ca.issued.key_pem.clone());
         secrets
     }

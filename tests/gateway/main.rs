@@ -27,6 +27,7 @@ mod holding;
 mod http2;
 mod lifecycle;
 mod limits;
+mod listing;
 mod load;
 mod logrotate;
 mod matrix;

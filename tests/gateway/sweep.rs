@@ -12,12 +12,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Files a gateway writes that the sweep reads: logs (rotated ones too),
 /// diagnostic output, metrics.
 fn is_output(name: &str) -> bool {
-    name.contains(".log") || name.ends_with(".stderr") || name.ends_with(".out") || name == "metrics.txt"
+    name.contains(".log")
+        || name.ends_with(".stderr")
+        || name.ends_with(".out")
+        || name == "metrics.txt"
 }
 
 /// Files that hold secrets the gateway was given.
 fn is_secret(name: &str) -> bool {
-    name.ends_with(".key") || name.ends_with(".token") || name == "sa.json" || name.ends_with("secret")
+    name.ends_with(".key")
+        || name.ends_with(".token")
+        || name == "sa.json"
+        || name.ends_with("secret")
 }
 
 /// A fresh folder under the sweep folder, or `None` when no sweep runs.

@@ -1,5 +1,8 @@
 //! Reading windows of events: one-off events and edited instances straight
 //! from their rows, series expanded by their rule, then text filter and paging.
+//! Memory is bounded by the page, not by the calendar: one-off rows are read
+//! in start order and decoded one at a time until the page is full, and each
+//! series keeps only the occurrences that could still make the page.
 
 use std::collections::HashSet;
 
@@ -17,59 +20,129 @@ use crate::calendar::model::Event;
 use crate::calendar::slots::merge;
 use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};
 
-/// Every confirmed event and instance overlapping `[min, max)`, in start order.
-fn window(
+/// Where an event sorts in a listing, and what a page cursor holds: its
+/// start (Unix seconds) and its id.
+type Position = (i64, String);
+
+fn position(stored: &Stored) -> Position {
+    (
+        stored.start.instant(stored.zone).timestamp(),
+        stored.event.id.clone(),
+    )
+}
+
+/// The ids and original starts of the series instances edited into rows of
+/// their own: their occurrences are not expanded again.
+fn edited_instances(
     conn: &Connection,
     calendar_id: &str,
-    zone: Tz,
-    min: DateTime<Utc>,
-    max: DateTime<Utc>,
-) -> Result<Vec<Stored>, CalendarError> {
-    let bodies = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> Result<Vec<String>, CalendarError> {
-        let mut stmt = conn.prepare(sql).map_err(db_error)?;
-        let rows = stmt
-            .query_map(args, |r| r.get::<_, String>(0))
-            .map_err(db_error)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db_error)
-    };
-    let mut found = Vec::new();
-    for body in bodies(
-        "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
-         AND start_utc < ?2 AND end_utc > ?3",
-        &[&calendar_id, &max.timestamp(), &min.timestamp()],
-    )? {
-        found.push(Stored::analyse(decode(&body)?, zone)?);
-    }
-    let mut edited: HashSet<(String, i64)> = HashSet::new();
+) -> Result<HashSet<(String, i64)>, CalendarError> {
     let mut stmt = conn
         .prepare("SELECT series_id, original_start FROM events WHERE calendar_id = ?1 AND series_id IS NOT NULL")
         .map_err(db_error)?;
-    for row in stmt
+    let rows = stmt
         .query_map(params![calendar_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .map_err(db_error)?
-    {
-        edited.insert(row.map_err(db_error)?);
+        .map_err(db_error)?;
+    rows.collect::<Result<_, _>>().map_err(db_error)
+}
+
+/// Calls `each` on every series master of the calendar, decoded.
+fn each_series(
+    conn: &Connection,
+    calendar_id: &str,
+    zone: Tz,
+    mut each: impl FnMut(Stored) -> Result<(), CalendarError>,
+) -> Result<(), CalendarError> {
+    let mut stmt = conn
+        .prepare("SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 1 AND status = 'confirmed'")
+        .map_err(db_error)?;
+    let mut rows = stmt.query(params![calendar_id]).map_err(db_error)?;
+    while let Some(row) = rows.next().map_err(db_error)? {
+        let body: String = row.get(0).map_err(db_error)?;
+        each(Stored::analyse(decode(&body)?, zone)?)?;
     }
-    for body in bodies(
-        "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 1 AND status = 'confirmed'",
-        &[&calendar_id],
-    )? {
-        let master = Stored::analyse(decode(&body)?, zone)?;
+    Ok(())
+}
+
+/// The first `limit` series occurrences overlapping `[min, max)` after
+/// `after` whose series matches `text`, in order, edited instances left out.
+fn first_occurrences(
+    conn: &Connection,
+    calendar_id: &str,
+    zone: Tz,
+    query: &EventQuery,
+    after: Option<&Position>,
+    limit: usize,
+) -> Result<Vec<Stored>, CalendarError> {
+    let edited = edited_instances(conn, calendar_id)?;
+    let mut kept: Vec<Stored> = Vec::new();
+    each_series(conn, calendar_id, zone, |master| {
         let Some(series) = &master.series else {
-            continue;
+            return Ok(());
         };
-        for occurrence in series.occurrences(min, max)? {
+        // An instance carries its master's text: one test for the series.
+        if query
+            .text
+            .as_deref()
+            .is_some_and(|t| !matches_text(&master.event, t))
+        {
+            return Ok(());
+        }
+        for occurrence in series.occurrences(query.time_min, query.time_max)? {
             let key = (
                 master.event.id.clone(),
                 occurrence.start.instant(master.zone).timestamp(),
             );
-            if !edited.contains(&key) {
-                found.push(materialise(&master, occurrence.start));
+            if edited.contains(&key) {
+                continue;
+            }
+            let instance = materialise(&master, occurrence.start);
+            if after.is_none_or(|cursor| position(&instance) > *cursor) {
+                kept.push(instance);
             }
         }
+        kept.sort_by_key(position);
+        kept.truncate(limit);
+        Ok(())
+    })?;
+    Ok(kept)
+}
+
+/// Calls `each` on the one-off events and edited instances overlapping
+/// `[min, max)` after `after`, in start order, one row decoded at a time,
+/// until it returns false.
+fn each_one_off(
+    conn: &Connection,
+    calendar_id: &str,
+    zone: Tz,
+    (min, max): (DateTime<Utc>, DateTime<Utc>),
+    after: Option<&Position>,
+    mut each: impl FnMut(Stored) -> bool,
+) -> Result<(), CalendarError> {
+    let (at, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
+    let mut stmt = conn
+        .prepare(
+            "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
+             AND start_utc < ?2 AND end_utc > ?3 AND (start_utc > ?4 OR (start_utc = ?4 AND id > ?5))
+             ORDER BY start_utc, id",
+        )
+        .map_err(db_error)?;
+    let mut rows = stmt
+        .query(params![
+            calendar_id,
+            max.timestamp(),
+            min.timestamp(),
+            at,
+            id
+        ])
+        .map_err(db_error)?;
+    while let Some(row) = rows.next().map_err(db_error)? {
+        let body: String = row.get(0).map_err(db_error)?;
+        if !each(Stored::analyse(decode(&body)?, zone)?) {
+            break;
+        }
     }
-    found.sort_by_key(|s| (s.start.instant(s.zone), s.event.id.clone()));
-    Ok(found)
+    Ok(())
 }
 
 fn matches_text(event: &Event, needle: &str) -> bool {
@@ -103,7 +176,9 @@ fn decode_cursor(token: &str) -> Result<(i64, String), CalendarError> {
     Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
 
-/// One page of a window, optionally filtered by text.
+/// One page of a window, optionally filtered by text: the series
+/// occurrences that could make the page, merged in order with the one-off
+/// rows as they are read, until the page and one more are found.
 pub fn list(
     conn: &Connection,
     calendar_id: &str,
@@ -111,33 +186,61 @@ pub fn list(
 ) -> Result<EventPage, CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
     let after = query.page_token.as_deref().map(decode_cursor).transpose()?;
-    let mut matching = window(conn, calendar_id, zone, query.time_min, query.time_max)?
-        .into_iter()
-        .filter(|s| {
-            query
+    // One more than the page: whether there is a next page.
+    let wanted = query.max_results.saturating_add(1);
+    let mut occurrences =
+        first_occurrences(conn, calendar_id, zone, query, after.as_ref(), wanted)?.into_iter();
+    let mut next_occurrence = occurrences.next();
+    let mut page: Vec<Stored> = Vec::new();
+    each_one_off(
+        conn,
+        calendar_id,
+        zone,
+        (query.time_min, query.time_max),
+        after.as_ref(),
+        |one_off| {
+            if query
                 .text
                 .as_deref()
-                .is_none_or(|t| matches_text(&s.event, t))
-        })
-        .filter(|s| {
-            after.as_ref().is_none_or(|(at, id)| {
-                (s.start.instant(s.zone).timestamp(), &s.event.id) > (*at, id)
-            })
-        });
-    let mut items: Vec<Stored> = matching.by_ref().take(query.max_results).collect();
-    let more = matching.next().is_some();
+                .is_some_and(|t| !matches_text(&one_off.event, t))
+            {
+                return true;
+            }
+            while page.len() < wanted
+                && next_occurrence
+                    .as_ref()
+                    .is_some_and(|o| position(o) < position(&one_off))
+            {
+                page.extend(next_occurrence.take());
+                next_occurrence = occurrences.next();
+            }
+            if page.len() < wanted {
+                page.push(one_off);
+            }
+            page.len() < wanted
+        },
+    )?;
+    while page.len() < wanted
+        && let Some(occurrence) = next_occurrence.take()
+    {
+        page.push(occurrence);
+        next_occurrence = occurrences.next();
+    }
+    let more = page.len() > query.max_results;
+    page.truncate(query.max_results);
     let next_page_token = if more {
-        items.last().map(encode_cursor)
+        page.last().map(encode_cursor)
     } else {
         None
     };
     Ok(EventPage {
-        items: items.drain(..).map(|s| s.event).collect(),
+        items: page.into_iter().map(|s| s.event).collect(),
         next_page_token,
     })
 }
 
-/// Merged busy intervals of each calendar inside `[min, max)`.
+/// Merged busy intervals of each calendar inside `[min, max)`: one-off rows
+/// by their indexed times (no body decoded), series by expansion.
 pub fn busy(
     conn: &Connection,
     calendar_ids: &[String],
@@ -147,16 +250,49 @@ pub fn busy(
     let mut map = BusyMap::new();
     for id in calendar_ids {
         let zone = calendar_zone(conn, id)?;
-        let intervals = window(conn, id, zone, min, max)?
-            .iter()
-            .map(|s| {
-                (
-                    s.start.instant(s.zone).max(min),
-                    s.end.instant(s.zone).min(max),
-                )
-            })
-            .collect();
+        let mut intervals = one_off_times(conn, id, min, max)?;
+        let edited = edited_instances(conn, id)?;
+        each_series(conn, id, zone, |master| {
+            let Some(series) = &master.series else {
+                return Ok(());
+            };
+            for occurrence in series.occurrences(min, max)? {
+                let start = occurrence.start.instant(master.zone);
+                if !edited.contains(&(master.event.id.clone(), start.timestamp())) {
+                    intervals.push((start.max(min), occurrence.end.instant(master.zone).min(max)));
+                }
+            }
+            Ok(())
+        })?;
         map.insert(id.clone(), merge(intervals));
     }
     Ok(map)
+}
+
+/// The times of the one-off events and edited instances overlapping `[min, max)`, clipped to it.
+fn one_off_times(
+    conn: &Connection,
+    calendar_id: &str,
+    min: DateTime<Utc>,
+    max: DateTime<Utc>,
+) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, CalendarError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT start_utc, end_utc FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
+             AND start_utc < ?2 AND end_utc > ?3",
+        )
+        .map_err(db_error)?;
+    let rows = stmt
+        .query_map(
+            params![calendar_id, max.timestamp(), min.timestamp()],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .map_err(db_error)?;
+    let at = |seconds: i64| DateTime::from_timestamp(seconds, 0).unwrap_or(min);
+    let mut times = Vec::new();
+    for row in rows {
+        let (start, end) = row.map_err(db_error)?;
+        times.push((at(start).max(min), at(end).min(max)));
+    }
+    Ok(times)
 }

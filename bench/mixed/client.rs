@@ -125,7 +125,7 @@ impl Client {
         while Instant::now() < end {
             n += 1;
             let generation = outage.load(Ordering::Relaxed);
-            if generation != self.built_in && generation % 2 == 0 {
+            if generation != self.built_in && generation.is_multiple_of(2) {
                 self.rebuild(generation);
             }
             let (kind, outcome) = self.one_call(number, n, writes_in_ten, &record).await;
@@ -184,7 +184,7 @@ impl Client {
             };
             return (Kind::Create, outcome);
         }
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let earlier = &record.written[(n as usize * 7919) % record.written.len()];
             let outcome = match timeout(self.read_back(earlier)).await {
                 Ok(()) => Ok((elapsed(started), None)),

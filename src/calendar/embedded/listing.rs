@@ -17,7 +17,7 @@ use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::calendar_zone;
 use crate::calendar::embedded::rows::decode;
 use crate::calendar::model::Event;
-use crate::calendar::slots::merge;
+use crate::calendar::slots::{Interval, merge};
 use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};
 
 /// Where an event sorts in a listing, and what a page cursor holds: its
@@ -275,7 +275,7 @@ fn one_off_times(
     calendar_id: &str,
     min: DateTime<Utc>,
     max: DateTime<Utc>,
-) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>, CalendarError> {
+) -> Result<Vec<Interval>, CalendarError> {
     let mut stmt = conn
         .prepare(
             "SELECT start_utc, end_utc FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'

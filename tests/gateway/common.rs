@@ -130,6 +130,20 @@ pub fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
+/// The value of one `series` (name and labels, as exposed) on the metrics
+/// page at `addr`; 0 when the page does not hold it yet.
+pub async fn metric(addr: std::net::SocketAddr, series: &str) -> f64 {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{series} ")))
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
 /// A loopback port free right now, for a gateway binary the test spawns.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -20,7 +20,7 @@ use mcp_gateway::server;
 
 use crate::common::{
     EMBEDDED_BACKEND, Setup, TestGateway, call_stateless, free_port, http_client_with_token,
-    render, wait_for_port, write_pki,
+    metric, render, wait_for_port, write_pki,
 };
 
 #[tokio::test]
@@ -50,22 +50,13 @@ async fn paths_that_cannot_be_opened_at_start_are_named() {
     }
 }
 
-fn scrape_failures(text: &str, log: &str) -> f64 {
-    let series = format!("mcp_gateway_log_write_failures_total{{log=\"{log}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
 async fn log_failures(gw: &TestGateway, log: &str) -> f64 {
     let addr = gw.gateway.metrics_addr.expect("metrics listener");
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    scrape_failures(&text, log)
+    metric(
+        addr,
+        &format!("mcp_gateway_log_write_failures_total{{log=\"{log}\"}}"),
+    )
+    .await
 }
 
 /// Points the log file `name` of `gw` at `/dev/full` (or back at a file) and reopens.

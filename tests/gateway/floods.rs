@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
 use crate::common::{
-    Setup, client_tls, free_port, initialize_body, render, rss_kib, wait_for_port, write_pki,
+    Setup, client_tls, free_port, initialize_body, metric, render, rss_kib, wait_for_port,
+    write_pki,
 };
 
 const ADDRESSES: u8 = 16;
@@ -79,17 +80,9 @@ async fn flood_one(
     }
 }
 
-/// A gauge from the gateway's metrics, 0 when absent.
+/// A gauge from the gateway's metrics on port `metrics`.
 async fn gauge(metrics: u16, name: &str) -> f64 {
-    let text = reqwest::get(format!("http://127.0.0.1:{metrics}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map_or(0.0, |v| v.parse().unwrap())
+    metric(([127, 0, 0, 1], metrics).into(), name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,12 @@ pub struct TestGateway {
     pub google: Option<GoogleApi>,
 }
 
+pub use crate::setup::{EMBEDDED_BACKEND, Setup, config_text, render};
+pub use crate::tools::{
+    assert_succeeded, client_tls, crl_revoking, fail2ban_regex, free_port, metric, problem_lines,
+    rss_kib, wait_for_port,
+};
+
 pub use crate::clients::{
     STATELESS, call_err, call_ok, call_stateless, http_client, http_client_builder,
     http_client_with_token, initialize, initialize_body, open_session, post, rpc_message,
@@ -92,67 +98,6 @@ impl Pki {
     }
 }
 
-/// The problems `check-config` printed, without their `<file>:<line>: ` prefix.
-pub fn problem_lines(stderr: &str) -> Vec<String> {
-    stderr
-        .lines()
-        .map(|line| {
-            let placed = line.split_once(": ").and_then(|(at, rest)| {
-                let (_, number) = at.rsplit_once(':')?;
-                number.parse::<u32>().ok().map(|_| rest)
-            });
-            placed.unwrap_or(line).to_owned()
-        })
-        .collect()
-}
-
-/// Waits (up to 10 s) until a spawned gateway listens on loopback `port`.
-pub async fn wait_for_port(port: u16) {
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("nothing listens on 127.0.0.1:{port}");
-}
-
-/// Resident memory of process `pid`, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-/// The value of one `series` (name and labels, as exposed) on the metrics
-/// page at `addr`; 0 when the page does not hold it yet.
-pub async fn metric(addr: std::net::SocketAddr, series: &str) -> f64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{series} ")))
-        .map_or(0.0, |v| v.parse().unwrap())
-}
-
-/// A loopback port free right now, for a gateway binary the test spawns.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Drop for TestGateway {
     fn drop(&mut self) {
         let mut secrets = self.pki.secrets();
@@ -189,142 +134,6 @@ pub fn write_pki(dir: &Path) -> Pki {
         signer,
         minted: std::sync::Mutex::new(Vec::new()),
     }
-}
-
-/// What a test may change in the gateway's config.
-pub struct Setup {
-    /// `listen.address`.
-    pub address: String,
-    /// Extra keys for `[listen]`.
-    pub listen: String,
-    /// Extra keys for `[tls]`.
-    pub tls: String,
-    /// The body of `[network]`.
-    pub network: String,
-    /// Further tables appended at the end (`[geoip]`, `[listen.proxy_protocol]`, …).
-    pub tables: String,
-    /// `tls.identity`.
-    pub identity: String,
-    /// Extra keys for `[jwt]`.
-    pub jwt: String,
-    /// Extra keys for `[mcp]`.
-    pub mcp: String,
-    /// The `[backend…]` tables.
-    pub backend: String,
-    /// Extra keys for `[log]`.
-    pub log: String,
-    /// Extra keys for `[metrics]`.
-    pub metrics: String,
-    /// The body of `[rate_limits]` (by default far above what any test sends).
-    pub rate_limits: String,
-}
-
-/// The embedded store with the calendars every shared test uses.
-pub const EMBEDDED_BACKEND: &str = r#"
-[backend.embedded]
-path = "calendar.db"
-time_zone = "UTC"
-
-[[backend.embedded.calendars]]
-id = "team"
-name = "Team"
-time_zone = "Europe/Berlin"
-
-[[backend.embedded.calendars]]
-id = "ny"
-name = "New York office"
-time_zone = "America/New_York"
-"#;
-
-impl Default for Setup {
-    fn default() -> Self {
-        Setup {
-            address: "127.0.0.1:0".into(),
-            listen: String::new(),
-            tls: String::new(),
-            network: r#"allow = ["127.0.0.0/8", "::1"]"#.into(),
-            tables: String::new(),
-            identity: "san_dns".into(),
-            jwt: String::new(),
-            mcp: String::new(),
-            backend: EMBEDDED_BACKEND.into(),
-            log: String::new(),
-            metrics: String::new(),
-            rate_limits: "requests_per_second_per_address = 1000000\nreads_per_minute_per_client = 100000000\nwrites_per_minute_per_client = 100000000".into(),
-        }
-    }
-}
-
-/// The config used by the tests; `extra_tls` lands in the `[tls]` table.
-pub fn config_text(listen: &str, extra_tls: &str) -> String {
-    render(&Setup {
-        address: listen.to_owned(),
-        tls: extra_tls.to_owned(),
-        ..Setup::default()
-    })
-}
-
-/// The config text for `setup`.
-pub fn render(setup: &Setup) -> String {
-    let Setup {
-        address,
-        listen,
-        tls,
-        network,
-        tables,
-        identity,
-        jwt,
-        mcp,
-        backend,
-        log,
-        metrics,
-        rate_limits,
-    } = setup;
-    format!(
-        r#"
-[listen]
-address = "{address}"
-max_request_body_bytes = 65536
-{listen}
-
-[tls]
-certificate = "server.pem"
-private_key = "server.key"
-client_ca = "ca.pem"
-identity = "{identity}"
-{tls}
-
-[mcp]
-allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
-{mcp}
-
-[network]
-{network}
-
-[log]
-security_log = "security.log"
-audit_log = "audit.log"
-{log}
-
-[jwt]
-jwks = "jwks.json"
-signing_key = "signing.key"
-issuer = "{ISSUER}"
-audience = "{AUDIENCE}"
-{jwt}
-
-{backend}
-
-[metrics]
-listen = "127.0.0.1:0"
-{metrics}
-
-[rate_limits]
-{rate_limits}
-
-{tables}
-"#
-    )
 }
 
 impl TestGateway {
@@ -549,81 +358,4 @@ impl TestGateway {
             .await
             .expect("MCP initialize over mutual TLS")
     }
-}
-
-/// A TLS client presenting `cert` and trusting the CA `ca_pem`, offering `alpn`.
-pub fn client_tls(ca_pem: &str, cert: &Issued, alpn: &[u8]) -> rustls::ClientConfig {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap())
-        .unwrap();
-    let mut config = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            vec![CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap()],
-            PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
-        )
-        .unwrap();
-    config.alpn_protocols = vec![alpn.to_vec()];
-    config
-}
-
-/// What the real `fail2ban-regex` prints for `log` under the shipped filter
-/// with `-o out` (`ip`, `msg`, ...): one trimmed line per match.
-pub fn fail2ban_regex(log: &Path, out: &str) -> Vec<String> {
-    let filter = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fail2ban/filter.d/mcp-gateway.conf"
-    );
-    let output = std::process::Command::new("fail2ban-regex")
-        .args(["-o", out])
-        .arg(log)
-        .arg(filter)
-        .output()
-        .expect("fail2ban-regex must be installed (Debian package fail2ban; scripts/test-all.sh installs it)");
-    assert_succeeded(&output);
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A CRL of `ca`, current for a day, revoking `serial`, as PEM.
-pub fn crl_revoking(ca: &Authority, serial: u64) -> String {
-    use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-    let now =
-        rcgen::date_time_ymd(1970, 1, 1) + SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    CertificateRevocationListParams {
-        this_update: now - Duration::from_secs(3600),
-        next_update: now + Duration::from_secs(86_400),
-        crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: vec![RevokedCertParams {
-            serial_number: SerialNumber::from(serial),
-            revocation_time: now - Duration::from_secs(60),
-            reason_code: None,
-            invalidity_date: None,
-        }],
-        key_identifier_method: KeyIdMethod::Sha256,
-    }
-    .signed_by(ca.issuer())
-    .unwrap()
-    .pem()
-    .unwrap()
-}
-
-/// Asserts that a command succeeded, showing its stderr when it did not.
-#[track_caller]
-pub fn assert_succeeded(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

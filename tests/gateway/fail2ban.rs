@@ -9,6 +9,7 @@ use std::process::Command;
 use mcp_gateway::cli::pki::Authority;
 
 use crate::common::{TestGateway, http_client, http_client_builder, initialize_body, post};
+use crate::fail2ban_server::Fail2banServer;
 
 /// The addresses `fail2ban-regex` finds in `log` with the shipped filter, one per matched line.
 fn fail2ban_matches(log: &std::path::Path) -> Vec<String> {
@@ -173,134 +174,6 @@ async fn the_filter_matches_ipv6_addresses() {
     gw.expect_security_line("DENY stage=ip reason=ip_not_allowed ip=::1 client=-")
         .await;
     assert_eq!(fail2ban_matches(&gw.security_log_path()), ["::1"]);
-}
-
-/// A private fail2ban configuration: the system's stock files, only our jail
-/// enabled, reading `log`, and an action that records bans in `banned` instead
-/// of touching the firewall.
-fn jail_config(
-    root: &std::path::Path,
-    log: &std::path::Path,
-    banned: &std::path::Path,
-) -> std::path::PathBuf {
-    let conf = root.join("fail2ban");
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg("/etc/fail2ban")
-        .arg(&conf)
-        .status()
-        .unwrap();
-    assert!(
-        copied.success(),
-        "fail2ban must be installed (scripts/test-all.sh installs it)"
-    );
-    for entry in std::fs::read_dir(conf.join("jail.d")).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
-    }
-    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/fail2ban");
-    std::fs::copy(
-        format!("{shipped}/filter.d/mcp-gateway.conf"),
-        conf.join("filter.d/mcp-gateway.conf"),
-    )
-    .unwrap();
-    std::fs::copy(
-        format!("{shipped}/jail.d/mcp-gateway.conf"),
-        conf.join("jail.d/mcp-gateway.conf"),
-    )
-    .unwrap();
-    std::fs::write(
-        conf.join("action.d/record-ban.conf"),
-        format!("[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban = echo <ip> >> {}\nactionunban =\n", banned.display()),
-    )
-    .unwrap();
-    std::fs::write(
-        conf.join("jail.local"),
-        format!(
-            "[DEFAULT]\nignoreself = false\nignoreip =\n\n[sshd]\nenabled = false\n\n[mcp-gateway]\nlogpath = {}\naction = record-ban\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        conf.join("fail2ban.local"),
-        "[Definition]\ndbfile = :memory:\n",
-    )
-    .unwrap();
-    conf
-}
-
-/// Polls `condition` for up to 20 s without blocking the gateway's runtime.
-pub async fn wait_until(condition: impl Fn() -> bool) -> bool {
-    for _ in 0..200 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    condition()
-}
-
-/// A real `fail2ban-server` in the foreground running the shipped jail on a
-/// gateway's security log, its bans recorded in a file; stopped on drop.
-pub struct Fail2banServer {
-    child: std::process::Child,
-    root: tempfile::TempDir,
-}
-
-impl Fail2banServer {
-    /// Starts it on `log` (which must exist) and waits until the jail reads it.
-    pub async fn start(log: &std::path::Path) -> Fail2banServer {
-        let root = tempfile::TempDir::new().unwrap();
-        let conf = jail_config(root.path(), log, &root.path().join("banned"));
-        let socket = root.path().join("fail2ban.sock");
-        let child = Command::new("fail2ban-server")
-            .args(["-f", "-x", "-c"])
-            .arg(&conf)
-            .arg("-s")
-            .arg(&socket)
-            .arg("-p")
-            .arg(root.path().join("fail2ban.pid"))
-            .arg(format!(
-                "--logtarget={}",
-                root.path().join("server.log").display()
-            ))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Fail2banServer { child, root };
-        assert!(
-            wait_until(|| socket.exists()).await,
-            "fail2ban-server did not start"
-        );
-        // Give the jail time to open the log before the first denial is written.
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        server
-    }
-
-    /// The addresses banned so far, in order.
-    pub fn banned(&self) -> Vec<String> {
-        std::fs::read_to_string(self.root.path().join("banned"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Waits (up to 20 s) until `ip` is banned; what fail2ban said when it is not.
-    pub async fn wait_banned(&self, ip: &str) -> Result<(), String> {
-        if wait_until(|| self.banned().iter().any(|b| b == ip)).await {
-            return Ok(());
-        }
-        Err(std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default())
-    }
-}
-
-impl Drop for Fail2banServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

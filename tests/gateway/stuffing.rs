@@ -18,7 +18,7 @@ use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use crate::common::{
     AUDIENCE, ISSUER, TestGateway, call_stateless, http_client_builder, initialize_body, post,
 };
-use crate::fail2ban::Fail2banServer;
+use crate::fail2ban_server::Fail2banServer;
 
 const STUFFER: &str = "127.0.0.9";
 const READER: &str = "127.0.0.1";

@@ -8,6 +8,7 @@ mod google_setup;
 
 mod abuse;
 mod admission;
+mod argument_properties;
 mod bad_input;
 mod bench_harness;
 mod calendar_semantics;

@@ -17,7 +17,9 @@
 //! 4. [`identity`] reads who the client is from that certificate (SAN URI, SAN
 //!    DNS or subject CN) and its SHA-256 fingerprint.
 //! 5. [`http`] takes each request, under the connection deadlines of
-//!    [`activity`]: [`http_checks`] checks the authority it names and its
+//!    [`activity`]: it refuses everything while a log cannot be written
+//!    ([`logsink`]) and ends the connections of an address banned meanwhile;
+//!    [`http_checks`] checks the authority it names and its
 //!    protocol headers; [`resource`] checks the `Origin` and the bearer token
 //!    ([`admission::jwt`] with [`admission::jwks`]; signatures remembered per
 //!    token by [`admission::token_cache`]), which yields an

@@ -56,7 +56,8 @@
 //!   slots ([`calendar::slots`]), the checks both backends share
 //!   ([`calendar::edits`]), the embedded store and the Google backend.
 //! - [`reload`]: SIGHUP reloads; [`rate`] and [`bans`]: rate limits and
-//!   in-process bans; [`telemetry`]: Prometheus metrics.
+//!   in-process bans; [`telemetry`]: Prometheus metrics, and [`readiness`]
+//!   at `/ready` beside them for load balancers.
 //! - [`secrets`]: `ENC:` values (AES-256-GCM) for credentials at rest.
 //! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
 //!   holds the commands themselves.
@@ -80,6 +81,7 @@ pub mod limits;
 pub mod logsink;
 pub mod mcp;
 pub mod rate;
+pub mod readiness;
 pub mod refusal;
 pub mod reload;
 pub mod resource;

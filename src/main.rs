@@ -276,6 +276,7 @@ fn encrypt_stdin(key_file: Option<&Path>) -> ExitCode {
 }
 
 fn serve(config: Config, path: &Path) -> ExitCode {
+    let delay = config.listen.drain_delay;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -293,6 +294,13 @@ fn serve(config: Config, path: &Path) -> ExitCode {
         };
         gateway.watch_config(path);
         wait_for_stop(&gateway, path).await;
+        // Out of the balancer's rotation first, still serving, then stop
+        // accepting and let what is in flight finish.
+        gateway.begin_drain();
+        if !delay.is_zero() {
+            tracing::info!(?delay, "shutting down: not ready, still serving");
+            tokio::time::sleep(delay).await;
+        }
         tracing::info!("shutting down: draining connections");
         gateway.shutdown.cancel();
         let _ = gateway.task.await;

@@ -33,6 +33,7 @@ use crate::http::{App, RequestLimits};
 use crate::limits::AddressSlots;
 use crate::mcp::session::{SessionLimits, SessionOwners};
 use crate::rate::RateLimits;
+use crate::readiness::Readiness;
 use crate::reload::Reloader;
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
@@ -54,6 +55,8 @@ pub struct Gateway {
     audit: Arc<AuditLog>,
     /// Reloads the configuration on SIGHUP.
     reloader: Arc<Reloader>,
+    /// What `/ready` answers; draining on SIGTERM.
+    readiness: Arc<Readiness>,
 }
 
 impl Gateway {
@@ -68,6 +71,12 @@ impl Gateway {
     /// changes (see [`crate::reload::Reloader::watch`]).
     pub fn watch_config(&self, path: &std::path::Path) {
         tokio::spawn(Arc::clone(&self.reloader).watch(path.to_owned()));
+    }
+
+    /// Says "not ready" at `/ready` from now on, while still serving: the
+    /// first step of a shutdown behind a load balancer.
+    pub fn begin_drain(&self) {
+        self.readiness.drain();
     }
 
     /// Reloads what can change live from the config at `path` (see
@@ -217,12 +226,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         )),
         None => None,
     };
+    let readiness = Arc::new(Readiness::new(Arc::clone(&seclog), Arc::clone(&audit)));
     if let Some(metrics_listener) = metrics_listener {
         tokio::spawn(telemetry::serve(
             metrics_listener,
             config.metrics.allow.clone(),
             metrics_tls,
             Arc::clone(&seclog),
+            Arc::clone(&readiness),
             shutdown.clone(),
         ));
     }
@@ -268,6 +279,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         seclog,
         audit,
         reloader,
+        readiness,
     })
 }
 

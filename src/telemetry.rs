@@ -269,13 +269,15 @@ pub fn crl_next_update(key: String, unix_seconds: i64) {
     gauge!("mcp_gateway_crl_next_update_timestamp_seconds", "crl" => key).set(unix_seconds as f64);
 }
 
-/// Serves `GET /metrics` on `listener` to peers in `allow` until `shutdown`;
-/// anyone else is refused at accept with a security line.
+/// Serves `GET /metrics` and `GET /ready` (200, or 503 saying why not) on
+/// `listener` to peers in `allow` until `shutdown`; anyone else is refused at
+/// accept with a security line.
 pub async fn serve(
     listener: TcpListener,
     allow: Vec<IpNet>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     seclog: std::sync::Arc<SecurityLog>,
+    readiness: std::sync::Arc<crate::readiness::Readiness>,
     shutdown: CancellationToken,
 ) {
     let handle = handle();
@@ -303,18 +305,29 @@ pub async fn serve(
         }
         let handle = handle.clone();
         let (tls, seclog) = (tls.clone(), std::sync::Arc::clone(&seclog));
+        let readiness = std::sync::Arc::clone(&readiness);
         tokio::spawn(async move {
             let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
                 let handle = handle.clone();
+                let readiness = std::sync::Arc::clone(&readiness);
                 async move {
-                    let response = if request.uri().path() == "/metrics" {
-                        Response::builder()
+                    let response = match request.uri().path() {
+                        "/metrics" => Response::builder()
                             .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from(handle.render())))
-                    } else {
-                        Response::builder()
+                            .body(Full::new(Bytes::from(handle.render()))),
+                        "/ready" => match readiness.check() {
+                            Ok(()) => {
+                                Response::builder().body(Full::new(Bytes::from_static(b"ready\n")))
+                            }
+                            Err(why) => Response::builder()
+                                .status(StatusCode::SERVICE_UNAVAILABLE)
+                                .body(Full::new(Bytes::from(format!("not ready: {why}\n")))),
+                        },
+                        _ => Response::builder()
                             .status(StatusCode::NOT_FOUND)
-                            .body(Full::new(Bytes::from_static(b"only /metrics here\n")))
+                            .body(Full::new(Bytes::from_static(
+                                b"only /metrics and /ready here\n",
+                            ))),
                     };
                     response.map_err(std::io::Error::other)
                 }

@@ -144,6 +144,9 @@ pub struct Listen {
     pub max_header_list_bytes: u32,
     /// On SIGTERM, how long in-flight requests get to finish before connections are cut.
     pub drain_timeout: Duration,
+    /// On SIGTERM, how long the gateway goes on accepting while `/ready`
+    /// says it is draining, so that a balancer takes it out of rotation first.
+    pub drain_delay: Duration,
 }
 
 /// TLS settings (paths already resolved against the config file's folder).

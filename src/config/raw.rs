@@ -115,6 +115,7 @@ pub(super) struct RawListen {
     pub(super) max_concurrent_streams: u32,
     pub(super) max_header_list_bytes: u32,
     pub(super) drain_timeout: String,
+    pub(super) drain_delay: String,
     pub(super) proxy_protocol: crate::config::network::RawProxy,
 }
 
@@ -133,6 +134,7 @@ impl Default for RawListen {
             max_concurrent_streams: 16,
             max_header_list_bytes: 32 * 1024,
             drain_timeout: "10s".into(),
+            drain_delay: "0s".into(),
             proxy_protocol: Default::default(),
         }
     }

@@ -37,6 +37,7 @@ mod mcp_flow;
 mod metrics;
 mod packaging;
 mod properties;
+mod readiness;
 mod reload;
 mod resumption;
 mod revocation;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node:
-# installs what the tests need (fail2ban, curl, logrotate and prometheus's promtool from Debian, a Python venv with
+# installs what the tests need (fail2ban, curl, logrotate, prometheus's promtool and haproxy from Debian, a Python venv with
 # the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
 # README's flows) against a quickstart gateway and the Rust suite, and sweeps
 # everything they wrote for secrets.
@@ -22,12 +22,13 @@ if [ ! -x .venv-mcp1/bin/python ]; then
 fi
 .venv-mcp1/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-mcp1.txt
 
-echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate, prometheus (promtool)"
+echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate, prometheus (promtool), haproxy (replicas)"
 missing=()
 command -v fail2ban-regex > /dev/null || missing+=(fail2ban)
 command -v curl > /dev/null || missing+=(curl)
 command -v logrotate > /dev/null || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v promtool > /dev/null || missing+=(prometheus)
+command -v haproxy > /dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null

@@ -39,6 +39,7 @@ mod packaging;
 mod properties;
 mod readiness;
 mod reload;
+mod replicas;
 mod resumption;
 mod revocation;
 mod scope;

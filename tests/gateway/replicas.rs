@@ -1,0 +1,280 @@
+//! Three replicas of the real binary behind the real HAProxy from Debian, run
+//! with the shipped `deploy/haproxy/haproxy.cfg` (only its addresses
+//! changed): TCP mode, PROXY v2 to the replicas, `/ready` checked on their
+//! metrics ports. A client's workload goes through HAProxy while one replica
+//! is killed with SIGKILL: every call succeeds and every acknowledged write is
+//! there. Every replica's security log names the client's address, never the
+//! balancer's. A `jti` revoked in the revocation file the replicas share is
+//! refused by every replica, within the time printed.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{
+    Setup, call_stateless, free_port, http_client_builder, render, wait_for_port, write_pki,
+};
+
+/// HAProxy's address towards the replicas (`source` in its backend).
+const BALANCER: &str = "127.0.0.2";
+/// The client's address.
+const CLIENT: &str = "127.0.0.5";
+const REPLICAS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Writes replica `n`'s config into the shared folder: its own address and
+/// logs; the PKI, store and revocation file shared.
+fn replica_config(shared: &Path, n: usize, port: u16, metrics: u16) -> std::path::PathBuf {
+    let address = REPLICAS[n];
+    let text = render(&Setup {
+        address: format!("{address}:{port}"),
+        network: r#"allow = ["127.0.0.0/8"]"#.into(),
+        jwt: "revocations = \"revoked.txt\"".into(),
+        tables: format!("[listen.proxy_protocol]\ntrusted = [\"{BALANCER}\"]\n"),
+        ..Setup::default()
+    })
+    .replace(
+        "security_log = \"security.log\"",
+        &format!("security_log = \"security-{n}.log\""),
+    )
+    .replace(
+        "audit_log = \"audit.log\"",
+        &format!("audit_log = \"audit-{n}.log\""),
+    )
+    .replace(
+        "[metrics]\nlisten = \"127.0.0.1:0\"",
+        &format!("[metrics]\nlisten = \"{address}:{metrics}\""),
+    );
+    let config = shared.join(format!("gateway-{n}.toml"));
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+fn spawn_replica(shared: &Path, config: &Path, n: usize) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(shared.join(format!("gateway-{n}.stderr"))).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The shipped HAProxy config with this test's addresses and ports.
+fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/haproxy/haproxy.cfg"
+    ))
+    .unwrap();
+    let servers: String = REPLICAS
+        .iter()
+        .enumerate()
+        .map(|(n, ip)| format!("    server gw{} {ip}:{port}\n", n + 1))
+        .collect();
+    let mut text = String::new();
+    for line in shipped.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("server gw") || trimmed.starts_with("log /dev/log") {
+            continue;
+        }
+        let line = line
+            .replace("maxconn 20000", "maxconn 1000")
+            .replace("bind :8443", &format!("bind 127.0.0.1:{listen}"))
+            .replace("check port 9464", &format!("check port {metrics}"));
+        text.push_str(&line);
+        text.push('\n');
+        if trimmed.starts_with("balance roundrobin") {
+            text.push_str(&format!("    source {BALANCER}\n"));
+        }
+    }
+    text.push_str(&servers);
+    text
+}
+
+/// Polls `condition` every 100 ms for up to `limit`; how long it took.
+async fn within(limit: Duration, condition: impl AsyncFn() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if condition().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
+    let shared = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(shared.path());
+    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
+    let (port, metrics, listen) = (free_port(), free_port(), free_port());
+    let mut replicas: Vec<Option<Running>> = (0..REPLICAS.len())
+        .map(|n| {
+            let config = replica_config(shared.path(), n, port, metrics);
+            Some(spawn_replica(shared.path(), &config, n))
+        })
+        .collect();
+    let cfg = shared.path().join("haproxy.cfg");
+    std::fs::write(&cfg, haproxy_config(listen, port, metrics)).unwrap();
+    let checked = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&cfg)
+        .output()
+        .expect(
+            "haproxy must be installed (Debian package haproxy; scripts/test-all.sh installs it)",
+        );
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let _haproxy = Running(
+        Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(shared.path().join("haproxy.stderr")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(listen).await;
+
+    let token = pki.token("agent-h");
+    // A new connection per call, so that HAProxy spreads them over the replicas.
+    let client = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-h").unwrap()),
+        Some(&token),
+    )
+    .local_address(CLIENT.parse::<IpAddr>().unwrap())
+    .pool_max_idle_per_host(0)
+    .build()
+    .unwrap();
+    let url = format!("https://127.0.0.1:{listen}/mcp");
+    let all_up = within(Duration::from_secs(20), async || {
+        call_stateless(&client, &url, "get_current_time", json!({}))
+            .await
+            .0
+            == 200
+    })
+    .await;
+    assert!(all_up.is_some(), "no replica answered through HAProxy");
+
+    let mut created = Vec::new();
+    for n in 0..45 {
+        if n == 15 {
+            // SIGKILL, mid-run: HAProxy has not noticed yet.
+            drop(replicas[1].take());
+        }
+        let event = json!({
+            "summary": format!("through haproxy {n}"),
+            "start": { "dateTime": format!("2033-01-01T{:02}:00:00Z", n % 24) },
+            "end": { "dateTime": format!("2033-01-01T{:02}:30:00Z", n % 24) },
+        });
+        let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
+        assert_eq!(status, 200, "call {n}: {answer}");
+        assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
+        created.push(
+            answer["result"]["structuredContent"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    for id in &created {
+        let (_, got) = call_stateless(&client, &url, "get_event", json!({ "eventId": id })).await;
+        assert!(
+            got["result"]["structuredContent"]["summary"].is_string(),
+            "{id}: {got}"
+        );
+    }
+
+    // Every replica that served saw the client, never the balancer.
+    let mut served = 0;
+    for n in 0..REPLICAS.len() {
+        let log = std::fs::read_to_string(shared.path().join(format!("security-{n}.log")))
+            .unwrap_or_default();
+        assert!(
+            !log.contains(&format!("ip={BALANCER} ")),
+            "replica {n} names the balancer:\n{log}"
+        );
+        if log.contains(&format!("ALLOW stage=tls ip={CLIENT} client=agent-h")) {
+            served += 1;
+        }
+    }
+    assert!(served >= 2, "HAProxy did not spread the calls");
+
+    // A revoked jti is refused by every live replica, asked directly.
+    let claims = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    let next = shared.path().join("revoked.new");
+    std::fs::write(&next, format!("{}\n", claims["jti"].as_str().unwrap())).unwrap();
+    std::fs::rename(&next, shared.path().join("revoked.txt")).unwrap();
+    let revoked_at = Instant::now();
+    for (n, address) in REPLICAS.iter().enumerate() {
+        if replicas[n].is_none() {
+            continue;
+        }
+        // The replica's certificate names localhost: resolve it to the replica.
+        let direct = http_client_builder(
+            &pki.ca.issued.cert_pem,
+            Some(&pki.ca.issue_client("agent-h").unwrap()),
+            Some(&token),
+        )
+        .local_address(CLIENT.parse::<IpAddr>().unwrap())
+        .resolve(
+            "localhost",
+            (address.parse::<IpAddr>().unwrap(), port).into(),
+        )
+        .build()
+        .unwrap();
+        let direct_url = format!("https://localhost:{port}/mcp");
+        let took = within(Duration::from_secs(10), async || {
+            call_stateless(&direct, &direct_url, "get_current_time", json!({}))
+                .await
+                .0
+                == 401
+        })
+        .await;
+        took.unwrap_or_else(|| panic!("replica {n} still honours the revoked token"));
+        println!(
+            "replica {n} refused the revoked jti {:?} after it was written",
+            revoked_at.elapsed()
+        );
+    }
+    for (n, replica) in replicas.iter().enumerate() {
+        if replica.is_some() {
+            let log =
+                std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap();
+            assert!(
+                log.contains(&format!(
+                    "DENY stage=jwt reason=token_revoked ip={CLIENT} client=agent-h"
+                )),
+                "replica {n}:\n{log}"
+            );
+        }
+    }
+    crate::sweep::keep(shared.path(), None, &pki.secrets());
+    drop(replicas);
+}

@@ -3,7 +3,8 @@
 //! the same rule the fail2ban filter applies) from one address within
 //! `bans.within` ban it for `bans.ban_for`; a banned address is dropped at
 //! accept, before TLS. Ban and unban are logged and counted; the table holds at
-//! most `bans.max_addresses` addresses.
+//! most `bans.max_addresses` addresses. With `bans.shared_dir`, the bans one
+//! replica decides hold on every replica ([`crate::shared_bans`]).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -11,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The ban rule, from `[bans]`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BanRule {
     /// Ban-worthy refusals that ban an address...
     pub after: usize,
@@ -21,6 +22,8 @@ pub struct BanRule {
     pub ban_for: Duration,
     /// Most addresses tracked at once (memory bound).
     pub max_addresses: usize,
+    /// Where the replicas publish their bans to each other (`bans.shared_dir`).
+    pub shared_dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -29,6 +32,8 @@ struct Track {
     recent: VecDeque<Instant>,
     /// Set while banned.
     banned_until: Option<Instant>,
+    /// The ban came from another replica: not published again.
+    imported: bool,
 }
 
 /// What a refusal did to its address.
@@ -111,8 +116,43 @@ impl Bans {
         }
         track.recent.clear();
         track.banned_until = Some(now + self.rule.ban_for);
+        track.imported = false;
         crate::telemetry::bans_active(self.active_in(&table, now));
         Strike::Banned(self.rule.ban_for)
+    }
+
+    /// The bans this replica decided that are still in force, with what is
+    /// left of each: what it publishes to the others.
+    pub fn own(&self, now: Instant) -> Vec<(IpAddr, Duration)> {
+        let table = self.lock();
+        let mut own: Vec<(IpAddr, Duration)> = table
+            .iter()
+            .filter(|(_, t)| !t.imported)
+            .filter_map(|(ip, t)| Some((*ip, t.banned_until?.checked_duration_since(now)?)))
+            .filter(|(_, left)| !left.is_zero())
+            .collect();
+        own.sort();
+        own
+    }
+
+    /// Bans `ip` until `until` because another replica did; true when that
+    /// is news (not banned here until then already).
+    pub fn import(&self, ip: IpAddr, until: Instant, now: Instant) -> bool {
+        let mut table = self.lock();
+        if !table.contains_key(&ip) && table.len() >= self.rule.max_addresses {
+            return false;
+        }
+        let track = table.entry(ip).or_default();
+        if track.banned_until.is_some_and(|current| current >= until) {
+            return false;
+        }
+        let was_banned = track.banned_until.is_some_and(|current| current > now);
+        track.banned_until = Some(until);
+        if !was_banned {
+            track.imported = true;
+        }
+        crate::telemetry::bans_active(self.active_in(&table, now));
+        !was_banned
     }
 
     fn active_in(&self, table: &HashMap<IpAddr, Track>, now: Instant) -> usize {
@@ -134,7 +174,32 @@ mod tests {
             within: Duration::from_secs(60),
             ban_for: Duration::from_secs(600),
             max_addresses,
+            shared_dir: None,
         }
+    }
+
+    #[test]
+    fn imported_bans_hold_and_are_not_published_again() {
+        let bans = Bans::new(rule(100));
+        let (mine, theirs) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            bans.strike(mine, t0);
+        }
+        assert!(bans.import(theirs, t0 + Duration::from_secs(60), t0));
+        assert!(
+            !bans.import(theirs, t0 + Duration::from_secs(30), t0),
+            "not news"
+        );
+        assert_eq!(
+            bans.is_banned(theirs, t0 + Duration::from_secs(10)),
+            (true, false)
+        );
+        assert_eq!(bans.own(t0), [(mine, Duration::from_secs(600))]);
+        // A ban decided here stays this replica's, even when another replica
+        // bans the same address for longer.
+        assert!(!bans.import(mine, t0 + Duration::from_secs(900), t0));
+        assert_eq!(bans.own(t0), [(mine, Duration::from_secs(900))]);
     }
 
     #[test]

@@ -56,7 +56,7 @@
 //!   slots ([`calendar::slots`]), the checks both backends share
 //!   ([`calendar::edits`]), the embedded store and the Google backend.
 //! - [`reload`]: SIGHUP reloads; [`rate`] and [`bans`]: rate limits and
-//!   in-process bans; [`telemetry`]: Prometheus metrics, and [`readiness`]
+//!   in-process bans, [`shared_bans`] to hold them on every replica; [`telemetry`]: Prometheus metrics, and [`readiness`]
 //!   at `/ready` beside them for load balancers.
 //! - [`secrets`]: `ENC:` values (AES-256-GCM) for credentials at rest.
 //! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
@@ -88,5 +88,6 @@ pub mod resource;
 pub mod seclog;
 pub mod secrets;
 pub mod server;
+pub mod shared_bans;
 pub mod telemetry;
 pub mod tls;

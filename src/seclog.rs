@@ -79,6 +79,19 @@ impl SecurityLog {
         }
     }
 
+    /// Records that `ip` is banned here for `left` because the replica whose
+    /// shared ban file is `from` banned it.
+    pub fn banned_elsewhere(&self, ip: IpAddr, left: std::time::Duration, from: &str) {
+        crate::telemetry::banned();
+        let mut line = self.sink.prefix("BAN");
+        line.push_str(&format!(
+            " ip={ip} for={}s from={}",
+            left.as_secs(),
+            escape(from)
+        ));
+        self.sink.write(line);
+    }
+
     /// Records that `ip` is no longer banned (its ban expired).
     fn unbanned(&self, ip: IpAddr) {
         let mut line = self.sink.prefix("UNBAN");

@@ -133,7 +133,11 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let _ = telemetry::handle();
     let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
     let admission = admission::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
-    let bans = config.bans.map(|rule| Arc::new(Bans::new(rule)));
+    let bans = config.bans.clone().map(|rule| Arc::new(Bans::new(rule)));
+    let shared_bans = bans.as_ref().and_then(|bans| {
+        let dir = config.bans.as_ref()?.shared_dir.clone()?;
+        Some((crate::shared_bans::SharedBans::new(dir), Arc::clone(bans)))
+    });
     let seclog = match &config.network.security_log {
         Some(path) => SecurityLog::open(path).map_err(|e| {
             anyhow::anyhow!("log.security_log: cannot open {}: {e}", path.display())
@@ -244,6 +248,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         tokio::spawn(revocations.watch(revocation_watch.clone()));
     }
     tokio::spawn(Arc::clone(&rate).upkeep(shutdown.clone()));
+    if let Some((shared, bans)) = shared_bans {
+        tokio::spawn(crate::shared_bans::share(
+            shared,
+            bans,
+            Arc::clone(&seclog),
+            shutdown.clone(),
+        ));
+    }
     tokio::spawn(close_idle_sessions(
         Arc::clone(&sessions),
         manager,

@@ -274,7 +274,7 @@ impl Config {
             network::validate(raw.network, proxy, raw.geoip, raw.log, base, &mut problems);
         let metrics = metrics::validate(raw.metrics, base, &mut problems);
         let rate_limits = protection::rate_limits(raw.rate_limits);
-        let bans = protection::bans(raw.bans, &mut problems);
+        let bans = protection::bans(raw.bans, base, &mut problems);
         if problems.is_empty() {
             Ok(Config {
                 listen,

@@ -31,6 +31,7 @@ impl Default for RawRateLimits {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawBans {
     enabled: bool,
+    shared_dir: Option<std::path::PathBuf>,
     after: usize,
     within: String,
     ban_for: String,
@@ -41,6 +42,7 @@ impl Default for RawBans {
     fn default() -> Self {
         RawBans {
             enabled: false,
+            shared_dir: None,
             after: 5,
             within: "10m".into(),
             ban_for: "1h".into(),
@@ -58,7 +60,20 @@ pub(super) fn rate_limits(raw: RawRateLimits) -> RateBudgets {
     }
 }
 
-pub(super) fn bans(raw: RawBans, problems: &mut Vec<Problem>) -> Option<BanRule> {
+pub(super) fn bans(
+    raw: RawBans,
+    base: &std::path::Path,
+    problems: &mut Vec<Problem>,
+) -> Option<BanRule> {
+    let shared_dir = raw.shared_dir.map(|dir| base.join(dir));
+    if let Some(dir) = &shared_dir
+        && !dir.is_dir()
+    {
+        problems.push(Problem::new(
+            "bans.shared_dir",
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
     let within = duration("bans.within", &raw.within, problems);
     let ban_for = duration("bans.ban_for", &raw.ban_for, problems);
     if raw.after == 0 {
@@ -72,5 +87,6 @@ pub(super) fn bans(raw: RawBans, problems: &mut Vec<Problem>) -> Option<BanRule>
         within,
         ban_for,
         max_addresses: raw.max_addresses.max(1),
+        shared_dir,
     })
 }

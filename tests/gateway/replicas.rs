@@ -5,7 +5,8 @@
 //! is killed with SIGKILL: every call succeeds and every acknowledged write is
 //! there. Every replica's security log names the client's address, never the
 //! balancer's. A `jti` revoked in the revocation file the replicas share is
-//! refused by every replica, within the time printed.
+//! refused by every replica, and an address one replica bans is refused by
+//! every replica (`bans.shared_dir`), each within the time printed.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -22,6 +23,8 @@ use crate::common::{
 const BALANCER: &str = "127.0.0.2";
 /// The client's address.
 const CLIENT: &str = "127.0.0.5";
+/// An attacker's address.
+const STUFFER: &str = "127.0.0.9";
 const REPLICAS: [&str; 3] = ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
 
 /// A child process killed on drop.
@@ -36,13 +39,18 @@ impl Drop for Running {
 
 /// Writes replica `n`'s config into the shared folder: its own address and
 /// logs; the PKI, store and revocation file shared.
-fn replica_config(shared: &Path, n: usize, port: u16, metrics: u16) -> std::path::PathBuf {
+fn replica_config(
+    shared: &Path,
+    n: usize,
+    (port, metrics): (u16, u16),
+    tables: &str,
+) -> std::path::PathBuf {
     let address = REPLICAS[n];
     let text = render(&Setup {
         address: format!("{address}:{port}"),
         network: r#"allow = ["127.0.0.0/8"]"#.into(),
         jwt: "revocations = \"revoked.txt\"".into(),
-        tables: format!("[listen.proxy_protocol]\ntrusted = [\"{BALANCER}\"]\n"),
+        tables: format!("[listen.proxy_protocol]\ntrusted = [\"{BALANCER}\"]\n\n{tables}"),
         ..Setup::default()
     })
     .replace(
@@ -106,6 +114,30 @@ fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
     text
 }
 
+/// A client of replica `n` alone from `source` (the replicas' certificate
+/// names localhost: it is resolved to the replica), presenting `token`.
+fn direct_client(
+    pki: &crate::common::Pki,
+    n: usize,
+    port: u16,
+    source: &str,
+    token: &str,
+) -> (reqwest::Client, String) {
+    let client = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-h").unwrap()),
+        Some(token),
+    )
+    .local_address(source.parse::<IpAddr>().unwrap())
+    .resolve(
+        "localhost",
+        (REPLICAS[n].parse::<IpAddr>().unwrap(), port).into(),
+    )
+    .build()
+    .unwrap();
+    (client, format!("https://localhost:{port}/mcp"))
+}
+
 /// Polls `condition` every 100 ms for up to `limit`; how long it took.
 async fn within(limit: Duration, condition: impl AsyncFn() -> bool) -> Option<Duration> {
     let started = Instant::now();
@@ -126,7 +158,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     let (port, metrics, listen) = (free_port(), free_port(), free_port());
     let mut replicas: Vec<Option<Running>> = (0..REPLICAS.len())
         .map(|n| {
-            let config = replica_config(shared.path(), n, port, metrics);
+            let config = replica_config(shared.path(), n, (port, metrics), "");
             Some(spawn_replica(shared.path(), &config, n))
         })
         .collect();
@@ -232,24 +264,11 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     std::fs::write(&next, format!("{}\n", claims["jti"].as_str().unwrap())).unwrap();
     std::fs::rename(&next, shared.path().join("revoked.txt")).unwrap();
     let revoked_at = Instant::now();
-    for (n, address) in REPLICAS.iter().enumerate() {
-        if replicas[n].is_none() {
+    for (n, replica) in replicas.iter().enumerate() {
+        if replica.is_none() {
             continue;
         }
-        // The replica's certificate names localhost: resolve it to the replica.
-        let direct = http_client_builder(
-            &pki.ca.issued.cert_pem,
-            Some(&pki.ca.issue_client("agent-h").unwrap()),
-            Some(&token),
-        )
-        .local_address(CLIENT.parse::<IpAddr>().unwrap())
-        .resolve(
-            "localhost",
-            (address.parse::<IpAddr>().unwrap(), port).into(),
-        )
-        .build()
-        .unwrap();
-        let direct_url = format!("https://localhost:{port}/mcp");
+        let (direct, direct_url) = direct_client(&pki, n, port, CLIENT, &token);
         let took = within(Duration::from_secs(10), async || {
             call_stateless(&direct, &direct_url, "get_current_time", json!({}))
                 .await
@@ -277,4 +296,63 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     }
     crate::sweep::keep(shared.path(), None, &pki.secrets());
     drop(replicas);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_decided_by_one_replica_holds_on_every_replica() {
+    let shared = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(shared.path());
+    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
+    std::fs::create_dir(shared.path().join("bans")).unwrap();
+    let (port, metrics) = (free_port(), free_port());
+    let bans = "[bans]\nenabled = true\nafter = 3\nwithin = \"1m\"\nban_for = \"1h\"\nshared_dir = \"bans\"\n";
+    let _replicas: Vec<Running> = (0..REPLICAS.len())
+        .map(|n| {
+            let config = replica_config(shared.path(), n, (port, metrics), bans);
+            spawn_replica(shared.path(), &config, n)
+        })
+        .collect();
+    for address in REPLICAS {
+        let addr: std::net::SocketAddr = (address.parse::<IpAddr>().unwrap(), port).into();
+        within(Duration::from_secs(10), async || {
+            tokio::net::TcpStream::connect(addr).await.is_ok()
+        })
+        .await
+        .expect("a replica did not start");
+    }
+    let good = pki.token("agent-h");
+    // Three forged tokens on replica 0 ban the stuffer there.
+    let (stuffer, url) = direct_client(&pki, 0, port, STUFFER, "forged");
+    for _ in 0..3 {
+        let (status, _) = call_stateless(&stuffer, &url, "get_current_time", json!({})).await;
+        assert_eq!(status, 401);
+    }
+    let banned_at = Instant::now();
+    for n in 1..REPLICAS.len() {
+        let (stuffer, url) = direct_client(&pki, n, port, STUFFER, &good);
+        let took = within(Duration::from_secs(10), async || {
+            stuffer.post(&url).body("{}").send().await.is_err()
+        })
+        .await;
+        took.unwrap_or_else(|| panic!("replica {n} still serves the address replica 0 banned"));
+        println!(
+            "replica {n} refused the address banned by replica 0 {:?} after the ban",
+            banned_at.elapsed()
+        );
+        let log = std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap();
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&format!("BAN ip={STUFFER} for=")) && l.contains(" from=")),
+            "replica {n}:\n{log}"
+        );
+        assert!(
+            log.contains(&format!("DENY stage=ban reason=banned ip={STUFFER}")),
+            "{log}"
+        );
+        // Everyone else is still served there.
+        let (client, url) = direct_client(&pki, n, port, CLIENT, &good);
+        let (status, _) = call_stateless(&client, &url, "get_current_time", json!({})).await;
+        assert_eq!(status, 200);
+    }
+    crate::sweep::keep(shared.path(), None, &pki.secrets());
 }

@@ -16,7 +16,7 @@ if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt -r tests/deploy/requirements.txt
 if [ ! -x .venv-mcp1/bin/python ]; then
     python3 -m venv .venv-mcp1
 fi
@@ -44,6 +44,9 @@ rm -rf "$sweep"
 mkdir -p "$sweep"
 export MCP_GATEWAY_SWEEP_DIR="$sweep"
 python3 scripts/sweep_secrets.py --self-test
+
+echo "== Kubernetes manifests: the API schemas, and each other and the gateway"
+.venv/bin/python tests/deploy/check_kubernetes.py target/debug/mcp-gateway
 
 echo "== end to end: quickstart + Python MCP SDK (2.x, 1.x) and curl over mutual TLS, the README flows as written"
 bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python .venv-mcp1/bin/python

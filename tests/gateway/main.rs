@@ -40,6 +40,8 @@ mod packaging;
 mod properties;
 mod readiness;
 mod reload;
+mod replica_harness;
+mod replica_sessions;
 mod replicas;
 mod resumption;
 mod revocation;

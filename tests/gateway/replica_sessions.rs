@@ -1,0 +1,105 @@
+//! A client on MCP 2025-11-25 (with a session) through the real HAProxy with
+//! `balance source`, the choice docs/DEPLOYMENT.md recommends for session
+//! clients: its calls stay on one replica; when that replica dies, the
+//! balancer sends the client to another, which answers the unknown session
+//! with the `404` the MCP specification prescribes (one `REFUSE stage=session`
+//! line), and the client's new `initialize` there works.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{
+    free_port, http_client_builder, initialize_body, open_session, post, wait_for_port, write_pki,
+};
+use crate::replica_harness::{
+    CLIENT, REPLICAS, haproxy_config, replica_config, spawn_replica, start_haproxy, within,
+};
+
+/// A `tools/call` in `session`: the HTTP status, or 0 when the connection failed.
+async fn call_in(client: &reqwest::Client, url: &str, session: &str) -> u16 {
+    let body = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": { "name": "get_current_time", "arguments": {} } });
+    post(client, url, body.to_string())
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_client_initializes_again_when_its_replica_dies() {
+    let shared = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(shared.path());
+    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
+    let (port, metrics, listen) = (free_port(), free_port(), free_port());
+    let mut replicas: Vec<Option<_>> = (0..REPLICAS.len())
+        .map(|n| {
+            let config = replica_config(shared.path(), n, (port, metrics), "");
+            Some(spawn_replica(shared.path(), &config, n))
+        })
+        .collect();
+    let config =
+        haproxy_config(listen, port, metrics).replace("balance roundrobin", "balance source");
+    let _haproxy = start_haproxy(shared.path(), &config);
+    wait_for_port(listen).await;
+    let client = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-s").unwrap()),
+        Some(&pki.token("agent-s")),
+    )
+    .local_address(CLIENT.parse::<IpAddr>().unwrap())
+    .build()
+    .unwrap();
+    let url = format!("https://127.0.0.1:{listen}/mcp");
+    within(Duration::from_secs(20), async || {
+        post(&client, &url, initialize_body("2025-11-25"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await
+    .expect("no replica answered through HAProxy");
+
+    let session = open_session(&client, &url).await;
+    for _ in 0..5 {
+        assert_eq!(call_in(&client, &url, &session).await, 200);
+    }
+    // One replica holds the session: the one whose log shows the client.
+    let log = |n: usize| {
+        std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap_or_default()
+    };
+    let serving: Vec<usize> = (0..REPLICAS.len())
+        .filter(|n| log(*n).contains(&format!("ALLOW stage=tls ip={CLIENT} client=agent-s")))
+        .collect();
+    assert_eq!(
+        serving.len(),
+        1,
+        "balance source spread one client: {serving:?}"
+    );
+    drop(replicas[serving[0]].take());
+
+    // The next call lands elsewhere (after, at most, a failed connection):
+    // 404 for the unknown session, as the specification says.
+    let status = within(Duration::from_secs(10), async || {
+        call_in(&client, &url, &session).await == 404
+    })
+    .await;
+    assert!(status.is_some(), "no 404 for the session of a dead replica");
+    let moved_to: Vec<usize> = (0..REPLICAS.len())
+        .filter(|n| *n != serving[0])
+        .filter(|n| {
+            log(*n).contains(&format!(
+                "REFUSE stage=session reason=session_not_found ip={CLIENT} client=agent-s"
+            ))
+        })
+        .collect();
+    assert_eq!(moved_to.len(), 1, "{moved_to:?}");
+    // The client initializes again, and goes on.
+    let fresh = open_session(&client, &url).await;
+    assert_ne!(fresh, session);
+    assert_eq!(call_in(&client, &url, &fresh).await, 200);
+    crate::sweep::keep(shared.path(), None, &pki.secrets());
+}

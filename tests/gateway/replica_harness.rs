@@ -105,6 +105,19 @@ pub fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
     text
 }
 
+/// Waits (up to 20 s) until every replica answers `/ready` on `metrics`, so
+/// that HAProxy's first checks find them all up.
+pub async fn wait_ready(metrics: u16) {
+    for address in REPLICAS {
+        let url = format!("http://{address}:{metrics}/ready");
+        within(Duration::from_secs(20), async || {
+            reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{url} never answered 200"));
+    }
+}
+
 /// Checks `config` with `haproxy -c` and starts HAProxy on it, in the foreground.
 pub fn start_haproxy(shared: &Path, config: &str) -> Running {
     let cfg = shared.join("haproxy.cfg");

@@ -14,19 +14,29 @@ use crate::common::{
     free_port, http_client_builder, initialize_body, open_session, post, wait_for_port, write_pki,
 };
 use crate::replica_harness::{
-    CLIENT, REPLICAS, haproxy_config, replica_config, spawn_replica, start_haproxy, within,
+    CLIENT, REPLICAS, haproxy_config, replica_config, spawn_replica, start_haproxy, wait_ready,
+    within,
 };
 
-/// A `tools/call` in `session`: the HTTP status, or 0 when the connection failed.
+/// A `tools/call` in `session`, its answer read to the end: the HTTP
+/// status, or 0 when the connection failed.
 async fn call_in(client: &reqwest::Client, url: &str, session: &str) -> u16 {
-    let body = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+    static ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2);
+    let id = ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let body = json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
         "params": { "name": "get_current_time", "arguments": {} } });
-    post(client, url, body.to_string())
+    let Ok(response) = post(client, url, body.to_string())
         .header("mcp-session-id", session)
         .header("mcp-protocol-version", "2025-11-25")
         .send()
         .await
-        .map_or(0, |r| r.status().as_u16())
+    else {
+        return 0;
+    };
+    let status = response.status().as_u16();
+    // The answer is a stream: the call is in flight until it ends.
+    let _ = response.text().await;
+    status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,6 +53,7 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
         .collect();
     let config =
         haproxy_config(listen, port, metrics).replace("balance roundrobin", "balance source");
+    wait_ready(metrics).await;
     let _haproxy = start_haproxy(shared.path(), &config);
     wait_for_port(listen).await;
     let client = http_client_builder(

@@ -9,7 +9,6 @@
 //! every replica (`bans.shared_dir`), each within the time printed.
 
 use std::net::IpAddr;
-
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -17,7 +16,7 @@ use serde_json::json;
 use crate::common::{call_stateless, free_port, http_client_builder, wait_for_port, write_pki};
 use crate::replica_harness::{
     BALANCER, CLIENT, REPLICAS, Running, STUFFER, direct_client, haproxy_config, replica_config,
-    spawn_replica, start_haproxy, within,
+    spawn_replica, start_haproxy, wait_ready, within,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,6 +31,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
             Some(spawn_replica(shared.path(), &config, n))
         })
         .collect();
+    wait_ready(metrics).await;
     let _haproxy = start_haproxy(shared.path(), &haproxy_config(listen, port, metrics));
     wait_for_port(listen).await;
 

@@ -77,7 +77,8 @@ pub struct Fail2banServer {
 }
 
 impl Fail2banServer {
-    /// Starts it on `log` (which must exist) and waits until the jail reads it.
+    /// Starts it on `log` (which must exist; a glob such as `security-*.log`
+    /// reads several) and waits until the jail reads it.
     pub async fn start(log: &std::path::Path) -> Fail2banServer {
         let root = tempfile::TempDir::new().unwrap();
         let conf = jail_config(root.path(), log, &root.path().join("banned"));

@@ -6,7 +6,9 @@
 //! there. Every replica's security log names the client's address, never the
 //! balancer's. A `jti` revoked in the revocation file the replicas share is
 //! refused by every replica, and an address one replica bans is refused by
-//! every replica (`bans.shared_dir`), each within the time printed.
+//! every replica (`bans.shared_dir`), each within the time printed. The
+//! shipped fail2ban jail on the balancer host, reading every replica's log,
+//! bans an attacker whose denials HAProxy spread over the replicas.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{call_stateless, free_port, http_client_builder, wait_for_port, write_pki};
+use crate::fail2ban_server::Fail2banServer;
 use crate::replica_harness::{
     BALANCER, CLIENT, REPLICAS, Running, STUFFER, direct_client, haproxy_config, replica_config,
     spawn_replica, start_haproxy, wait_ready, within,
@@ -200,5 +203,70 @@ async fn a_ban_decided_by_one_replica_holds_on_every_replica() {
         let (status, _) = call_stateless(&client, &url, "get_current_time", json!({})).await;
         assert_eq!(status, 200);
     }
+    crate::sweep::keep(shared.path(), None, &pki.secrets());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
+    let shared = tempfile::TempDir::new().unwrap();
+    let pki = write_pki(shared.path());
+    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
+    let (port, metrics, listen) = (free_port(), free_port(), free_port());
+    let _replicas: Vec<Running> = (0..REPLICAS.len())
+        .map(|n| {
+            let config = replica_config(shared.path(), n, (port, metrics), "");
+            spawn_replica(shared.path(), &config, n)
+        })
+        .collect();
+    wait_ready(metrics).await;
+    let _haproxy = start_haproxy(shared.path(), &haproxy_config(listen, port, metrics));
+    wait_for_port(listen).await;
+    // The shipped jail, reading every replica's log, as on the balancer host.
+    let fail2ban = Fail2banServer::start(&shared.path().join("security-*.log")).await;
+
+    // Six forged tokens, each on a new connection: HAProxy spreads them, so
+    // no replica alone sees the five the jail bans for.
+    let stuffer = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-h").unwrap()),
+        Some("forged"),
+    )
+    .local_address(STUFFER.parse::<IpAddr>().unwrap())
+    .pool_max_idle_per_host(0)
+    .build()
+    .unwrap();
+    let url = format!("https://127.0.0.1:{listen}/mcp");
+    for _ in 0..6 {
+        let (status, _) = call_stateless(&stuffer, &url, "get_current_time", json!({})).await;
+        assert_eq!(status, 401);
+    }
+    if let Err(said) = fail2ban.wait_banned(STUFFER).await {
+        panic!("fail2ban did not ban {STUFFER}; it said:\n{said}");
+    }
+    let per_replica: Vec<usize> = (0..REPLICAS.len())
+        .map(|n| {
+            std::fs::read_to_string(shared.path().join(format!("security-{n}.log")))
+                .unwrap()
+                .lines()
+                .filter(|l| {
+                    l.contains(&format!(
+                        "DENY stage=jwt reason=bad_signature ip={STUFFER} "
+                    )) || l.contains(&format!(
+                        "DENY stage=jwt reason=token_malformed ip={STUFFER} "
+                    ))
+                })
+                .count()
+        })
+        .collect();
+    assert_eq!(per_replica.iter().sum::<usize>(), 6, "{per_replica:?}");
+    assert!(
+        per_replica.iter().all(|n| *n < 5),
+        "one replica saw enough alone: {per_replica:?}"
+    );
+    assert_eq!(
+        fail2ban.banned(),
+        [STUFFER],
+        "only the stuffer, never the balancer"
+    );
     crate::sweep::keep(shared.path(), None, &pki.secrets());
 }

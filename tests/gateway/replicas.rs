@@ -4,8 +4,8 @@
 //! metrics ports. A client's workload goes through HAProxy while one replica
 //! is killed with SIGKILL: every call succeeds and every acknowledged write is
 //! there. Every replica's security log names the client's address, never the
-//! balancer's. A `jti` revoked in the revocation file the replicas share is
-//! refused by every replica, and an address one replica bans is refused by
+//! balancer's. A `jti` revoked, while the writes go on, in the revocation file
+//! the replicas share is refused by every replica, and an address one replica bans is refused by
 //! every replica (`bans.shared_dir`), each within the time printed. The
 //! shipped fail2ban jail on the balancer host, reading every replica's log,
 //! bans an attacker whose denials HAProxy spread over the replicas.
@@ -59,27 +59,69 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     .await;
     assert!(all_up.is_some(), "no replica answered through HAProxy");
 
-    let mut created = Vec::new();
-    for n in 0..45 {
-        if n == 15 {
-            // SIGKILL, mid-run: HAProxy has not noticed yet.
-            drop(replicas[1].take());
+    // The workload, with a replica killed (SIGKILL) at its 15th write, before
+    // HAProxy has noticed.
+    let victim = replicas[1].take();
+    let workload = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let mut victim = victim;
+            let mut created = Vec::new();
+            for n in 0..45 {
+                if n == 15 {
+                    drop(victim.take());
+                }
+                let event = json!({
+                    "summary": format!("through haproxy {n}"),
+                    "start": { "dateTime": format!("2033-01-01T{:02}:00:00Z", n % 24) },
+                    "end": { "dateTime": format!("2033-01-01T{:02}:30:00Z", n % 24) },
+                });
+                let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
+                assert_eq!(status, 200, "call {n}: {answer}");
+                assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
+                created.push(
+                    answer["result"]["structuredContent"]["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            created
         }
-        let event = json!({
-            "summary": format!("through haproxy {n}"),
-            "start": { "dateTime": format!("2033-01-01T{:02}:00:00Z", n % 24) },
-            "end": { "dateTime": format!("2033-01-01T{:02}:30:00Z", n % 24) },
-        });
-        let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
-        assert_eq!(status, 200, "call {n}: {answer}");
-        assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
-        created.push(
-            answer["result"]["structuredContent"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+    });
+
+    // While it runs, another token's jti is revoked in the shared file: every
+    // live replica, asked directly, refuses it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let doomed = pki.token("agent-h");
+    let claims = doomed.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
+    )
+    .unwrap();
+    let next = shared.path().join("revoked.new");
+    std::fs::write(&next, format!("{}\n", claims["jti"].as_str().unwrap())).unwrap();
+    std::fs::rename(&next, shared.path().join("revoked.txt")).unwrap();
+    let revoked_at = Instant::now();
+    for (n, replica) in replicas.iter().enumerate() {
+        if replica.is_none() {
+            continue;
+        }
+        let (direct, direct_url) = direct_client(&pki, n, port, CLIENT, &doomed);
+        let took = within(Duration::from_secs(10), async || {
+            call_stateless(&direct, &direct_url, "get_current_time", json!({}))
+                .await
+                .0
+                == 401
+        })
+        .await;
+        took.unwrap_or_else(|| panic!("replica {n} still honours the revoked token"));
+        println!(
+            "replica {n} refused the revoked jti {:?} after it was written",
+            revoked_at.elapsed()
         );
     }
+    let created = workload.await.unwrap();
     for id in &created {
         let (_, got) = call_stateless(&client, &url, "get_event", json!({ "eventId": id })).await;
         assert!(
@@ -103,34 +145,6 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     }
     assert!(served >= 2, "HAProxy did not spread the calls");
 
-    // A revoked jti is refused by every live replica, asked directly.
-    let claims = token.split('.').nth(1).unwrap();
-    let claims: serde_json::Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
-    )
-    .unwrap();
-    let next = shared.path().join("revoked.new");
-    std::fs::write(&next, format!("{}\n", claims["jti"].as_str().unwrap())).unwrap();
-    std::fs::rename(&next, shared.path().join("revoked.txt")).unwrap();
-    let revoked_at = Instant::now();
-    for (n, replica) in replicas.iter().enumerate() {
-        if replica.is_none() {
-            continue;
-        }
-        let (direct, direct_url) = direct_client(&pki, n, port, CLIENT, &token);
-        let took = within(Duration::from_secs(10), async || {
-            call_stateless(&direct, &direct_url, "get_current_time", json!({}))
-                .await
-                .0
-                == 401
-        })
-        .await;
-        took.unwrap_or_else(|| panic!("replica {n} still honours the revoked token"));
-        println!(
-            "replica {n} refused the revoked jti {:?} after it was written",
-            revoked_at.elapsed()
-        );
-    }
     for (n, replica) in replicas.iter().enumerate() {
         if replica.is_some() {
             let log =

@@ -98,13 +98,9 @@ async fn floods_with_valid_tokens_meet_the_caps_and_give_memory_back() {
         mcp: format!(
             "max_sessions = {MAX_SESSIONS}\nmax_sessions_per_client = {MAX_PER_CLIENT}\nsession_idle_timeout = \"4s\""
         ),
-        metrics: String::new(),
+        metrics_listen: format!("127.0.0.1:{metrics}"),
         ..Setup::default()
-    })
-    .replace(
-        "[metrics]\nlisten = \"127.0.0.1:0\"",
-        &format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\""),
-    );
+    });
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, text).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))

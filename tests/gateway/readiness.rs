@@ -64,12 +64,9 @@ async fn sigterm_takes_the_replica_out_of_rotation_before_it_stops_accepting() {
     let text = render(&Setup {
         address: format!("127.0.0.1:{port}"),
         listen: "drain_delay = \"2s\"".into(),
+        metrics_listen: format!("127.0.0.1:{metrics}"),
         ..Setup::default()
-    })
-    .replace(
-        "[metrics]\nlisten = \"127.0.0.1:0\"",
-        &format!("[metrics]\nlisten = \"127.0.0.1:{metrics}\""),
-    );
+    });
     let config = dir.path().join("gateway.toml");
     std::fs::write(&config, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))

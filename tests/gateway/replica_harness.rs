@@ -30,7 +30,7 @@ impl Drop for Running {
 
 /// Writes replica `n`'s config into the shared folder: its own address and
 /// logs; the PKI, store and revocation file shared.
-pub fn replica_config(
+fn replica_config(
     shared: &Path,
     n: usize,
     (port, metrics): (u16, u16),
@@ -42,6 +42,7 @@ pub fn replica_config(
         network: r#"allow = ["127.0.0.0/8"]"#.into(),
         jwt: "revocations = \"revoked.txt\"".into(),
         tables: format!("[listen.proxy_protocol]\ntrusted = [\"{BALANCER}\"]\n\n{tables}"),
+        metrics_listen: format!("{address}:{metrics}"),
         ..Setup::default()
     })
     .replace(
@@ -51,17 +52,13 @@ pub fn replica_config(
     .replace(
         "audit_log = \"audit.log\"",
         &format!("audit_log = \"audit-{n}.log\""),
-    )
-    .replace(
-        "[metrics]\nlisten = \"127.0.0.1:0\"",
-        &format!("[metrics]\nlisten = \"{address}:{metrics}\""),
     );
     let config = shared.join(format!("gateway-{n}.toml"));
     std::fs::write(&config, text).unwrap();
     config
 }
 
-pub fn spawn_replica(shared: &Path, config: &Path, n: usize) -> Running {
+fn spawn_replica(shared: &Path, config: &Path, n: usize) -> Running {
     Running(
         Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
             .args(["serve", "--config"])
@@ -73,8 +70,73 @@ pub fn spawn_replica(shared: &Path, config: &Path, n: usize) -> Running {
     )
 }
 
+/// Three replicas sharing a folder (PKI, store, revocation file), each with
+/// `tables` added to its config; all three answer `/ready` once it returns.
+pub struct Cluster {
+    /// The shared folder.
+    pub shared: tempfile::TempDir,
+    /// The CA and token key every replica trusts.
+    pub pki: crate::common::Pki,
+    /// The MCP port, the same on every replica address.
+    pub port: u16,
+    /// The metrics port, likewise.
+    pub metrics: u16,
+    /// The running replicas; `None` once a test killed one.
+    pub replicas: Vec<Option<Running>>,
+}
+
+impl Cluster {
+    /// Starts the three replicas and waits until they are ready.
+    pub async fn start(tables: &str) -> Cluster {
+        let shared = tempfile::TempDir::new().unwrap();
+        let pki = crate::common::write_pki(shared.path());
+        std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
+        // For `bans.shared_dir = "bans"`, which must exist.
+        std::fs::create_dir(shared.path().join("bans")).unwrap();
+        let (port, metrics) = (crate::common::free_port(), crate::common::free_port());
+        let replicas = (0..REPLICAS.len())
+            .map(|n| {
+                let config = replica_config(shared.path(), n, (port, metrics), tables);
+                Some(spawn_replica(shared.path(), &config, n))
+            })
+            .collect();
+        wait_ready(metrics).await;
+        Cluster {
+            shared,
+            pki,
+            port,
+            metrics,
+            replicas,
+        }
+    }
+
+    /// Where the replicas write; for the logs.
+    pub fn path(&self) -> &Path {
+        self.shared.path()
+    }
+
+    /// Replica `n`'s security log so far.
+    pub fn security_log(&self, n: usize) -> String {
+        std::fs::read_to_string(self.path().join(format!("security-{n}.log"))).unwrap_or_default()
+    }
+
+    /// Starts HAProxy with the shipped config, `adjust`ed, on `listen`.
+    pub async fn balance(&self, listen: u16, adjust: impl FnOnce(String) -> String) -> Running {
+        let config = adjust(haproxy_config(listen, self.port, self.metrics));
+        let haproxy = start_haproxy(self.path(), &config);
+        crate::common::wait_for_port(listen).await;
+        haproxy
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        crate::sweep::keep(self.shared.path(), None, &self.pki.secrets());
+    }
+}
+
 /// The shipped HAProxy config with this test's addresses and ports.
-pub fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
+fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
     let shipped = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/haproxy/haproxy.cfg"
@@ -107,7 +169,7 @@ pub fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
 
 /// Waits (up to 20 s) until every replica answers `/ready` on `metrics`, so
 /// that HAProxy's first checks find them all up.
-pub async fn wait_ready(metrics: u16) {
+async fn wait_ready(metrics: u16) {
     for address in REPLICAS {
         let url = format!("http://{address}:{metrics}/ready");
         within(Duration::from_secs(20), async || {
@@ -119,7 +181,7 @@ pub async fn wait_ready(metrics: u16) {
 }
 
 /// Checks `config` with `haproxy -c` and starts HAProxy on it, in the foreground.
-pub fn start_haproxy(shared: &Path, config: &str) -> Running {
+fn start_haproxy(shared: &Path, config: &str) -> Running {
     let cfg = shared.join("haproxy.cfg");
     std::fs::write(&cfg, config).unwrap();
     let checked = Command::new("haproxy")

@@ -10,13 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{
-    free_port, http_client_builder, initialize_body, open_session, post, wait_for_port, write_pki,
-};
-use crate::replica_harness::{
-    CLIENT, REPLICAS, haproxy_config, replica_config, spawn_replica, start_haproxy, wait_ready,
-    within,
-};
+use crate::common::{free_port, http_client_builder, initialize_body, open_session, post};
+use crate::replica_harness::{CLIENT, Cluster, REPLICAS, within};
 
 /// A `tools/call` in `session`, its answer read to the end: the HTTP
 /// status, or 0 when the connection failed.
@@ -41,21 +36,14 @@ async fn call_in(client: &reqwest::Client, url: &str, session: &str) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_client_initializes_again_when_its_replica_dies() {
-    let shared = tempfile::TempDir::new().unwrap();
-    let pki = write_pki(shared.path());
-    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
-    let (port, metrics, listen) = (free_port(), free_port(), free_port());
-    let mut replicas: Vec<Option<_>> = (0..REPLICAS.len())
-        .map(|n| {
-            let config = replica_config(shared.path(), n, (port, metrics), "");
-            Some(spawn_replica(shared.path(), &config, n))
+    let mut cluster = Cluster::start("").await;
+    let listen = free_port();
+    let _haproxy = cluster
+        .balance(listen, |config| {
+            config.replace("balance roundrobin", "balance source")
         })
-        .collect();
-    let config =
-        haproxy_config(listen, port, metrics).replace("balance roundrobin", "balance source");
-    wait_ready(metrics).await;
-    let _haproxy = start_haproxy(shared.path(), &config);
-    wait_for_port(listen).await;
+        .await;
+    let pki = &cluster.pki;
     let client = http_client_builder(
         &pki.ca.issued.cert_pem,
         Some(&pki.ca.issue_client("agent-s").unwrap()),
@@ -79,18 +67,19 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
         assert_eq!(call_in(&client, &url, &session).await, 200);
     }
     // One replica holds the session: the one whose log shows the client.
-    let log = |n: usize| {
-        std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap_or_default()
-    };
     let serving: Vec<usize> = (0..REPLICAS.len())
-        .filter(|n| log(*n).contains(&format!("ALLOW stage=tls ip={CLIENT} client=agent-s")))
+        .filter(|n| {
+            cluster
+                .security_log(*n)
+                .contains(&format!("ALLOW stage=tls ip={CLIENT} client=agent-s"))
+        })
         .collect();
     assert_eq!(
         serving.len(),
         1,
         "balance source spread one client: {serving:?}"
     );
-    drop(replicas[serving[0]].take());
+    drop(cluster.replicas[serving[0]].take());
 
     // The next call lands elsewhere (after, at most, a failed connection):
     // 404 for the unknown session, as the specification says.
@@ -102,7 +91,7 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
     let moved_to: Vec<usize> = (0..REPLICAS.len())
         .filter(|n| *n != serving[0])
         .filter(|n| {
-            log(*n).contains(&format!(
+            cluster.security_log(*n).contains(&format!(
                 "REFUSE stage=session reason=session_not_found ip={CLIENT} client=agent-s"
             ))
         })
@@ -112,5 +101,4 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
     let fresh = open_session(&client, &url).await;
     assert_ne!(fresh, session);
     assert_eq!(call_in(&client, &url, &fresh).await, 200);
-    crate::sweep::keep(shared.path(), None, &pki.secrets());
 }

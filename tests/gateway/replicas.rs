@@ -15,28 +15,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{call_stateless, free_port, http_client_builder, wait_for_port, write_pki};
+use crate::common::{call_stateless, free_port, http_client_builder};
 use crate::fail2ban_server::Fail2banServer;
-use crate::replica_harness::{
-    BALANCER, CLIENT, REPLICAS, Running, STUFFER, direct_client, haproxy_config, replica_config,
-    spawn_replica, start_haproxy, wait_ready, within,
-};
+use crate::replica_harness::{BALANCER, CLIENT, Cluster, REPLICAS, STUFFER, direct_client, within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
-    let shared = tempfile::TempDir::new().unwrap();
-    let pki = write_pki(shared.path());
-    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
-    let (port, metrics, listen) = (free_port(), free_port(), free_port());
-    let mut replicas: Vec<Option<Running>> = (0..REPLICAS.len())
-        .map(|n| {
-            let config = replica_config(shared.path(), n, (port, metrics), "");
-            Some(spawn_replica(shared.path(), &config, n))
-        })
-        .collect();
-    wait_ready(metrics).await;
-    let _haproxy = start_haproxy(shared.path(), &haproxy_config(listen, port, metrics));
-    wait_for_port(listen).await;
+    let mut cluster = Cluster::start("").await;
+    let listen = free_port();
+    let _haproxy = cluster.balance(listen, |config| config).await;
+    let (pki, port) = (&cluster.pki, cluster.port);
 
     let token = pki.token("agent-h");
     // A new connection per call, so that HAProxy spreads them over the replicas.
@@ -61,7 +49,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
 
     // The workload, with a replica killed (SIGKILL) at its 15th write, before
     // HAProxy has noticed.
-    let victim = replicas[1].take();
+    let victim = cluster.replicas[1].take();
     let workload = tokio::spawn({
         let (client, url) = (client.clone(), url.clone());
         async move {
@@ -99,15 +87,15 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
         &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, claims).unwrap(),
     )
     .unwrap();
-    let next = shared.path().join("revoked.new");
+    let next = cluster.path().join("revoked.new");
     std::fs::write(&next, format!("{}\n", claims["jti"].as_str().unwrap())).unwrap();
-    std::fs::rename(&next, shared.path().join("revoked.txt")).unwrap();
+    std::fs::rename(&next, cluster.path().join("revoked.txt")).unwrap();
     let revoked_at = Instant::now();
-    for (n, replica) in replicas.iter().enumerate() {
+    for (n, replica) in cluster.replicas.iter().enumerate() {
         if replica.is_none() {
             continue;
         }
-        let (direct, direct_url) = direct_client(&pki, n, port, CLIENT, &doomed);
+        let (direct, direct_url) = direct_client(pki, n, port, CLIENT, &doomed);
         let took = within(Duration::from_secs(10), async || {
             call_stateless(&direct, &direct_url, "get_current_time", json!({}))
                 .await
@@ -133,8 +121,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     // Every replica that served saw the client, never the balancer.
     let mut served = 0;
     for n in 0..REPLICAS.len() {
-        let log = std::fs::read_to_string(shared.path().join(format!("security-{n}.log")))
-            .unwrap_or_default();
+        let log = cluster.security_log(n);
         assert!(
             !log.contains(&format!("ip={BALANCER} ")),
             "replica {n} names the balancer:\n{log}"
@@ -145,10 +132,9 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     }
     assert!(served >= 2, "HAProxy did not spread the calls");
 
-    for (n, replica) in replicas.iter().enumerate() {
+    for (n, replica) in cluster.replicas.iter().enumerate() {
         if replica.is_some() {
-            let log =
-                std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap();
+            let log = cluster.security_log(n);
             assert!(
                 log.contains(&format!(
                     "DENY stage=jwt reason=token_revoked ip={CLIENT} client=agent-h"
@@ -157,42 +143,23 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
             );
         }
     }
-    crate::sweep::keep(shared.path(), None, &pki.secrets());
-    drop(replicas);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ban_decided_by_one_replica_holds_on_every_replica() {
-    let shared = tempfile::TempDir::new().unwrap();
-    let pki = write_pki(shared.path());
-    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
-    std::fs::create_dir(shared.path().join("bans")).unwrap();
-    let (port, metrics) = (free_port(), free_port());
     let bans = "[bans]\nenabled = true\nafter = 3\nwithin = \"1m\"\nban_for = \"1h\"\nshared_dir = \"bans\"\n";
-    let _replicas: Vec<Running> = (0..REPLICAS.len())
-        .map(|n| {
-            let config = replica_config(shared.path(), n, (port, metrics), bans);
-            spawn_replica(shared.path(), &config, n)
-        })
-        .collect();
-    for address in REPLICAS {
-        let addr: std::net::SocketAddr = (address.parse::<IpAddr>().unwrap(), port).into();
-        within(Duration::from_secs(10), async || {
-            tokio::net::TcpStream::connect(addr).await.is_ok()
-        })
-        .await
-        .expect("a replica did not start");
-    }
+    let cluster = Cluster::start(bans).await;
+    let (pki, port) = (&cluster.pki, cluster.port);
     let good = pki.token("agent-h");
     // Three forged tokens on replica 0 ban the stuffer there.
-    let (stuffer, url) = direct_client(&pki, 0, port, STUFFER, "forged");
+    let (stuffer, url) = direct_client(pki, 0, port, STUFFER, "forged");
     for _ in 0..3 {
         let (status, _) = call_stateless(&stuffer, &url, "get_current_time", json!({})).await;
         assert_eq!(status, 401);
     }
     let banned_at = Instant::now();
     for n in 1..REPLICAS.len() {
-        let (stuffer, url) = direct_client(&pki, n, port, STUFFER, &good);
+        let (stuffer, url) = direct_client(pki, n, port, STUFFER, &good);
         let took = within(Duration::from_secs(10), async || {
             stuffer.post(&url).body("{}").send().await.is_err()
         })
@@ -202,7 +169,7 @@ async fn a_ban_decided_by_one_replica_holds_on_every_replica() {
             "replica {n} refused the address banned by replica 0 {:?} after the ban",
             banned_at.elapsed()
         );
-        let log = std::fs::read_to_string(shared.path().join(format!("security-{n}.log"))).unwrap();
+        let log = cluster.security_log(n);
         assert!(
             log.lines()
                 .any(|l| l.contains(&format!("BAN ip={STUFFER} for=")) && l.contains(" from=")),
@@ -213,30 +180,20 @@ async fn a_ban_decided_by_one_replica_holds_on_every_replica() {
             "{log}"
         );
         // Everyone else is still served there.
-        let (client, url) = direct_client(&pki, n, port, CLIENT, &good);
+        let (client, url) = direct_client(pki, n, port, CLIENT, &good);
         let (status, _) = call_stateless(&client, &url, "get_current_time", json!({})).await;
         assert_eq!(status, 200);
     }
-    crate::sweep::keep(shared.path(), None, &pki.secrets());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
-    let shared = tempfile::TempDir::new().unwrap();
-    let pki = write_pki(shared.path());
-    std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
-    let (port, metrics, listen) = (free_port(), free_port(), free_port());
-    let _replicas: Vec<Running> = (0..REPLICAS.len())
-        .map(|n| {
-            let config = replica_config(shared.path(), n, (port, metrics), "");
-            spawn_replica(shared.path(), &config, n)
-        })
-        .collect();
-    wait_ready(metrics).await;
-    let _haproxy = start_haproxy(shared.path(), &haproxy_config(listen, port, metrics));
-    wait_for_port(listen).await;
+    let cluster = Cluster::start("").await;
+    let listen = free_port();
+    let _haproxy = cluster.balance(listen, |config| config).await;
+    let pki = &cluster.pki;
     // The shipped jail, reading every replica's log, as on the balancer host.
-    let fail2ban = Fail2banServer::start(&shared.path().join("security-*.log")).await;
+    let fail2ban = Fail2banServer::start(&cluster.path().join("security-*.log")).await;
 
     // Six forged tokens, each on a new connection: HAProxy spreads them, so
     // no replica alone sees the five the jail bans for.
@@ -259,8 +216,8 @@ async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
     }
     let per_replica: Vec<usize> = (0..REPLICAS.len())
         .map(|n| {
-            std::fs::read_to_string(shared.path().join(format!("security-{n}.log")))
-                .unwrap()
+            cluster
+                .security_log(n)
                 .lines()
                 .filter(|l| {
                     l.contains(&format!(
@@ -282,5 +239,4 @@ async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
         [STUFFER],
         "only the stuffer, never the balancer"
     );
-    crate::sweep::keep(shared.path(), None, &pki.secrets());
 }

@@ -25,6 +25,8 @@ pub struct Setup {
     pub backend: String,
     /// Extra keys for `[log]`.
     pub log: String,
+    /// `metrics.listen` (port 0 by default: any free one).
+    pub metrics_listen: String,
     /// Extra keys for `[metrics]`.
     pub metrics: String,
     /// The body of `[rate_limits]` (by default far above what any test sends).
@@ -61,6 +63,7 @@ impl Default for Setup {
             mcp: String::new(),
             backend: EMBEDDED_BACKEND.into(),
             log: String::new(),
+            metrics_listen: "127.0.0.1:0".into(),
             metrics: String::new(),
             rate_limits: "requests_per_second_per_address = 1000000\nreads_per_minute_per_client = 100000000\nwrites_per_minute_per_client = 100000000".into(),
         }
@@ -89,6 +92,7 @@ pub fn render(setup: &Setup) -> String {
         mcp,
         backend,
         log,
+        metrics_listen,
         metrics,
         rate_limits,
     } = setup;
@@ -128,7 +132,7 @@ audience = "{AUDIENCE}"
 {backend}
 
 [metrics]
-listen = "127.0.0.1:0"
+listen = "{metrics_listen}"
 {metrics}
 
 [rate_limits]

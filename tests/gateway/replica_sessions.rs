@@ -3,7 +3,9 @@
 //! clients: its calls stay on one replica; when that replica dies, the
 //! balancer sends the client to another, which answers the unknown session
 //! with the `404` the MCP specification prescribes (one `REFUSE stage=session`
-//! line), and the client's new `initialize` there works.
+//! line), and the client's new `initialize` there works. The same with the
+//! Rust MCP SDK (rmcp) as the client: its call in the lost session fails, a
+//! new session through the balancer works, and every write it made is there.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -101,4 +103,81 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
     let fresh = open_session(&client, &url).await;
     assert_ne!(fresh, session);
     assert_eq!(call_in(&client, &url, &fresh).await, 200);
+}
+
+/// An rmcp (the Rust MCP SDK) client session from the client's address to `url`.
+async fn sdk_session(cluster: &Cluster, url: &str) -> Result<crate::common::McpClient, String> {
+    use rmcp::ServiceExt;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let pki = &cluster.pki;
+    let http = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client("agent-k").unwrap()),
+        None,
+    )
+    .local_address(CLIENT.parse::<IpAddr>().unwrap())
+    .build()
+    .unwrap();
+    let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
+        .auth_header(pki.token("agent-k"));
+    ().serve(StreamableHttpClientTransport::with_client(http, config))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sdk_client_goes_on_after_its_replica_dies_by_initializing_again() {
+    let mut cluster = Cluster::start("").await;
+    let listen = free_port();
+    let _haproxy = cluster
+        .balance(listen, |config| {
+            config.replace("balance roundrobin", "balance source")
+        })
+        .await;
+    let url = format!("https://127.0.0.1:{listen}/mcp");
+    let client = sdk_session(&cluster, &url)
+        .await
+        .expect("initialize through HAProxy");
+    for n in 0..10 {
+        let created = crate::common::call_ok(
+            &client,
+            "create_event",
+            json!({ "summary": format!("sdk {n}"), "start": { "dateTime": "2034-01-01T10:00:00Z" }, "end": { "dateTime": "2034-01-01T11:00:00Z" } }),
+        )
+        .await;
+        assert!(created["id"].is_string());
+    }
+    let serving: Vec<usize> = (0..REPLICAS.len())
+        .filter(|n| {
+            cluster
+                .security_log(*n)
+                .contains(&format!("ALLOW stage=tls ip={CLIENT} client=agent-k"))
+        })
+        .collect();
+    assert_eq!(serving.len(), 1, "{serving:?}");
+    drop(cluster.replicas[serving[0]].take());
+
+    // The SDK reports the lost session as an error; the application opens a
+    // new session, through the same balancer, and goes on.
+    let lost = client
+        .call_tool(rmcp::model::CallToolRequestParams::new("list_calendars"))
+        .await;
+    assert!(
+        lost.is_err(),
+        "a call in a session of a dead replica succeeded"
+    );
+    let client = within(Duration::from_secs(10), async || {
+        sdk_session(&cluster, &url).await.is_ok()
+    })
+    .await
+    .and(sdk_session(&cluster, &url).await.ok())
+    .expect("no new session through HAProxy");
+    let listed = crate::common::call_ok(
+        &client,
+        "list_events",
+        json!({ "timeMin": "2034-01-01T00:00:00Z" }),
+    )
+    .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 10, "{listed}");
 }

@@ -6,7 +6,8 @@
 //! ## Request flow
 //!
 //! 1. [`server`] accepts a TCP connection, within `listen.max_connections`,
-//!    and hands it to [`connection`].
+//!    on the socket [`listener`] bound (to one interface, with
+//!    `listen.interface`), and hands it to [`connection`].
 //! 2. [`admission`] runs the address checks before any TLS work: the real
 //!    client address ([`admission::proxy`]), the allowlist ([`admission::ip`])
 //!    and the country ([`admission::geo`]); [`limits`] caps connections per
@@ -78,6 +79,7 @@ pub mod http;
 pub mod http_checks;
 pub mod identity;
 pub mod limits;
+pub mod listener;
 pub mod logsink;
 pub mod mcp;
 pub mod rate;

@@ -194,11 +194,8 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         Arc::clone(&audit),
         Arc::clone(&rate),
     ));
-    let listener = TcpListener::bind(config.listen.address)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!("listen.address: cannot bind {}: {e}", config.listen.address)
-        })?;
+    let listener =
+        crate::listener::bind(config.listen.address, config.listen.interface.as_deref())?;
     let local_addr = listener.local_addr()?;
     let metrics_listener = match config.metrics.enabled {
         true => Some(

@@ -122,6 +122,9 @@ pub enum Backend {
 pub struct Listen {
     /// Address to bind.
     pub address: SocketAddr,
+    /// The network interface (a VPN tunnel) the listener is bound to: only
+    /// connections arriving on it are accepted (`SO_BINDTODEVICE`).
+    pub interface: Option<String>,
     /// Connections served at once; more wait in the kernel backlog.
     pub max_connections: usize,
     /// Time a client has to finish the TLS handshake.
@@ -275,6 +278,16 @@ impl Config {
         let metrics = metrics::validate(raw.metrics, base, &mut problems);
         let rate_limits = protection::rate_limits(raw.rate_limits);
         let bans = protection::bans(raw.bans, base, &mut problems);
+        if listen.address.ip().is_unspecified() && listen.interface.is_none() {
+            let public = network::public_networks(&network.allow);
+            if !public.is_empty() {
+                warnings.push(format!(
+                    "listen.address: listens on every interface ({}) while network.allow admits public addresses ({}): bind to the VPN (listen.interface, or the tunnel's address) or narrow the allowlist",
+                    listen.address,
+                    public.join(", ")
+                ));
+            }
+        }
         if problems.is_empty() {
             Ok(Config {
                 listen,

@@ -253,3 +253,67 @@ fn validate_geo(raw: RawGeo, base: &Path, problems: &mut Vec<Problem>) -> Option
         allow_unknown,
     })
 }
+
+/// Ranges that are not public address space: private (RFC 1918, unique
+/// local), shared (CGNAT, where some VPNs number their peers), loopback and
+/// link-local.
+const NOT_PUBLIC: [&str; 9] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
+];
+
+/// The allowed networks that reach beyond private address space (all of
+/// them for `allow_any`), as written: what a gateway on every interface
+/// should not admit.
+pub fn public_networks(allow: &AllowedNetworks) -> Vec<String> {
+    let AllowedNetworks::Only(networks) = allow else {
+        return vec!["allow_any".to_owned()];
+    };
+    let private: Vec<IpNet> = NOT_PUBLIC
+        .iter()
+        .map(|n| n.parse().expect("a valid CIDR"))
+        .collect();
+    networks
+        .iter()
+        .filter(|n| !private.iter().any(|p| p.contains(*n)))
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod public_tests {
+    use super::{AllowedNetworks, public_networks};
+
+    #[test]
+    fn only_networks_beyond_private_space_are_public() {
+        let allow = |list: &[&str]| {
+            AllowedNetworks::Only(list.iter().map(|n| n.parse().unwrap()).collect())
+        };
+        assert!(
+            public_networks(&allow(&[
+                "10.8.0.0/24",
+                "100.64.0.0/10",
+                "fd00::/64",
+                "127.0.0.1/32"
+            ]))
+            .is_empty()
+        );
+        assert_eq!(
+            public_networks(&allow(&[
+                "10.8.0.0/24",
+                "203.0.113.0/24",
+                "0.0.0.0/0",
+                "10.0.0.0/7"
+            ])),
+            ["203.0.113.0/24", "0.0.0.0/0", "10.0.0.0/7"]
+        );
+        assert_eq!(public_networks(&AllowedNetworks::Any), ["allow_any"]);
+    }
+}

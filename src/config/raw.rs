@@ -104,6 +104,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawListen {
     pub(super) address: String,
+    pub(super) interface: Option<String>,
     pub(super) max_connections: usize,
     pub(super) handshake_timeout: String,
     pub(super) header_read_timeout: String,
@@ -123,6 +124,7 @@ impl Default for RawListen {
     fn default() -> Self {
         RawListen {
             address: "127.0.0.1:8443".into(),
+            interface: None,
             max_connections: 1024,
             handshake_timeout: "10s".into(),
             header_read_timeout: "10s".into(),

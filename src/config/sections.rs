@@ -20,6 +20,16 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
     if raw.max_connections == 0 {
         problems.push(Problem::new("listen.max_connections", "must be at least 1"));
     }
+    if let Some(name) = &raw.interface
+        && !is_interface_name(name)
+    {
+        problems.push(Problem::new(
+            "listen.interface",
+            format!(
+                "`{name}` is not a network interface name (1 to 15 characters, no `/` or spaces)"
+            ),
+        ));
+    }
     if raw.max_request_body_bytes < 1024 {
         problems.push(Problem::new(
             "listen.max_request_body_bytes",
@@ -51,6 +61,7 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
     );
     Listen {
         address,
+        interface: raw.interface.clone(),
         max_connections: raw.max_connections.max(1),
         handshake_timeout: duration("listen.handshake_timeout", &raw.handshake_timeout, problems),
         header_read_timeout: duration(
@@ -81,6 +92,11 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
             Duration::ZERO
         }),
     }
+}
+
+/// Whether `name` could name a Linux network interface (`IFNAMSIZ` less its NUL).
+fn is_interface_name(name: &str) -> bool {
+    (1..=15).contains(&name.len()) && name.chars().all(|c| c.is_ascii_graphic() && c != '/')
 }
 
 /// `path` under `base`, or a problem when no such file exists.

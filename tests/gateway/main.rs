@@ -27,6 +27,7 @@ mod google_faults;
 mod handshake;
 mod holding;
 mod http2;
+mod interface;
 mod kubernetes;
 mod lifecycle;
 mod limits;

@@ -1,0 +1,88 @@
+//! `listen.interface`: the listener bound to one network interface (Linux
+//! `SO_BINDTODEVICE`) serves what arrives on it; an interface that does not
+//! exist, or a name that cannot be one, stops the start with the key named;
+//! and a gateway on every interface whose allowlist admits public address
+//! space is warned about. (That a connection arriving on another interface is
+//! not even accepted needs a second interface: the VPN test's namespaces.)
+
+use mcp_gateway::config::Config;
+use serde_json::json;
+
+use crate::common::{
+    Setup, TestGateway, call_stateless, http_client_with_token, render, write_pki,
+};
+
+#[tokio::test]
+async fn a_listener_bound_to_loopback_serves_what_arrives_on_it() {
+    let gw = TestGateway::start_custom(|_, _, s| s.listen = "interface = \"lo\"".into()).await;
+    let client = http_client_with_token(
+        &gw.pki.ca.issued.cert_pem,
+        Some(&gw.client_cert("agent-i")),
+        Some(&gw.pki.token("agent-i")),
+    );
+    let (status, _) = call_stateless(&client, &gw.url(), "get_current_time", json!({})).await;
+    assert_eq!(status, 200);
+}
+
+/// `setup` parsed in a fresh folder with its PKI (kept as long as the config).
+fn parse(setup: Setup) -> (tempfile::TempDir, Result<Config, String>) {
+    let dir = tempfile::TempDir::new().unwrap();
+    write_pki(dir.path());
+    let config = Config::parse(&render(&setup), dir.path()).map_err(|p| p.to_string());
+    (dir, config)
+}
+
+#[tokio::test]
+async fn an_interface_that_is_missing_or_cannot_exist_is_named() {
+    let (_dir, missing) = parse(Setup {
+        listen: "interface = \"nosuchif0\"".into(),
+        ..Setup::default()
+    });
+    let error = mcp_gateway::server::start(missing.unwrap())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        error,
+        "listen.interface: there is no network interface `nosuchif0` (is the tunnel up? start the gateway after it, or let systemd restart it)"
+    );
+    for bad in ["", "wg/0", "a name", "sixteen-chars-xx"] {
+        let problems = parse(Setup {
+            listen: format!("interface = {}", serde_json::to_string(bad).unwrap()),
+            ..Setup::default()
+        })
+        .1
+        .err()
+        .unwrap_or_else(|| panic!("{bad:?} was taken"));
+        assert!(
+            problems.contains(&format!(
+                "listen.interface: `{bad}` is not a network interface name"
+            )),
+            "{problems}"
+        );
+    }
+}
+
+#[test]
+fn every_interface_with_a_public_allowlist_is_warned_about() {
+    let on_all = |allow: &str, listen: &str| {
+        parse(Setup {
+            address: "0.0.0.0:0".into(),
+            network: format!("allow = [{allow}]"),
+            listen: listen.into(),
+            ..Setup::default()
+        })
+        .1
+        .unwrap()
+        .warnings
+    };
+    assert_eq!(
+        on_all(r#""10.8.0.0/24", "203.0.113.0/24""#, ""),
+        [
+            "listen.address: listens on every interface (0.0.0.0:0) while network.allow admits public addresses (203.0.113.0/24): bind to the VPN (listen.interface, or the tunnel's address) or narrow the allowlist"
+        ]
+    );
+    assert!(on_all(r#""10.8.0.0/24", "100.64.0.0/10""#, "").is_empty());
+    assert!(on_all(r#""203.0.113.0/24""#, "interface = \"lo\"").is_empty());
+}

@@ -148,13 +148,25 @@ async fn a_thousand_slow_clients_are_cut_and_a_real_one_is_served() {
         EACH_KIND * kinds.len(),
         "every slow client is cut; still open after 30 s: {held:?}"
     );
-    let lines = gw.security_lines();
-    let count = |prefix: &str| {
+    // A cut connection is closed a moment before its line is written: wait
+    // (up to 5 s) for the last lines.
+    let count_in = |lines: &[String], prefix: &str| {
         lines
             .iter()
             .filter(|l| l.starts_with(prefix) && l.contains(" ip=127.0.2."))
             .count()
     };
+    let mut lines = gw.security_lines();
+    for _ in 0..50 {
+        if count_in(&lines, "DENY stage=tls reason=handshake_timeout") >= 2 * EACH_KIND
+            && count_in(&lines, "DENY stage=http reason=first_request_timeout") >= 2 * EACH_KIND
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        lines = gw.security_lines();
+    }
+    let count = |prefix: &str| count_in(&lines, prefix);
     assert_eq!(
         count("DENY stage=tls reason=handshake_timeout"),
         2 * EACH_KIND

@@ -23,9 +23,13 @@ use crate::denial::{Denial, Reason};
 #[derive(Debug)]
 pub struct Activity {
     state: Mutex<State>,
-    /// Woken when the last request in flight ends, so that the idle deadline
-    /// is counted from then, not from whenever the connection looked next.
-    went_idle: tokio::sync::Notify,
+    /// Wakes the connection's loop: when the last request in flight ends (the
+    /// idle deadline counts from then, not from whenever the loop looked
+    /// next), and when the connection must close.
+    changed: tokio::sync::Notify,
+    /// Set when the connection must end gracefully: its address was banned
+    /// while it was open, and an HTTP/2 client would otherwise keep it.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -48,7 +52,7 @@ impl Drop for InFlight {
         if state.in_flight == 0 {
             state.idle_since = Instant::now();
             drop(state);
-            self.0.went_idle.notify_one();
+            self.0.changed.notify_one();
         }
     }
 }
@@ -73,14 +77,27 @@ impl Activity {
                 served: false,
                 idle_since: Instant::now(),
             }),
-            went_idle: tokio::sync::Notify::new(),
+            changed: tokio::sync::Notify::new(),
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Resolves when the last request in flight has ended (at once if that
-    /// happened since the previous call).
-    pub async fn went_idle(&self) {
-        self.went_idle.notified().await;
+    /// Resolves when the last request in flight has ended or [`Activity::close`]
+    /// was called (at once if either happened since the previous call).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+
+    /// Asks the connection to end gracefully (no line: whoever asks logged why).
+    pub fn close(&self) {
+        self.closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.changed.notify_one();
+    }
+
+    /// Whether [`Activity::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -219,14 +219,13 @@ pub(crate) async fn serve_connection(
         shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
     }
     let client_id = identity.id.clone();
-    let closing = Arc::new(tokio::sync::Notify::new());
+    let activity = Activity::new();
     let info = ConnectionInfo {
         peer,
         client_ip,
         identity,
-        closing: Arc::clone(&closing),
+        activity: Arc::clone(&activity),
     };
-    let activity = Activity::new();
     let app = Arc::clone(&shared.app);
     let tracked = Arc::clone(&activity);
     let service = service_fn(move |request| {
@@ -281,13 +280,14 @@ pub(crate) async fn serve_connection(
                 connection.as_mut().graceful_shutdown();
                 hard_close = Some(Instant::now() + listen.drain_timeout);
             }
-            // The deadline moves when the connection goes idle: look again.
-            () = activity.went_idle(), if hard_close.is_none() => {}
-            // Banned while open: the request that found out was refused and
-            // logged; the connection ends like an idle one (GOAWAY on HTTP/2).
-            () = closing.notified(), if hard_close.is_none() => {
-                connection.as_mut().graceful_shutdown();
-                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
+            // Gone idle (the deadline moves: look again), or banned while
+            // open: the request that found out was refused and logged, and
+            // the connection ends like an idle one (GOAWAY on HTTP/2).
+            () = activity.changed(), if hard_close.is_none() => {
+                if activity.is_closing() {
+                    connection.as_mut().graceful_shutdown();
+                    hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
+                }
             }
             () = tokio::time::sleep_until(check_at) => {
                 if hard_close.is_some() {

@@ -54,9 +54,9 @@ pub struct ConnectionInfo {
     pub client_ip: std::net::IpAddr,
     /// Who the client certificate says the client is.
     pub identity: ClientIdentity,
-    /// Notified to end the connection gracefully: its address was banned
-    /// while it was open, and an HTTP/2 client would otherwise keep it.
-    pub closing: Arc<tokio::sync::Notify>,
+    /// What the connection is doing; [`crate::activity::Activity::close`]
+    /// ends it once its address is banned.
+    pub activity: Arc<crate::activity::Activity>,
 }
 
 /// Request-level limits, from `[listen]` and `[mcp]`.
@@ -289,7 +289,7 @@ impl App {
             Ok(None) => return Ok(self.resource.load().metadata_response()),
             Err(denial) => {
                 if denial.reason == Reason::Banned {
-                    connection.closing.notify_one();
+                    connection.activity.close();
                 }
                 return Ok(self.refuse(denial, &connection, Some(body)).await);
             }

@@ -36,15 +36,21 @@ async fn call_in(client: &reqwest::Client, url: &str, session: &str) -> u16 {
     status
 }
 
+/// HAProxy with the shipped config in front of `cluster`, but `balance
+/// source`: what docs/DEPLOYMENT.md recommends for session clients.
+async fn balanced_by_source(cluster: &Cluster, listen: u16) -> crate::replica_harness::Running {
+    cluster
+        .balance(listen, |config| {
+            config.replace("balance roundrobin", "balance source")
+        })
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_client_initializes_again_when_its_replica_dies() {
     let mut cluster = Cluster::start("").await;
     let listen = free_port();
-    let _haproxy = cluster
-        .balance(listen, |config| {
-            config.replace("balance roundrobin", "balance source")
-        })
-        .await;
+    let _haproxy = balanced_by_source(&cluster, listen).await;
     let pki = &cluster.pki;
     let client = http_client_builder(
         &pki.ca.issued.cert_pem,
@@ -130,11 +136,7 @@ async fn sdk_session(cluster: &Cluster, url: &str) -> Result<crate::common::McpC
 async fn an_sdk_client_goes_on_after_its_replica_dies_by_initializing_again() {
     let mut cluster = Cluster::start("").await;
     let listen = free_port();
-    let _haproxy = cluster
-        .balance(listen, |config| {
-            config.replace("balance roundrobin", "balance source")
-        })
-        .await;
+    let _haproxy = balanced_by_source(&cluster, listen).await;
     let url = format!("https://127.0.0.1:{listen}/mcp");
     let client = sdk_session(&cluster, &url)
         .await

@@ -131,6 +131,23 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // A failure behind the balancer is explained by what HAProxy saw
+        // (servers marked down, retries) and by the replicas' own errors.
+        if std::thread::panicking() {
+            for name in [
+                "haproxy.stderr",
+                "gateway-0.stderr",
+                "gateway-1.stderr",
+                "gateway-2.stderr",
+            ] {
+                let text = std::fs::read_to_string(self.path().join(name)).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                eprintln!("--- {name} (last lines) ---");
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
         crate::sweep::keep(self.shared.path(), None, &self.pki.secrets());
     }
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node:
-# installs what the tests need (fail2ban, curl, logrotate, prometheus's promtool and haproxy from Debian, a Python venv with
+# installs what the tests need (fail2ban, curl, logrotate, prometheus's promtool, haproxy, iproute2 and userspace WireGuard from Debian, a Python venv with
 # the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
 # README's flows) against a quickstart gateway and the Rust suite, and sweeps
 # everything they wrote for secrets.
@@ -22,16 +22,26 @@ if [ ! -x .venv-mcp1/bin/python ]; then
 fi
 .venv-mcp1/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-mcp1.txt
 
-echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate, prometheus (promtool), haproxy (replicas)"
+echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate, prometheus (promtool), haproxy (replicas), iproute2, wireguard-go and wireguard-tools (the VPN test)"
 missing=()
 command -v fail2ban-regex > /dev/null || missing+=(fail2ban)
 command -v curl > /dev/null || missing+=(curl)
 command -v logrotate > /dev/null || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v promtool > /dev/null || missing+=(prometheus)
 command -v haproxy > /dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v ip > /dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+command -v wireguard-go > /dev/null || missing+=(wireguard-go)
+command -v wg > /dev/null || missing+=(wireguard-tools)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null
+fi
+
+# wireguard-go makes its interface through the TUN device; a container may
+# lack the node (the VPN test then fails, naming wireguard-go's complaint).
+if [ ! -c /dev/net/tun ]; then
+    mkdir -p /dev/net && mknod -m 666 /dev/net/tun c 10 200 \
+        || echo "warning: no /dev/net/tun and it cannot be made: the VPN test will fail"
 fi
 
 echo "== build"

@@ -45,7 +45,7 @@ fn interface_error(name: &str, error: &std::io::Error) -> anyhow::Error {
             "listen.interface: there is no network interface `{name}` (is the tunnel up? start the gateway after it, or let systemd restart it)"
         ),
         Some(1) => anyhow::anyhow!(
-            "listen.interface: binding to `{name}` needs the CAP_NET_RAW capability (or root): {error}"
+            "listen.interface: binding to `{name}` needs the CAP_NET_RAW capability on this kernel (before Linux 5.7): {error}"
         ),
         _ => anyhow::anyhow!("listen.interface: cannot bind to `{name}`: {error}"),
     }

@@ -2,8 +2,9 @@
 //! `SO_BINDTODEVICE`) serves what arrives on it; an interface that does not
 //! exist, or a name that cannot be one, stops the start with the key named;
 //! and a gateway on every interface whose allowlist admits public address
-//! space is warned about. (That a connection arriving on another interface is
-//! not even accepted needs a second interface: the VPN test's namespaces.)
+//! space is warned about; binding needs no capability (Linux 5.7 and later).
+//! (That a connection arriving on another interface is not even accepted
+//! needs a second interface: the VPN test's namespaces.)
 
 use mcp_gateway::config::Config;
 use serde_json::json;
@@ -85,4 +86,59 @@ fn every_interface_with_a_public_allowlist_is_warned_about() {
     );
     assert!(on_all(r#""10.8.0.0/24", "100.64.0.0/10""#, "").is_empty());
     assert!(on_all(r#""203.0.113.0/24""#, "interface = \"lo\"").is_empty());
+}
+
+/// Linux 5.7 and later let a process without capabilities bind its own
+/// socket to an interface: the quickstart's gateway, run as `nobody` with
+/// `listen.interface = "lo"`, listens and accepts.
+#[test]
+fn an_unprivileged_gateway_binds_to_an_interface() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::TempDir::new().unwrap();
+    let port = crate::common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let gateway = env!("CARGO_BIN_EXE_mcp-gateway");
+    let made = Command::new(gateway)
+        .args(["quickstart", "--no-serve", "--listen", &listen, "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let config = dir.path().join("gateway.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("address = \"{listen}\""),
+        &format!("address = \"{listen}\"\ninterface = \"lo\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    // `nobody` owns the folder: it writes the logs and the store.
+    let owned = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(owned.success());
+    let mut child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args([gateway, "serve", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("gateway.stderr")).unwrap())
+        .spawn()
+        .expect("setpriv (util-linux) runs the gateway as nobody; the suite runs as root");
+    let started = std::time::Instant::now();
+    let stderr = loop {
+        let stderr = std::fs::read_to_string(dir.path().join("gateway.stderr")).unwrap_or_default();
+        if stderr.contains("mcp-gateway listening")
+            || child.try_wait().unwrap().is_some()
+            || started.elapsed() > std::time::Duration::from_secs(20)
+        {
+            break stderr;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let accepted = std::net::TcpStream::connect(&listen).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(stderr.contains("mcp-gateway listening"), "{stderr}");
+    assert!(accepted, "{stderr}");
 }

@@ -5,7 +5,8 @@
 //! the client is refused before TLS with one `DENY stage=ip` line, or, with
 //! `listen.interface` or the tunnel's own address, not even accepted; the
 //! client's certificate, key and token copied to the second peer are refused
-//! there (`ip_not_in_token`).
+//! there (`ip_not_in_token`), and with in-process bans on, that peer's tunnel
+//! address is banned while the client machine is still served.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -175,6 +176,39 @@ fn a_vpn_only_deployment_as_docs_vpn_describes_it() {
         );
         drop(gateway);
     }
+
+    // 4. With in-process bans on, the second peer's refusals ban its tunnel
+    // address: its next connection is dropped before TLS, while the client
+    // machine is still served.
+    gateway_config(folder, &vpn.tunnel, with_bans);
+    let from = log_length(folder);
+    let gateway = start_gateway(host, folder);
+    for _ in 0..5 {
+        assert_eq!(
+            curl_from(thief, folder, GATEWAY_TUNNEL_URL),
+            (0, "401".to_owned())
+        );
+    }
+    let (code, status) = curl_from(thief, folder, GATEWAY_TUNNEL_URL);
+    assert!(
+        code != 0 && status == "000",
+        "a banned peer: curl {code}, {status}"
+    );
+    let lines = settled_lines_naming(folder, from, THIEF_TUNNEL_ADDRESS);
+    assert!(lines.iter().any(|l| l.contains(" BAN ")), "{lines:?}");
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("DENY stage=ban reason=banned "),
+        "{lines:?}"
+    );
+    let (code, status) = curl_from(client, folder, GATEWAY_TUNNEL_URL);
+    assert!(
+        code == 0 && status != "401" && status != "000",
+        "the client machine: curl {code}, {status}"
+    );
+    drop(gateway);
     crate::sweep::keep(folder, None, &[]);
 }
 
@@ -183,6 +217,14 @@ type Variant = (&'static str, fn(&mut toml::Table));
 
 /// The page's settings unchanged.
 fn as_written(_: &mut toml::Table) {}
+
+/// The page's settings with in-process bans after five refusals.
+fn with_bans(config: &mut toml::Table) {
+    let mut bans = toml::Table::new();
+    bans.insert("enabled".into(), true.into());
+    bans.insert("after".into(), 5.into());
+    config.insert("bans".into(), bans.into());
+}
 
 /// The page's alternative: no interface, the tunnel's own address.
 fn on_the_tunnel_address(config: &mut toml::Table) {

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::parse_zone;
@@ -60,6 +60,14 @@ CREATE INDEX IF NOT EXISTS events_by_start ON events(calendar_id, start_utc);
 CREATE INDEX IF NOT EXISTS events_by_series ON events(calendar_id, series_id);
 ";
 
+/// A transaction that only reads: it takes no lock until it reads.
+const READ: TransactionBehavior = TransactionBehavior::Deferred;
+/// A transaction that writes takes the write lock when it begins. A deferred
+/// one would read first and then ask for the lock; when another process
+/// sharing the file (a replica) committed in between, SQLite refuses at once
+/// with "database is locked", without waiting out the busy timeout.
+const WRITE: TransactionBehavior = TransactionBehavior::Immediate;
+
 impl EmbeddedStore {
     /// Opens (creating when missing) the store at `path`, with a `primary`
     /// calendar in `primary_zone` and the declared `calendars`.
@@ -105,8 +113,9 @@ impl EmbeddedStore {
         })
     }
 
-    /// Runs `work` on the blocking pool inside one transaction, committed only when it succeeds.
-    async fn with_tx<T, F>(&self, work: F) -> Result<T, CalendarError>
+    /// Runs `work` on the blocking pool inside one transaction (`READ` or
+    /// `WRITE`), committed only when it succeeds.
+    async fn with_tx<T, F>(&self, mode: TransactionBehavior, work: F) -> Result<T, CalendarError>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CalendarError> + Send + 'static,
@@ -117,7 +126,7 @@ impl EmbeddedStore {
             let mut conn = conn
                 .lock()
                 .map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
-            let tx = conn.transaction().map_err(db_error)?;
+            let tx = conn.transaction_with_behavior(mode).map_err(db_error)?;
             let value = work(&tx)?;
             tx.commit().map_err(db_error)?;
             Ok(value)
@@ -166,7 +175,7 @@ pub(crate) fn load_calendar(conn: &Connection, id: &str) -> Result<Calendar, Cal
 #[async_trait]
 impl CalendarBackend for EmbeddedStore {
     async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError> {
-        self.with_tx(|tx| {
+        self.with_tx(READ, |tx| {
             let mut stmt = tx
                 .prepare(
                     "SELECT id, summary, time_zone FROM calendars ORDER BY id != 'primary', id",
@@ -189,7 +198,7 @@ impl CalendarBackend for EmbeddedStore {
     async fn get_calendar(&self, calendar: &CalendarRef) -> Result<Calendar, CalendarError> {
         let calendar_id = calendar.id();
         let id = calendar_id.to_owned();
-        self.with_tx(move |tx| load_calendar(tx, &id)).await
+        self.with_tx(READ, move |tx| load_calendar(tx, &id)).await
     }
 
     async fn list_events(
@@ -199,7 +208,8 @@ impl CalendarBackend for EmbeddedStore {
     ) -> Result<EventPage, CalendarError> {
         let calendar_id = calendar.id();
         let id = calendar_id.to_owned();
-        self.with_tx(move |tx| listing::list(tx, &id, &query)).await
+        self.with_tx(READ, move |tx| listing::list(tx, &id, &query))
+            .await
     }
 
     async fn get_event(
@@ -209,7 +219,8 @@ impl CalendarBackend for EmbeddedStore {
     ) -> Result<Event, CalendarError> {
         let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| lookup::get(tx, &cal, &id)).await
+        self.with_tx(READ, move |tx| lookup::get(tx, &cal, &id))
+            .await
     }
 
     async fn create_event(
@@ -219,7 +230,7 @@ impl CalendarBackend for EmbeddedStore {
     ) -> Result<Event, CalendarError> {
         let calendar_id = calendar.id();
         let cal = calendar_id.to_owned();
-        self.with_tx(move |tx| events::create(tx, &cal, fields))
+        self.with_tx(WRITE, move |tx| events::create(tx, &cal, fields))
             .await
     }
 
@@ -232,7 +243,7 @@ impl CalendarBackend for EmbeddedStore {
     ) -> Result<Event, CalendarError> {
         let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| events::update(tx, &cal, &id, patch, scope))
+        self.with_tx(WRITE, move |tx| events::update(tx, &cal, &id, patch, scope))
             .await
     }
 
@@ -244,7 +255,7 @@ impl CalendarBackend for EmbeddedStore {
     ) -> Result<(), CalendarError> {
         let calendar_id = calendar.id();
         let (cal, id) = (calendar_id.to_owned(), event_id.to_owned());
-        self.with_tx(move |tx| events::delete(tx, &cal, &id, scope))
+        self.with_tx(WRITE, move |tx| events::delete(tx, &cal, &id, scope))
             .await
     }
 
@@ -262,8 +273,10 @@ impl CalendarBackend for EmbeddedStore {
             event_id.to_owned(),
             attendee_email.to_owned(),
         );
-        self.with_tx(move |tx| events::respond(tx, &cal, &id, &email, answer, comment))
-            .await
+        self.with_tx(WRITE, move |tx| {
+            events::respond(tx, &cal, &id, &email, answer, comment)
+        })
+        .await
     }
 
     async fn free_busy(
@@ -275,7 +288,7 @@ impl CalendarBackend for EmbeddedStore {
         let calendar_ids: Vec<String> = calendars.iter().map(|c| c.id().to_owned()).collect();
         let calendar_ids = calendar_ids.as_slice();
         let ids = calendar_ids.to_vec();
-        self.with_tx(move |tx| listing::busy(tx, &ids, time_min, time_max))
+        self.with_tx(READ, move |tx| listing::busy(tx, &ids, time_min, time_max))
             .await
     }
 }

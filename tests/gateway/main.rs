@@ -42,6 +42,7 @@ mod packaging;
 mod properties;
 mod readiness;
 mod reload;
+mod replica_google;
 mod replica_harness;
 mod replica_sessions;
 mod replica_stall;

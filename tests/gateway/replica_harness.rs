@@ -34,10 +34,11 @@ fn replica_config(
     shared: &Path,
     n: usize,
     (port, metrics): (u16, u16),
-    tables: &str,
+    (tables, backend): (&str, &str),
 ) -> std::path::PathBuf {
     let address = REPLICAS[n];
     let text = render(&Setup {
+        backend: backend.to_owned(),
         address: format!("{address}:{port}"),
         network: r#"allow = ["127.0.0.0/8"]"#.into(),
         jwt: "revocations = \"revoked.txt\"".into(),
@@ -86,9 +87,17 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Starts the three replicas and waits until they are ready.
+    /// Starts the three replicas on the embedded store and waits until they
+    /// are ready.
     pub async fn start(tables: &str) -> Cluster {
+        Cluster::start_on(tables, crate::common::EMBEDDED_BACKEND, |_| ()).await
+    }
+
+    /// Starts the three replicas on `backend` (its tables), after `prepare`
+    /// has written what it needs into the shared folder.
+    pub async fn start_on(tables: &str, backend: &str, prepare: impl FnOnce(&Path)) -> Cluster {
         let shared = tempfile::TempDir::new().unwrap();
+        prepare(shared.path());
         let pki = crate::common::write_pki(shared.path());
         std::fs::write(shared.path().join("revoked.txt"), "").unwrap();
         // For `bans.shared_dir = "bans"`, which must exist.
@@ -96,7 +105,7 @@ impl Cluster {
         let (port, metrics) = (crate::common::free_port(), crate::common::free_port());
         let replicas = (0..REPLICAS.len())
             .map(|n| {
-                let config = replica_config(shared.path(), n, (port, metrics), tables);
+                let config = replica_config(shared.path(), n, (port, metrics), (tables, backend));
                 Some(spawn_replica(shared.path(), &config, n))
             })
             .collect();

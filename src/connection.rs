@@ -181,12 +181,13 @@ pub(crate) async fn serve_connection(
             );
         }
     };
+    // Borrowed, not copied: a copy of the certificate kept in this task would
+    // stay for the connection's whole life (rustls keeps its own).
     let Some(cert) = tls_stream
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
-        .cloned()
     else {
         return shared.seclog.deny(
             &Denial::new(Reason::NoCertificate).by_balancer(by_balancer),
@@ -194,7 +195,7 @@ pub(crate) async fn serve_connection(
             None,
         );
     };
-    let identity = match identify(&cert, shared.config.tls.identity) {
+    let identity = match identify(cert, shared.config.tls.identity) {
         Ok(identity) => identity,
         Err(e) => {
             return shared.seclog.deny(

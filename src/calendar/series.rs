@@ -126,6 +126,12 @@ impl Series {
                 out.push(Occurrence { start, end });
             }
         }
+        // A local time in a spring-forward gap is read with the offset before
+        // the gap (RFC 5545, 3.3.5): an hourly or finer rule can then place
+        // it after the instances that follow, or on the same instant as one.
+        // Listed in start order and once each: an instance's id is its start.
+        out.sort_by_key(|o| o.start.instant(self.zone));
+        out.dedup_by_key(|o| o.start.instant(self.zone));
         Ok(out)
     }
 
@@ -317,6 +323,31 @@ mod tests {
             at: parse_instant("t", text).unwrap(),
             zone: Some(zone),
         }
+    }
+
+    /// The night clocks spring forward in Berlin (2030-03-31, 02:00 -> 03:00):
+    /// the rule's 02:00 and 02:30 are read as 03:00 and 03:30 (RFC 5545), the
+    /// instants of two later instances. Each instant is listed once, in order:
+    /// a 23-hour day holds 46 half-hours.
+    #[test]
+    fn a_rule_through_a_spring_forward_gap_lists_each_instant_once_in_order() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let series = Series::new(
+            timed("2030-03-31T00:00:00+01:00", berlin),
+            timed("2030-03-31T00:10:00+01:00", berlin),
+            berlin,
+            &["RRULE:FREQ=MINUTELY;INTERVAL=30;COUNT=48".to_owned()],
+        )
+        .unwrap();
+        let all = series
+            .occurrences(
+                parse_instant("a", "2030-03-30T00:00:00Z").unwrap(),
+                parse_instant("b", "2030-04-02T00:00:00Z").unwrap(),
+            )
+            .unwrap();
+        let starts: Vec<_> = all.iter().map(|o| o.start.instant(berlin)).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+        assert_eq!(starts.len(), 46);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The token matrix: every way a bearer token can be wrong gets 401 with the
 //! MCP authorization challenge, one exact security line, and never reaches the
-//! backend; a valid token passes. Plus the Origin check, the protocol-version
-//! check and the protected-resource metadata.
+//! backend; a valid token passes. Plus bound tokens and required claims.
+//! (Keys and algorithms: `token_keys`; revocation and remembered tokens:
+//! `token_revocation`; Origin, protocol version and the protected-resource
+//! metadata: `origin_metadata`.)
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,12 +14,13 @@ use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use serde_json::{Value, json};
 
 use crate::common::{
-    AUDIENCE, ISSUER, TestGateway, assert_succeeded, call_ok, http_client, http_client_with_token,
-    initialize_body, open_session, post,
+    AUDIENCE, ISSUER, TestGateway, call_ok, http_client, http_client_with_token, initialize_body,
+    open_session, post,
 };
 use crate::matrix::bent_claims::{good_claims, with};
 use crate::matrix::tokens::raw_signed;
 
+/// A full-access token request for `identity`, usable from 127.0.0.0/8.
 fn request(identity: &str) -> TokenRequest {
     TokenRequest::full_access(
         identity,
@@ -26,7 +29,8 @@ fn request(identity: &str) -> TokenRequest {
     )
 }
 
-fn signed(gw: &TestGateway, claims: &Value) -> String {
+/// `claims` signed with the gateway's key.
+pub fn signed(gw: &TestGateway, claims: &Value) -> String {
     sign(claims, &gw.pki.signer).unwrap()
 }
 
@@ -378,171 +382,6 @@ async fn bound_tokens_and_required_binding() {
 }
 
 #[tokio::test]
-async fn hs256_works_only_when_enabled_with_a_secret() {
-    let secret = b"a-shared-secret-of-at-least-32-bytes!";
-    let gw = TestGateway::start_custom(|dir, _, s| {
-        std::fs::write(dir.join("hs.secret"), secret).unwrap();
-        s.jwt = "algorithms = [\"EdDSA\", \"HS256\"]\nhs256_secret_file = \"hs.secret\"".into();
-    })
-    .await;
-    let token = jsonwebtoken::encode(
-        &Header::new(jsonwebtoken::Algorithm::HS256),
-        &good_claims(),
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap();
-    let client = http_client_with_token(
-        &gw.pki.ca.issued.cert_pem,
-        Some(&gw.client_cert("agent-a")),
-        Some(&token),
-    );
-    assert_eq!(
-        post(&client, &gw.url(), initialize_body("2025-11-25"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-}
-
-#[tokio::test]
-async fn origin_protocol_version_and_metadata() {
-    let gw = TestGateway::start_custom(|_, _, s| {
-        s.mcp = "allowed_origins = [\"https://app.example\"]\nauthorization_servers = [\"https://auth.example\"]".into()
-    })
-    .await;
-    let client = gw.http(Some(&gw.client_cert("agent-a")));
-    let listed = post(&client, &gw.url(), initialize_body("2025-11-25"))
-        .header("origin", "https://app.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), 200, "an allowed origin passes");
-    let foreign = post(&client, &gw.url(), initialize_body("2025-11-25"))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(foreign.status(), 403);
-    gw.expect_security_line("REFUSE stage=origin reason=origin_not_allowed ip=127.0.0.1 client=agent-a detail=https://evil.example").await;
-
-    let session = open_session(&client, &gw.url()).await;
-    let unsupported = post(
-        &client,
-        &gw.url(),
-        r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
-    )
-    .header("mcp-session-id", &session)
-    .header("mcp-protocol-version", "1999-01-01")
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(unsupported.status(), 400);
-
-    let bare = http_client(&gw.pki.ca.issued.cert_pem, Some(&gw.client_cert("agent-a")));
-    let metadata = bare
-        .get(format!(
-            "https://127.0.0.1:{}/.well-known/oauth-protected-resource",
-            gw.gateway.local_addr.port()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metadata.status(), 200);
-    let document: Value = metadata.json().await.unwrap();
-    assert_eq!(document["resource"], AUDIENCE);
-    assert_eq!(
-        document["authorization_servers"],
-        json!(["https://auth.example"])
-    );
-    assert_eq!(document["tls_client_certificate_bound_access_tokens"], true);
-}
-
-/// An RSA key as a JWK, and the token key to sign with it (RS256).
-fn rsa_key(kid: &str) -> (Value, EncodingKey) {
-    use x509_parser::prelude::FromDer;
-    let pair = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
-        .unwrap();
-    let spki_der = rcgen::PublicKeyData::subject_public_key_info(&pair);
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki_der).unwrap();
-    let x509_parser::public_key::PublicKey::RSA(rsa) = spki.parsed().unwrap() else {
-        panic!("not RSA")
-    };
-    let trim = |b: &[u8]| {
-        b.iter()
-            .skip_while(|x| **x == 0)
-            .copied()
-            .collect::<Vec<u8>>()
-    };
-    let jwk = json!({ "kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
-        "n": URL_SAFE_NO_PAD.encode(trim(rsa.modulus)), "e": URL_SAFE_NO_PAD.encode(trim(rsa.exponent)) });
-    (
-        jwk,
-        EncodingKey::from_rsa_pem(pair.serialize_pem().as_bytes()).unwrap(),
-    )
-}
-
-#[tokio::test]
-async fn es256_and_rs256_keys_from_the_jwks_are_accepted_and_mismatches_refused() {
-    let es_pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-        .unwrap()
-        .serialize_pem();
-    let es = load_signing_key(&es_pem).unwrap();
-    let (rsa_jwk, rsa_key) = rsa_key("rsa-1");
-    let es_jwk = es.jwk.clone();
-    let gw = TestGateway::start_custom(move |dir, _, _| {
-        // Keep the gateway's own Ed25519 key and add the two others.
-        let path = dir.join("jwks.json");
-        let mut set: Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        set["keys"]
-            .as_array_mut()
-            .unwrap()
-            .extend([es_jwk, rsa_jwk]);
-        std::fs::write(&path, set.to_string()).unwrap();
-    })
-    .await;
-    let cert = gw.client_cert("agent-a");
-    let status = |token: String| {
-        let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(&token));
-        let url = gw.url();
-        async move {
-            post(&client, &url, initialize_body("2025-11-25"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
-    assert_eq!(
-        status(sign(&good_claims(), &es).unwrap()).await,
-        200,
-        "ES256"
-    );
-    let mut rs_header = Header::new(jsonwebtoken::Algorithm::RS256);
-    rs_header.kid = Some("rsa-1".into());
-    assert_eq!(
-        status(jsonwebtoken::encode(&rs_header, &good_claims(), &rsa_key).unwrap()).await,
-        200,
-        "RS256"
-    );
-
-    // An ES256 token naming the EdDSA key: refused before any signature check.
-    let mut mismatched = Header::new(jsonwebtoken::Algorithm::ES256);
-    mismatched.kid = Some(gw.pki.signer.kid.clone());
-    assert_eq!(
-        status(jsonwebtoken::encode(&mismatched, &good_claims(), &es.encoding).unwrap()).await,
-        401
-    );
-    gw.expect_security_line_starting(
-        "DENY stage=jwt reason=alg_key_mismatch ip=127.0.0.1 client=agent-a",
-    )
-    .await;
-}
-
-#[tokio::test]
 async fn required_claims_and_iat_in_the_future() {
     let gw = TestGateway::start().await;
     let session_client = gw.http(Some(&gw.client_cert("agent-a")));
@@ -591,99 +430,4 @@ async fn required_claims_and_iat_in_the_future() {
     ] {
         expect_refused(&gw, &session, Some(&token), reason).await;
     }
-}
-
-#[tokio::test]
-async fn token_revoke_takes_effect_on_a_running_gateway() {
-    let gw = TestGateway::start_custom(|dir, _, s| {
-        std::fs::write(dir.join("revoked.txt"), "").unwrap();
-        s.jwt = "revocations = \"revoked.txt\"".into();
-    })
-    .await;
-    let token = signed(&gw, &with(good_claims(), "jti", json!("to-revoke-1")));
-    let client = http_client_with_token(
-        &gw.pki.ca.issued.cert_pem,
-        Some(&gw.client_cert("agent-a")),
-        Some(&token),
-    );
-    let initialize = || post(&client, &gw.url(), initialize_body("2025-11-25")).send();
-    assert_eq!(initialize().await.unwrap().status(), 200);
-    // The same config on disk, as an operator's would be.
-    let config = gw.dir_path().join("gateway.toml");
-    std::fs::write(
-        &config,
-        crate::common::render(&crate::common::Setup {
-            jwt: "revocations = \"revoked.txt\"".into(),
-            ..crate::common::Setup::default()
-        }),
-    )
-    .unwrap();
-    let revoke = |jti: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
-            .args(["token", "revoke", "--config"])
-            .arg(&config)
-            .args(["--jti", jti])
-            .output()
-            .unwrap()
-    };
-    let out = revoke("to-revoke-1");
-    assert_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("to-revoke-1: revoked"));
-    assert!(String::from_utf8_lossy(&revoke("to-revoke-1").stdout).contains("already revoked"));
-    assert_eq!(revoke("bad\nid").status.code(), Some(2));
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    assert_eq!(initialize().await.unwrap().status(), 401);
-    gw.expect_security_line(
-        "DENY stage=jwt reason=token_revoked ip=127.0.0.1 client=agent-a detail=to-revoke-1",
-    )
-    .await;
-}
-
-/// A token whose signature was verified once is remembered (admission::
-/// token_cache), yet every later request is still checked against its own
-/// connection and clock: another address, another certificate, expiry.
-/// (Revocation and key removal after a token was remembered are covered by
-/// `token_revoke_takes_effect_on_a_running_gateway` and the key rotation test.)
-#[tokio::test]
-async fn a_remembered_token_is_still_checked_on_every_request() {
-    let gw = TestGateway::start_custom(|_, _, s| {
-        s.jwt = "leeway = \"1s\"".into();
-    })
-    .await;
-    let now = Utc::now().timestamp();
-    let claims = with(
-        with(good_claims(), "allowedIPs", json!(["127.0.0.1/32"])),
-        "exp",
-        json!(now + 3),
-    );
-    let token = signed(&gw, &with(claims, "iat", json!(now)));
-    let from = |source: &str, identity: &str| {
-        let cert = gw.client_cert(identity);
-        let token = token.clone();
-        let source = source.parse().unwrap();
-        let gw = &gw;
-        async move {
-            let mut tls = gw
-                .tls_connect_from(Some(source), b"", &cert, b"http/1.1")
-                .await
-                .unwrap();
-            TestGateway::raw_initialize(&mut tls, &token).await.unwrap()
-        }
-    };
-    assert_eq!(from("127.0.0.1", "agent-a").await, 200);
-    assert_eq!(from("127.0.0.1", "agent-a").await, 200, "served again");
-    assert_eq!(from("127.0.0.5", "agent-a").await, 401);
-    gw.expect_security_line("DENY stage=jwt reason=ip_not_in_token ip=127.0.0.5 client=agent-a")
-        .await;
-    assert_eq!(from("127.0.0.1", "agent-b").await, 401);
-    gw.expect_security_line(
-        "DENY stage=jwt reason=client_mismatch ip=127.0.0.1 client=agent-b detail=agent-a",
-    )
-    .await;
-    // exp + leeway (1 s) passes at now + 4.
-    let past_expiry = (now + 5 - Utc::now().timestamp()).max(0) as u64;
-    tokio::time::sleep(std::time::Duration::from_secs(past_expiry + 1)).await;
-    assert_eq!(from("127.0.0.1", "agent-a").await, 401);
-    gw.expect_security_line("DENY stage=jwt reason=token_expired ip=127.0.0.1 client=agent-a")
-        .await;
 }

@@ -5,13 +5,11 @@
 //! costs no call, and every acknowledged write is in the calendar, read back
 //! through the balancer.
 
-use std::net::IpAddr;
-
 use serde_json::json;
 
-use crate::common::{call_stateless, free_port, http_client_builder};
+use crate::common::{call_stateless, free_port};
 use crate::google_setup::{google_tables, start_google_api, write_key};
-use crate::replica_harness::{CLIENT, Cluster};
+use crate::replica_harness::{CLIENT, Cluster, Connections, client_from, create_through};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_on_google_survive_a_kill() {
@@ -23,16 +21,8 @@ async fn replicas_on_google_survive_a_kill() {
     let listen = free_port();
     let _haproxy = cluster.balance(listen, |config| config).await;
     let pki = &cluster.pki;
-    // A new connection per call, so that HAProxy spreads them.
-    let client = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-g").unwrap()),
-        Some(&pki.token("agent-g")),
-    )
-    .local_address(CLIENT.parse::<IpAddr>().unwrap())
-    .pool_max_idle_per_host(0)
-    .build()
-    .unwrap();
+    let token = pki.token("agent-g");
+    let client = client_from(pki, CLIENT, ("agent-g", Some(&token)), Connections::PerCall);
     let url = format!("https://127.0.0.1:{listen}/mcp");
 
     let mut created = Vec::new();
@@ -46,15 +36,7 @@ async fn replicas_on_google_survive_a_kill() {
             "start": { "dateTime": format!("2036-02-02T{:02}:00:00Z", n % 24) },
             "end": { "dateTime": format!("2036-02-02T{:02}:30:00Z", n % 24) },
         });
-        let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
-        assert_eq!(status, 200, "call {n}: {answer}");
-        assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
-        created.push(
-            answer["result"]["structuredContent"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        created.push(create_through(&client, &url, &format!("call {n}"), event).await);
     }
     for id in &created {
         let (_, got) = call_stateless(

@@ -235,6 +235,52 @@ fn start_haproxy(shared: &Path, config: &str) -> Running {
     )
 }
 
+/// Whether a test client opens a new connection for every call (so that
+/// HAProxy spreads the calls over the replicas) or keeps one.
+pub enum Connections {
+    PerCall,
+    Reused,
+}
+
+/// A client from `source` with `identity`'s certificate and `token`, for the
+/// balancer.
+pub fn client_from(
+    pki: &crate::common::Pki,
+    source: &str,
+    (identity, token): (&str, Option<&str>),
+    connections: Connections,
+) -> reqwest::Client {
+    let builder = http_client_builder(
+        &pki.ca.issued.cert_pem,
+        Some(&pki.ca.issue_client(identity).unwrap()),
+        token,
+    )
+    .local_address(source.parse::<IpAddr>().unwrap());
+    match connections {
+        Connections::PerCall => builder.pool_max_idle_per_host(0),
+        Connections::Reused => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+/// Creates `event` through `url` (the balancer), asserting that it was
+/// acknowledged; the new event's id. `label` names the call in a failure.
+pub async fn create_through(
+    client: &reqwest::Client,
+    url: &str,
+    label: &str,
+    event: serde_json::Value,
+) -> String {
+    let (status, answer) = crate::common::call_stateless(client, url, "create_event", event).await;
+    assert_eq!(status, 200, "{label}: {answer}");
+    assert!(answer["result"]["isError"] != true, "{label}: {answer}");
+    answer["result"]["structuredContent"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{label}: {answer}"))
+        .to_owned()
+}
+
 /// A client of replica `n` alone from `source` (the replicas' certificate
 /// names localhost: it is resolved to the replica), presenting `token`.
 pub fn direct_client(

@@ -7,13 +7,12 @@
 //! Rust MCP SDK (rmcp) as the client: its call in the lost session fails, a
 //! new session through the balancer works, and every write it made is there.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{free_port, http_client_builder, initialize_body, open_session, post};
-use crate::replica_harness::{CLIENT, Cluster, REPLICAS, within};
+use crate::common::{free_port, initialize_body, open_session, post};
+use crate::replica_harness::{CLIENT, Cluster, Connections, REPLICAS, client_from, within};
 
 /// A `tools/call` in `session`, its answer read to the end: the HTTP
 /// status, or 0 when the connection failed.
@@ -52,14 +51,8 @@ async fn a_session_client_initializes_again_when_its_replica_dies() {
     let listen = free_port();
     let _haproxy = balanced_by_source(&cluster, listen).await;
     let pki = &cluster.pki;
-    let client = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-s").unwrap()),
-        Some(&pki.token("agent-s")),
-    )
-    .local_address(CLIENT.parse::<IpAddr>().unwrap())
-    .build()
-    .unwrap();
+    let token = pki.token("agent-s");
+    let client = client_from(pki, CLIENT, ("agent-s", Some(&token)), Connections::Reused);
     let url = format!("https://127.0.0.1:{listen}/mcp");
     within(Duration::from_secs(20), async || {
         post(&client, &url, initialize_body("2025-11-25"))
@@ -117,14 +110,7 @@ async fn sdk_session(cluster: &Cluster, url: &str) -> Result<crate::common::McpC
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let pki = &cluster.pki;
-    let http = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-k").unwrap()),
-        None,
-    )
-    .local_address(CLIENT.parse::<IpAddr>().unwrap())
-    .build()
-    .unwrap();
+    let http = client_from(pki, CLIENT, ("agent-k", None), Connections::Reused);
     let config = StreamableHttpClientTransportConfig::with_uri(url.to_owned())
         .auth_header(pki.token("agent-k"));
     ().serve(StreamableHttpClientTransport::with_client(http, config))

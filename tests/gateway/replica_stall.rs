@@ -5,14 +5,13 @@
 //! `on-marked-down shutdown-sessions`, which the shipped config once had, that
 //! call was lost.)
 
-use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{call_stateless, free_port, http_client_builder};
-use crate::replica_harness::{CLIENT, Cluster, within};
+use crate::common::free_port;
+use crate::replica_harness::{CLIENT, Cluster, Connections, client_from, create_through, within};
 
 /// Sends SIGSTOP or SIGCONT to `pid`.
 fn signal(pid: u32, which: &str) {
@@ -29,16 +28,8 @@ async fn a_stalled_replica_marked_down_loses_no_call() {
     let listen = free_port();
     let _haproxy = cluster.balance(listen, |config| config).await;
     let pki = &cluster.pki;
-    // A new connection per call, so that HAProxy spreads them.
-    let client = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-s").unwrap()),
-        Some(&pki.token("agent-s")),
-    )
-    .local_address(CLIENT.parse::<IpAddr>().unwrap())
-    .pool_max_idle_per_host(0)
-    .build()
-    .unwrap();
+    let token = pki.token("agent-s");
+    let client = client_from(pki, CLIENT, ("agent-s", Some(&token)), Connections::PerCall);
     let url = format!("https://127.0.0.1:{listen}/mcp");
     let call = |n: u32| {
         let (client, url) = (client.clone(), url.clone());
@@ -49,9 +40,7 @@ async fn a_stalled_replica_marked_down_loses_no_call() {
                 "end": { "dateTime": "2034-01-01T09:30:00Z" },
             });
             let started = Instant::now();
-            let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
-            assert_eq!(status, 200, "call {n}: {answer}");
-            assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
+            create_through(&client, &url, &format!("call {n}"), event).await;
             started.elapsed()
         }
     };

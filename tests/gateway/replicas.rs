@@ -10,14 +10,16 @@
 //! shipped fail2ban jail on the balancer host, reading every replica's log,
 //! bans an attacker whose denials HAProxy spread over the replicas.
 
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::common::{call_stateless, free_port, http_client_builder};
+use crate::common::{call_stateless, free_port};
 use crate::fail2ban_server::Fail2banServer;
-use crate::replica_harness::{BALANCER, CLIENT, Cluster, REPLICAS, STUFFER, direct_client, within};
+use crate::replica_harness::{
+    BALANCER, CLIENT, Cluster, Connections, REPLICAS, STUFFER, client_from, create_through,
+    direct_client, within,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
@@ -27,16 +29,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
     let (pki, port) = (&cluster.pki, cluster.port);
 
     let token = pki.token("agent-h");
-    // A new connection per call, so that HAProxy spreads them over the replicas.
-    let client = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-h").unwrap()),
-        Some(&token),
-    )
-    .local_address(CLIENT.parse::<IpAddr>().unwrap())
-    .pool_max_idle_per_host(0)
-    .build()
-    .unwrap();
+    let client = client_from(pki, CLIENT, ("agent-h", Some(&token)), Connections::PerCall);
     let url = format!("https://127.0.0.1:{listen}/mcp");
     let all_up = within(Duration::from_secs(20), async || {
         call_stateless(&client, &url, "get_current_time", json!({}))
@@ -64,15 +57,7 @@ async fn replicas_behind_haproxy_survive_a_kill_and_share_revocations() {
                     "start": { "dateTime": format!("2033-01-01T{:02}:00:00Z", n % 24) },
                     "end": { "dateTime": format!("2033-01-01T{:02}:30:00Z", n % 24) },
                 });
-                let (status, answer) = call_stateless(&client, &url, "create_event", event).await;
-                assert_eq!(status, 200, "call {n}: {answer}");
-                assert!(answer["result"]["isError"] != true, "call {n}: {answer}");
-                created.push(
-                    answer["result"]["structuredContent"]["id"]
-                        .as_str()
-                        .unwrap()
-                        .to_owned(),
-                );
+                created.push(create_through(&client, &url, &format!("call {n}"), event).await);
             }
             created
         }
@@ -197,15 +182,12 @@ async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
 
     // Six forged tokens, each on a new connection: HAProxy spreads them, so
     // no replica alone sees the five the jail bans for.
-    let stuffer = http_client_builder(
-        &pki.ca.issued.cert_pem,
-        Some(&pki.ca.issue_client("agent-h").unwrap()),
-        Some("forged"),
-    )
-    .local_address(STUFFER.parse::<IpAddr>().unwrap())
-    .pool_max_idle_per_host(0)
-    .build()
-    .unwrap();
+    let stuffer = client_from(
+        pki,
+        STUFFER,
+        ("agent-h", Some("forged")),
+        Connections::PerCall,
+    );
     let url = format!("https://127.0.0.1:{listen}/mcp");
     for _ in 0..6 {
         let (status, _) = call_stateless(&stuffer, &url, "get_current_time", json!({})).await;

@@ -82,13 +82,18 @@ impl SecurityLog {
     /// Records that `ip` is banned here for `left` because the replica whose
     /// shared ban file is `from` banned it.
     pub fn banned_elsewhere(&self, ip: IpAddr, left: std::time::Duration, from: &str) {
+        self.banned(ip, left, Some(from));
+    }
+
+    /// The BAN line (its own event word: fail2ban's filter matches DENY lines
+    /// only), naming the replica's ban file when the ban came from another.
+    fn banned(&self, ip: IpAddr, period: std::time::Duration, from: Option<&str>) {
         crate::telemetry::banned();
         let mut line = self.sink.prefix("BAN");
-        line.push_str(&format!(
-            " ip={ip} for={}s from={}",
-            left.as_secs(),
-            escape(from)
-        ));
+        line.push_str(&format!(" ip={ip} for={}s", period.as_secs()));
+        if let Some(from) = from {
+            line.push_str(&format!(" from={}", escape(from)));
+        }
         self.sink.write(line);
     }
 
@@ -130,11 +135,7 @@ impl SecurityLog {
             && denial.ban_worthy()
             && let crate::bans::Strike::Banned(period) = bans.strike(ip, std::time::Instant::now())
         {
-            crate::telemetry::banned();
-            // Its own event word: fail2ban's filter matches DENY lines only.
-            let mut ban = self.sink.prefix("BAN");
-            ban.push_str(&format!(" ip={ip} for={}s", period.as_secs()));
-            self.sink.write(ban);
+            self.banned(ip, period, None);
         }
     }
 

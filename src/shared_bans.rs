@@ -105,6 +105,7 @@ pub async fn share(
     seclog: Arc<SecurityLog>,
     shutdown: CancellationToken,
 ) {
+    let shared = Arc::new(shared);
     let mut published: Option<Vec<IpAddr>> = None;
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
@@ -115,14 +116,24 @@ pub async fn share(
         let now = Instant::now();
         let own = bans.own(now);
         let addresses: Vec<IpAddr> = own.iter().map(|(ip, _)| *ip).collect();
-        if published.as_ref() != Some(&addresses) {
-            match shared.publish(&own) {
-                Ok(()) => published = Some(addresses),
-                Err(e) => tracing::error!(error = %e, "cannot publish bans to bans.shared_dir"),
-            }
+        let changed = published.as_ref() != Some(&addresses);
+        // File I/O off the runtime's threads: the folder may be a slow
+        // network volume.
+        let folder = Arc::clone(&shared);
+        let Ok((publishing, others)) = tokio::task::spawn_blocking(move || {
+            (changed.then(|| folder.publish(&own)), folder.read_others())
+        })
+        .await
+        else {
+            continue;
+        };
+        match publishing {
+            Some(Ok(())) => published = Some(addresses),
+            Some(Err(e)) => tracing::error!(error = %e, "cannot publish bans to bans.shared_dir"),
+            None => {}
         }
         let wall = SystemTime::now();
-        for (ip, until, from) in shared.read_others() {
+        for (ip, until, from) in others {
             let left = until.duration_since(wall).unwrap_or_default();
             if bans.import(ip, now + left, now) {
                 seclog.banned_elsewhere(ip, left, &from);

@@ -336,11 +336,16 @@ fn place(path: &Path, text: &str, problems: &mut [Problem]) {
 /// The one duration rule, for every duration in the config and on the command
 /// line: humantime syntax (`"5s"`, `"10m"`, `"24h"`), longer than zero.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(format!("`{text}` must be longer than zero")),
-        Err(e) => Err(format!("`{text}` is not a duration such as \"5s\" ({e})")),
+    match parse_delay(text)? {
+        d if d.is_zero() => Err(format!("`{text}` must be longer than zero")),
+        d => Ok(d),
     }
+}
+
+/// The same syntax for a delay that may be off (`"0s"`).
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as \"5s\" ({e})"))
 }
 
 /// The duration at `key`, or a problem (and a placeholder, so validation goes on).
@@ -348,6 +353,14 @@ pub(crate) fn duration(key: &str, text: &str, problems: &mut Vec<Problem>) -> Du
     parse_duration(text).unwrap_or_else(|why| {
         problems.push(Problem::new(key, why));
         Duration::from_secs(1)
+    })
+}
+
+/// The delay at `key` (zero allowed), or a problem (and no delay).
+pub(crate) fn delay(key: &str, text: &str, problems: &mut Vec<Problem>) -> Duration {
+    parse_delay(text).unwrap_or_else(|why| {
+        problems.push(Problem::new(key, why));
+        Duration::ZERO
     })
 }
 

@@ -4,10 +4,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use crate::config::raw::{RawEmbedded, RawListen, RawMcp, RawTls};
-use crate::config::{Embedded, IdentitySource, Listen, Mcp, Problem, Tls, duration};
+use crate::config::{Embedded, IdentitySource, Listen, Mcp, Problem, Tls, delay, duration};
 
 pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> Listen {
     let address = raw.address.parse().unwrap_or_else(|_| {
@@ -81,16 +80,7 @@ pub(super) fn validate_listen(raw: &RawListen, problems: &mut Vec<Problem>) -> L
         max_concurrent_streams: raw.max_concurrent_streams.max(1),
         max_header_list_bytes: raw.max_header_list_bytes.max(8192),
         drain_timeout: duration("listen.drain_timeout", &raw.drain_timeout, problems),
-        drain_delay: humantime::parse_duration(&raw.drain_delay).unwrap_or_else(|e| {
-            problems.push(Problem::new(
-                "listen.drain_delay",
-                format!(
-                    "`{}` is not a duration such as \"5s\" ({e})",
-                    raw.drain_delay
-                ),
-            ));
-            Duration::ZERO
-        }),
+        drain_delay: delay("listen.drain_delay", &raw.drain_delay, problems),
     }
 }
 

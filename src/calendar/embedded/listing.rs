@@ -20,15 +20,21 @@ use crate::calendar::model::Event;
 use crate::calendar::slots::{Interval, merge};
 use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};
 
-/// Where an event sorts in a listing, and what a page cursor holds: its
+/// What a page cursor holds: where the last event of the page sorts, its
 /// start (Unix seconds) and its id.
 type Position = (i64, String);
 
-fn position(stored: &Stored) -> Position {
+/// Where `stored` sorts, borrowed: comparisons allocate nothing.
+fn position(stored: &Stored) -> (i64, &str) {
     (
         stored.start.instant(stored.zone).timestamp(),
-        stored.event.id.clone(),
+        &stored.event.id,
     )
+}
+
+/// Whether `stored` comes after the page cursor.
+fn is_after(stored: &Stored, (at, id): &Position) -> bool {
+    position(stored) > (*at, id.as_str())
 }
 
 /// The ids and original starts of the series instances edited into rows of
@@ -97,11 +103,11 @@ fn first_occurrences(
                 continue;
             }
             let instance = materialise(&master, occurrence.start);
-            if after.is_none_or(|cursor| position(&instance) > *cursor) {
+            if after.is_none_or(|cursor| is_after(&instance, cursor)) {
                 kept.push(instance);
             }
         }
-        kept.sort_by_key(position);
+        kept.sort_by(|a, b| position(a).cmp(&position(b)));
         kept.truncate(limit);
         Ok(())
     })?;

@@ -141,3 +141,22 @@ fn every_duration_follows_one_rule() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn drain_delay_may_be_zero_and_a_shared_ban_folder_must_exist() {
+    let text = "[listen]\ndrain_delay='soon'\n[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[bans]\nenabled=true\nshared_dir='no-such-folder'\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let err = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "listen.drain_delay: `soon` is not a duration",
+        "bans.shared_dir: /nonexistent/no-such-folder is not a folder",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let zero = text.replace("drain_delay='soon'", "drain_delay='0s'");
+    let err = Config::parse(&zero, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("listen.drain_delay"), "{err}");
+}

@@ -123,6 +123,9 @@ pub enum Reason {
     BodyTooLarge,
     /// The request body is not JSON.
     BodyNotJson,
+    /// The request body names one key twice in an object: the gateway and
+    /// rmcp could read it differently ([`crate::strict_json`]).
+    DuplicateJsonKey,
     /// The authority the request names (`Host`, `:authority`, absolute target) is
     /// not in `mcp.allowed_hosts`.
     HostNotAllowed,
@@ -193,7 +196,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 59] = [
+    pub const ALL: [Reason; 60] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -222,6 +225,7 @@ impl Reason {
         Reason::BodyTimeout,
         Reason::BodyTooLarge,
         Reason::BodyNotJson,
+        Reason::DuplicateJsonKey,
         Reason::HostNotAllowed,
         Reason::ProtocolVersionUnsupported,
         Reason::McpHeaderMismatch,
@@ -285,6 +289,7 @@ impl Reason {
             | Reason::BodyTimeout
             | Reason::BodyTooLarge
             | Reason::BodyNotJson
+            | Reason::DuplicateJsonKey
             | Reason::HostNotAllowed
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch
@@ -349,6 +354,7 @@ impl Reason {
             Reason::BodyTimeout => "body_timeout",
             Reason::BodyTooLarge => "body_too_large",
             Reason::BodyNotJson => "body_not_json",
+            Reason::DuplicateJsonKey => "duplicate_json_key",
             Reason::HostNotAllowed => "host_not_allowed",
             Reason::ProtocolVersionUnsupported => "protocol_version_unsupported",
             Reason::McpHeaderMismatch => "mcp_header_mismatch",
@@ -436,6 +442,7 @@ impl Reason {
             | Reason::BodyTimeout
             | Reason::BodyTooLarge
             | Reason::BodyNotJson
+            | Reason::DuplicateJsonKey
             | Reason::HostNotAllowed
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch
@@ -472,6 +479,7 @@ impl Reason {
             Reason::BodyTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
             Reason::HeadersTooLarge => Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
             Reason::BodyNotJson
+            | Reason::DuplicateJsonKey
             | Reason::ProtocolVersionUnsupported
             | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),
             Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),

@@ -21,6 +21,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 
 use crate::activity::Tracked;
@@ -80,6 +81,8 @@ pub struct App {
     limits: RequestLimits,
     /// The rmcp streamable HTTP service.
     mcp: StreamableHttpService<CalendarServer, LocalSessionManager>,
+    /// rmcp's session table, to close a session made past the gateway's caps.
+    rmcp_sessions: Arc<LocalSessionManager>,
     /// Plain stateless calls, answered without rmcp's per-request tasks.
     direct: DirectCalls,
     /// Which identity owns which MCP session, and the caps.
@@ -148,6 +151,7 @@ impl App {
         App {
             limits,
             mcp: mcp.rmcp,
+            rmcp_sessions: mcp.sessions,
             direct: mcp.direct,
             sessions,
             resource: ArcSwap::from_pointee(resource),
@@ -209,7 +213,20 @@ impl App {
         if let Some(body) = unread {
             let _ = read_body(body, self.limits.max_body, self.limits.body_timeout).await;
         }
-        refusal::response(&denial, self.resource.load().metadata_url())
+        refusal::response(&denial, None, self.resource.load().metadata_url())
+    }
+
+    /// Like [`App::refuse`] for a request whose body has been read: the answer
+    /// carries the request's JSON-RPC id, as clients match errors to requests by it.
+    fn refuse_read(
+        &self,
+        denial: Denial,
+        connection: &ConnectionInfo,
+        message: &MessageHead,
+    ) -> HttpResponse {
+        self.seclog
+            .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+        refusal::response(&denial, message.id(), self.resource.load().metadata_url())
     }
 
     /// The MCP answer to an admitted request: the direct one for a plain
@@ -311,17 +328,18 @@ impl App {
             Ok(bytes) => bytes,
             Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
         };
-        let message = match read_message(&parts.method, &body)
-            .and_then(|message| check_mcp_headers(&parts.headers, &message).map(|()| message))
-        {
+        let message = match read_message(&parts.method, &body) {
             Ok(message) => message,
             Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
         };
+        if let Err(denial) = check_mcp_headers(&parts.headers, &message) {
+            return Ok(self.refuse_read(denial, &connection, &message));
+        }
         // A new session is only ever made by an initialize without a session id.
         let slot = if requested.is_none() && message.method() == Some("initialize") {
             match self.sessions.reserve(&identity) {
                 Ok(slot) => Some(slot),
-                Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+                Err(denial) => return Ok(self.refuse_read(denial, &connection, &message)),
             }
         } else {
             None
@@ -335,7 +353,7 @@ impl App {
         {
             (Some(session), Some(id)) => match self.sessions.begin_request(session, id) {
                 Ok(guard) => Some(guard),
-                Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+                Err(denial) => return Ok(self.refuse_read(denial, &connection, &message)),
             },
             _ => None,
         };
@@ -355,14 +373,26 @@ impl App {
             // them) expect the usual 200/204 for a DELETE that took effect.
             *response.status_mut() = StatusCode::NO_CONTENT;
         }
-        self.sessions.record(
+        let recorded = self.sessions.record(
             &method,
             requested.as_ref(),
             response.status(),
             response.headers().get(SESSION_HEADER),
             &identity,
+            slot.is_some(),
         );
         drop(slot);
+        if let Err(unreserved) = recorded {
+            // rmcp made a session for a request the gateway did not read as
+            // an initialize: it would escape every cap, so it goes at once.
+            let id: rmcp::transport::common::server_side_http::SessionId = unreserved.into();
+            if let Err(e) = self.rmcp_sessions.close_session(&id).await {
+                tracing::warn!(error = %e, "closing a session made without a reserved place");
+            }
+            let denial = Denial::new(Reason::RequestRejected)
+                .with_detail("a session was made for a request not read as initialize; closed");
+            return Ok(self.refuse_read(denial, &connection, &message));
+        }
         if response.status().is_client_error() {
             // rmcp's own refusals (wrong Accept, content type, a header a protocol
             // version requires) get their one log line too.

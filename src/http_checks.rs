@@ -183,18 +183,25 @@ impl MessageHead {
 }
 
 /// Reads a request body once, for every check that needs it: a POST body must
-/// be JSON (rmcp, and every later check, only ever sees a well-formed message);
-/// other methods carry none. A batch or a non-object has no head.
+/// be one JSON-RPC message object that the gateway reads exactly as rmcp will
+/// (no key written twice anywhere, [`crate::strict_json`]), so that every later
+/// check, the session caps above all, decides on what rmcp acts on. Other
+/// methods carry none.
 pub fn read_message(method: &http::Method, body: &[u8]) -> Result<MessageHead, Denial> {
     if method != http::Method::POST {
         return Ok(MessageHead::default());
     }
-    if let Ok(head) = serde_json::from_slice::<MessageHead>(body) {
-        return Ok(head);
-    }
-    serde_json::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| MessageHead::default())
-        .map_err(|e| Denial::new(Reason::BodyNotJson).with_detail(e.to_string()))
+    crate::strict_json::check_no_duplicate_keys(body).map_err(|e| {
+        let reason = match e.classify() {
+            serde_json::error::Category::Data => Reason::DuplicateJsonKey,
+            _ => Reason::BodyNotJson,
+        };
+        Denial::new(reason).with_detail(e.to_string())
+    })?;
+    serde_json::from_slice::<MessageHead>(body).map_err(|e| {
+        Denial::new(Reason::BodyNotJson)
+            .with_detail(format!("not a single JSON-RPC message object: {e}"))
+    })
 }
 
 /// `Mcp-Method` and `Mcp-Name` headers, when sent, must name what the body

@@ -91,5 +91,6 @@ pub mod seclog;
 pub mod secrets;
 pub mod server;
 pub mod shared_bans;
+pub mod strict_json;
 pub mod telemetry;
 pub mod tls;

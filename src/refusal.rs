@@ -46,12 +46,19 @@ fn code(reason: Reason) -> i64 {
     }
 }
 
-/// The answer to `denial`; `metadata_url` goes into the 401 challenge.
-pub fn response(denial: &Denial, metadata_url: &str) -> HttpResponse {
+/// The answer to `denial`; `id` is the request's JSON-RPC id when its body
+/// was read (`null` otherwise, as JSON-RPC asks); `metadata_url` goes into
+/// the 401 challenge.
+pub fn response(
+    denial: &Denial,
+    id: Option<&serde_json::Value>,
+    metadata_url: &str,
+) -> HttpResponse {
     let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
     let body = json!({
         "jsonrpc": "2.0",
-        "id": null,
+        // Only an id JSON-RPC allows (a string or a number) is echoed.
+        "id": id.filter(|id| id.is_string() || id.is_number()).unwrap_or(&serde_json::Value::Null),
         "error": { "code": code(denial.reason), "message": message(denial) }
     });
     let mut builder = Response::builder()

@@ -188,7 +188,11 @@ impl SessionOwners {
     }
 
     /// Records the outcome of a request: a new session is bound to `identity`;
-    /// a successful DELETE ends the binding.
+    /// a successful DELETE ends the binding. A session issued for a request
+    /// that held no [`SessionSlot`] (`reserved` false) is not bound: its id is
+    /// returned for the caller to close in rmcp and refuse. The caps are
+    /// thereby enforced on every session rmcp makes, whatever the gateway's
+    /// own reading of the request concluded.
     pub fn record(
         &self,
         method: &Method,
@@ -196,11 +200,15 @@ impl SessionOwners {
         status: StatusCode,
         issued: Option<&HeaderValue>,
         identity: &str,
-    ) {
+        reserved: bool,
+    ) -> Result<(), String> {
         let mut table = self.lock();
         if requested.is_none()
             && let Some(new) = issued.and_then(|v| v.to_str().ok())
         {
+            if !reserved {
+                return Err(new.to_owned());
+            }
             let owned = Owned {
                 identity: identity.to_owned(),
                 last_used: Instant::now(),
@@ -216,6 +224,7 @@ impl SessionOwners {
             table.sessions.remove(old);
             crate::telemetry::sessions_open(table.sessions.len());
         }
+        Ok(())
     }
 
     /// Removes the sessions idle longer than the limit and returns their ids,
@@ -266,20 +275,32 @@ mod tests {
     fn only_the_creator_may_use_a_session() {
         let owners = owners(10, 5, Duration::from_secs(300));
         let id = HeaderValue::from_static("s-1");
-        owners.record(&Method::POST, None, StatusCode::OK, Some(&id), "alice");
+        owners
+            .record(
+                &Method::POST,
+                None,
+                StatusCode::OK,
+                Some(&id),
+                "alice",
+                true,
+            )
+            .unwrap();
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::Proceed);
         assert_eq!(owners.check(Some(&id), "bob"), SessionCheck::NotFound);
         assert_eq!(
             owners.check(Some(&HeaderValue::from_static("s-2")), "alice"),
             SessionCheck::NotFound
         );
-        owners.record(
-            &Method::DELETE,
-            Some(&id),
-            StatusCode::ACCEPTED,
-            None,
-            "alice",
-        );
+        owners
+            .record(
+                &Method::DELETE,
+                Some(&id),
+                StatusCode::ACCEPTED,
+                None,
+                "alice",
+                true,
+            )
+            .unwrap();
         assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::NotFound);
     }
 
@@ -293,13 +314,16 @@ mod tests {
             owners.reserve("alice").err().map(|d| d.reason),
             Some(Reason::TooManySessionsForClient)
         );
-        owners.record(
-            &Method::POST,
-            None,
-            StatusCode::OK,
-            Some(&HeaderValue::from_static("a1")),
-            "alice",
-        );
+        owners
+            .record(
+                &Method::POST,
+                None,
+                StatusCode::OK,
+                Some(&HeaderValue::from_static("a1")),
+                "alice",
+                true,
+            )
+            .unwrap();
         drop(first);
         drop(second);
         let _bob = owners.reserve("bob").unwrap();
@@ -311,15 +335,35 @@ mod tests {
     }
 
     #[test]
-    fn idle_sessions_expire_and_are_handed_back_for_closing() {
-        let owners = owners(10, 5, Duration::from_millis(1));
-        owners.record(
+    fn a_session_made_without_a_reserved_place_is_handed_back_unbound() {
+        let owners = owners(10, 5, Duration::from_secs(300));
+        let id = HeaderValue::from_static("sneaked");
+        let refused = owners.record(
             &Method::POST,
             None,
             StatusCode::OK,
-            Some(&HeaderValue::from_static("old")),
+            Some(&id),
             "alice",
+            false,
         );
+        assert_eq!(refused, Err("sneaked".to_owned()));
+        assert!(owners.is_empty());
+        assert_eq!(owners.check(Some(&id), "alice"), SessionCheck::NotFound);
+    }
+
+    #[test]
+    fn idle_sessions_expire_and_are_handed_back_for_closing() {
+        let owners = owners(10, 5, Duration::from_millis(1));
+        owners
+            .record(
+                &Method::POST,
+                None,
+                StatusCode::OK,
+                Some(&HeaderValue::from_static("old")),
+                "alice",
+                true,
+            )
+            .unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(owners.take_expired(), vec!["old".to_owned()]);
         assert!(owners.is_empty());

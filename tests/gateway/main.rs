@@ -51,6 +51,7 @@ mod replicas;
 mod resumption;
 mod revocation;
 mod scope;
+mod session_caps;
 mod session_memory;
 mod sessions;
 mod setup;

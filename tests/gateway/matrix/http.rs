@@ -248,20 +248,21 @@ async fn every_bent_request_is_refused_once_and_never_banned() {
             Seen::Status(413),
             "body_too_large",
         ),
-        // Valid JSON, but no message: its headers name a method it lacks.
+        // Deeper than serde_json reads (128 levels): the gateway refuses it
+        // itself rather than hand rmcp a body it could not read either.
         (
             "JSON nested 30,000 deep",
             deep,
             "",
             Seen::Status(400),
-            "mcp_header_mismatch",
+            "body_not_json",
         ),
         (
             "arguments nested 30,000 deep",
             deep_arguments,
             "",
-            Seen::Status(415),
-            "request_rejected",
+            Seen::Status(400),
+            "body_not_json",
         ),
         (
             "not JSON",
@@ -275,7 +276,7 @@ async fn every_bent_request_is_refused_once_and_never_banned() {
             format!("[{}]", tool_call(&json!("get_current_time"), json!({}))),
             "",
             Seen::Status(400),
-            "mcp_header_mismatch",
+            "body_not_json",
         ),
         (
             "Mcp-Method lies",
@@ -285,6 +286,26 @@ async fn every_bent_request_is_refused_once_and_never_banned() {
             "",
             Seen::Status(400),
             "mcp_header_mismatch",
+        ),
+        // Two parsers (the gateway's, rmcp's) could read a key written twice
+        // differently: refused before either acts (issue 21, item 1).
+        (
+            "params.name written twice",
+            tool_call(&json!("get_current_time"), json!({}))
+                .to_string()
+                .replacen("\"name\":", "\"name\":\"delete_event\",\"name\":", 1),
+            "",
+            Seen::Status(400),
+            "duplicate_json_key",
+        ),
+        (
+            "a key written twice deep in the arguments",
+            tool_call(&json!("get_current_time"), json!({"timezone": {"a": 1}}))
+                .to_string()
+                .replacen("{\"a\":1}", "{\"a\":1,\"\\u0061\":2}", 1),
+            "",
+            Seen::Status(400),
+            "duplicate_json_key",
         ),
         (
             "an unknown protocol version",

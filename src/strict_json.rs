@@ -1,0 +1,120 @@
+//! JSON the gateway and rmcp are sure to read alike.
+//!
+//! The gateway reads a request body for its own checks (the method, what it
+//! names, whether it creates a session) and rmcp reads it again to act on it.
+//! Two parsers of one text agree on everything serde_json accepts except a key
+//! written twice in one object: a derived struct refuses it ("duplicate
+//! field"), a map or `Value` keeps the last one, and rmcp's untagged message
+//! types buffer and pick as they go. An `initialize` whose `params` held
+//! `name` twice was read by the gateway as "not a message" (no session slot
+//! reserved) and by rmcp as an `initialize` (a session made past every cap).
+//! So a body with a duplicated key anywhere is refused before either reads it.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+/// Checks that `body` is one JSON value in which no object names a key twice
+/// (keys compared after unescaping: `"na\u006de"` is `"name"`). The error says
+/// which key (a `Data` error) or why the text is not JSON (`Syntax`, `Eof`).
+pub fn check_no_duplicate_keys(body: &[u8]) -> Result<(), serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    deserializer
+        .deserialize_any(UniqueKeys)
+        .and_then(|()| deserializer.end())
+}
+
+/// Walks any JSON value, refusing an object that repeats a key.
+struct UniqueKeys;
+
+impl<'de> DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen: HashSet<String> = HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                // Client text: cut here; the security log escapes it.
+                let key: String = key.chars().take(64).collect();
+                return Err(de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value_seed(UniqueKeys)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_no_duplicate_keys;
+
+    #[test]
+    fn a_key_written_twice_anywhere_is_refused_and_named() {
+        for body in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"params":{"name":"x","name":"y"}}"#,
+            r#"{"params":{"arguments":{"list":[{"k":1,"k":1}]}}}"#,
+            r#"{"params":{"name":"x","na\u006de":"y"}}"#,
+        ] {
+            let error = check_no_duplicate_keys(body.as_bytes()).unwrap_err();
+            assert!(error.is_data(), "{body}: {error}");
+            assert!(
+                error.to_string().starts_with("duplicate key"),
+                "{body}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_json_passes_and_broken_json_is_named() {
+        let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":[1,2,{"b":null}],"c":"d"}}}"#;
+        assert!(check_no_duplicate_keys(call.as_bytes()).is_ok());
+        assert!(check_no_duplicate_keys(b"[1,\"a\",{}]").is_ok());
+        assert!(check_no_duplicate_keys(b"{\"a\":1").unwrap_err().is_eof());
+        assert!(check_no_duplicate_keys(b"{} {}").unwrap_err().is_syntax());
+    }
+}

@@ -76,6 +76,16 @@ impl Stored {
 }
 
 impl Stored {
+    /// Like [`Stored::analyse`], for an event about to be written: a series
+    /// must also be one the calendar can serve ([`Series::check_servable`]).
+    pub fn analyse_for_writing(event: Event, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+        let stored = Stored::analyse(event, calendar_zone)?;
+        if let Some(series) = &stored.series {
+            series.check_servable()?;
+        }
+        Ok(stored)
+    }
+
     /// Whether the occurrence originally at `original` is this series' first
     /// (or earlier): "this and following" from there means the whole series.
     pub fn starts_at_or_after(&self, original: &When) -> bool {
@@ -218,7 +228,7 @@ pub fn new_event(fields: EventPatch, calendar_zone: Tz) -> Result<Stored, Calend
         updated: String::new(),
     };
     apply_patch(&mut event, fields)?;
-    Stored::analyse(event, calendar_zone)
+    Stored::analyse_for_writing(event, calendar_zone)
 }
 
 /// `event` with `patch` applied, checked as a stored event would be.
@@ -228,7 +238,7 @@ pub fn patched(
     calendar_zone: Tz,
 ) -> Result<Stored, CalendarError> {
     apply_patch(&mut event, patch)?;
-    Stored::analyse(event, calendar_zone)
+    Stored::analyse_for_writing(event, calendar_zone)
 }
 
 /// The instance of `master` originally at `original`, as the rule places it.

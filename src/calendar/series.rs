@@ -8,8 +8,8 @@ use rrule::RRuleSet;
 use crate::calendar::CalendarError;
 use crate::calendar::time::When;
 
-/// The most instances one series may produce inside a single query window; a
-/// guard against `FREQ=SECONDLY`-style rules exhausting the server.
+/// The most instances one series may produce inside a single query window;
+/// rules denser than this are refused when written ([`Series::check_servable`]).
 pub const MAX_INSTANCES_PER_WINDOW: u16 = 5000;
 
 /// Where a series places one of its occurrences, before any per-instance edit.
@@ -94,35 +94,43 @@ impl Series {
         self.end.instant(self.zone) - self.start.instant(self.zone)
     }
 
-    /// The occurrences that overlap `[from, to)`, in order.
+    /// The occurrences that overlap `[from, to)`, in order. The expansion
+    /// starts near the window where the rule allows ([`jump`]) and is
+    /// bounded by the occurrences it visits and the call's deadline
+    /// ([`budget`]): past either, the call fails with an error that says so
+    /// rather than run on.
     pub fn occurrences(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Occurrence>, CalendarError> {
         let length = self.length();
-        let tz = rrule::Tz::Tz(self.zone);
-        let set = self
-            .rules
-            .clone()
-            .after((from - length).with_timezone(&tz))
-            .before(to.with_timezone(&tz));
-        let result = set.all(MAX_INSTANCES_PER_WINDOW);
-        if result.limited {
-            // Returning the first N would drop the rest without a word.
-            return Err(CalendarError::invalid(
-                "timeMax",
-                format!(
-                    "a recurring event has more than {MAX_INSTANCES_PER_WINDOW} instances in this window; narrow timeMin/timeMax"
-                ),
-            ));
-        }
-        let mut out = Vec::with_capacity(result.dates.len());
-        for date in result.dates {
-            let start = self.occurrence_start(date.with_timezone(&Utc));
+        let rules = jump::rules_near(self, from - length).unwrap_or_else(|| self.rules.clone());
+        // Occurrences come in start order but for local times in a DST gap
+        // (read with the offset before it, below, so up to the gap's length
+        // late): walk a little past the window.
+        let stop = to + Duration::hours(3);
+        let mut meter = budget::Meter::default();
+        let mut out = Vec::new();
+        for date in &rules.limit() {
+            meter.visit().map_err(too_costly)?;
+            let at = date.with_timezone(&Utc);
+            if at >= stop {
+                break;
+            }
+            let start = self.occurrence_start(at);
             let end = shift(&start, length, self.zone);
             let (s, e) = (start.instant(self.zone), end.instant(self.zone));
             if e > from && s < to {
+                if out.len() == usize::from(MAX_INSTANCES_PER_WINDOW) {
+                    // Returning the first N would drop the rest without a word.
+                    return Err(CalendarError::invalid(
+                        "timeMax",
+                        format!(
+                            "a recurring event has more than {MAX_INSTANCES_PER_WINDOW} instances in this window; narrow timeMin/timeMax"
+                        ),
+                    ));
+                }
                 out.push(Occurrence { start, end });
             }
         }
@@ -133,6 +141,49 @@ impl Series {
         out.sort_by_key(|o| o.start.instant(self.zone));
         out.dedup_by_key(|o| o.start.instant(self.zone));
         Ok(out)
+    }
+
+    /// Refuses, when it is written, a rule the calendar could not serve: one
+    /// that places no occurrence at all (`BYMONTH=2;BYMONTHDAY=30`), or more
+    /// than [`MAX_INSTANCES_PER_WINDOW`] in some 31 days of its first year
+    /// (every listing of a month would fail). Stored rules are not checked
+    /// again on reading: the bounds of [`Series::occurrences`] hold for them.
+    pub fn check_servable(&self) -> Result<(), CalendarError> {
+        let mut meter = budget::Meter::default();
+        let first = self.start.instant(self.zone);
+        let year_on = first + Duration::days(366);
+        let window = Duration::days(31);
+        let mut starts: std::collections::VecDeque<DateTime<Utc>> = Default::default();
+        // Whether the rule yields anything at all, in the first year or after.
+        let mut any = false;
+        for date in &self.rules.clone().limit() {
+            any = true;
+            meter.visit().map_err(too_costly)?;
+            let at = date.with_timezone(&Utc);
+            if at >= year_on {
+                break;
+            }
+            starts.push_back(at);
+            while starts.front().is_some_and(|s| at - *s >= window) {
+                starts.pop_front();
+            }
+            if starts.len() > usize::from(MAX_INSTANCES_PER_WINDOW) {
+                return Err(CalendarError::invalid(
+                    "recurrence",
+                    format!(
+                        "the rule places more than {MAX_INSTANCES_PER_WINDOW} occurrences within 31 days, finer than this calendar can list; repeat less often"
+                    ),
+                ));
+            }
+        }
+        // `rrule` gives up on a rule after 100,000 periods without a match.
+        if !any {
+            return Err(CalendarError::invalid(
+                "recurrence",
+                "the rule places no occurrence (it never matches a date, or ends before it starts)",
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the series places an occurrence at exactly `original`.
@@ -313,5 +364,26 @@ pub fn parse_instance_id(id: &str) -> Option<(String, When)> {
     ))
 }
 
+/// The error for an expansion that ran out of its budget.
+fn too_costly(why: budget::Exhausted) -> CalendarError {
+    match why {
+        budget::Exhausted::Visits => CalendarError::invalid(
+            "timeMin",
+            format!(
+                "a recurring event would need more than {} occurrences expanded to reach this window; read a window nearer its start, or end the series and start a new one",
+                budget::MAX_VISITED
+            ),
+        ),
+        budget::Exhausted::Time => CalendarError::Unavailable(format!(
+            "the calendar did not finish within {} s (expanding recurring events); nothing was changed, try a narrower window",
+            budget::CALL_TIME.as_secs()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests;
+pub mod budget;
+mod jump;
 #[cfg(test)]
 mod tests;

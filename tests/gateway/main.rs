@@ -42,6 +42,7 @@ mod origin_metadata;
 mod packaging;
 mod properties;
 mod readiness;
+mod recurrence_bounds;
 mod reload;
 mod replica_google;
 mod replica_harness;

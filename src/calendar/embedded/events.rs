@@ -75,7 +75,7 @@ fn rewrite(
 ) -> Result<Event, CalendarError> {
     apply_patch(&mut event, patch)?;
     touch(&mut event, Utc::now());
-    let stored = Stored::analyse(event, zone)?;
+    let stored = Stored::analyse_for_writing(event, zone)?;
     save(conn, calendar_id, &stored, original)?;
     Ok(stored.event)
 }

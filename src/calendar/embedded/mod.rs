@@ -1,6 +1,9 @@
 //! The embedded backend: one SQLite file (WAL, `synchronous = FULL`, so an
-//! acknowledged write survives `kill -9`), opened once and used from tokio's
-//! blocking pool so SQLite never stalls the async runtime threads.
+//! acknowledged write survives `kill -9`), used from tokio's blocking pool so
+//! SQLite never stalls the async runtime threads. Writes go through one
+//! connection; reads through a few others, so that a long read (a listing
+//! that expands recurring series) holds up neither writes nor other readers.
+//! Every call runs under a deadline ([`crate::calendar::series::budget`]).
 
 mod events;
 mod listing;
@@ -16,6 +19,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::series::budget;
 use crate::calendar::time::parse_zone;
 use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
 
@@ -33,10 +37,15 @@ pub struct CalendarSeed {
 /// The SQLite-backed calendar store.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    /// One connection: SQLite serialises writers anyway, and one connection
-    /// keeps every read consistent with the last acknowledged write.
+    /// The one connection that writes: SQLite serialises writers anyway.
     conn: Arc<Mutex<Connection>>,
+    /// Connections that only read. In WAL mode a read transaction sees every
+    /// write committed before it began, and neither blocks the other.
+    readers: Arc<[Mutex<Connection>]>,
 }
+
+/// How many read connections the store keeps.
+const READERS: usize = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calendars (
@@ -108,8 +117,17 @@ impl EmbeddedStore {
                 params![seed.id, seed.name, seed.time_zone],
             )?;
         }
+        let readers = (0..READERS)
+            .map(|_| {
+                let reader = Connection::open(path)?;
+                reader.pragma_update(None, "query_only", "ON")?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(EmbeddedStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: readers.into(),
         })
     }
 
@@ -120,12 +138,22 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CalendarError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
+        let (writer, readers) = (Arc::clone(&self.conn), Arc::clone(&self.readers));
         let started = std::time::Instant::now();
+        let deadline = budget::call_deadline();
         let outcome = tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
+            let _deadline = budget::Deadline::start(deadline);
+            let mut conn = match mode {
+                TransactionBehavior::Deferred => free_reader(&readers),
+                _ => writer.lock(),
+            }
+            .map_err(|_| CalendarError::Backend("store lock poisoned".into()))?;
+            if budget::past_deadline() {
+                return Err(CalendarError::Unavailable(format!(
+                    "the calendar store was busy for {} s; nothing was changed, try again",
+                    budget::CALL_TIME.as_secs()
+                )));
+            }
             let tx = conn.transaction_with_behavior(mode).map_err(db_error)?;
             let value = work(&tx)?;
             tx.commit().map_err(db_error)?;
@@ -136,6 +164,20 @@ impl EmbeddedStore {
         crate::telemetry::backend_call("embedded", started.elapsed());
         outcome?
     }
+}
+
+/// A read connection no other call holds, or (all busy) the one whose turn it is.
+fn free_reader(
+    readers: &[Mutex<Connection>],
+) -> std::sync::LockResult<std::sync::MutexGuard<'_, Connection>> {
+    static TURN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    for reader in readers {
+        if let Ok(guard) = reader.try_lock() {
+            return Ok(guard);
+        }
+    }
+    let turn = TURN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    readers[turn % readers.len()].lock()
 }
 
 /// Maps a SQLite failure to a backend error; the detail is logged, not shown.

@@ -117,17 +117,34 @@ impl Reloader {
             fingerprint(&path, &running)
         };
         let mut seen = current(&self);
+        // A change is acted on once two looks in a row agree on it: a file
+        // still being written is left alone until it holds still.
+        let mut pending = None;
         loop {
             tokio::select! {
                 () = tokio::time::sleep(WATCH_INTERVAL) => {}
                 () = self.shutdown.cancelled() => return,
             }
             let now = current(&self);
-            if now != seen {
-                // A failed reload is logged and counted; a later change retries.
-                let _ = self.reload(&path);
-                seen = current(&self);
+            if now == seen {
+                pending = None;
+                continue;
             }
+            if pending.as_ref() != Some(&now) {
+                pending = Some(now);
+                continue;
+            }
+            pending = None;
+            // A failed reload is logged and counted; a later change retries.
+            let _ = self.reload(&path);
+            // The files to watch may have changed with the config; unless
+            // the config itself moved on meanwhile, watch the new set.
+            let after = current(&self);
+            seen = if after.first() == now.first() {
+                after
+            } else {
+                now
+            };
         }
     }
 
@@ -170,11 +187,36 @@ impl Reloader {
     fn try_reload(&self, path: &Path) -> Result<Vec<String>, Problems> {
         let next = Config::load(path)?;
         let one = |p: Problem| Problems(vec![p]);
+        {
+            // A key the configuration in force was read with, missing now: the
+            // file may be half written, and its default may be looser.
+            let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            let missing: Vec<&str> = running
+                .written_keys
+                .difference(&next.written_keys)
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                return Err(one(Problem::new(
+                    "config",
+                    format!(
+                        "{} missing from the file, which the configuration in force sets: {}; a reload never puts a default in place of a written key (the file may be half written): write the value out, or restart to drop the key",
+                        if missing.len() == 1 {
+                            "a key is"
+                        } else {
+                            "keys are"
+                        },
+                        missing.join(", ")
+                    ),
+                )));
+            }
+        }
         let server_tls = tls::server_config(&next.tls).map_err(Problems)?;
         let network = admission::from_config(&next.network).map_err(one)?;
         let verifier = TokenVerifier::from_config(&next.jwt).map_err(one)?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let notes = needs_restart(&running, &next);
+        let wider = crate::config::widening::widened(&running, &next);
         // Everything is built: swap it in.
         self.shared.live.store(Arc::new(Live {
             acceptor: TlsAcceptor::from(server_tls),
@@ -204,6 +246,10 @@ impl Reloader {
         running.tls = next.tls;
         running.network = next.network;
         running.jwt = next.jwt;
+        running.written_keys = next.written_keys;
+        if !wider.is_empty() {
+            self.shared.seclog.widened(&wider);
+        }
         Ok(notes)
     }
 }

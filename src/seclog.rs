@@ -139,6 +139,14 @@ impl SecurityLog {
         }
     }
 
+    /// Records a reload that widened access, naming each widened setting (a
+    /// WIDEN line: no fail2ban filter matches it; an operator's alert should).
+    pub fn widened(&self, keys: &[&str]) {
+        let mut line = self.sink.prefix("WIDEN");
+        line.push_str(&format!(" stage=reload keys={}", escape(&keys.join(","))));
+        self.sink.write(line);
+    }
+
     /// Records that `client` at `ip` passed `stage` (a word no fail2ban filter matches).
     pub fn allow(&self, stage: Stage, ip: IpAddr, client: &str) {
         let mut line = self.sink.prefix("ALLOW");

@@ -11,6 +11,7 @@ mod network;
 mod protection;
 mod raw;
 mod sections;
+pub mod widening;
 
 pub use crate::config::jwt::Jwt;
 pub use crate::config::metrics::Metrics;
@@ -106,6 +107,9 @@ pub struct Config {
     pub bans: Option<crate::bans::BanRule>,
     /// Things that work but deserve the operator's attention (printed at start).
     pub warnings: Vec<String>,
+    /// The keys the file spelled out ([`widening::written_keys`]): a reload
+    /// whose file lacks one of them is refused.
+    pub written_keys: std::collections::BTreeSet<String>,
 }
 
 /// The calendar backend chosen by `backend.kind`.
@@ -204,7 +208,7 @@ pub struct Embedded {
 impl Config {
     /// Reads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, Problems> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_whole(path).map_err(|e| {
             Problems(vec![Problem::new(
                 "config",
                 format!("cannot read {}: {e}", path.display()),
@@ -300,11 +304,42 @@ impl Config {
                 rate_limits,
                 bans,
                 warnings,
+                written_keys: widening::written_keys(text),
             })
         } else {
             Err(Problems(problems))
         }
     }
+}
+
+/// Largest config file read.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The text of `path`, read only when it held still: its length and
+/// modification time are the same before and after the read, and the read
+/// got all of it. A file being written meanwhile is an error (a later look,
+/// or the next SIGHUP, reads it whole), never half a file.
+fn read_whole(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let stamp = |meta: &std::fs::Metadata| (meta.len(), meta.modified().ok());
+    let mut file = std::fs::File::open(path)?;
+    let before = file.metadata()?;
+    if before.len() > MAX_CONFIG_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    let mut text = String::new();
+    (&mut file)
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)?;
+    let after = std::fs::metadata(path)?;
+    if stamp(&before) != stamp(&after) || text.len() as u64 != before.len() {
+        return Err(std::io::Error::other(
+            "the file changed while it was read; it is read again once it holds still",
+        ));
+    }
+    Ok(text)
 }
 
 /// Adds the file and line to each problem that lacks them: the line of its key

@@ -44,6 +44,7 @@ mod properties;
 mod readiness;
 mod recurrence_bounds;
 mod reload;
+mod reload_safety;
 mod replica_google;
 mod replica_harness;
 mod replica_sessions;

@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 use crate::cli::issue;
 
+/// Longest validity `certs issue-client --days` grants: ten years.
+pub const MAX_CERT_DAYS: u64 = 3650;
+
 /// What `--version` prints: the crate version, the commit and the build date.
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -141,8 +144,8 @@ pub enum CertsCommand {
         /// The client identity.
         #[arg(long)]
         id: String,
-        /// Days of validity.
-        #[arg(long, default_value_t = 365)]
+        /// Days of validity, 1 to 3650.
+        #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=MAX_CERT_DAYS))]
         days: u64,
         /// Output stem: STEM.pem and STEM.key.
         #[arg(long)]
@@ -157,7 +160,7 @@ pub enum CertsCommand {
         #[arg(long)]
         serial: String,
     },
-    /// Rewrite DIR/crl.pem with a fresh nextUpdate (7 days).
+    /// Rewrite DIR/crl.pem with a fresh nextUpdate (30 days).
     Crl {
         /// The CA folder.
         #[arg(long)]

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::cli::pki::{Authority, Issued};
 
 /// How long a CRL written here stays fresh: publish the next one before then.
-pub const CRL_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
+/// (Well past the gateway's 7-day warning, which a fresh CRL must not raise.)
+pub const CRL_VALIDITY: Duration = Duration::from_secs(30 * 86_400);
 
 /// One certificate the CA issued.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,8 +156,18 @@ impl CaFolder {
     pub fn issue_client(&self, identity: &str, days: u64, out: &Path) -> anyhow::Result<String> {
         let authority = self.authority()?;
         let mut params = Authority::client_params(identity)?;
+        // clap bounds --days; checked here too, for every other caller.
+        let validity = days
+            .checked_mul(86_400)
+            .filter(|_| (1..=super::args::MAX_CERT_DAYS).contains(&days))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--days: {days} is out of range 1..={}",
+                    super::args::MAX_CERT_DAYS
+                )
+            })?;
         params.not_after =
-            rcgen::date_time_ymd(1970, 1, 1) + since_epoch() + Duration::from_secs(days * 86_400);
+            rcgen::date_time_ymd(1970, 1, 1) + since_epoch() + Duration::from_secs(validity);
         let issued = authority.sign(&params)?;
         write_pair(out, &issued)?;
         let serial = self.record(&issued, "client", identity)?;

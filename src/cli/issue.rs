@@ -59,6 +59,7 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
     if let Some(pem) = &bind_cert_pem {
         check_bound_identity(pem, &request.client, config.tls.identity)?;
     }
+    let unbound = bind_cert_pem.is_none();
     let token_request = TokenRequest {
         client_id: request.client,
         permissions: request.permissions,
@@ -67,10 +68,13 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
         ttl,
         bind_cert_pem,
     };
-    sign(
-        &claims(&token_request, &config.jwt.issuer, &config.jwt.audience)?,
-        &key,
-    )
+    let claims = claims(&token_request, &config.jwt.issuer, &config.jwt.audience)?;
+    if unbound && config.jwt.require_cert_binding {
+        anyhow::bail!(
+            "--bind-cert: required, because jwt.require_cert_binding = true in the config; the gateway would refuse an unbound token (cert_binding_missing)"
+        );
+    }
+    sign(&claims, &key)
 }
 
 /// `--bind-cert` must be the certificate of `--client`: a token bound to

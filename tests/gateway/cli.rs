@@ -268,6 +268,14 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
     let out = issue(&["--permissions", "readCalendars", "--ttl", "48h"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than jwt.max_lifetime"));
+    // The quickstart requires bound tokens: an unbound one is not minted.
+    let out = issue(&["--permissions", "readCalendars"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("--bind-cert: required, because jwt.require_cert_binding = true")
+    );
     // A certificate of another identity cannot be bound to this client's token.
     let ca = mcp_gateway::cli::pki::Authority::load(
         &std::fs::read_to_string(qs.join("ca.pem")).unwrap(),

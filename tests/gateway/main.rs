@@ -13,6 +13,7 @@ mod bad_input;
 mod bench_harness;
 mod calendar_semantics;
 mod cli;
+mod cli_input;
 mod crowd;
 mod direct_calls;
 mod disks;

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use crate::logsink::LogSink;
-use crate::seclog::escape;
+use crate::seclog::{escape, escape_item};
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +88,13 @@ impl AuditLog {
 
     /// Records one tool call.
     pub fn record(&self, call: &ToolCall<'_>) {
+        // Each id escaped on its own: `ceo,primary` is two calendars,
+        // `"ceo,primary"` one whose id holds a comma.
         let calendars = if call.calendars.is_empty() {
             "-".to_owned()
         } else {
-            escape(&call.calendars.join(","))
+            let items: Vec<String> = call.calendars.iter().map(|c| escape_item(c)).collect();
+            items.join(",")
         };
         let mut line = self.sink.prefix("AUDIT");
         line.push_str(&format!(
@@ -104,5 +107,87 @@ impl AuditLog {
             call.millis
         ));
         self.sink.write(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_item;
+    use proptest::prelude::proptest;
+
+    /// Reads a `calendars=` value back into its ids: items split at commas
+    /// outside quotes, quoted items unescaped.
+    fn read_back(field: &str) -> Vec<String> {
+        if field == "-" {
+            return Vec::new();
+        }
+        let mut items = Vec::new();
+        let mut chars = field.chars().peekable();
+        loop {
+            let mut item = String::new();
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => match chars.next() {
+                            Some('u') => {
+                                let code: String =
+                                    chars.by_ref().skip(1).take_while(|c| *c != '}').collect();
+                                item.push(
+                                    char::from_u32(u32::from_str_radix(&code, 16).unwrap())
+                                        .unwrap(),
+                                );
+                            }
+                            Some(other) => item.push(other),
+                            None => panic!("dangling escape in {field}"),
+                        },
+                        c => item.push(c),
+                    }
+                }
+            } else {
+                while let Some(c) = chars.peek().copied().filter(|c| *c != ',') {
+                    item.push(c);
+                    chars.next();
+                }
+            }
+            items.push(item);
+            match chars.next() {
+                Some(',') => continue,
+                None => return items,
+                Some(other) => panic!("unexpected {other:?} in {field}"),
+            }
+        }
+    }
+
+    fn field(ids: &[String]) -> String {
+        if ids.is_empty() {
+            return "-".to_owned();
+        }
+        ids.iter()
+            .map(|c| escape_item(c))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    #[test]
+    fn a_comma_in_an_id_is_not_a_second_calendar() {
+        let one = vec!["ceo,primary".to_owned()];
+        let two = vec!["ceo".to_owned(), "primary".to_owned()];
+        assert_eq!(field(&one), "\"ceo,primary\"");
+        assert_eq!(field(&two), "ceo,primary");
+        assert_eq!(field(&["-".to_owned()]), "\"-\"");
+    }
+
+    proptest! {
+        #[test]
+        fn every_calendars_field_reads_back_as_the_ids_used(
+            ids in proptest::collection::vec("(?s).{0,64}", 0..5)
+        ) {
+            let written = field(&ids);
+            // One token on the line: printable, and no space outside quotes.
+            proptest::prop_assert!(written.chars().all(|c| (' '..='~').contains(&c)), "{}", written);
+            proptest::prop_assert_eq!(read_back(&written), ids);
+        }
     }
 }

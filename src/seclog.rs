@@ -172,8 +172,22 @@ pub const MAX_VALUE_CHARS: usize = 256;
 /// and non-ASCII characters escaped, so it can never end the line or a field.
 /// Values longer than [`MAX_VALUE_CHARS`] are cut, and say by how much.
 pub fn escape(value: &str) -> String {
+    escape_with(value, is_plain)
+}
+
+/// Like [`escape`], for one item of a comma-separated list: an item holding a
+/// comma (or being `-`, which stands for an empty list) is quoted, so the
+/// list reads back as exactly the items written.
+pub fn escape_item(value: &str) -> String {
+    if value == "-" {
+        return "\"-\"".to_owned();
+    }
+    escape_with(value, |c| c != ',' && is_plain(c))
+}
+
+fn escape_with(value: &str, plain: impl Fn(char) -> bool) -> String {
     // The common case, a short plain value (an address, an identity), in one pass.
-    if !value.is_empty() && value.len() <= MAX_VALUE_CHARS && value.chars().all(is_plain) {
+    if !value.is_empty() && value.len() <= MAX_VALUE_CHARS && value.chars().all(plain) {
         return value.to_owned();
     }
     let total = value.chars().count();

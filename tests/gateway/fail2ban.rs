@@ -30,14 +30,14 @@ fn denied_addresses(gw: &TestGateway) -> Vec<String> {
         .collect()
 }
 
-async fn try_initialize(client: &reqwest::Client, gw: &TestGateway) -> bool {
+pub async fn try_initialize(client: &reqwest::Client, gw: &TestGateway) -> bool {
     post(client, &gw.url(), initialize_body("2025-11-25"))
         .send()
         .await
         .is_ok()
 }
 
-fn client_from(
+pub fn client_from(
     gw: &TestGateway,
     source: &str,
     cert: Option<&mcp_gateway::cli::pki::Issued>,

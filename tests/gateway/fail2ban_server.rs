@@ -80,10 +80,19 @@ impl Fail2banServer {
     /// Starts it on `log` (which must exist; a glob such as `security-*.log`
     /// reads several) and waits until the jail reads it.
     pub async fn start(log: &std::path::Path) -> Fail2banServer {
+        Fail2banServer::start_in_zone(log, None).await
+    }
+
+    /// Like [`Fail2banServer::start`], on a host whose local time zone is `zone`.
+    pub async fn start_in_zone(log: &std::path::Path, zone: Option<&str>) -> Fail2banServer {
         let root = tempfile::TempDir::new().unwrap();
         let conf = jail_config(root.path(), log, &root.path().join("banned"));
         let socket = root.path().join("fail2ban.sock");
-        let child = Command::new("fail2ban-server")
+        let mut command = Command::new("fail2ban-server");
+        if let Some(zone) = zone {
+            command.env("TZ", zone);
+        }
+        let child = command
             .args(["-f", "-x", "-c"])
             .arg(&conf)
             .arg("-s")
@@ -117,12 +126,17 @@ impl Fail2banServer {
             .collect()
     }
 
+    /// What the server wrote to its own log so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default()
+    }
+
     /// Waits (up to 20 s) until `ip` is banned; what fail2ban said when it is not.
     pub async fn wait_banned(&self, ip: &str) -> Result<(), String> {
         if wait_until(|| self.banned().iter().any(|b| b == ip)).await {
             return Ok(());
         }
-        Err(std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default())
+        Err(self.server_log())
     }
 }
 

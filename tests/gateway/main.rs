@@ -20,6 +20,7 @@ mod disks;
 mod durability;
 mod fail2ban;
 mod fail2ban_server;
+mod fail2ban_zone;
 mod floods;
 mod google_accounts;
 mod google_backend;

@@ -217,3 +217,73 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
         "{said}"
     );
 }
+
+/// The build context (`COPY . .`) holds what the build needs and none of the
+/// local state: build output, keys, virtualenvs, stores, logs.
+#[test]
+fn the_build_context_leaves_out_build_output_keys_and_local_state() {
+    let ignore = std::fs::read_to_string(format!("{ROOT}/.dockerignore")).unwrap();
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    // Docker's rule, as far as these patterns go: a pattern matches a path or
+    // any path below it; `**/` matches any folder depth; `*` within a name.
+    let excluded = |path: &str| {
+        let parts: Vec<&str> = path.split('/').collect();
+        (1..=parts.len()).any(|n| {
+            let prefix = parts[..n].join("/");
+            patterns.iter().any(|pattern| glob(pattern, &prefix))
+        })
+    };
+    for left_out in [
+        "target/release/mcp-gateway",
+        "fuzz/target/x",
+        ".venv/bin/python",
+        ".venv-mcp1/bin/python",
+        "dev/client.key",
+        "dev/calendar.db",
+        "certs/ca/ca.key",
+        ".git/HEAD",
+        "bench/results/latest.json",
+    ] {
+        assert!(
+            excluded(left_out),
+            "{left_out} would be sent to the builder"
+        );
+    }
+    for needed in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "src/main.rs",
+        "bench/floor.rs",
+        "fuzz/Cargo.toml",
+    ] {
+        assert!(!excluded(needed), "{needed} would be left out of the build");
+    }
+}
+
+/// Whether `path` matches a `.dockerignore` `pattern` made of names, `*`
+/// within one name, and a leading `**/`.
+fn glob(pattern: &str, path: &str) -> bool {
+    if let Some(rest) = pattern.strip_prefix("**/") {
+        return glob(rest, path)
+            || path
+                .split_once('/')
+                .is_some_and(|(_, below)| glob(pattern, below));
+    }
+    let (wanted, given): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), path.split('/').collect());
+    wanted.len() == given.len()
+        && wanted
+            .iter()
+            .zip(&given)
+            .all(|(w, g)| match w.split_once('*') {
+                Some((head, tail)) => {
+                    g.len() >= head.len() + tail.len() && g.starts_with(head) && g.ends_with(tail)
+                }
+                None => w == g,
+            })
+}

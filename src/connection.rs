@@ -16,8 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::{Activity, IdleVerdict, Tracked};
-use crate::admission::Arrival;
-use crate::admission::ip::canonical;
+use crate::arrival::{Arrived, arrive};
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::ConnectionInfo;
 use crate::identity::identify;
@@ -101,60 +100,37 @@ pub(crate) async fn serve_connection(
     // The futures of each phase are boxed so that the connection's task holds
     // only what the current phase needs: an idle connection is this task, and
     // unboxed the task was 6 KiB (bench/README.md).
-    let admitted = tokio::time::timeout(
-        listen.handshake_timeout,
-        Box::pin(live.admission.admit(&mut stream, peer)),
-    )
-    .await;
-    let (client_ip, by_balancer) = match admitted {
-        Ok(Ok(Arrival::Client(ip))) => (ip, false),
-        Ok(Ok(Arrival::Balancer(ip))) => {
-            let left = listen
-                .handshake_timeout
-                .saturating_sub(accepted_at.elapsed());
-            if closes_before_tls(&stream, left).await {
-                return telemetry::balancer_check();
-            }
-            (ip, true)
-        }
-        Ok(Ok(Arrival::Probe(_))) => return telemetry::balancer_check(),
-        Ok(Err(refusal)) => return shared.seclog.deny(&refusal.denial, refusal.ip, None),
-        Err(_) => {
-            // Silent: a trusted balancer that never sent its header, or a client
-            // that never started TLS.
-            let reason = if live.admission.is_trusted_proxy(peer.ip()) {
-                Reason::MissingProxyHeader
-            } else {
-                Reason::HandshakeTimeout
-            };
-            return shared
-                .seclog
-                .deny(&Denial::new(reason), canonical(peer.ip()), None);
-        }
-    };
-    // A banned address is dropped here, before any TLS work.
-    if shared.seclog.is_banned(client_ip) {
-        return shared.seclog.deny(
-            &Denial::new(Reason::Banned).by_balancer(by_balancer),
-            client_ip,
-            None,
-        );
-    }
-    // Held until the connection ends: one address cannot take every slot.
-    let _address_slot = match shared.address_slots.take(client_ip) {
-        Ok(slot) => slot,
-        Err(denial) => {
-            return shared
-                .seclog
-                .deny(&denial.by_balancer(by_balancer), client_ip, None);
-        }
+    let deadline = accepted_at + listen.handshake_timeout;
+    let Some(Arrived {
+        client_ip,
+        by_balancer,
+        slot: _address_slot,
+    }) = Box::pin(arrive(&mut stream, peer, &shared, &live, deadline)).await
+    else {
+        return;
     };
     let _open = telemetry::OpenConnection::count();
+    // A TCP probe (a container healthcheck, a Kubernetes tcpSocket probe, a
+    // port monitor) connects and closes without a byte: counted, never a
+    // ban-worthy handshake failure that would ban the host watching us.
+    let left = listen
+        .handshake_timeout
+        .saturating_sub(accepted_at.elapsed());
+    if closes_before_tls(&stream, left).await {
+        return match by_balancer {
+            true => telemetry::balancer_check(),
+            false => telemetry::silent_probe(),
+        };
+    }
     // The stream comes out boxed too: moved by value it would keep a slot of
     // its size in this task for the connection's whole life.
     let acceptor = live.acceptor.clone();
+    // One deadline from accept to the end of the handshake, whatever the
+    // PROXY header and the first byte took of it.
     let handshake = tokio::time::timeout(
-        listen.handshake_timeout,
+        listen
+            .handshake_timeout
+            .saturating_sub(accepted_at.elapsed()),
         Box::pin(async move { acceptor.accept(stream).await.map(Box::new) }),
     )
     .await;
@@ -300,8 +276,8 @@ pub(crate) async fn serve_connection(
     }
 }
 
-/// Whether a balancer's own connection closes before its first TLS byte
-/// (waiting at most `within`): a health check that only wanted the accept.
+/// Whether a connection closes before its first TLS byte (waiting at most
+/// `within`): a health check that only wanted the accept.
 async fn closes_before_tls(stream: &TcpStream, within: Duration) -> bool {
     let mut first = [0u8; 1];
     matches!(

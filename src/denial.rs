@@ -77,6 +77,8 @@ pub enum Reason {
     CountryUnknown,
     /// The address already holds `listen.max_connections_per_address` connections.
     TooManyConnections,
+    /// The metrics listener already serves `metrics.max_connections`.
+    MetricsBusy,
     /// The address is banned in-process after repeated ban-worthy refusals.
     Banned,
     /// Over a rate limit: the detail says which, and when to retry.
@@ -196,7 +198,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 60] = [
+    pub const ALL: [Reason; 61] = [
         Reason::UntrustedProxyHeader,
         Reason::MissingProxyHeader,
         Reason::MalformedProxyHeader,
@@ -204,6 +206,7 @@ impl Reason {
         Reason::CountryBlocked,
         Reason::CountryUnknown,
         Reason::TooManyConnections,
+        Reason::MetricsBusy,
         Reason::Banned,
         Reason::RateLimited,
         Reason::NoCertificate,
@@ -267,7 +270,7 @@ impl Reason {
             | Reason::MalformedProxyHeader => Stage::Proxy,
             Reason::IpNotAllowed => Stage::Ip,
             Reason::CountryBlocked | Reason::CountryUnknown => Stage::Geo,
-            Reason::TooManyConnections => Stage::Limit,
+            Reason::TooManyConnections | Reason::MetricsBusy => Stage::Limit,
             Reason::Banned => Stage::Ban,
             Reason::RateLimited => Stage::Rate,
             Reason::NoCertificate
@@ -333,6 +336,7 @@ impl Reason {
             Reason::CountryBlocked => "country_blocked",
             Reason::CountryUnknown => "country_unknown",
             Reason::TooManyConnections => "too_many_connections",
+            Reason::MetricsBusy => "metrics_busy",
             Reason::Banned => "banned",
             Reason::RateLimited => "rate_limited",
             Reason::NoCertificate => "no_certificate",
@@ -434,6 +438,7 @@ impl Reason {
             | Reason::CertBindingMissing => true,
             Reason::MissingProxyHeader
             | Reason::MalformedProxyHeader
+            | Reason::MetricsBusy
             | Reason::RateLimited
             | Reason::CrlExpired
             | Reason::RevocationStatusUnknown

@@ -67,6 +67,7 @@
 
 pub mod activity;
 pub mod admission;
+pub mod arrival;
 pub mod audit;
 pub mod bans;
 pub mod calendar;
@@ -82,6 +83,7 @@ pub mod limits;
 pub mod listener;
 pub mod logsink;
 pub mod mcp;
+pub mod metrics_server;
 pub mod rate;
 pub mod readiness;
 pub mod refusal;

@@ -107,6 +107,8 @@ pub(crate) struct Shared {
     pub(crate) seclog: Arc<SecurityLog>,
     /// Open connections per client address.
     pub(crate) address_slots: Arc<AddressSlots>,
+    /// Connections per trusted balancer still waiting for their PROXY header.
+    pub(crate) header_waits: Arc<AddressSlots>,
 }
 
 /// Opens the embedded store, or prepares the Google accounts.
@@ -229,10 +231,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     };
     let readiness = Arc::new(Readiness::new(Arc::clone(&seclog), Arc::clone(&audit)));
     if let Some(metrics_listener) = metrics_listener {
-        tokio::spawn(telemetry::serve(
+        let access = crate::metrics_server::MetricsAccess {
+            allow: config.metrics.allow.clone(),
+            max_connections: config.metrics.max_connections,
+            tls: metrics_tls,
+        };
+        tokio::spawn(crate::metrics_server::serve(
             metrics_listener,
-            config.metrics.allow.clone(),
-            metrics_tls,
+            access,
             Arc::clone(&seclog),
             Arc::clone(&readiness),
             shutdown.clone(),
@@ -267,6 +273,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         }),
         app: Arc::clone(&app),
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
+        header_waits: AddressSlots::new(config.listen.max_connections_per_address),
         config: config.clone(),
         seclog: Arc::clone(&seclog),
         http,

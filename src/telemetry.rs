@@ -1,31 +1,20 @@
 //! Prometheus metrics: every family named and described here, recorded through
 //! the `metrics` facade, rendered by `metrics-exporter-prometheus` on a listener
-//! of its own (`[metrics]`), whose peers are checked against `metrics.allow`
-//! before anything is read. Label values are always from closed sets (stages,
+//! of its own ([`crate::metrics_server`]). Label values are always from closed sets (stages,
 //! reasons, tool names the gateway serves, status codes): never a string a
 //! client chose.
 
-use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use ::metrics::{
     Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
 };
-use bytes::Bytes;
-use http::{Response, StatusCode, header};
-use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use ipnet::IpNet;
+use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use crate::admission::ip::{canonical, contains};
 use crate::admission::scope;
 use crate::denial::{Denial, Reason};
-use crate::seclog::SecurityLog;
 
 /// Bucket bounds (seconds) of every latency histogram.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -33,7 +22,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// How often histograms are compacted when nothing else renders them.
-const UPKEEP: Duration = Duration::from_secs(5);
+pub(crate) const UPKEEP: Duration = Duration::from_secs(5);
 
 /// The process's one recorder (the `metrics` facade is process-wide), and its handle.
 pub fn handle() -> PrometheusHandle {
@@ -132,6 +121,10 @@ fn describe() {
         "Health checks of trusted balancers: connections closed before TLS without a client address."
     );
     describe_counter!(
+        "mcp_gateway_silent_probes_total",
+        "Client connections closed before sending a byte (TCP health probes): never a ban, never a log line."
+    );
+    describe_counter!(
         "mcp_gateway_log_write_failures_total",
         "Lines a log could not write, by log."
     );
@@ -163,6 +156,11 @@ pub fn denial(denial: &Denial) {
 /// byte, or after a PROXY LOCAL header): no refusal, so no security line.
 pub fn balancer_check() {
     counter!("mcp_gateway_balancer_checks_total").increment(1);
+}
+
+/// A client connection closed before sending a byte (a TCP health probe).
+pub fn silent_probe() {
+    counter!("mcp_gateway_silent_probes_total").increment(1);
 }
 
 /// A TCP connection was accepted.
@@ -267,89 +265,4 @@ pub fn certificate_expiry(which: &'static str, unix_seconds: i64) {
 /// When the CRL at config key `key` (`tls.crls[0]`) goes stale.
 pub fn crl_next_update(key: String, unix_seconds: i64) {
     gauge!("mcp_gateway_crl_next_update_timestamp_seconds", "crl" => key).set(unix_seconds as f64);
-}
-
-/// Serves `GET /metrics` and `GET /ready` (200, or 503 saying why not) on
-/// `listener` to peers in `allow` until `shutdown`; anyone else is refused at
-/// accept with a security line.
-pub async fn serve(
-    listener: TcpListener,
-    allow: Vec<IpNet>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    seclog: std::sync::Arc<SecurityLog>,
-    readiness: std::sync::Arc<crate::readiness::Readiness>,
-    shutdown: CancellationToken,
-) {
-    let handle = handle();
-    let mut upkeep = tokio::time::interval(UPKEEP);
-    loop {
-        let (stream, peer): (_, SocketAddr) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = upkeep.tick() => {
-                handle.run_upkeep();
-                continue;
-            }
-            () = shutdown.cancelled() => return,
-        };
-        let ip = canonical(peer.ip());
-        if !contains(&allow, ip) {
-            let refusal = Denial::new(Reason::IpNotAllowed).with_detail("metrics listener");
-            seclog.deny(&refusal, ip, None);
-            continue;
-        }
-        let handle = handle.clone();
-        let (tls, seclog) = (tls.clone(), std::sync::Arc::clone(&seclog));
-        let readiness = std::sync::Arc::clone(&readiness);
-        tokio::spawn(async move {
-            let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let handle = handle.clone();
-                let readiness = std::sync::Arc::clone(&readiness);
-                async move {
-                    let response = match request.uri().path() {
-                        "/metrics" => Response::builder()
-                            .header(header::CONTENT_TYPE, "text/plain; version=0.0.4")
-                            .body(Full::new(Bytes::from(handle.render()))),
-                        "/ready" => match readiness.check() {
-                            Ok(()) => {
-                                Response::builder().body(Full::new(Bytes::from_static(b"ready\n")))
-                            }
-                            Err(why) => Response::builder()
-                                .status(StatusCode::SERVICE_UNAVAILABLE)
-                                .body(Full::new(Bytes::from(format!("not ready: {why}\n")))),
-                        },
-                        _ => Response::builder()
-                            .status(StatusCode::NOT_FOUND)
-                            .body(Full::new(Bytes::from_static(
-                                b"only /metrics and /ready here\n",
-                            ))),
-                    };
-                    response.map_err(std::io::Error::other)
-                }
-            });
-            let http = hyper::server::conn::http1::Builder::new();
-            let mut http = http;
-            http.timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10));
-            let served = async {
-                match tls {
-                    None => {
-                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                    }
-                    Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(stream) => {
-                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
-                        }
-                        Err(e) => seclog.deny(&crate::tls::handshake_denial(&e), ip, None),
-                    },
-                }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(30), served).await;
-        });
-    }
 }

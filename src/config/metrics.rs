@@ -16,6 +16,7 @@ pub(super) struct RawMetrics {
     enabled: bool,
     listen: String,
     allow: Vec<String>,
+    max_connections: usize,
     tls: Option<RawMetricsTls>,
 }
 
@@ -33,6 +34,7 @@ impl Default for RawMetrics {
             enabled: true,
             listen: "127.0.0.1:9464".into(),
             allow: vec!["127.0.0.0/8".into(), "::1".into()],
+            max_connections: 16,
             tls: None,
         }
     }
@@ -47,6 +49,8 @@ pub struct Metrics {
     pub listen: SocketAddr,
     /// Scrapers allowed to connect (checked before anything is read).
     pub allow: Vec<IpNet>,
+    /// Connections served at once; more are refused at accept.
+    pub max_connections: usize,
     /// When set, scrapers must present a client certificate from this CA.
     pub tls: Option<Tls>,
 }
@@ -75,6 +79,12 @@ pub(super) fn validate(raw: RawMetrics, base: &Path, problems: &mut Vec<Problem>
             "is empty: list the Prometheus servers that scrape (or set enabled = false)",
         ));
     }
+    if raw.max_connections == 0 {
+        problems.push(Problem::new(
+            "metrics.max_connections",
+            "must be at least 1 (Prometheus and the readiness checks need one each)",
+        ));
+    }
     let tls = raw.tls.map(|t| Tls {
         certificate: existing_file("metrics.tls.certificate", t.certificate, base, problems),
         private_key: existing_file("metrics.tls.private_key", t.private_key, base, problems),
@@ -87,6 +97,7 @@ pub(super) fn validate(raw: RawMetrics, base: &Path, problems: &mut Vec<Problem>
         enabled: raw.enabled,
         listen,
         allow,
+        max_connections: raw.max_connections,
         tls,
     }
 }

@@ -174,3 +174,49 @@ async fn scrapers_can_be_required_to_present_a_client_certificate() {
     gw.expect_security_line_starting("DENY stage=tls reason=no_certificate ip=127.0.0.1 client=-")
         .await;
 }
+
+/// Idle connections to the metrics listener cannot pile up (issue 21, item 5):
+/// past `metrics.max_connections` they are refused at accept, each with one
+/// line that never bans, and the MCP port serves throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_listener_caps_its_connections() {
+    let gw = TestGateway::start_custom(|_, _, s| s.metrics = "max_connections = 4".into()).await;
+    let addr = gw.gateway.metrics_addr.expect("metrics listener");
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    // Held by the four idle ones: the fifth is closed at once.
+    let mut fifth = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::io::AsyncReadExt::read(&mut fifth, &mut byte),
+    )
+    .await;
+    assert!(matches!(read, Ok(Ok(0) | Err(_))), "{read:?}");
+    gw.expect_security_line(
+        "REFUSE stage=limit reason=metrics_busy ip=127.0.0.1 client=- detail=\"4 metrics connections open\"",
+    )
+    .await;
+    // The MCP port is untouched.
+    let client = gw.http(Some(&gw.client_cert("agent-a")));
+    let answer = post(&client, &gw.url(), initialize_body("2025-11-25"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // Their places come back when they go.
+    drop(idle);
+    let mut scraped = String::new();
+    for _ in 0..50 {
+        if let Ok(response) = reqwest::get(format!("http://{addr}/metrics")).await {
+            scraped = response.text().await.unwrap_or_default();
+            if scraped.contains("mcp_gateway_") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(scraped.contains("mcp_gateway_"), "{scraped}");
+}

@@ -169,7 +169,10 @@ async fn the_container_config_runs_unprivileged_with_only_its_volumes_writable()
     std::io::Read::read_to_string(gateway.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     let healthy =
         healthy.unwrap_or_else(|| panic!("healthcheck never passed; gateway said:\n{stderr}"));
-    assert!(healthy.contains("serves metrics"), "{healthy}");
+    assert!(
+        healthy.contains("/ready says the gateway serves"),
+        "{healthy}"
+    );
     assert!(
         uid.split_whitespace().skip(1).all(|id| id == "65534"),
         "{uid}"

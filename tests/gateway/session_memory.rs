@@ -17,8 +17,10 @@ async fn expired_sessions_give_their_memory_back() {
     let dir = tempfile::TempDir::new().unwrap();
     let pki = write_pki(dir.path());
     let port = crate::common::free_port();
+    let metrics = crate::common::free_port();
     let text = crate::common::render(&crate::common::Setup {
         address: format!("127.0.0.1:{port}"),
+        metrics_listen: format!("127.0.0.1:{metrics}"),
         mcp: "max_sessions = 5000\nmax_sessions_per_client = 5000\nsession_idle_timeout = \"1s\""
             .into(),
         ..crate::common::Setup::default()
@@ -71,7 +73,20 @@ async fn expired_sessions_give_their_memory_back() {
         }
         peaks.push(rss_kib(pid));
         // Idle for longer than session_idle_timeout: every session is closed.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Waited for on the gauge (a fixed wait was too short on a loaded
+        // machine; asking a session would keep it alive).
+        let metrics = std::net::SocketAddr::from(([127, 0, 0, 1], metrics));
+        let mut open = f64::MAX;
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            open = crate::tools::metric(metrics, "mcp_gateway_sessions_open").await;
+            if open == 0.0 {
+                break;
+            }
+        }
+        assert_eq!(open, 0.0, "sessions outlived their idle timeout");
+        // rmcp ends a closed session's task a moment after it is closed.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let ping = r#"{"jsonrpc":"2.0","id":9,"method":"ping"}"#;
     let expired = crate::common::post(&clients[0], &url, ping)

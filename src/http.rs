@@ -172,6 +172,12 @@ impl App {
         let Some(tool) = named_tool(headers) else {
             return Ok(());
         };
+        if scope::rule_for(&tool).is_none() {
+            // Not a tool: no permission question. The body is read and must
+            // agree with the header (400 -32020), else the call is answered
+            // "unknown tool" (-32602) like any other.
+            return Ok(());
+        }
         scope::check_permission(&tool, grant).inspect_err(|_| {
             self.audit.record(&ToolCall {
                 tool: &tool,
@@ -201,19 +207,24 @@ impl App {
     }
 
     /// Logs `denial` once and answers it, after reading (and dropping) the
-    /// body when there is one still unread.
+    /// body when there is one still unread; the answer carries the request's
+    /// JSON-RPC id when that body reads as one message.
     async fn refuse(
         &self,
         denial: Denial,
         connection: &ConnectionInfo,
         unread: Option<Incoming>,
+        method: &http::Method,
     ) -> HttpResponse {
         self.seclog
             .deny(&denial, connection.client_ip, Some(&connection.identity.id));
-        if let Some(body) = unread {
-            let _ = read_body(body, self.limits.max_body, self.limits.body_timeout).await;
+        let mut message = MessageHead::default();
+        if let Some(body) = unread
+            && let Ok(body) = read_body(body, self.limits.max_body, self.limits.body_timeout).await
+        {
+            message = read_message(method, &body).unwrap_or_default();
         }
-        refusal::response(&denial, None, self.resource.load().metadata_url())
+        refusal::response(&denial, message.id(), self.resource.load().metadata_url())
     }
 
     /// Like [`App::refuse`] for a request whose body has been read: the answer
@@ -308,7 +319,9 @@ impl App {
                 if denial.reason == Reason::Banned {
                     connection.activity.close();
                 }
-                return Ok(self.refuse(denial, &connection, Some(body)).await);
+                return Ok(self
+                    .refuse(denial, &connection, Some(body), &parts.method)
+                    .await);
             }
         };
         let identity = connection.identity.id.clone();
@@ -322,15 +335,17 @@ impl App {
                 },
             );
         if let Err(denial) = early {
-            return Ok(self.refuse(denial, &connection, Some(body)).await);
+            return Ok(self
+                .refuse(denial, &connection, Some(body), &parts.method)
+                .await);
         }
         let body = match read_body(body, self.limits.max_body, self.limits.body_timeout).await {
             Ok(bytes) => bytes,
-            Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+            Err(denial) => return Ok(self.refuse(denial, &connection, None, &parts.method).await),
         };
         let message = match read_message(&parts.method, &body) {
             Ok(message) => message,
-            Err(denial) => return Ok(self.refuse(denial, &connection, None).await),
+            Err(denial) => return Ok(self.refuse(denial, &connection, None, &parts.method).await),
         };
         if let Err(denial) = check_mcp_headers(&parts.headers, &message) {
             return Ok(self.refuse_read(denial, &connection, &message));

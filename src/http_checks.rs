@@ -8,7 +8,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Uri, header};
-use rmcp::model::ProtocolVersion;
 use serde_json::Value;
 
 use crate::denial::{Denial, Reason};
@@ -95,31 +94,22 @@ pub fn check_header_list_size(parts: &http::request::Parts, max: usize) -> Resul
     Ok(())
 }
 
-/// The `MCP-Protocol-Version` header, when present, must be a version rmcp speaks.
+/// The `MCP-Protocol-Version` header, when present, must be a version this
+/// gateway serves ([`crate::mcp::PROTOCOL_VERSIONS`]); the refusal's detail is
+/// the version requested (cut to 64 characters).
 pub fn check_protocol_version(headers: &HeaderMap) -> Result<(), Denial> {
     let Some(value) = headers.get("mcp-protocol-version") else {
         return Ok(());
     };
-    let refuse =
-        |detail: String| Denial::new(Reason::ProtocolVersionUnsupported).with_detail(detail);
-    let text = value
-        .to_str()
-        .map_err(|_| refuse("MCP-Protocol-Version is not text".to_owned()))?;
-    if ProtocolVersion::KNOWN_VERSIONS
+    let text = String::from_utf8_lossy(value.as_bytes());
+    if crate::mcp::PROTOCOL_VERSIONS
         .iter()
         .any(|v| v.as_str() == text)
     {
-        Ok(())
-    } else {
-        let known: Vec<&str> = ProtocolVersion::KNOWN_VERSIONS
-            .iter()
-            .map(|v| v.as_str())
-            .collect();
-        Err(refuse(format!(
-            "`{text}` (supported: {})",
-            known.join(", ")
-        )))
+        return Ok(());
     }
+    Err(Denial::new(Reason::ProtocolVersionUnsupported)
+        .with_detail(text.chars().take(64).collect::<String>()))
 }
 
 /// A header value in the MCP encoding: plain, or `=?base64?…?=`.

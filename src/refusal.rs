@@ -20,6 +20,8 @@ const UNAUTHORIZED: i64 = -32001;
 const HEADER_MISMATCH: i64 = -32020;
 /// JSON-RPC code of a call the token's scope does not permit (as the MCP layer answers it).
 const FORBIDDEN: i64 = -32003;
+/// JSON-RPC code for a protocol version the server does not serve (MCP 2026-07-28).
+const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 /// What the client is told: the reason's label and, where it helps the caller
 /// fix its request, the detail (already bounded by whoever made the denial).
@@ -30,6 +32,10 @@ fn message(denial: &Denial) -> String {
         (Reason::PermissionMissing, _, Some(detail)) => format!("permission denied: {detail}"),
         (_, Stage::Jwt, _) => format!("token refused: {label}"),
         (Reason::BodyNotJson, _, Some(detail)) => format!("request body is not JSON: {detail}"),
+        (Reason::ProtocolVersionUnsupported, _, Some(requested)) => format!(
+            "unsupported MCP-Protocol-Version `{requested}`; supported: {}",
+            supported_versions().join(", ")
+        ),
         (_, _, Some(detail)) => format!("{label}: {detail}"),
         (_, _, None) => label.replace('_', " "),
     }
@@ -39,11 +45,20 @@ fn code(reason: Reason) -> i64 {
     match reason {
         Reason::BodyNotJson => PARSE_ERROR,
         Reason::McpHeaderMismatch => HEADER_MISMATCH,
+        Reason::ProtocolVersionUnsupported => UNSUPPORTED_PROTOCOL_VERSION,
         Reason::OriginNotAllowed => UNAUTHORIZED,
         reason if reason.stage() == Stage::Scope => FORBIDDEN,
         reason if reason.stage() == Stage::Jwt => UNAUTHORIZED,
         _ => INVALID_REQUEST,
     }
+}
+
+/// The protocol versions served, as text.
+fn supported_versions() -> Vec<&'static str> {
+    crate::mcp::PROTOCOL_VERSIONS
+        .iter()
+        .map(rmcp::model::ProtocolVersion::as_str)
+        .collect()
 }
 
 /// The answer to `denial`; `id` is the request's JSON-RPC id when its body
@@ -55,11 +70,18 @@ pub fn response(
     metadata_url: &str,
 ) -> HttpResponse {
     let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
+    let mut error = json!({ "code": code(denial.reason), "message": message(denial) });
+    if denial.reason == Reason::ProtocolVersionUnsupported {
+        error["data"] = json!({
+            "supported": supported_versions(),
+            "requested": denial.detail.as_deref().unwrap_or_default(),
+        });
+    }
     let body = json!({
         "jsonrpc": "2.0",
         // Only an id JSON-RPC allows (a string or a number) is echoed.
         "id": id.filter(|id| id.is_string() || id.is_number()).unwrap_or(&serde_json::Value::Null),
-        "error": { "code": code(denial.reason), "message": message(denial) }
+        "error": error
     });
     let mut builder = Response::builder()
         .status(status)

@@ -19,8 +19,11 @@ use std::time::Instant;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ErrorCode, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
+    CompleteResult, ErrorCode, Implementation, ListPromptsRequestMethod, ListPromptsResult,
+    ListResourceTemplatesRequestMethod, ListResourceTemplatesResult, ListResourcesRequestMethod,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -41,6 +44,17 @@ use crate::seclog::SecurityLog;
 const FORBIDDEN: ErrorCode = ErrorCode(-32003);
 /// JSON-RPC error code for a call over the client's rate limit (`data.retryAfterSeconds`).
 const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
+
+/// The protocol revisions this gateway serves (and the README lists): what
+/// `initialize` may agree to, what `server/discover` advertises, and what
+/// an `MCP-Protocol-Version` header may name. rmcp also knows 2024-11-05,
+/// which nobody tests here.
+pub const PROTOCOL_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2026_07_28,
+];
 
 /// The MCP server: one per session, all sharing one set of backends.
 #[derive(Clone)]
@@ -116,6 +130,46 @@ impl ServerHandler for CalendarServer {
             .with_instructions(INSTRUCTIONS.to_owned())
     }
 
+    fn supported_protocol_versions(&self) -> std::borrow::Cow<'static, [ProtocolVersion]> {
+        std::borrow::Cow::Borrowed(PROTOCOL_VERSIONS)
+    }
+
+    // Only `tools` is declared: the methods of the other capabilities are
+    // unknown here (-32601), not empty lists a client would take as an answer.
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListPromptsRequestMethod>())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<ListResourcesRequestMethod>())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Err(ErrorData::method_not_found::<
+            ListResourceTemplatesRequestMethod,
+        >())
+    }
+
+    async fn complete(
+        &self,
+        _request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        Err(ErrorData::method_not_found::<CompleteRequestMethod>())
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -154,6 +208,12 @@ impl ServerHandler for CalendarServer {
                 millis: started.elapsed().as_millis(),
             })
         };
+        if scope::rule_for(&tool).is_none() {
+            // A typo, not a missing permission: a permission error would send
+            // an OAuth-aware client off to ask for more scope.
+            audit(Outcome::Failed);
+            return Err(self.unknown_tool(&tool, &grant));
+        }
         if let Err(denial) = scope::check_permission(&tool, &grant) {
             audit(Outcome::Refused);
             return Err(self.refusal(&grant, &denial));
@@ -195,6 +255,26 @@ impl CallCalendars {
 }
 
 impl CalendarServer {
+    /// The answer to a call of a tool that does not exist: -32602, naming the
+    /// tools this token can call.
+    fn unknown_tool(&self, tool: &str, grant: &Grant) -> ErrorData {
+        let callable: Vec<String> = self
+            .tool_router
+            .list_all()
+            .into_iter()
+            .filter(|t| scope::tool_visible(&t.name, grant))
+            .map(|t| t.name.to_string())
+            .collect();
+        let shown: String = tool.chars().take(64).collect();
+        ErrorData::invalid_params(
+            format!(
+                "unknown tool `{shown}`; this token can call: {}",
+                callable.join(", ")
+            ),
+            Some(json!({ "reason": "unknown_tool", "tools": callable })),
+        )
+    }
+
     /// A refusal of a tool call (scope or rate): its one security line, and the
     /// JSON-RPC error that names what is missing (-32003) or when to retry (-32029).
     fn refusal(&self, grant: &Grant, denial: &Denial) -> ErrorData {

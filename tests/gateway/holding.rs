@@ -224,7 +224,7 @@ async fn refusals_by_other_layers_are_logged_once_each() {
     assert_eq!(
         lines,
         [
-            "REFUSE stage=http reason=protocol_version_unsupported ip=127.0.0.1 client=agent-a detail=\"`1999-01-01` (supported: 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28)\"",
+            "REFUSE stage=http reason=protocol_version_unsupported ip=127.0.0.1 client=agent-a detail=1999-01-01",
             "REFUSE stage=http reason=mcp_header_mismatch ip=127.0.0.1 client=agent-a detail=\"Mcp-Name `delete_event` is not what the body names\"",
             "REFUSE stage=http reason=request_rejected ip=127.0.0.1 client=agent-a detail=\"status 406\"",
         ]

@@ -14,6 +14,7 @@ mod bench_harness;
 mod calendar_semantics;
 mod cli;
 mod cli_input;
+mod conformance_errors;
 mod crowd;
 mod direct_calls;
 mod disks;

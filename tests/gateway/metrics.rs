@@ -91,7 +91,7 @@ async fn promtool_finds_the_exposition_clean_after_real_traffic() {
         "mcp_gateway_http_requests_total{status=\"401\"}",
         "mcp_gateway_tokens_accepted_total",
         "mcp_gateway_tool_calls_total{tool=\"get_current_time\",outcome=\"ok\"}",
-        "mcp_gateway_tool_calls_total{tool=\"unknown\",outcome=\"refused\"}",
+        "mcp_gateway_tool_calls_total{tool=\"unknown\",outcome=\"failed\"}",
         "mcp_gateway_tool_duration_seconds_bucket{tool=\"get_event\"",
         "mcp_gateway_sessions_open",
         "mcp_gateway_certificate_expiry_timestamp_seconds{certificate=\"server\"}",

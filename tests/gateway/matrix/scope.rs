@@ -222,14 +222,9 @@ async fn every_overstep_is_refused_once_and_never_banned() {
                 .await;
         }
     }
-    // Tool names bent to look like a permitted one: refused on the Mcp-Name
-    // header, which names no tool the token may call (or is not text at all).
-    let no_rule = |tool: &str| {
-        format!(
-            "{} detail=\"no permission rule for tool {tool}\"",
-            refuse("permission_missing")
-        )
-    };
+    // Tool names bent to look like a permitted one: no such tool, so no
+    // scope question (a permission error would send an OAuth-aware client
+    // off for more scope): -32602 naming the tools, its audit line `failed`.
     for (name, tool) in [
         ("capitalised", "List_events"),
         ("upper case", "LIST_EVENTS"),
@@ -245,8 +240,8 @@ async fn every_overstep_is_refused_once_and_never_banned() {
                 &gw,
                 &format!("tool name {name}"),
                 seen,
-                Seen::Status(403),
-                Line::Refuse(&no_rule(tool)),
+                Seen::RpcError(-32602),
+                Line::None,
             )
             .await;
     }

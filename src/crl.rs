@@ -49,6 +49,29 @@ pub fn validity(tls: &Tls) -> Vec<CrlValidity> {
     out
 }
 
+/// The [`crate::identity::revocation_key`] of every certificate the CRLs in
+/// `tls.crls` revoke, for the connections already open when they are loaded.
+pub fn revoked(tls: &Tls) -> std::collections::HashSet<[u8; 32]> {
+    let mut out = std::collections::HashSet::new();
+    for (i, path) in tls.crls.iter().enumerate() {
+        let Ok(ders) = crate::tls::read_crl(&format!("tls.crls[{i}]"), path) else {
+            continue;
+        };
+        for der in ders {
+            if let Ok((_, crl)) = CertificateRevocationList::from_der(der.as_ref()) {
+                let issuer = crl.issuer().as_raw();
+                for entry in crl.iter_revoked_certificates() {
+                    out.insert(crate::identity::revocation_key(
+                        issuer,
+                        &entry.serial().to_bytes_be(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// One warning per CRL that has expired or expires within [`WARN_AHEAD`] of `now`.
 pub fn warnings(tls: &Tls, now: DateTime<Utc>) -> Vec<String> {
     let ahead = chrono::Duration::from_std(WARN_AHEAD).unwrap_or_default();

@@ -96,6 +96,10 @@ pub struct App {
     audit: Arc<AuditLog>,
     /// Requests per address.
     rate: Arc<RateLimits>,
+    /// The certificates the CRLs in force revoke ([`crate::crl::revoked`]):
+    /// a connection opened before a CRL revoked its certificate is refused
+    /// at its next request and closed. A reload swaps in a new set.
+    revoked: ArcSwap<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// How much of a refused request's body is read and dropped before answering,
@@ -158,7 +162,14 @@ impl App {
             seclog,
             audit,
             rate,
+            revoked: ArcSwap::from_pointee(std::collections::HashSet::new()),
         }
+    }
+
+    /// Puts the certificates revoked by the CRLs in force for every request
+    /// from now on, open connections included.
+    pub fn set_revoked(&self, revoked: std::collections::HashSet<[u8; 32]>) {
+        self.revoked.store(Arc::new(revoked));
     }
 
     /// Puts `resource` in force for the requests that start from now on.
@@ -294,6 +305,18 @@ impl App {
                 true => Err(Denial::new(Reason::Banned)),
                 false => Ok(()),
             })
+            .and_then(|()| {
+                // Revoked by a CRL loaded while this connection was open.
+                match self
+                    .revoked
+                    .load()
+                    .contains(&connection.identity.revocation_key)
+                {
+                    true => Err(Denial::new(Reason::CertificateRevoked)
+                        .with_detail("revoked by a CRL loaded after the handshake")),
+                    false => Ok(()),
+                }
+            })
             .and_then(|()| self.rate.check_request(connection.client_ip))
             .and_then(|()| match parts.version {
                 http::Version::HTTP_2 => {
@@ -316,7 +339,7 @@ impl App {
             Ok(Some(grant)) => grant,
             Ok(None) => return Ok(self.resource.load().metadata_response()),
             Err(denial) => {
-                if denial.reason == Reason::Banned {
+                if matches!(denial.reason, Reason::Banned | Reason::CertificateRevoked) {
                     connection.activity.close();
                 }
                 return Ok(self

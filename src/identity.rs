@@ -22,6 +22,22 @@ pub struct ClientIdentity {
     pub x5t_s256: String,
     /// When the certificate stops being valid.
     pub not_after: DateTime<Utc>,
+    /// Which certificate this is to a CRL ([`revocation_key`] of its issuer
+    /// and serial): an open connection is checked against CRLs loaded since.
+    pub revocation_key: [u8; 32],
+}
+
+/// SHA-256 of an issuer's DER name and a serial number (big-endian, no
+/// leading zeros): how a CRL entry and a certificate are matched. 32 bytes
+/// per connection instead of the name and serial themselves.
+pub fn revocation_key(issuer_der: &[u8], serial: &[u8]) -> [u8; 32] {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    context.update(&(issuer_der.len() as u64).to_be_bytes());
+    context.update(issuer_der);
+    context.update(serial);
+    let mut key = [0u8; 32];
+    key.copy_from_slice(context.finish().as_ref());
+    key
 }
 
 /// Why no identity could be read from a certificate that passed verification.
@@ -88,6 +104,10 @@ pub fn identify(
         fingerprint_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
         not_after,
+        revocation_key: revocation_key(
+            parsed.issuer().as_raw(),
+            &parsed.tbs_certificate.serial.to_bytes_be(),
+        ),
     })
 }
 

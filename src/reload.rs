@@ -242,6 +242,7 @@ impl Reloader {
             self.rate.replace(next.rate_limits);
             running.rate_limits = next.rate_limits;
         }
+        self.shared.app.set_revoked(crate::crl::revoked(&next.tls));
         crate::server::record_expiries(&next.tls);
         running.tls = next.tls;
         running.network = next.network;

@@ -196,6 +196,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         Arc::clone(&audit),
         Arc::clone(&rate),
     ));
+    app.set_revoked(crate::crl::revoked(&config.tls));
     let listener =
         crate::listener::bind(config.listen.address, config.listen.interface.as_deref())?;
     let local_addr = listener.local_addr()?;

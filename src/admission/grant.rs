@@ -169,6 +169,7 @@ impl Grant {
             fingerprint_sha256: String::new(),
             x5t_s256: String::new(),
             not_after: Utc::now(),
+            revocation_key: [0; 32],
         };
         Grant::new(
             identity,

@@ -57,6 +57,7 @@ mod replica_stall;
 mod replicas;
 mod resumption;
 mod revocation;
+mod revoked_open;
 mod scope;
 mod session_caps;
 mod session_memory;

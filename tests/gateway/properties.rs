@@ -38,6 +38,7 @@ fn identity(id: &str) -> ClientIdentity {
         fingerprint_sha256: "00".repeat(32),
         x5t_s256: URL_SAFE_NO_PAD.encode([0u8; 32]),
         not_after: Utc::now() + chrono::Duration::days(30),
+        revocation_key: [0; 32],
     }
 }
 

@@ -50,6 +50,10 @@ pub enum Strike {
 pub struct Bans {
     rule: BanRule,
     table: Mutex<HashMap<IpAddr, Track>>,
+    /// Ban-worthy refusals the other replicas counted per address within
+    /// the window, as they last published them: added to this replica's own
+    /// so that `after` holds for the whole deployment, not per replica.
+    remote: Mutex<HashMap<IpAddr, usize>>,
 }
 
 impl Bans {
@@ -58,6 +62,7 @@ impl Bans {
         Bans {
             rule,
             table: Mutex::new(HashMap::new()),
+            remote: Mutex::new(HashMap::new()),
         }
     }
 
@@ -111,7 +116,14 @@ impl Bans {
         {
             track.recent.pop_front();
         }
-        if track.recent.len() < self.rule.after {
+        let elsewhere = self
+            .remote
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ip)
+            .copied()
+            .unwrap_or(0);
+        if track.recent.len().saturating_add(elsewhere) < self.rule.after {
             return Strike::Counted;
         }
         track.recent.clear();
@@ -135,11 +147,61 @@ impl Bans {
         own
     }
 
+    /// How long a ban-worthy refusal counts (`bans.within`).
+    pub fn within(&self) -> Duration {
+        self.rule.within
+    }
+
+    /// The longest a ban may last here (`bans.ban_for`): no ban taken in
+    /// from another replica's file lasts longer.
+    pub fn longest(&self) -> Duration {
+        self.rule.ban_for
+    }
+
+    /// The ban-worthy refusals this replica counted within the window, per
+    /// address not banned: what it publishes for the others to add up.
+    pub fn own_strikes(&self, now: Instant) -> Vec<(IpAddr, usize)> {
+        let table = self.lock();
+        let mut strikes: Vec<(IpAddr, usize)> = table
+            .iter()
+            .filter(|(_, t)| t.banned_until.is_none_or(|until| until <= now))
+            .map(|(ip, t)| {
+                let recent = t
+                    .recent
+                    .iter()
+                    .filter(|at| now.duration_since(**at) <= self.rule.within)
+                    .count();
+                (*ip, recent)
+            })
+            .filter(|(_, recent)| *recent > 0)
+            .collect();
+        strikes.sort();
+        strikes
+    }
+
+    /// What the other replicas counted, replacing what they said before.
+    /// Only addresses this table could track are kept (a bounded map).
+    pub fn set_remote_strikes(&self, strikes: HashMap<IpAddr, usize>) {
+        let mut strikes = strikes;
+        if strikes.len() > self.rule.max_addresses {
+            let mut largest: Vec<(IpAddr, usize)> = strikes.into_iter().collect();
+            largest.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+            largest.truncate(self.rule.max_addresses);
+            strikes = largest.into_iter().collect();
+        }
+        *self.remote.lock().unwrap_or_else(|p| p.into_inner()) = strikes;
+    }
+
     /// Bans `ip` until `until` because another replica did; true when that
-    /// is news (not banned here until then already).
+    /// is news (not banned here until then already). Imported bans take at
+    /// most half the table: the other half stays for the bans this replica
+    /// decides, so files from elsewhere can never crowd out a real attacker.
     pub fn import(&self, ip: IpAddr, until: Instant, now: Instant) -> bool {
         let mut table = self.lock();
-        if !table.contains_key(&ip) && table.len() >= self.rule.max_addresses {
+        let imported = table.values().filter(|t| t.imported).count();
+        if !table.contains_key(&ip)
+            && (table.len() >= self.rule.max_addresses || imported >= self.rule.max_addresses / 2)
+        {
             return false;
         }
         let track = table.entry(ip).or_default();
@@ -236,6 +298,46 @@ mod tests {
         assert_eq!(
             bans.is_banned(ip, t0 + Duration::from_secs(701)),
             (false, false)
+        );
+    }
+
+    #[test]
+    fn strikes_elsewhere_count_towards_the_threshold() {
+        let bans = Bans::new(rule(100));
+        let ip = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        assert_eq!(bans.strike(ip, t0), Strike::Counted);
+        assert_eq!(bans.own_strikes(t0), [(ip, 1)]);
+        // Another replica saw one: the third in the deployment bans here.
+        bans.set_remote_strikes([(ip, 1)].into_iter().collect());
+        assert_eq!(
+            bans.strike(ip, t0),
+            Strike::Banned(Duration::from_secs(600))
+        );
+        assert!(
+            bans.own_strikes(t0).is_empty(),
+            "a banned address has no strikes to share"
+        );
+    }
+
+    #[test]
+    fn imported_bans_leave_room_for_our_own() {
+        let bans = Bans::new(rule(4));
+        let t0 = Instant::now();
+        let until = t0 + Duration::from_secs(60);
+        assert!(bans.import("10.0.1.1".parse().unwrap(), until, t0));
+        assert!(bans.import("10.0.1.2".parse().unwrap(), until, t0));
+        assert!(
+            !bans.import("10.0.1.3".parse().unwrap(), until, t0),
+            "past half the table"
+        );
+        let attacker = "10.0.0.9".parse().unwrap();
+        for _ in 0..2 {
+            bans.strike(attacker, t0);
+        }
+        assert_eq!(
+            bans.strike(attacker, t0),
+            Strike::Banned(Duration::from_secs(600))
         );
     }
 

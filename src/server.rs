@@ -138,7 +138,10 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let bans = config.bans.clone().map(|rule| Arc::new(Bans::new(rule)));
     let shared_bans = bans.as_ref().and_then(|bans| {
         let dir = config.bans.as_ref()?.shared_dir.clone()?;
-        Some((crate::shared_bans::SharedBans::new(dir), Arc::clone(bans)))
+        Some((
+            Arc::new(crate::shared_bans::SharedBans::new(dir)),
+            Arc::clone(bans),
+        ))
     });
     let seclog = match &config.network.security_log {
         Some(path) => SecurityLog::open(path).map_err(|e| {
@@ -253,6 +256,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     }
     tokio::spawn(Arc::clone(&rate).upkeep(shutdown.clone()));
     if let Some((shared, bans)) = shared_bans {
+        crate::shared_bans::take_in_before_serving(&shared, &bans, &seclog).await;
         tokio::spawn(crate::shared_bans::share(
             shared,
             bans,

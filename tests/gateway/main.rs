@@ -50,6 +50,7 @@ mod readiness;
 mod recurrence_bounds;
 mod reload;
 mod reload_safety;
+mod replica_bans;
 mod replica_google;
 mod replica_harness;
 mod replica_sessions;

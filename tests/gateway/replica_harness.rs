@@ -129,6 +129,13 @@ impl Cluster {
         std::fs::read_to_string(self.path().join(format!("security-{n}.log"))).unwrap_or_default()
     }
 
+    /// Kills replica `n` and starts it again on the same config.
+    pub fn restart(&mut self, n: usize) {
+        self.replicas[n] = None;
+        let config = self.path().join(format!("gateway-{n}.toml"));
+        self.replicas[n] = Some(spawn_replica(self.path(), &config, n));
+    }
+
     /// Starts HAProxy with the shipped config, `adjust`ed, on `listen`.
     pub async fn balance(&self, listen: u16, adjust: impl FnOnce(String) -> String) -> Running {
         let config = adjust(haproxy_config(listen, self.port, self.metrics));

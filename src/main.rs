@@ -284,7 +284,7 @@ fn serve(config: Config, path: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         let gateway = match server::start(config).await {
             Ok(g) => g,
             Err(e) => {
@@ -305,8 +305,23 @@ fn serve(config: Config, path: &Path) -> ExitCode {
         gateway.shutdown.cancel();
         let _ = gateway.task.await;
         ExitCode::SUCCESS
-    })
+    });
+    // The drain is over (listen.drain_timeout has cut what was left). A task
+    // on the blocking pool (a store call waiting on a lock, say) would keep
+    // the runtime, and the process, alive for as long as it runs: dropping
+    // the runtime waits for it. It is cut instead, and said so.
+    let started = std::time::Instant::now();
+    runtime.shutdown_timeout(STRAGGLERS);
+    if started.elapsed() >= STRAGGLERS {
+        tracing::warn!(
+            "exiting with work still running on the blocking pool (a store or file call); it was cut"
+        );
+    }
+    code
 }
+
+/// How long, after the drain, blocking work may take before the process exits anyway.
+const STRAGGLERS: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Waits for SIGINT or SIGTERM; on SIGHUP reopens the log files (logrotate's
 /// `postrotate`), reloads what can change live from the config at `path`, and

@@ -18,6 +18,7 @@ mod conformance_errors;
 mod crowd;
 mod direct_calls;
 mod disks;
+mod drain_deadline;
 mod durability;
 mod fail2ban;
 mod fail2ban_server;

@@ -29,6 +29,7 @@ mod google_backend;
 mod google_config;
 mod google_faults;
 mod handshake;
+mod haproxy_limits;
 mod holding;
 mod http2;
 mod interface;

@@ -187,7 +187,7 @@ fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
             continue;
         }
         let line = line
-            .replace("maxconn 20000", "maxconn 1000")
+            .replace("maxconn 4096", "maxconn 1000")
             .replace("bind :8443", &format!("bind 127.0.0.1:{listen}"))
             .replace("check port 9464", &format!("check port {metrics}"));
         text.push_str(&line);

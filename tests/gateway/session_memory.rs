@@ -106,7 +106,10 @@ async fn expired_sessions_give_their_memory_back() {
     let stderr = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(stderr.lines().count() < 10, "diagnostic flood:\n{stderr}");
     assert!(!stderr.contains("rmcp"), "{stderr}");
-    let (warm, last) = (peaks[2], peaks[4]);
+    // The highest of the first three rounds: on a loaded machine the peak of
+    // one round swings by 20 to 30 MiB either way (measured: 198, 186, 176,
+    // 181, 208 MiB in a full-suite run).
+    let (warm, last) = (peaks[..3].iter().copied().max().unwrap(), peaks[4]);
     eprintln!("RSS peaks over five rounds of {SESSIONS_PER_ROUND} sessions (KiB): {peaks:?}");
     // Never-freed sessions would add some 70 MiB a round, 140 MiB over the last
     // two; an allocator still settling adds a few.

@@ -158,16 +158,21 @@ fn main() -> ExitCode {
         Command::Quickstart {
             dir,
             listen,
+            metrics_listen,
             no_serve,
         } => {
-            let config_path = match quickstart::prepare(&dir, listen) {
-                Ok(path) => path,
+            let wanted = quickstart::Addresses {
+                listen,
+                metrics: metrics_listen,
+            };
+            let (config_path, addresses) = match quickstart::prepare(&dir, wanted) {
+                Ok(prepared) => prepared,
                 Err(e) => {
                     eprintln!("quickstart: {e}");
                     return ExitCode::FAILURE;
                 }
             };
-            println!("{}", quickstart::instructions(&dir, listen));
+            println!("{}", quickstart::instructions(&dir, &addresses));
             if no_serve {
                 return ExitCode::SUCCESS;
             }

@@ -47,12 +47,16 @@ impl Gateway {
     /// Writes a quickstart folder in `dir` (listening on `address`) with
     /// budgets that fit the load, and starts `binary` on it.
     pub fn start(binary: &Path, dir: &Path, address: std::net::SocketAddr) -> anyhow::Result<Self> {
-        let config = mcp_gateway::cli::quickstart::prepare(dir, address)?;
-        let text = std::fs::read_to_string(&config)?;
         // Its own metrics port too, so that runs side by side do not clash.
         let metrics = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let wanted = mcp_gateway::cli::quickstart::Addresses {
+            listen: Some(address),
+            metrics: Some(metrics),
+        };
+        let (config, _) = mcp_gateway::cli::quickstart::prepare(dir, wanted)?;
+        let text = std::fs::read_to_string(&config)?;
         let text = format!(
-            "{}{GENEROUS_RATE_LIMITS}\n[metrics]\nlisten = \"{metrics}\"\n",
+            "{}{GENEROUS_RATE_LIMITS}\n",
             text.split("\n[rate_limits]").next().unwrap_or(&text)
         );
         std::fs::write(&config, &text)?;

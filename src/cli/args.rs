@@ -38,9 +38,15 @@ pub enum Command {
         /// Folder for the generated files (reused on later runs).
         #[arg(long)]
         dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:8443")]
-        listen: SocketAddr,
+        /// Address to listen on [default: 127.0.0.1:8443, or what the
+        /// folder's gateway.toml says]; a different one is written into it.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Address of the metrics and /ready listener [default:
+        /// 127.0.0.1:9464, or what gateway.toml says]; two quickstarts on one
+        /// machine need two.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
         /// Only create the files and print how to connect.
         #[arg(long)]
         no_serve: bool,

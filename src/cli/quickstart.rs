@@ -17,6 +17,24 @@ use crate::cli::token::{TokenRequest, claims, sign};
 /// Identity of the demo client certificate.
 pub const DEMO_CLIENT: &str = "demo-client";
 
+/// The MCP and metrics addresses when neither the command line nor an
+/// existing config says.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+const DEFAULT_METRICS: &str = "127.0.0.1:9464";
+
+/// Where the quickstart gateway listens: asked for on the command line
+/// (`None`: keep what the folder's config says, or the default).
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses<A = Option<SocketAddr>> {
+    /// The MCP listener.
+    pub listen: A,
+    /// The metrics and `/ready` listener.
+    pub metrics: A,
+}
+
+/// The addresses in force once `prepare` has run.
+pub type Chosen = Addresses<SocketAddr>;
+
 /// Writes `contents` to `path`, readable only by the owner when `secret`.
 fn write_file(path: &Path, contents: &str, secret: bool) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
@@ -37,7 +55,7 @@ fn write_pair(dir: &Path, stem: &str, issued: &Issued) -> anyhow::Result<()> {
     write_file(&dir.join(format!("{stem}.pem")), &issued.cert_pem, false)
 }
 
-fn config_text(listen: SocketAddr) -> String {
+fn config_text(listen: SocketAddr, metrics: SocketAddr) -> String {
     let audience = format!("https://{}/mcp", listen_url_host(listen));
     format!(
         r#"# Written by `mcp-gateway quickstart` for local development.
@@ -85,12 +103,71 @@ kind = "embedded"
 [backend.embedded]
 path = "calendar.db"
 time_zone = "UTC"
+
+[metrics]
+# Prometheus metrics and GET /ready, from this machine only.
+listen = "{metrics}"
 "#
     )
 }
 
-/// Creates what is missing in `dir` and returns the config path.
-pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::PathBuf> {
+/// Puts `to` into the quickstart config at `path` where it names `from`
+/// (the token audience follows the MCP address), rewritten whole and renamed
+/// into place; what changed, one line each. A config edited so that its lines
+/// are not found is refused, never silently kept with the old addresses.
+fn readdress(path: &Path, text: &str, from: Chosen, to: Chosen) -> anyhow::Result<Vec<String>> {
+    let line = |key: &str, at: SocketAddr| format!("\n{key} = \"{at}\"\n");
+    let audience = |at: SocketAddr| format!("audience = \"https://{}/mcp\"", listen_url_host(at));
+    let mut swaps = vec![
+        (
+            "listen.address",
+            line("address", from.listen),
+            line("address", to.listen),
+        ),
+        ("jwt.audience", audience(from.listen), audience(to.listen)),
+    ];
+    let mut text = text.to_owned();
+    let mut changes = Vec::new();
+    if from.metrics != to.metrics {
+        if text.contains("\n[metrics]\n") {
+            swaps.push((
+                "metrics.listen",
+                line("listen", from.metrics),
+                line("listen", to.metrics),
+            ));
+        } else {
+            text.push_str(&format!("\n[metrics]\nlisten = \"{}\"\n", to.metrics));
+            changes.push(format!(
+                "metrics.listen: {} -> {}",
+                from.metrics, to.metrics
+            ));
+        }
+    }
+    for (key, old, new) in swaps {
+        if old == new {
+            continue;
+        }
+        if text.matches(&old).count() != 1 {
+            anyhow::bail!(
+                "{}: {key} is not the line the quickstart wrote, so it is not changed to what was asked; change it there (or remove the file to have it written again)",
+                path.display()
+            );
+        }
+        text = text.replace(&old, &new);
+        changes.push(format!("{key}: {} -> {}", old.trim(), new.trim()));
+    }
+    if !changes.is_empty() {
+        let next = path.with_extension("toml.next");
+        let _ = fs::remove_file(&next);
+        write_file(&next, &text, false)?;
+        fs::rename(&next, path)?;
+    }
+    Ok(changes)
+}
+
+/// Creates what is missing in `dir` and returns the config path and the
+/// addresses it serves on.
+pub fn prepare(dir: &Path, wanted: Addresses) -> anyhow::Result<(std::path::PathBuf, Chosen)> {
     fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     let (ca_pem, ca_key) = (dir.join("ca.pem"), dir.join("ca.key"));
     let authority = if ca_pem.exists() && ca_key.exists() {
@@ -122,8 +199,25 @@ pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::Path
         )?;
     }
     let config = dir.join("gateway.toml");
+    let default = |text: &str| text.parse::<SocketAddr>().expect("a valid default address");
     if !config.exists() {
-        write_file(&config, &config_text(listen), false)?;
+        let listen = wanted.listen.unwrap_or_else(|| default(DEFAULT_LISTEN));
+        let metrics = wanted.metrics.unwrap_or_else(|| default(DEFAULT_METRICS));
+        write_file(&config, &config_text(listen, metrics), false)?;
+    }
+    let existing = crate::config::Config::load(&config)
+        .map_err(|p| anyhow::anyhow!("{}: {p}", config.display()))?;
+    let from = Chosen {
+        listen: existing.listen.address,
+        metrics: existing.metrics.listen,
+    };
+    let to = Chosen {
+        listen: wanted.listen.unwrap_or(from.listen),
+        metrics: wanted.metrics.unwrap_or(from.metrics),
+    };
+    let text = fs::read_to_string(&config)?;
+    for change in readdress(&config, &text, from, to)? {
+        println!("{}: {change}", config.display());
     }
     // A fresh token on every run: the last one may have expired.
     let loaded = crate::config::Config::load(&config)
@@ -143,15 +237,17 @@ pub fn prepare(dir: &Path, listen: SocketAddr) -> anyhow::Result<std::path::Path
     let token_path = dir.join("client.token");
     let _ = fs::remove_file(&token_path);
     write_file(&token_path, &token, true)?;
-    Ok(config)
+    Ok((config, to))
 }
 
 /// How to connect, printed after `prepare`.
-pub fn instructions(dir: &Path, listen: SocketAddr) -> String {
+pub fn instructions(dir: &Path, addresses: &Chosen) -> String {
     let d = dir.display();
-    let url = format!("https://{}/mcp", listen_url_host(listen));
+    let url = format!("https://{}/mcp", listen_url_host(addresses.listen));
+    let metrics = listen_url_host(addresses.metrics);
     format!(
         r#"mcp-gateway quickstart: files in {d}/
+  MCP endpoint {url}; metrics http://{metrics}/metrics and readiness http://{metrics}/ready
   CA ca.pem, server server.pem/.key, client client.pem/.key (identity "{DEMO_CLIENT}"), config gateway.toml
   token signing key signing.key + jwks.json; client.token: a 24h token for {DEMO_CLIENT}, all permissions,
   every calendar, from 127.0.0.0/8 and ::1, bound to client.pem (re-issued on every quickstart run)

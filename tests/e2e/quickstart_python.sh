@@ -12,7 +12,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(mktemp -d)"
 port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 
-"$gateway" quickstart --dir "$dir" --listen "127.0.0.1:$port" > "$dir/gateway.out" 2>&1 &
+metrics="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+
+"$gateway" quickstart --dir "$dir" --listen "127.0.0.1:$port" --metrics-listen "127.0.0.1:$metrics" > "$dir/gateway.out" 2>&1 &
 pid=$!
 # Leaves the gateway's outputs and secrets for the secrets sweep (scripts/sweep_secrets.py).
 keep_for_sweep() {

@@ -78,3 +78,109 @@ fn a_fresh_crl_raises_no_expiry_warning() {
         "{ahead} s ahead"
     );
 }
+
+/// `quickstart` says where its metrics listen, takes another address for
+/// them, and writes an address it is asked for into the config it reuses
+/// (issue 21, item 24): a second quickstart used to fail on the metrics
+/// port, and a new `--listen` printed a URL the reused config did not serve.
+#[tokio::test]
+async fn quickstart_addresses_are_asked_for_printed_and_kept_in_the_config() {
+    let root = tempfile::TempDir::new().unwrap();
+    let ports: Vec<u16> = (0..4).map(|_| crate::common::free_port()).collect();
+    let at = |port: u16| format!("127.0.0.1:{port}");
+    let quickstart = |dir: &std::path::Path, flags: &[String]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"));
+        command.args(["quickstart", "--no-serve", "--dir"]).arg(dir);
+        command.args(flags).output().unwrap()
+    };
+    let first = root.path().join("first");
+    let flags = |mcp: u16, metrics: u16| {
+        vec![
+            "--listen".to_owned(),
+            at(mcp),
+            "--metrics-listen".to_owned(),
+            at(metrics),
+        ]
+    };
+    let out = quickstart(&first, &flags(ports[0], ports[1]));
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("metrics http://{}/metrics", at(ports[1]))),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("https://{}/mcp", at(ports[0]))),
+        "{stdout}"
+    );
+
+    // Another --listen: written into the reused config, and said so.
+    let out = quickstart(&first, &["--listen".to_owned(), at(ports[2])]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("listen.address: address = "), "{stdout}");
+    let config = std::fs::read_to_string(first.join("gateway.toml")).unwrap();
+    assert!(
+        config.contains(&format!("address = \"{}\"", at(ports[2]))),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("audience = \"https://{}/mcp\"", at(ports[2]))),
+        "{config}"
+    );
+    assert!(
+        config.contains(&format!("listen = \"{}\"", at(ports[1]))),
+        "{config}"
+    );
+    // No flags: what the config says stays.
+    let out = quickstart(&first, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(" -> "), "{stdout}");
+    assert!(
+        stdout.contains(&format!("https://{}/mcp", at(ports[2]))),
+        "{stdout}"
+    );
+    // A line the operator edited is not silently kept: refused by name.
+    let edited = config.replace(
+        &format!("address = \"{}\"", at(ports[2])),
+        &format!("address   =   \"{}\"", at(ports[2])),
+    );
+    std::fs::write(first.join("gateway.toml"), edited).unwrap();
+    let out = quickstart(&first, &["--listen".to_owned(), at(ports[3])]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("listen.address"),
+        "{out:?}"
+    );
+
+    // Two quickstarts serving at once, each on its own ports.
+    let mut running = Vec::new();
+    for (n, (mcp, metrics)) in [
+        (crate::common::free_port(), crate::common::free_port()),
+        (crate::common::free_port(), crate::common::free_port()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = root.path().join(format!("serving-{n}"));
+        let child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
+            .args(["quickstart", "--dir"])
+            .arg(&dir)
+            .args(flags(mcp, metrics))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        running.push((crate::replica_harness::Running(child), metrics));
+    }
+    for (_, metrics) in &running {
+        let url = format!("http://127.0.0.1:{metrics}/ready");
+        let ready =
+            crate::replica_harness::within(std::time::Duration::from_secs(20), async || {
+                reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
+            })
+            .await;
+        assert!(ready.is_some(), "{url} never answered");
+    }
+}

@@ -41,6 +41,10 @@ pub(super) fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
         });
         match found {
             Some((_, entry)) => {
+                // A misspelled table header (`[jwtt]`) goes with its keys:
+                // blanked alone, they would read as keys of the table above
+                // and be reported there, wrongly.
+                let entry = with_table_body(&text, entry);
                 // Spaces keep every later line and offset where it was.
                 let blank: String = text[entry.clone()]
                     .chars()
@@ -52,6 +56,26 @@ pub(super) fn read(text: &str) -> (Option<RawConfig>, Vec<Problem>) {
         }
     }
     (None, problems)
+}
+
+/// `entry` extended to the end of its table when it is a table header (a
+/// line starting with `[`): up to the next header, or the end of the text.
+fn with_table_body(text: &str, entry: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let line_start = text[..entry.start].rfind('\n').map_or(0, |i| i + 1);
+    if !text[line_start..].trim_start().starts_with('[') {
+        return entry;
+    }
+    let after_header = text[entry.start..]
+        .find('\n')
+        .map_or(text.len(), |i| entry.start + i + 1);
+    let mut end = after_header;
+    for line in text[after_header..].split_inclusive('\n') {
+        if line.trim_start().starts_with('[') {
+            break;
+        }
+        end += line.len();
+    }
+    line_start.min(entry.start)..end
 }
 
 fn last_segment(key: &str) -> &str {

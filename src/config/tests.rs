@@ -160,3 +160,26 @@ fn drain_delay_may_be_zero_and_a_shared_ban_folder_must_exist() {
         .to_string();
     assert!(!err.contains("listen.drain_delay"), "{err}");
 }
+
+/// A misspelled table header is one problem at its line, and its keys are
+/// not reported as unknown keys of the table above it.
+#[test]
+fn a_misspelled_table_is_named_once_and_blamed_on_nothing_else() {
+    let text = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[log]\nsecurity_log='s.log'\n[jwtt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n[network]\nallow_any=true\n";
+    let problems = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .0;
+    let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+    assert!(keys.contains(&"jwtt"), "{problems:?}");
+    assert!(
+        !keys.iter().any(|k| k.starts_with("log.")),
+        "keys of [jwtt] blamed on [log]: {problems:?}"
+    );
+    // What the misspelling leaves missing is said too, as missing.
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.problem.contains("missing field `jwt`")),
+        "{problems:?}"
+    );
+}

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { config } => match load_checked(&config) {
+        Command::CheckConfig { config } => match load_checked(&config, Signing::IfReadable) {
             Ok(_) => {
                 println!("{}: ok", config.display());
                 ExitCode::SUCCESS
@@ -68,14 +68,14 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_CONFIG)
             }
         },
-        Command::Serve { config: path } => match load_checked(&path) {
+        Command::Serve { config: path } => match load_checked(&path, Signing::NotNeeded) {
             Ok(config) => serve(config, &path),
             Err(code) => code,
         },
         Command::Token {
             command: TokenCommand::Issue { config, request },
         } => {
-            let config = match load_checked(&config) {
+            let config = match load_checked(&config, Signing::Needed) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Revoke { config, jti },
         } => {
-            let config = match load_checked(&config) {
+            let config = match load_checked(&config, Signing::NotNeeded) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -176,7 +176,7 @@ fn main() -> ExitCode {
             if no_serve {
                 return ExitCode::SUCCESS;
             }
-            match load_checked(&config_path) {
+            match load_checked(&config_path, Signing::NotNeeded) {
                 Ok(config) => serve(config, &config_path),
                 Err(code) => code,
             }
@@ -186,7 +186,21 @@ fn main() -> ExitCode {
 
 /// Loads and fully checks a configuration (including TLS material), printing
 /// one line per problem.
-fn load_checked(path: &Path) -> Result<Config, ExitCode> {
+/// Whether a command signs with `jwt.signing_key` (and so needs it readable
+/// and in the JWKS), or only verifies (`serve`: the service user may not be
+/// able to read the key, and need not).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// `token issue`: the key must be readable and in the JWKS.
+    Needed,
+    /// `check-config` (also the systemd unit's ExecStartPre, as the service
+    /// user): checked when this user can read it, else a warning.
+    IfReadable,
+    /// `serve`, `token revoke`: not read.
+    NotNeeded,
+}
+
+fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
     let config = Config::load(path).map_err(|problems| {
         eprintln!("{problems}");
         ExitCode::from(EXIT_CONFIG)
@@ -200,6 +214,23 @@ fn load_checked(path: &Path) -> Result<Config, ExitCode> {
     }
     if let Err(problem) = TokenVerifier::from_config(&config.jwt) {
         problems.push(problem);
+    } else if signing != Signing::NotNeeded {
+        let unreadable = config
+            .jwt
+            .signing_key
+            .as_ref()
+            .filter(|key| std::fs::File::open(key).is_err());
+        match (signing, unreadable) {
+            (Signing::IfReadable, Some(key)) => eprintln!(
+                "warning: jwt.signing_key: {} is not readable by this user; only `token issue` and `keys` need it, not `serve`",
+                key.display()
+            ),
+            _ => {
+                if let Err(problem) = admission::jwks::check_signing_key(&config.jwt) {
+                    problems.push(problem);
+                }
+            }
+        }
     }
     // Files the gateway creates at start: their folders must exist.
     let created = [

@@ -90,8 +90,10 @@ fn pin(jwk: &Jwk, kid: &str, accepted: &[Algorithm]) -> Result<PinnedKey, String
     Ok(PinnedKey { key, alg })
 }
 
-/// Reads and checks the key set named by `jwt.jwks`, then checks that the
-/// configured signing key (if any) is in it.
+/// Reads and checks the key set named by `jwt.jwks`. The signing key is not
+/// read: a gateway needs only what it verifies with, and the service user
+/// may not be able to read the key `token issue` signs with
+/// ([`check_signing_key`] is for the commands that sign).
 pub fn load(jwt: &Jwt) -> Result<HashMap<String, PinnedKey>, Problem> {
     let problem = |why: String| Problem::new("jwt.jwks", why);
     let path = jwt.jwks.display();
@@ -119,18 +121,17 @@ pub fn load(jwt: &Jwt) -> Result<HashMap<String, PinnedKey>, Problem> {
             )));
         }
     }
-    if let Some(path) = &jwt.signing_key {
-        check_signing_key(path, &keys)?;
-    }
     Ok(keys)
 }
 
-/// The signing key must verify under the JWKS entry its `kid` names: else every
-/// token `token issue` prints would be refused.
-fn check_signing_key(
-    path: &std::path::Path,
-    keys: &HashMap<String, PinnedKey>,
-) -> Result<(), Problem> {
+/// When `jwt.signing_key` is set, it must be readable and verify under the
+/// JWKS entry its `kid` names: else every token `token issue` prints would be
+/// refused. For `token issue`, `keys` and `check-config`; never for `serve`.
+pub fn check_signing_key(jwt: &Jwt) -> Result<(), Problem> {
+    let Some(path) = &jwt.signing_key else {
+        return Ok(());
+    };
+    let keys = load(jwt)?;
     let problem = |why: String| Problem::new("jwt.signing_key", why);
     let pem = std::fs::read_to_string(path)
         .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
@@ -161,7 +162,7 @@ fn check_signing_key(
 
 #[cfg(test)]
 mod tests {
-    use super::load;
+    use super::{check_signing_key, load};
     use crate::cli::keys::{generate_ed25519_pem, jwks, load_signing_key};
     use crate::config::Jwt;
     use jsonwebtoken::Algorithm;
@@ -189,7 +190,10 @@ mod tests {
             revocations: None,
             require_cert_binding: true,
         };
-        load(&jwt).err().map(|p| p.to_string())
+        load(&jwt)
+            .and_then(|_| check_signing_key(&jwt))
+            .err()
+            .map(|p| p.to_string())
     }
 
     #[test]

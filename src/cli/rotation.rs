@@ -18,15 +18,28 @@ fn retired_path(jwks: &Path) -> PathBuf {
     jwks.with_extension("retired.json")
 }
 
-fn replace(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Who may read a file `replace` writes: the signing key only its owner;
+/// the public key set and its retirement notes anyone (the gateway's service
+/// user must, and they hold nothing secret).
+#[derive(Clone, Copy)]
+enum Readable {
+    OwnerOnly,
+    Everyone,
+}
+
+fn replace(path: &Path, text: &str, readable: Readable) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let temporary = path.with_extension("rotating");
     let _ = std::fs::remove_file(&temporary);
+    let mode = match readable {
+        Readable::OwnerOnly => 0o600,
+        Readable::Everyone => 0o644,
+    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .open(&temporary)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
@@ -66,14 +79,19 @@ pub fn rotate(jwt: &Jwt, now: i64) -> anyhow::Result<String> {
         .as_array_mut()
         .ok_or_else(|| anyhow::anyhow!("jwt.jwks: no \"keys\" array"))?;
     keys.push(new.jwk.clone());
-    replace(&jwt.jwks, &serde_json::to_string_pretty(&document)?)?;
+    replace(
+        &jwt.jwks,
+        &serde_json::to_string_pretty(&document)?,
+        Readable::Everyone,
+    )?;
     let mut retirements = retired(&jwt.jwks)?;
     retirements.insert(old.kid.clone(), now);
     replace(
         &retired_path(&jwt.jwks),
         &serde_json::to_string_pretty(&retirements)?,
+        Readable::Everyone,
     )?;
-    replace(path, &pem)?;
+    replace(path, &pem, Readable::OwnerOnly)?;
     Ok(format!(
         "new signing key {} in {}; {} stays in {} until `keys prune` (after {}s); reload the gateway (SIGHUP)",
         new.kid,
@@ -98,13 +116,18 @@ pub fn prune(jwt: &Jwt, now: i64) -> anyhow::Result<String> {
         .as_array_mut()
         .ok_or_else(|| anyhow::anyhow!("jwt.jwks: no \"keys\" array"))?;
     keys.retain(|k| !expired.iter().any(|kid| k["kid"] == kid.as_str()));
-    replace(&jwt.jwks, &serde_json::to_string_pretty(&document)?)?;
+    replace(
+        &jwt.jwks,
+        &serde_json::to_string_pretty(&document)?,
+        Readable::Everyone,
+    )?;
     for kid in &expired {
         retirements.remove(kid);
     }
     replace(
         &retired_path(&jwt.jwks),
         &serde_json::to_string_pretty(&retirements)?,
+        Readable::Everyone,
     )?;
     Ok(match expired.len() {
         0 => "nothing to prune: every retired key may still have valid tokens".to_owned(),

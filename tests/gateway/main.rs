@@ -23,6 +23,7 @@ mod durability;
 mod fail2ban;
 mod fail2ban_server;
 mod fail2ban_zone;
+mod file_modes;
 mod floods;
 mod google_accounts;
 mod google_backend;

@@ -30,6 +30,11 @@ pub struct LogSink {
     lost: AtomicU64,
     /// A failed write left part of a line in the file (a disk full mid-line).
     cut: AtomicBool,
+    /// The last reopen failed (the rotated file is not the service user's,
+    /// say): lines would go to the old file, which nobody watches any more.
+    /// Nothing is written, the sink says it is not writable (so requests are
+    /// refused and `/ready` is 503), and every look tries the reopen again.
+    stale: AtomicBool,
 }
 
 impl LogSink {
@@ -41,22 +46,34 @@ impl LogSink {
             name,
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
         })
     }
 
     /// Opens the path again (after logrotate moved the file away): later lines
-    /// go to the new file. On failure the old file is kept, and the error said.
-    pub fn reopen(&self) {
+    /// go to the new file. A reopen that fails is loud: an error on stderr, a
+    /// metric, and the sink not writable until a reopen succeeds (the old
+    /// file is no longer the one fail2ban reads: a line written there is as
+    /// good as lost).
+    pub fn reopen(&self) -> bool {
         let Some((path, file)) = &self.file else {
-            return;
+            return true;
         };
         match append_to(path) {
             Ok(fresh) => {
                 *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
                 self.cut.store(false, Ordering::Relaxed);
+                if self.stale.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(log = self.name, path = %path.display(), "the log is reopened");
+                }
+                true
             }
             Err(e) => {
-                tracing::error!(error = %e, log = self.name, path = %path.display(), "cannot reopen the log; still writing to the old file");
+                if !self.stale.swap(true, Ordering::Relaxed) {
+                    crate::telemetry::log_reopen_failure(self.name);
+                    tracing::error!(error = %e, log = self.name, path = %path.display(), "cannot reopen the log after rotation: nothing is served until it can be (is the new file the service user's? logrotate's `create` must name it)");
+                }
+                false
             }
         }
     }
@@ -69,6 +86,7 @@ impl LogSink {
             name,
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            stale: AtomicBool::new(false),
         }
     }
 
@@ -102,6 +120,9 @@ impl LogSink {
     /// After a line cut short by a full disk, that line starts with a
     /// newline: the cut line is ended there, never continued by the next.
     pub fn writable(&self) -> bool {
+        if self.stale.load(Ordering::Relaxed) && !self.reopen() {
+            return false;
+        }
         let lost = self.lost.load(Ordering::Relaxed);
         if lost == 0 {
             return true;

@@ -125,6 +125,10 @@ fn describe() {
         "Client connections closed before sending a byte (TCP health probes): never a ban, never a log line."
     );
     describe_counter!(
+        "mcp_gateway_log_reopen_failures_total",
+        "Logs that could not be reopened after rotation (nothing is served until they can be), by log."
+    );
+    describe_counter!(
         "mcp_gateway_log_write_failures_total",
         "Lines a log could not write, by log."
     );
@@ -252,6 +256,12 @@ pub fn banned() {
 }
 
 /// A log line could not be written.
+/// A log could not be reopened after rotation (counted once per failure, not per retry).
+pub fn log_reopen_failure(log: &'static str) {
+    counter!("mcp_gateway_log_reopen_failures_total", "log" => log).increment(1);
+}
+
+/// A line could not be written to `log`.
 pub fn log_write_failure(log: &'static str) {
     counter!("mcp_gateway_log_write_failures_total", "log" => log).increment(1);
 }

@@ -32,76 +32,130 @@ fn deny_lines(path: &std::path::Path) -> usize {
         .count()
 }
 
+/// A gateway running as `nobody`, as a service user would, its logs and
+/// store in a folder that user owns.
+struct AsNobody {
+    dir: tempfile::TempDir,
+    child: std::process::Child,
+    port: u16,
+    metrics: u16,
+}
+
+impl AsNobody {
+    async fn start() -> AsNobody {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::TempDir::new().unwrap();
+        write_pki(dir.path());
+        let (port, metrics) = (free_port(), free_port());
+        let setup = Setup {
+            address: format!("127.0.0.1:{port}"),
+            network: r#"allow = ["127.0.0.1"]"#.into(),
+            metrics_listen: format!("127.0.0.1:{metrics}"),
+            ..Setup::default()
+        };
+        std::fs::write(dir.path().join("gateway.toml"), render(&setup)).unwrap();
+        let binary = dir.path().join("mcp-gateway");
+        std::fs::copy(env!("CARGO_BIN_EXE_mcp-gateway"), &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let owned = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(owned.success());
+        let child = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&binary)
+            .args(["serve", "--config"])
+            .arg(dir.path().join("gateway.toml"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("gateway.stderr")).unwrap())
+            .spawn()
+            .expect("setpriv (util-linux)");
+        crate::common::wait_for_port(port).await;
+        AsNobody {
+            dir,
+            child,
+            port,
+            metrics,
+        }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs the real logrotate on the shipped snippet, pointed at this
+    /// gateway's logs and process; `user` replaces the snippet's user and
+    /// group (`su` and `create`); `None` is the snippet this gateway once
+    /// shipped: no `su`, the new file root's.
+    fn rotate(&self, user: Option<&str>) {
+        let shipped = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/logrotate/mcp-gateway"
+        ))
+        .unwrap();
+        assert!(shipped.contains("create 0640 mcp-gateway adm"), "{shipped}");
+        let snippet = shipped
+            .replace(
+                "/var/log/mcp-gateway/security.log /var/log/mcp-gateway/audit.log",
+                &format!(
+                    "{} {}",
+                    self.path("security.log").display(),
+                    self.path("audit.log").display()
+                ),
+            )
+            .replace(
+                "su mcp-gateway adm",
+                &user.map_or(String::new(), |user| format!("su {user}")),
+            )
+            .replace(
+                "create 0640 mcp-gateway adm",
+                &format!("create 0640 {}", user.unwrap_or("root root")),
+            )
+            .replace(
+                "pkill -HUP -x mcp-gateway",
+                &format!("kill -HUP {}", self.child.id()),
+            );
+        let conf = self.dir.path().join("logrotate.conf");
+        std::fs::write(&conf, snippet).unwrap();
+        // Debian installs it in /usr/sbin, which not every PATH holds.
+        let program = ["/usr/sbin/logrotate", "logrotate"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("logrotate");
+        let rotated = Command::new(program)
+            .arg("-f")
+            .arg("-s")
+            .arg(self.dir.path().join("logrotate.state"))
+            .arg(&conf)
+            .output()
+            .expect("logrotate must be installed (scripts/test-all.sh installs it)");
+        assert_succeeded(&rotated);
+    }
+}
+
+impl Drop for AsNobody {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logrotate_and_sighup_lose_no_line() {
-    let dir = tempfile::TempDir::new().unwrap();
-    write_pki(dir.path());
-    let port = free_port();
-    let config = dir.path().join("gateway.toml");
-    let setup = Setup {
-        address: format!("127.0.0.1:{port}"),
-        network: r#"allow = ["127.0.0.1"]"#.into(),
-        ..Setup::default()
-    };
-    std::fs::write(&config, render(&setup)).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    crate::common::wait_for_port(port).await;
-    let log = dir.path().join("security.log");
-    knock_three_times(port).await;
-
-    // The shipped snippet, pointed at this log and this process.
-    let shipped = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/config/logrotate/mcp-gateway"
-    ))
-    .unwrap();
-    let snippet = shipped
-        .replace(
-            "/var/log/mcp-gateway/security.log /var/log/mcp-gateway/audit.log",
-            &format!(
-                "{} {}",
-                log.display(),
-                dir.path().join("audit.log").display()
-            ),
-        )
-        .replace("create 0640 root adm", "create 0640")
-        .replace(
-            "pkill -HUP -x mcp-gateway",
-            &format!("kill -HUP {}", child.id()),
-        );
-    assert!(snippet.contains(&format!("kill -HUP {}", child.id())));
-    let conf = dir.path().join("logrotate.conf");
-    std::fs::write(&conf, snippet).unwrap();
-    // Debian installs it in /usr/sbin, which not every PATH holds.
-    let program = ["/usr/sbin/logrotate", "logrotate"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("logrotate");
-    let rotated = Command::new(program)
-        .arg("-f")
-        .arg("-s")
-        .arg(dir.path().join("logrotate.state"))
-        .arg(&conf)
-        .output()
-        .expect("logrotate must be installed (scripts/test-all.sh installs it)");
-    assert_succeeded(&rotated);
+    let mut gw = AsNobody::start().await;
+    knock_three_times(gw.port).await;
+    gw.rotate(Some("nobody nogroup"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        child.try_wait().unwrap().is_none(),
+        gw.child.try_wait().unwrap().is_none(),
         "SIGHUP stopped the gateway"
     );
-    knock_three_times(port).await;
+    knock_three_times(gw.port).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
-
-    let old = dir.path().join("security.log.1");
+    let (log, old) = (gw.path("security.log"), gw.path("security.log.1"));
     assert_eq!(
         deny_lines(&old),
         3,
@@ -128,6 +182,49 @@ async fn logrotate_and_sighup_lose_no_line() {
         3,
         "fail2ban matches the new file: {matched}"
     );
+}
+
+/// The new file created for root (the snippet this gateway once shipped):
+/// the gateway, as its own user, cannot reopen it. It used to go on writing
+/// to the rotated file, unseen by fail2ban, and say it was ready; now it
+/// says so, counts it, and serves nothing until it can write where fail2ban
+/// looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_the_service_user_cannot_reopen_is_loud_and_fails_closed() {
+    let gw = AsNobody::start().await;
+    let ready = format!("http://127.0.0.1:{}/ready", gw.metrics);
+    assert_eq!(reqwest::get(&ready).await.unwrap().status(), 200);
+    // Something to rotate (the snippet skips an empty log).
+    knock_three_times(gw.port).await;
+    gw.rotate(None);
+    let refused = crate::replica_harness::within(Duration::from_secs(5), async || {
+        reqwest::get(&ready).await.is_ok_and(|r| r.status() == 503)
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "still ready with a log it cannot write:\n{}",
+        std::fs::read_to_string(gw.path("gateway.stderr")).unwrap_or_default()
+    );
+    let page = reqwest::get(format!("http://127.0.0.1:{}/metrics", gw.metrics))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("mcp_gateway_log_reopen_failures_total{log=\"security\"} 1"),
+        "{page}"
+    );
+    let stderr = std::fs::read_to_string(gw.path("gateway.stderr")).unwrap();
+    assert!(
+        stderr.contains("cannot reopen the log after rotation"),
+        "{stderr}"
+    );
+    // Nothing goes to the rotated file after the rotation.
+    let before = deny_lines(&gw.path("security.log.1"));
+    knock_three_times(gw.port).await;
+    assert_eq!(deny_lines(&gw.path("security.log.1")), before);
 }
 
 #[tokio::test]

@@ -5,12 +5,21 @@
 //! ```text
 //! 2026-11-22T10:31:00.004Z mcp-gateway[1234]: AUDIT tool=create_event client=agent-42 ip=10.8.0.7 jti=5f0c… calendars=team outcome=ok ms=3
 //! ```
+//!
+//! With `log.audit_format = "json"`, the same fields as one JSON object a
+//! line, every value escaped by the JSON encoder and client-influenced text
+//! cut as in the text line:
+//!
+//! ```text
+//! {"timestamp":"2026-11-22T10:31:00.004Z","process":"mcp-gateway","pid":1234,"event":"AUDIT","tool":"create_event","client":"agent-42","ip":"10.8.0.7","jti":"5f0c…","calendars":["team"],"outcome":"ok","ms":3}
+//! ```
 
 use std::net::IpAddr;
 use std::path::Path;
 
+use crate::config::AuditFormat;
 use crate::logsink::LogSink;
-use crate::seclog::{escape, escape_item};
+use crate::seclog::{MAX_VALUE_CHARS, escape, escape_item};
 
 /// How a tool call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +68,22 @@ pub struct ToolCall<'a> {
 pub struct AuditLog {
     /// The file or stderr.
     sink: LogSink,
+    /// Text or JSON lines.
+    format: AuditFormat,
 }
 
 impl AuditLog {
-    /// Appends to `path`, creating it (mode 0640) when missing.
-    pub fn open(path: &Path) -> std::io::Result<AuditLog> {
-        Ok(AuditLog {
-            sink: LogSink::open(path, "audit")?,
-        })
+    /// Appends `format` lines to `path`, creating it (mode 0640) when missing.
+    pub fn open(path: &Path, format: AuditFormat) -> std::io::Result<AuditLog> {
+        Ok(AuditLog::with(LogSink::open(path, "audit")?, format))
+    }
+
+    fn with(sink: LogSink, format: AuditFormat) -> AuditLog {
+        let sink = match format {
+            AuditFormat::Text => sink,
+            AuditFormat::Json => sink.as_json(),
+        };
+        AuditLog { sink, format }
     }
 
     /// Reopens the file (SIGHUP after log rotation); nothing for stderr.
@@ -79,15 +96,16 @@ impl AuditLog {
         self.sink.writable()
     }
 
-    /// Writes to stderr.
-    pub fn stderr() -> AuditLog {
-        AuditLog {
-            sink: LogSink::stderr("audit"),
-        }
+    /// Writes `format` lines to stderr.
+    pub fn stderr(format: AuditFormat) -> AuditLog {
+        AuditLog::with(LogSink::stderr("audit"), format)
     }
 
     /// Records one tool call.
     pub fn record(&self, call: &ToolCall<'_>) {
+        if self.format == AuditFormat::Json {
+            return self.sink.write(self.json_line(call));
+        }
         // Each id escaped on its own: `ceo,primary` is two calendars,
         // `"ceo,primary"` one whose id holds a comma.
         let calendars = if call.calendars.is_empty() {
@@ -108,6 +126,32 @@ impl AuditLog {
         ));
         self.sink.write(line);
     }
+
+    /// The JSON line of `call`: the text line's fields, every value escaped by
+    /// the JSON encoder, client-influenced text cut as the text line cuts it.
+    fn json_line(&self, call: &ToolCall<'_>) -> String {
+        let mut fields = self.sink.json_event("AUDIT");
+        fields.insert("tool".into(), bounded(call.tool).into());
+        fields.insert("client".into(), bounded(call.client).into());
+        fields.insert("ip".into(), call.ip.to_string().into());
+        fields.insert("jti".into(), bounded(call.token_id).into());
+        let calendars: Vec<serde_json::Value> =
+            call.calendars.iter().map(|c| bounded(c).into()).collect();
+        fields.insert("calendars".into(), calendars.into());
+        fields.insert("outcome".into(), call.outcome.label().into());
+        fields.insert("ms".into(), (call.millis as u64).into());
+        serde_json::Value::Object(fields).to_string()
+    }
+}
+
+/// `value` cut to [`MAX_VALUE_CHARS`] characters, saying how many went.
+fn bounded(value: &str) -> String {
+    let total = value.chars().count();
+    if total <= MAX_VALUE_CHARS {
+        return value.to_owned();
+    }
+    let kept: String = value.chars().take(MAX_VALUE_CHARS).collect();
+    format!("{kept}...[{} more chars]", total - MAX_VALUE_CHARS)
 }
 
 #[cfg(test)]
@@ -189,5 +233,68 @@ mod tests {
             proptest::prop_assert!(written.chars().all(|c| (' '..='~').contains(&c)), "{}", written);
             proptest::prop_assert_eq!(read_back(&written), ids);
         }
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::{AuditLog, Outcome, ToolCall};
+    use crate::config::AuditFormat;
+    use proptest::prelude::proptest;
+
+    proptest! {
+        /// Whatever the client sent, a JSON audit line is one line that
+        /// parses back to exactly the values of the call (short ones whole).
+        #[test]
+        fn json_lines_read_back_exactly(
+            tool in "(?s).{0,80}",
+            calendars in proptest::collection::vec("(?s).{0,40}", 0..4),
+        ) {
+            let dir = tempfile::TempDir::new().unwrap();
+            let path = dir.path().join("audit.log");
+            let log = AuditLog::open(&path, AuditFormat::Json).unwrap();
+            log.record(&ToolCall {
+                tool: &tool,
+                client: "agent-a",
+                ip: "10.8.0.7".parse().unwrap(),
+                token_id: "jti-1",
+                calendars: &calendars,
+                outcome: Outcome::Refused,
+                millis: 7,
+            });
+            let text = std::fs::read_to_string(&path).unwrap();
+            proptest::prop_assert_eq!(text.matches('\n').count(), 1);
+            let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+            proptest::prop_assert_eq!(&line["tool"], &serde_json::json!(tool));
+            proptest::prop_assert_eq!(&line["calendars"], &serde_json::json!(calendars));
+            proptest::prop_assert_eq!(&line["event"], "AUDIT");
+            proptest::prop_assert_eq!(&line["outcome"], "refused");
+            proptest::prop_assert_eq!(&line["ip"], "10.8.0.7");
+            proptest::prop_assert_eq!(&line["ms"], 7);
+        }
+    }
+
+    #[test]
+    fn long_values_are_cut_and_say_so() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path, AuditFormat::Json).unwrap();
+        let tool = "t".repeat(10_000);
+        log.record(&ToolCall {
+            tool: &tool,
+            client: "agent-a",
+            ip: "10.8.0.7".parse().unwrap(),
+            token_id: "jti-1",
+            calendars: &[],
+            outcome: Outcome::Failed,
+            millis: 0,
+        });
+        let line: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim_end()).unwrap();
+        let logged = line["tool"].as_str().unwrap();
+        assert!(
+            logged.len() < 400 && logged.ends_with("more chars]"),
+            "{logged}"
+        );
     }
 }

@@ -30,6 +30,9 @@ pub struct LogSink {
     lost: AtomicU64,
     /// A failed write left part of a line in the file (a disk full mid-line).
     cut: AtomicBool,
+    /// Lines are JSON objects (`log.audit_format = "json"`), the `LOST`
+    /// line included, instead of the syslog-style text line.
+    json: bool,
     /// The last reopen failed (the rotated file is not the service user's,
     /// say): lines would go to the old file, which nobody watches any more.
     /// Nothing is written, the sink says it is not writable (so requests are
@@ -47,7 +50,14 @@ impl LogSink {
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
             stale: AtomicBool::new(false),
+            json: false,
         })
+    }
+
+    /// The same sink writing JSON lines ([`LogSink::json_event`]).
+    pub fn as_json(mut self) -> LogSink {
+        self.json = true;
+        self
     }
 
     /// Opens the path again (after logrotate moved the file away): later lines
@@ -87,6 +97,7 @@ impl LogSink {
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
             stale: AtomicBool::new(false),
+            json: false,
         }
     }
 
@@ -97,6 +108,17 @@ impl LogSink {
             line_time(Utc::now()),
             self.pid
         )
+    }
+
+    /// The start of a JSON line for `event`: the same time, process id and
+    /// event word as [`LogSink::prefix`], as fields.
+    pub fn json_event(&self, event: &str) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("timestamp".into(), line_time(Utc::now()).into());
+        fields.insert("process".into(), "mcp-gateway".into());
+        fields.insert("pid".into(), self.pid.into());
+        fields.insert("event".into(), event.into());
+        fields
     }
 
     /// Writes one complete line; a line that cannot be written is counted as
@@ -132,8 +154,13 @@ impl LogSink {
         } else {
             ""
         };
-        let mut line = format!("{end_cut_line}{}", self.prefix("LOST"));
-        line.push_str(&format!(" lines={lost}"));
+        let line = if self.json {
+            let mut fields = self.json_event("LOST");
+            fields.insert("lines".into(), lost.into());
+            format!("{end_cut_line}{}", serde_json::Value::Object(fields))
+        } else {
+            format!("{end_cut_line}{} lines={lost}", self.prefix("LOST"))
+        };
         match self.append(line) {
             Ok(()) => {
                 self.cut.store(false, Ordering::Relaxed);

@@ -63,10 +63,12 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
                 &running.network.security_log,
                 &running.network.audit_log,
                 running.network.allow_lines,
+                running.network.audit_format,
             ) != (
                 &next.network.security_log,
                 &next.network.audit_log,
                 next.network.allow_lines,
+                next.network.audit_format,
             ),
         ),
         ("tls.identity", running.tls.identity != next.tls.identity),

@@ -160,9 +160,9 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let resource = ProtectedResource::new(&config.mcp, verifier);
     let accounts = open_backend(&config.backend).await?;
     let audit = Arc::new(match &config.network.audit_log {
-        Some(path) => AuditLog::open(path)
+        Some(path) => AuditLog::open(path, config.network.audit_format)
             .map_err(|e| anyhow::anyhow!("log.audit_log: cannot open {}: {e}", path.display()))?,
-        None => AuditLog::stderr(),
+        None => AuditLog::stderr(config.network.audit_format),
     });
     let deps = mcp::ToolDeps {
         accounts,

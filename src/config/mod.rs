@@ -15,7 +15,9 @@ pub mod widening;
 
 pub use crate::config::jwt::Jwt;
 pub use crate::config::metrics::Metrics;
-pub use crate::config::network::{AllowedNetworks, CountryList, Geo, Network, parse_cidr};
+pub use crate::config::network::{
+    AllowedNetworks, AuditFormat, CountryList, Geo, Network, parse_cidr,
+};
 
 use std::fmt;
 use std::net::SocketAddr;

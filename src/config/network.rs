@@ -50,6 +50,7 @@ pub(super) struct RawLog {
     security_log: Option<PathBuf>,
     audit_log: Option<PathBuf>,
     allow_lines: bool,
+    audit_format: String,
 }
 
 impl Default for RawLog {
@@ -58,8 +59,18 @@ impl Default for RawLog {
             security_log: None,
             audit_log: None,
             allow_lines: true,
+            audit_format: "text".into(),
         }
     }
+}
+
+/// How audit lines are written (`log.audit_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditFormat {
+    /// `key=value` text after the syslog-style prefix, as the security log.
+    Text,
+    /// One JSON object a line, for log pipelines (Loki, Elastic, Vector).
+    Json,
 }
 
 /// Which client addresses may connect.
@@ -108,6 +119,8 @@ pub struct Network {
     pub audit_log: Option<PathBuf>,
     /// Whether each admitted connection writes an `ALLOW` line.
     pub allow_lines: bool,
+    /// How audit lines are written.
+    pub audit_format: AuditFormat,
 }
 
 /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a single host). A network
@@ -187,6 +200,17 @@ pub(super) fn validate(
     let trusted = cidrs("listen.proxy_protocol.trusted", &proxy.trusted, problems);
     let proxy_trusted = (!trusted.is_empty()).then_some(trusted);
     let geo = validate_geo(geo, base, problems);
+    let audit_format = match log.audit_format.as_str() {
+        "text" => AuditFormat::Text,
+        "json" => AuditFormat::Json,
+        other => {
+            problems.push(Problem::new(
+                "log.audit_format",
+                format!("`{other}` is neither \"text\" nor \"json\""),
+            ));
+            AuditFormat::Text
+        }
+    };
     Network {
         allow,
         proxy_trusted,
@@ -194,6 +218,7 @@ pub(super) fn validate(
         security_log: log.security_log.map(|p| base.join(p)),
         audit_log: log.audit_log.map(|p| base.join(p)),
         allow_lines: log.allow_lines,
+        audit_format,
     }
 }
 

@@ -9,6 +9,7 @@ mod google_setup;
 mod abuse;
 mod admission;
 mod argument_properties;
+mod audit_json;
 mod bad_input;
 mod bench_harness;
 mod calendar_semantics;

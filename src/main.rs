@@ -155,6 +155,17 @@ fn main() -> ExitCode {
         Command::Secrets {
             command: SecretsCommand::Encrypt { key_file },
         } => encrypt_stdin(key_file.as_deref()),
+        Command::Secrets {
+            command:
+                SecretsCommand::Rotate {
+                    config,
+                    new_key_file,
+                    key_file,
+                },
+        } => report(
+            "secrets rotate",
+            mcp_gateway::cli::secrets_rotate::run(&config, &new_key_file, key_file.as_deref()),
+        ),
         Command::Quickstart {
             dir,
             listen,

@@ -2,7 +2,13 @@
 //! `ENC:` + base64(nonce ‖ ciphertext ‖ tag), AES-256-GCM with a random 96-bit
 //! nonce per value (aws-lc-rs). The key comes from `MCP_GATEWAY_ENCRYPTION_KEY`
 //! (base64 of 32 bytes) or, failing that, from a key file such as a mounted
-//! secret under `/run/secrets`. Errors name the setting, never the secret.
+//! secret under `/run/secrets`. During a key change-over a previous key may
+//! be given too (`MCP_GATEWAY_PREVIOUS_ENCRYPTION_KEY`, or
+//! `backend.google.previous_encryption_key_file`): a value the current key
+//! cannot open is tried with it, so replicas can move to the new key one at
+//! a time while the config still holds values sealed with the old one
+//! (`secrets rotate`, [`crate::cli::secrets_rotate`]). Errors name the
+//! setting, never the secret.
 
 use std::path::Path;
 
@@ -13,6 +19,8 @@ use base64::engine::general_purpose::STANDARD;
 
 /// The environment variable that holds the key (base64 of 32 bytes).
 pub const KEY_ENV: &str = "MCP_GATEWAY_ENCRYPTION_KEY";
+/// The environment variable that holds the previous key, during a change-over.
+pub const PREVIOUS_KEY_ENV: &str = "MCP_GATEWAY_PREVIOUS_ENCRYPTION_KEY";
 /// The prefix that marks an encrypted value.
 pub const PREFIX: &str = "ENC:";
 
@@ -39,9 +47,11 @@ pub enum SecretError {
     },
 }
 
-/// A loaded AES-256-GCM key.
+/// A loaded AES-256-GCM key, and the key it replaced during a change-over.
 pub struct SecretKey {
     key: LessSafeKey,
+    /// Tried when `key` cannot open a value: the key being rotated away.
+    previous: Option<Box<SecretKey>>,
 }
 
 impl SecretKey {
@@ -57,7 +67,46 @@ impl SecretKey {
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| bad())?;
         Ok(SecretKey {
             key: LessSafeKey::new(unbound),
+            previous: None,
         })
+    }
+
+    /// This key, falling back to `previous` for values it cannot open.
+    pub fn with_previous(mut self, previous: SecretKey) -> SecretKey {
+        self.previous = Some(Box::new(previous));
+        self
+    }
+
+    /// The key from `MCP_GATEWAY_ENCRYPTION_KEY`, else from `key_file`, with
+    /// the previous one from `MCP_GATEWAY_PREVIOUS_ENCRYPTION_KEY`, else from
+    /// `previous_file`; `None` when there is no current key.
+    pub fn with_previous_from_environment(
+        key_file: Option<&Path>,
+        previous_file: Option<&Path>,
+    ) -> Result<Option<SecretKey>, SecretError> {
+        let Some(key) = SecretKey::from_environment(key_file)? else {
+            return Ok(None);
+        };
+        let previous = match std::env::var(PREVIOUS_KEY_ENV) {
+            Ok(text) => Some(SecretKey::from_base64(&text, PREVIOUS_KEY_ENV)?),
+            Err(_) => match previous_file {
+                Some(path) => Some(SecretKey::from_file(path)?),
+                None => None,
+            },
+        };
+        Ok(Some(match previous {
+            Some(previous) => key.with_previous(previous),
+            None => key,
+        }))
+    }
+
+    /// The key in the file at `path` (base64 of 32 bytes).
+    pub fn from_file(path: &Path) -> Result<SecretKey, SecretError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|_| SecretError::BadKey {
+            source_name: name.clone(),
+        })?;
+        SecretKey::from_base64(&text, &name)
     }
 
     /// The key from `MCP_GATEWAY_ENCRYPTION_KEY`, else from `key_file`; `None` when neither exists.
@@ -66,13 +115,7 @@ impl SecretKey {
             return SecretKey::from_base64(&text, KEY_ENV).map(Some);
         }
         match key_file {
-            Some(path) if path.exists() => {
-                let name = path.display().to_string();
-                let text = std::fs::read_to_string(path).map_err(|_| SecretError::BadKey {
-                    source_name: name.clone(),
-                })?;
-                SecretKey::from_base64(&text, &name).map(Some)
-            }
+            Some(path) if path.exists() => SecretKey::from_file(path).map(Some),
             _ => Ok(None),
         }
     }
@@ -96,8 +139,19 @@ impl SecretKey {
         format!("{PREFIX}{}", STANDARD.encode(out))
     }
 
-    /// Decrypts an `ENC:` value; `setting` names it in errors.
+    /// Decrypts an `ENC:` value with this key, else the previous one;
+    /// `setting` names it in errors.
     pub fn decrypt(&self, value: &str, setting: &str) -> Result<Vec<u8>, SecretError> {
+        match self.decrypt_with_this(value, setting) {
+            Ok(plain) => Ok(plain),
+            Err(error) => match &self.previous {
+                Some(previous) => previous.decrypt(value, setting).map_err(|_| error),
+                None => Err(error),
+            },
+        }
+    }
+
+    fn decrypt_with_this(&self, value: &str, setting: &str) -> Result<Vec<u8>, SecretError> {
         let fail = || SecretError::Undecryptable {
             setting: setting.to_owned(),
         };
@@ -164,6 +218,27 @@ pub fn reveal(value: &str, setting: &str, key: Option<&SecretKey>) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::{PREFIX, SecretError, SecretKey, generate_key, reveal};
+
+    #[test]
+    fn a_previous_key_opens_what_the_current_one_cannot() {
+        let old = SecretKey::from_base64(&generate_key(), "old").unwrap();
+        let sealed_old = old.encrypt(b"old secret");
+        let new = SecretKey::from_base64(&generate_key(), "new").unwrap();
+        let sealed_new = new.encrypt(b"new secret");
+        assert!(new.decrypt(&sealed_old, "s").is_err());
+        let both = new.with_previous(old);
+        assert_eq!(both.decrypt(&sealed_old, "s").unwrap(), b"old secret");
+        assert_eq!(both.decrypt(&sealed_new, "s").unwrap(), b"new secret");
+        let stranger = SecretKey::from_base64(&generate_key(), "x")
+            .unwrap()
+            .encrypt(b"x");
+        assert_eq!(
+            both.decrypt(&stranger, "s"),
+            Err(SecretError::Undecryptable {
+                setting: "s".into()
+            })
+        );
+    }
 
     #[test]
     fn values_round_trip_with_a_fresh_nonce_each_time() {

@@ -226,4 +226,17 @@ pub enum SecretsCommand {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
+    /// Re-seal every ENC: value of a config with a new key (checked, then renamed into place).
+    Rotate {
+        /// The TOML configuration holding the ENC: values.
+        #[arg(long)]
+        config: PathBuf,
+        /// The new key (from `secrets generate-key`).
+        #[arg(long)]
+        new_key_file: PathBuf,
+        /// The current key, when MCP_GATEWAY_ENCRYPTION_KEY is not set
+        /// [default: the config's backend.google.encryption_key_file].
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }

@@ -9,4 +9,5 @@ pub mod keys;
 pub mod pki;
 pub mod quickstart;
 pub mod rotation;
+pub mod secrets_rotate;
 pub mod token;

@@ -38,6 +38,10 @@ pub(super) struct RawGoogle {
     retry_base_delay: String,
     #[serde(default)]
     encryption_key_file: Option<PathBuf>,
+    /// During a key change-over: the key being replaced, for values not yet
+    /// sealed with the new one.
+    #[serde(default)]
+    previous_encryption_key_file: Option<PathBuf>,
     #[serde(default)]
     service_account_key: Option<String>,
     #[serde(default)]
@@ -148,7 +152,11 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         warnings,
     } = cx;
     let key_file = raw.encryption_key_file.as_ref().map(|p| base.join(p));
-    let mut secrets = Secrets::load(key_file.as_deref());
+    let previous_file = raw
+        .previous_encryption_key_file
+        .as_ref()
+        .map(|p| base.join(p));
+    let mut secrets = Secrets::load(key_file.as_deref(), previous_file.as_deref());
     let service_account = service_account_key(
         (
             raw.service_account_key.as_ref(),

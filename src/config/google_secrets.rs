@@ -23,10 +23,11 @@ pub(super) struct Secrets {
 }
 
 impl Secrets {
-    /// The key from the environment or `key_file`; a bad key is reported
-    /// only if some value actually needs it.
-    pub(super) fn load(key_file: Option<&Path>) -> Secrets {
-        match SecretKey::from_environment(key_file) {
+    /// The key from the environment or `key_file` (and the previous one,
+    /// during a change-over); a bad key is reported only if some value
+    /// actually needs it.
+    pub(super) fn load(key_file: Option<&Path>, previous_file: Option<&Path>) -> Secrets {
+        match SecretKey::with_previous_from_environment(key_file, previous_file) {
             Ok(key) => Secrets {
                 key,
                 key_problem: None,

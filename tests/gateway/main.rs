@@ -64,6 +64,7 @@ mod resumption;
 mod revocation;
 mod revoked_open;
 mod scope;
+mod secrets_rotation;
 mod session_caps;
 mod session_memory;
 mod sessions;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh Debian machine that has only Rust, Python and Node:
+# Runs every test on a fresh Debian machine that has only Rust, Python and Node
+# (npm installs the pinned MCP conformance suite and the Node.js 22 it needs):
 # installs what the tests need (fail2ban, curl, logrotate, prometheus's promtool, haproxy, iproute2 and userspace WireGuard from Debian, a Python venv with
 # the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
 # README's flows) against a quickstart gateway and the Rust suite, and sweeps
@@ -60,6 +61,9 @@ echo "== Kubernetes manifests: the API schemas, and each other and the gateway"
 
 echo "== end to end: quickstart + Python MCP SDK (2.x, 1.x) and curl over mutual TLS, the README flows as written"
 bash tests/e2e/quickstart_python.sh target/debug/mcp-gateway .venv/bin/python .venv-mcp1/bin/python
+
+echo "== the official MCP conformance suite (pinned: 0.1.16 and 0.2.0-alpha.12, with Node.js 22 from npm), through a mutual-TLS bridge"
+python3 tests/conformance/run.py target/debug/mcp-gateway
 
 echo "== Rust unit and integration tests"
 cargo test --all-targets 2>&1 | tee "$sweep/cargo-test.log"

@@ -76,6 +76,14 @@ async fn expect_refused(gw: &TestGateway, session: &str, token: Option<&str>, re
         challenge.contains(&format!("error_description=\"{reason}\"")),
         "{challenge}"
     );
+    // The body says it too, as JSON, for clients that show only the body.
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["id"], 7, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        format!("token refused: {reason}"),
+        "{body}"
+    );
     let line = format!("DENY stage=jwt reason={reason} ip=127.0.0.1 client=agent-a");
     let found = gw.expect_security_line_starting(&line).await;
     assert!(

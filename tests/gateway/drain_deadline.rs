@@ -60,16 +60,7 @@ async fn a_call_held_past_the_drain_deadline_does_not_keep_the_process() {
         .status()
         .unwrap();
     let signalled = Instant::now();
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(30),
-            "no exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let exit = crate::nobody::exit_within(&mut child, signalled, Duration::from_secs(30)).await;
     let took = signalled.elapsed();
     drop(holder);
     stuck.abort();
@@ -81,9 +72,11 @@ async fn a_call_held_past_the_drain_deadline_does_not_keep_the_process() {
         took < Duration::from_millis(4000),
         "exited {took:?} after SIGTERM\n{stderr}"
     );
+    // The one line that names what was cut (whether the connection itself
+    // was still open at the drain deadline depends on when its graceful
+    // close ran: not asserted).
     assert!(
-        stderr.contains("connections still open after the drain timeout")
-            && stderr.contains("exiting with work still running on the blocking pool"),
+        stderr.contains("exiting with work still running on the blocking pool"),
         "{stderr}"
     );
     crate::sweep::keep(dir.path(), None, &pki.secrets());

@@ -56,17 +56,10 @@ async fn the_service_user_serves_without_the_signing_key() {
         .status()
         .unwrap();
     assert!(owned.success());
-    let binary = root.path().join("mcp-gateway");
-    std::fs::copy(env!("CARGO_BIN_EXE_mcp-gateway"), &binary).unwrap();
-    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = crate::nobody::reachable_binary(root.path());
     let as_nobody = |args: &[&str]| {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&binary)
-            .args(args)
-            .arg("--config")
-            .arg(&config);
+        let mut command = crate::nobody::as_nobody(&binary);
+        command.args(args).arg("--config").arg(&config);
         command
     };
 

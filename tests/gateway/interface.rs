@@ -111,15 +111,9 @@ fn an_unprivileged_gateway_binds_to_an_interface() {
     );
     std::fs::write(&config, text).unwrap();
     // `nobody` owns the folder: it writes the logs and the store.
-    let owned = Command::new("chown")
-        .args(["-R", "65534:65534"])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(owned.success());
-    let mut child = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .args([gateway, "serve", "--config"])
+    crate::nobody::give_to_nobody(dir.path());
+    let mut child = crate::nobody::as_nobody(std::path::Path::new(gateway))
+        .args(["serve", "--config"])
         .arg(&config)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("gateway.stderr")).unwrap())

@@ -54,19 +54,10 @@ impl AsNobody {
             ..Setup::default()
         };
         std::fs::write(dir.path().join("gateway.toml"), render(&setup)).unwrap();
-        let binary = dir.path().join("mcp-gateway");
-        std::fs::copy(env!("CARGO_BIN_EXE_mcp-gateway"), &binary).unwrap();
-        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = crate::nobody::reachable_binary(dir.path());
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let owned = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(owned.success());
-        let child = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&binary)
+        crate::nobody::give_to_nobody(dir.path());
+        let child = crate::nobody::as_nobody(&binary)
             .args(["serve", "--config"])
             .arg(dir.path().join("gateway.toml"))
             .stdout(Stdio::null())

@@ -45,6 +45,7 @@ mod matrix;
 mod mcp_flow;
 mod metrics;
 mod netns;
+mod nobody;
 mod origin_metadata;
 mod packaging;
 mod probes;

@@ -129,18 +129,10 @@ async fn the_container_config_runs_unprivileged_with_only_its_volumes_writable()
             .unwrap();
         assert!(status.success());
     }
-    // A copy the unprivileged user can reach (the build folder may sit under /root).
-    let binary = root.path().join("mcp-gateway");
-    std::fs::copy(BINARY, &binary).unwrap();
-    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let binary = crate::nobody::reachable_binary(root.path());
     let unprivileged = |args: &[&str]| {
-        let mut command = Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&binary)
-            .args(args)
-            .arg("--config")
-            .arg(&config);
+        let mut command = crate::nobody::as_nobody(&binary);
+        command.args(args).arg("--config").arg(&config);
         command
     };
     let mut gateway = unprivileged(&["serve"])

@@ -100,16 +100,7 @@ async fn sigterm_takes_the_replica_out_of_rotation_before_it_stops_accepting() {
     assert_eq!(status, 200, "refused during the drain delay");
     assert!(signalled.elapsed() < Duration::from_secs(2));
 
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(30),
-            "no exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let exit = crate::nobody::exit_within(&mut child, signalled, Duration::from_secs(30)).await;
     assert!(exit.success(), "{exit:?}");
     assert!(
         signalled.elapsed() >= Duration::from_secs(2),

@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{Request, Response, StatusCode};
+use http_body_util::Full;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::StreamableHttpService;
@@ -29,6 +29,7 @@ use crate::admission::grant::Grant;
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::denial::{Denial, Reason};
+use crate::http_body::read_body;
 use crate::http_checks::{
     MessageHead, check_authority, check_header_list_size, check_mcp_headers,
     check_protocol_version, named_tool, read_message,
@@ -100,45 +101,6 @@ pub struct App {
     /// a connection opened before a CRL revoked its certificate is refused
     /// at its next request and closed. A reload swaps in a new set.
     revoked: ArcSwap<std::collections::HashSet<[u8; 32]>>,
-}
-
-/// How much of a refused request's body is read and dropped before answering,
-/// as a multiple of the body limit; beyond it the stream is simply reset.
-const DRAIN_FACTOR: usize = 2;
-
-/// Reads `body` within `max` bytes and `timeout`. A body over the limit is
-/// drained a little further (so HTTP/2 clients get the 413), then refused.
-async fn read_body(body: Incoming, max: usize, timeout: Duration) -> Result<Bytes, Denial> {
-    let mut body = body;
-    let mut kept = BytesMut::new();
-    let mut seen = 0usize;
-    let reading = async {
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else {
-                return Err(Denial::new(Reason::BodyTimeout).with_detail("body ended early"));
-            };
-            if let Some(data) = frame.data_ref() {
-                seen = seen.saturating_add(data.len());
-                if seen <= max {
-                    kept.extend_from_slice(data);
-                } else if seen > max.saturating_mul(DRAIN_FACTOR) {
-                    break;
-                }
-            }
-        }
-        Ok(())
-    };
-    match tokio::time::timeout(timeout, reading).await {
-        Err(_) => Err(Denial::new(Reason::BodyTimeout).with_detail(format!(
-            "body not received within {}s",
-            timeout.as_secs_f32()
-        ))),
-        Ok(Err(denial)) => Err(denial),
-        Ok(Ok(())) if seen > max => {
-            Err(Denial::new(Reason::BodyTooLarge).with_detail(format!("larger than {max} bytes")))
-        }
-        Ok(Ok(())) => Ok(kept.freeze()),
-    }
 }
 
 impl App {

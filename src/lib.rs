@@ -8,10 +8,11 @@
 //! 1. [`server`] accepts a TCP connection, within `listen.max_connections`,
 //!    on the socket [`listener`] bound (to one interface, with
 //!    `listen.interface`), and hands it to [`connection`].
-//! 2. [`admission`] runs the address checks before any TLS work: the real
-//!    client address ([`admission::proxy`]), the allowlist ([`admission::ip`])
-//!    and the country ([`admission::geo`]); [`limits`] caps connections per
-//!    address.
+//! 2. [`arrival`] runs the address checks before any TLS work, each before
+//!    anything makes the gateway wait on the client: the real client address
+//!    ([`admission::proxy`]), the allowlist ([`admission::ip`]), the country
+//!    ([`admission::geo`]), a ban, and [`limits`]' cap of connections per
+//!    address; a connection that closes before a byte is a counted probe.
 //! 3. [`tls`] runs the handshake under a deadline: a client certificate chaining
 //!    to the configured CA, with the clientAuth usage, not revoked by a
 //!    configured CRL ([`crl`] warns before one goes stale), is required.
@@ -21,12 +22,14 @@
 //!    [`activity`]: it refuses everything while a log cannot be written
 //!    ([`logsink`]) and ends the connections of an address banned meanwhile;
 //!    [`http_checks`] checks the authority it names and its
-//!    protocol headers; [`resource`] checks the `Origin` and the bearer token
+//!    protocol headers, and a CRL loaded since the handshake; [`resource`]
+//!    checks the `Origin` and the bearer token
 //!    ([`admission::jwt`] with [`admission::jwks`]; signatures remembered per
 //!    token by [`admission::token_cache`]), which yields an
 //!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named
 //!    session belongs to this identity and caps new ones; the body is read
-//!    within its size and time limits. Plain stateless calls are answered
+//!    within its size and time limits ([`http_body`]) and must be one
+//!    JSON-RPC message the gateway and rmcp read alike ([`strict_json`]). Plain stateless calls are answered
 //!    by [`mcp::direct`]; everything else goes through rmcp's HTTP service.
 //! 6. [`mcp`] checks each call's permission ([`admission::scope`]); each tool
 //!    turns the calendar ids it names into checked
@@ -40,7 +43,7 @@
 //! [`seclog`] security log (`DENY` when fail2ban may ban for it, `REFUSE`
 //! otherwise) and, for requests, answered by [`refusal`]; every tool call is
 //! one line in the [`audit`] log; [`telemetry`] counts all of it for
-//! Prometheus, on a listener of its own.
+//! Prometheus, on a listener of its own ([`metrics_server`]).
 //!
 //! ## Layout
 //!
@@ -77,6 +80,7 @@ pub mod connection;
 pub mod crl;
 pub mod denial;
 pub mod http;
+pub mod http_body;
 pub mod http_checks;
 pub mod identity;
 pub mod limits;

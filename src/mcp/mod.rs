@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod direct;
 pub mod output;
 pub mod params;
+mod refusals;
 pub mod results;
 pub mod session;
 mod tool_support;
@@ -29,14 +30,12 @@ use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::admission::grant::{CalendarRef, Grant};
 use crate::admission::scope;
 use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarAccounts;
-use crate::denial::{Denial, Reason};
 use crate::rate::RateLimits;
 use crate::seclog::SecurityLog;
 
@@ -255,56 +254,6 @@ impl CallCalendars {
 }
 
 impl CalendarServer {
-    /// The answer to a call of a tool that does not exist: -32602, naming the
-    /// tools this token can call.
-    fn unknown_tool(&self, tool: &str, grant: &Grant) -> ErrorData {
-        let callable: Vec<String> = self
-            .tool_router
-            .list_all()
-            .into_iter()
-            .filter(|t| scope::tool_visible(&t.name, grant))
-            .map(|t| t.name.to_string())
-            .collect();
-        let shown: String = tool.chars().take(64).collect();
-        ErrorData::invalid_params(
-            format!(
-                "unknown tool `{shown}`; this token can call: {}",
-                callable.join(", ")
-            ),
-            Some(json!({ "reason": "unknown_tool", "tools": callable })),
-        )
-    }
-
-    /// A refusal of a tool call (scope or rate): its one security line, and the
-    /// JSON-RPC error that names what is missing (-32003) or when to retry (-32029).
-    fn refusal(&self, grant: &Grant, denial: &Denial) -> ErrorData {
-        self.seclog
-            .deny(denial, grant.client_ip(), Some(&grant.identity().id));
-        let detail = denial.detail.clone().unwrap_or_default();
-        let stage = denial.reason.stage().label();
-        let reason = denial.reason.label();
-        match denial.reason {
-            Reason::RateLimited => {
-                let wait = denial.retry_after.map_or(1, |w| w.as_secs());
-                let data = json!({ "stage": stage, "reason": reason, "retryAfterSeconds": wait });
-                ErrorData::new(RATE_LIMITED, format!("rate limited: {detail}"), Some(data))
-            }
-            Reason::PermissionMissing => {
-                let data = json!({ "stage": stage, "reason": reason, "detail": detail });
-                ErrorData::new(
-                    FORBIDDEN,
-                    format!("permission denied: {detail}"),
-                    Some(data),
-                )
-            }
-            _ => {
-                let data = json!({ "stage": stage, "reason": reason, "detail": detail });
-                let message = format!("calendar not allowed for this token: {detail}");
-                ErrorData::new(FORBIDDEN, message, Some(data))
-            }
-        }
-    }
-
     /// `id` as a handle the backend accepts, checked against the token's
     /// calendars: recorded for the audit line, refused (logged, -32003) when
     /// out of scope. The only way a tool can name a calendar to a backend.

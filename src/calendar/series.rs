@@ -95,7 +95,7 @@ impl Series {
     }
 
     /// The occurrences that overlap `[from, to)`, in order. The expansion
-    /// starts near the window where the rule allows ([`jump`]) and is
+    /// starts near the window where the rule allows (see the `jump` module) and is
     /// bounded by the occurrences it visits and the call's deadline
     /// ([`budget`]): past either, the call fails with an error that says so
     /// rather than run on.

@@ -485,7 +485,7 @@ fn every_config_problem_is_reported_at_once_with_its_key_and_line() {
             line_of("max_request_body_bytes")
         ),
         format!(
-            "{file}:{}: log.audit-deny: unknown key; expected one of security_log, audit_log, allow_lines",
+            "{file}:{}: log.audit-deny: unknown key; expected one of security_log, audit_log, allow_lines, audit_format",
             line_of("audit-deny")
         ),
         format!(

@@ -1,8 +1,9 @@
-//! Every "no" the gateway says, as a value. A [`Denial`] names the pipeline
-//! stage and the reason; this file is the one place that maps it to what the
-//! client sees (closed connection, HTTP status, or JSON-RPC error), the
-//! security-log fields, whether fail2ban may ban for it, and the labels a
-//! metric carries.
+//! Every "no" the gateway says, as a value. A [`Denial`] names the reason;
+//! [`TABLE`] holds one declarative row per reason — its stage, label,
+//! whether fail2ban may ban for it, the HTTP status and the JSON-RPC code —
+//! the one source that the security log ([`crate::seclog`]), the HTTP answer
+//! ([`crate::refusal`]), the MCP tool-call refusal ([`crate::mcp`]) and the
+//! metrics all read.
 
 use std::fmt;
 
@@ -60,7 +61,9 @@ impl Stage {
     }
 }
 
-/// Why a request was refused. Each reason belongs to exactly one stage.
+/// Why a request was refused. What the gateway says about each is its row
+/// of [`TABLE`], in the same order: a new reason goes before
+/// `LogUnavailable`, which stays last, with its row at the same place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// A PROXY header from a peer not in `listen.proxy_protocol.trusted`.
@@ -196,273 +199,166 @@ pub enum Reason {
     LogUnavailable,
 }
 
+/// Everything the gateway says about one [`Reason`]: one row of [`TABLE`].
+#[derive(Debug, Clone, Copy)]
+pub struct Row {
+    /// The reason this row describes (its place in [`TABLE`] is its discriminant).
+    pub reason: Reason,
+    /// The pipeline stage it belongs to.
+    pub stage: Stage,
+    /// Its name in log lines and metric labels.
+    pub label: &'static str,
+    /// Whether fail2ban and the in-process bans may count it ([`Reason::ban_worthy`]).
+    pub ban_worthy: bool,
+    /// The HTTP status of a request refused for it; `None` (`CLOSE`) for the
+    /// refusals that close the connection instead (before and during TLS,
+    /// the deadlines).
+    pub status: Option<StatusCode>,
+    /// The JSON-RPC error code of its answer, over HTTP and in MCP alike.
+    pub rpc_code: i64,
+}
+
+/// JSON-RPC code for a body that is not JSON.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC code for a request the server will not process.
+pub const INVALID_REQUEST: i64 = -32600;
+/// JSON-RPC code MCP clients read as "not authorized" (token, origin).
+pub const UNAUTHORIZED: i64 = -32001;
+/// JSON-RPC code of a call the token's scope does not permit.
+pub const FORBIDDEN: i64 = -32003;
+/// JSON-RPC code for `Mcp-Method`/`Mcp-Name` headers that disagree with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// JSON-RPC code for a protocol version the server does not serve (MCP 2026-07-28).
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// JSON-RPC code for a call over a rate limit (`data.retryAfterSeconds`).
+pub const RATE_LIMITED: i64 = -32029;
+
+const BAN: bool = true;
+const REFUSE: bool = false;
+const CLOSE: Option<StatusCode> = None;
+
+const fn row(
+    reason: Reason,
+    stage: Stage,
+    label: &'static str,
+    ban_worthy: bool,
+    status: Option<StatusCode>,
+    rpc_code: i64,
+) -> Row {
+    Row {
+        reason,
+        stage,
+        label,
+        ban_worthy,
+        status,
+        rpc_code,
+    }
+}
+
+/// Every reason, one row each, in the order of [`Reason`]'s variants (a
+/// test checks it): the one source of each reason's stage, label, ban rule,
+/// HTTP status and JSON-RPC code. Which reasons are ban-worthy follows one
+/// rule: only what an attacker causes before being authenticated (address,
+/// country, TLS, token, connection floods); never an authenticated client's
+/// authorisation or protocol refusal, the gateway's own fault (an unreadable
+/// revocation list, a stale CRL), a load balancer's traffic, nor an `Origin`
+/// or `Host` refusal, whose address is the victim of a DNS-rebinding page.
+#[rustfmt::skip]
+pub const TABLE: [Row; 61] = [
+    row(Reason::UntrustedProxyHeader, Stage::Proxy, "untrusted_proxy_header", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::MissingProxyHeader, Stage::Proxy, "missing_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::MalformedProxyHeader, Stage::Proxy, "malformed_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::IpNotAllowed, Stage::Ip, "ip_not_allowed", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CountryBlocked, Stage::Geo, "country_blocked", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CountryUnknown, Stage::Geo, "country_unknown", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::TooManyConnections, Stage::Limit, "too_many_connections", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::MetricsBusy, Stage::Limit, "metrics_busy", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::Banned, Stage::Ban, "banned", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::RateLimited, Stage::Rate, "rate_limited", REFUSE, Some(StatusCode::TOO_MANY_REQUESTS), RATE_LIMITED),
+    row(Reason::NoCertificate, Stage::Tls, "no_certificate", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::UnknownCa, Stage::Tls, "unknown_ca", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CertificateExpired, Stage::Tls, "certificate_expired", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CertificateNotYetValid, Stage::Tls, "certificate_not_yet_valid", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CertificateRevoked, Stage::Tls, "certificate_revoked", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::CrlExpired, Stage::Tls, "crl_expired", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::RevocationStatusUnknown, Stage::Tls, "revocation_status_unknown", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::BadKeyUsage, Stage::Tls, "bad_key_usage", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::BadCertificate, Stage::Tls, "bad_certificate", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::NoIdentity, Stage::Tls, "no_identity", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::HandshakeTimeout, Stage::Tls, "handshake_timeout", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::HandshakeFailed, Stage::Tls, "handshake_failed", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::FirstRequestTimeout, Stage::Http, "first_request_timeout", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::IdleTimeout, Stage::Http, "idle_timeout", REFUSE, CLOSE, INVALID_REQUEST),
+    row(Reason::HeadersTooLarge, Stage::Http, "headers_too_large", REFUSE, Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE), INVALID_REQUEST),
+    row(Reason::Http2Flood, Stage::Http, "http2_flood", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::BodyTimeout, Stage::Http, "body_timeout", REFUSE, Some(StatusCode::REQUEST_TIMEOUT), INVALID_REQUEST),
+    row(Reason::BodyTooLarge, Stage::Http, "body_too_large", REFUSE, Some(StatusCode::PAYLOAD_TOO_LARGE), INVALID_REQUEST),
+    row(Reason::BodyNotJson, Stage::Http, "body_not_json", REFUSE, Some(StatusCode::BAD_REQUEST), PARSE_ERROR),
+    row(Reason::DuplicateJsonKey, Stage::Http, "duplicate_json_key", REFUSE, Some(StatusCode::BAD_REQUEST), INVALID_REQUEST),
+    row(Reason::HostNotAllowed, Stage::Http, "host_not_allowed", REFUSE, Some(StatusCode::FORBIDDEN), INVALID_REQUEST),
+    row(Reason::ProtocolVersionUnsupported, Stage::Http, "protocol_version_unsupported", REFUSE, Some(StatusCode::BAD_REQUEST), UNSUPPORTED_PROTOCOL_VERSION),
+    row(Reason::McpHeaderMismatch, Stage::Http, "mcp_header_mismatch", REFUSE, Some(StatusCode::BAD_REQUEST), HEADER_MISMATCH),
+    row(Reason::PathNotFound, Stage::Http, "path_not_found", REFUSE, Some(StatusCode::NOT_FOUND), INVALID_REQUEST),
+    row(Reason::RequestRejected, Stage::Http, "request_rejected", REFUSE, Some(StatusCode::BAD_REQUEST), INVALID_REQUEST),
+    row(Reason::OriginNotAllowed, Stage::Origin, "origin_not_allowed", REFUSE, Some(StatusCode::FORBIDDEN), UNAUTHORIZED),
+    row(Reason::TokenMissing, Stage::Jwt, "token_missing", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::TokenMalformed, Stage::Jwt, "token_malformed", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::AlgNotAllowed, Stage::Jwt, "alg_not_allowed", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::UnknownKid, Stage::Jwt, "unknown_kid", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::AlgKeyMismatch, Stage::Jwt, "alg_key_mismatch", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::BadSignature, Stage::Jwt, "bad_signature", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::TokenExpired, Stage::Jwt, "token_expired", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::TokenNotYetValid, Stage::Jwt, "token_not_yet_valid", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::LifetimeTooLong, Stage::Jwt, "lifetime_too_long", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::WrongAudience, Stage::Jwt, "wrong_audience", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::WrongIssuer, Stage::Jwt, "wrong_issuer", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::ClaimsInvalid, Stage::Jwt, "claims_invalid", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::ClientMismatch, Stage::Jwt, "client_mismatch", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::IpNotInToken, Stage::Jwt, "ip_not_in_token", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::TokenRevoked, Stage::Jwt, "token_revoked", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::RevocationsUnavailable, Stage::Jwt, "revocations_unavailable", REFUSE, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::CertBindingMismatch, Stage::Jwt, "cert_binding_mismatch", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::CertBindingMissing, Stage::Jwt, "cert_binding_missing", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::SessionNotFound, Stage::Session, "session_not_found", REFUSE, Some(StatusCode::NOT_FOUND), INVALID_REQUEST),
+    row(Reason::TooManySessionsForClient, Stage::Session, "too_many_sessions_for_client", REFUSE, Some(StatusCode::TOO_MANY_REQUESTS), INVALID_REQUEST),
+    row(Reason::TooManySessions, Stage::Session, "too_many_sessions", REFUSE, Some(StatusCode::TOO_MANY_REQUESTS), INVALID_REQUEST),
+    row(Reason::DuplicateRequestId, Stage::Session, "duplicate_request_id", REFUSE, Some(StatusCode::BAD_REQUEST), INVALID_REQUEST),
+    row(Reason::PermissionMissing, Stage::Scope, "permission_missing", REFUSE, Some(StatusCode::FORBIDDEN), FORBIDDEN),
+    row(Reason::CalendarNotAllowed, Stage::Scope, "calendar_not_allowed", REFUSE, Some(StatusCode::FORBIDDEN), FORBIDDEN),
+    row(Reason::LogUnavailable, Stage::Gateway, "log_unavailable", REFUSE, Some(StatusCode::SERVICE_UNAVAILABLE), INVALID_REQUEST),
+];
+
 impl Reason {
-    /// Every reason, for tables that must cover them all (log format, fail2ban).
-    pub const ALL: [Reason; 61] = [
-        Reason::UntrustedProxyHeader,
-        Reason::MissingProxyHeader,
-        Reason::MalformedProxyHeader,
-        Reason::IpNotAllowed,
-        Reason::CountryBlocked,
-        Reason::CountryUnknown,
-        Reason::TooManyConnections,
-        Reason::MetricsBusy,
-        Reason::Banned,
-        Reason::RateLimited,
-        Reason::NoCertificate,
-        Reason::UnknownCa,
-        Reason::CertificateExpired,
-        Reason::CertificateNotYetValid,
-        Reason::CertificateRevoked,
-        Reason::CrlExpired,
-        Reason::RevocationStatusUnknown,
-        Reason::BadKeyUsage,
-        Reason::BadCertificate,
-        Reason::NoIdentity,
-        Reason::HandshakeTimeout,
-        Reason::HandshakeFailed,
-        Reason::FirstRequestTimeout,
-        Reason::IdleTimeout,
-        Reason::HeadersTooLarge,
-        Reason::Http2Flood,
-        Reason::BodyTimeout,
-        Reason::BodyTooLarge,
-        Reason::BodyNotJson,
-        Reason::DuplicateJsonKey,
-        Reason::HostNotAllowed,
-        Reason::ProtocolVersionUnsupported,
-        Reason::McpHeaderMismatch,
-        Reason::PathNotFound,
-        Reason::RequestRejected,
-        Reason::OriginNotAllowed,
-        Reason::TokenMissing,
-        Reason::TokenMalformed,
-        Reason::AlgNotAllowed,
-        Reason::UnknownKid,
-        Reason::AlgKeyMismatch,
-        Reason::BadSignature,
-        Reason::TokenExpired,
-        Reason::TokenNotYetValid,
-        Reason::LifetimeTooLong,
-        Reason::WrongAudience,
-        Reason::WrongIssuer,
-        Reason::ClaimsInvalid,
-        Reason::ClientMismatch,
-        Reason::IpNotInToken,
-        Reason::TokenRevoked,
-        Reason::RevocationsUnavailable,
-        Reason::CertBindingMismatch,
-        Reason::CertBindingMissing,
-        Reason::SessionNotFound,
-        Reason::TooManySessionsForClient,
-        Reason::TooManySessions,
-        Reason::DuplicateRequestId,
-        Reason::PermissionMissing,
-        Reason::CalendarNotAllowed,
-        Reason::LogUnavailable,
-    ];
+    /// Every reason, from [`TABLE`] (for the tables that must cover them
+    /// all: the log format, the fail2ban cross-check).
+    pub const ALL: [Reason; 61] = {
+        let mut all = [Reason::LogUnavailable; 61];
+        let mut i = 0;
+        while i < TABLE.len() {
+            all[i] = TABLE[i].reason;
+            i += 1;
+        }
+        all
+    };
+
+    /// This reason's row of [`TABLE`].
+    pub fn row(self) -> &'static Row {
+        &TABLE[self as usize]
+    }
 
     /// The stage this reason belongs to.
     pub fn stage(self) -> Stage {
-        match self {
-            Reason::UntrustedProxyHeader
-            | Reason::MissingProxyHeader
-            | Reason::MalformedProxyHeader => Stage::Proxy,
-            Reason::IpNotAllowed => Stage::Ip,
-            Reason::CountryBlocked | Reason::CountryUnknown => Stage::Geo,
-            Reason::TooManyConnections | Reason::MetricsBusy => Stage::Limit,
-            Reason::Banned => Stage::Ban,
-            Reason::RateLimited => Stage::Rate,
-            Reason::NoCertificate
-            | Reason::UnknownCa
-            | Reason::CertificateExpired
-            | Reason::CertificateNotYetValid
-            | Reason::CertificateRevoked
-            | Reason::CrlExpired
-            | Reason::RevocationStatusUnknown
-            | Reason::BadKeyUsage
-            | Reason::BadCertificate
-            | Reason::NoIdentity
-            | Reason::HandshakeTimeout
-            | Reason::HandshakeFailed => Stage::Tls,
-            Reason::FirstRequestTimeout
-            | Reason::IdleTimeout
-            | Reason::HeadersTooLarge
-            | Reason::Http2Flood
-            | Reason::BodyTimeout
-            | Reason::BodyTooLarge
-            | Reason::BodyNotJson
-            | Reason::DuplicateJsonKey
-            | Reason::HostNotAllowed
-            | Reason::ProtocolVersionUnsupported
-            | Reason::McpHeaderMismatch
-            | Reason::PathNotFound
-            | Reason::RequestRejected => Stage::Http,
-            Reason::OriginNotAllowed => Stage::Origin,
-            Reason::SessionNotFound
-            | Reason::TooManySessionsForClient
-            | Reason::TooManySessions
-            | Reason::DuplicateRequestId => Stage::Session,
-            Reason::PermissionMissing | Reason::CalendarNotAllowed => Stage::Scope,
-            Reason::LogUnavailable => Stage::Gateway,
-            Reason::TokenMissing
-            | Reason::TokenMalformed
-            | Reason::AlgNotAllowed
-            | Reason::UnknownKid
-            | Reason::AlgKeyMismatch
-            | Reason::BadSignature
-            | Reason::TokenExpired
-            | Reason::TokenNotYetValid
-            | Reason::LifetimeTooLong
-            | Reason::WrongAudience
-            | Reason::WrongIssuer
-            | Reason::ClaimsInvalid
-            | Reason::ClientMismatch
-            | Reason::IpNotInToken
-            | Reason::TokenRevoked
-            | Reason::RevocationsUnavailable
-            | Reason::CertBindingMismatch
-            | Reason::CertBindingMissing => Stage::Jwt,
-        }
+        self.row().stage
     }
 
     /// The label used in log lines and metrics.
     pub fn label(self) -> &'static str {
-        match self {
-            Reason::UntrustedProxyHeader => "untrusted_proxy_header",
-            Reason::MissingProxyHeader => "missing_proxy_header",
-            Reason::MalformedProxyHeader => "malformed_proxy_header",
-            Reason::IpNotAllowed => "ip_not_allowed",
-            Reason::CountryBlocked => "country_blocked",
-            Reason::CountryUnknown => "country_unknown",
-            Reason::TooManyConnections => "too_many_connections",
-            Reason::MetricsBusy => "metrics_busy",
-            Reason::Banned => "banned",
-            Reason::RateLimited => "rate_limited",
-            Reason::NoCertificate => "no_certificate",
-            Reason::UnknownCa => "unknown_ca",
-            Reason::CertificateExpired => "certificate_expired",
-            Reason::CertificateNotYetValid => "certificate_not_yet_valid",
-            Reason::CertificateRevoked => "certificate_revoked",
-            Reason::CrlExpired => "crl_expired",
-            Reason::RevocationStatusUnknown => "revocation_status_unknown",
-            Reason::BadKeyUsage => "bad_key_usage",
-            Reason::BadCertificate => "bad_certificate",
-            Reason::NoIdentity => "no_identity",
-            Reason::HandshakeTimeout => "handshake_timeout",
-            Reason::HandshakeFailed => "handshake_failed",
-            Reason::FirstRequestTimeout => "first_request_timeout",
-            Reason::IdleTimeout => "idle_timeout",
-            Reason::HeadersTooLarge => "headers_too_large",
-            Reason::Http2Flood => "http2_flood",
-            Reason::BodyTimeout => "body_timeout",
-            Reason::BodyTooLarge => "body_too_large",
-            Reason::BodyNotJson => "body_not_json",
-            Reason::DuplicateJsonKey => "duplicate_json_key",
-            Reason::HostNotAllowed => "host_not_allowed",
-            Reason::ProtocolVersionUnsupported => "protocol_version_unsupported",
-            Reason::McpHeaderMismatch => "mcp_header_mismatch",
-            Reason::PathNotFound => "path_not_found",
-            Reason::RequestRejected => "request_rejected",
-            Reason::SessionNotFound => "session_not_found",
-            Reason::TooManySessionsForClient => "too_many_sessions_for_client",
-            Reason::DuplicateRequestId => "duplicate_request_id",
-            Reason::TooManySessions => "too_many_sessions",
-            Reason::OriginNotAllowed => "origin_not_allowed",
-            Reason::TokenMissing => "token_missing",
-            Reason::TokenMalformed => "token_malformed",
-            Reason::AlgNotAllowed => "alg_not_allowed",
-            Reason::UnknownKid => "unknown_kid",
-            Reason::AlgKeyMismatch => "alg_key_mismatch",
-            Reason::BadSignature => "bad_signature",
-            Reason::TokenExpired => "token_expired",
-            Reason::TokenNotYetValid => "token_not_yet_valid",
-            Reason::LifetimeTooLong => "lifetime_too_long",
-            Reason::WrongAudience => "wrong_audience",
-            Reason::WrongIssuer => "wrong_issuer",
-            Reason::ClaimsInvalid => "claims_invalid",
-            Reason::ClientMismatch => "client_mismatch",
-            Reason::IpNotInToken => "ip_not_in_token",
-            Reason::TokenRevoked => "token_revoked",
-            Reason::RevocationsUnavailable => "revocations_unavailable",
-            Reason::CertBindingMismatch => "cert_binding_mismatch",
-            Reason::CertBindingMissing => "cert_binding_missing",
-            Reason::PermissionMissing => "permission_missing",
-            Reason::CalendarNotAllowed => "calendar_not_allowed",
-            Reason::LogUnavailable => "log_unavailable",
-        }
+        self.row().label
     }
 
-    /// Whether fail2ban may count this refusal against the address: only what an
-    /// attacker causes before being authenticated (address, country, TLS, token,
-    /// connection floods). Never an authenticated client's authorisation or
-    /// protocol refusal, the gateway's own fault (an unreadable revocation list,
-    /// a stale CRL), nor a load balancer's traffic; and never an `Origin` or
-    /// `Host` refusal, whose address is the victim of a DNS-rebinding page.
+    /// Whether fail2ban may count this refusal against the address (see [`TABLE`]).
     pub fn ban_worthy(self) -> bool {
-        match self {
-            Reason::UntrustedProxyHeader
-            | Reason::IpNotAllowed
-            | Reason::CountryBlocked
-            | Reason::CountryUnknown
-            | Reason::TooManyConnections
-            | Reason::Banned
-            | Reason::NoCertificate
-            | Reason::UnknownCa
-            | Reason::CertificateExpired
-            | Reason::CertificateNotYetValid
-            | Reason::CertificateRevoked
-            | Reason::BadKeyUsage
-            | Reason::BadCertificate
-            | Reason::NoIdentity
-            | Reason::HandshakeTimeout
-            | Reason::HandshakeFailed
-            | Reason::FirstRequestTimeout
-            | Reason::Http2Flood
-            | Reason::TokenMissing
-            | Reason::TokenMalformed
-            | Reason::AlgNotAllowed
-            | Reason::UnknownKid
-            | Reason::AlgKeyMismatch
-            | Reason::BadSignature
-            | Reason::TokenExpired
-            | Reason::TokenNotYetValid
-            | Reason::LifetimeTooLong
-            | Reason::WrongAudience
-            | Reason::WrongIssuer
-            | Reason::ClaimsInvalid
-            | Reason::ClientMismatch
-            | Reason::IpNotInToken
-            | Reason::TokenRevoked
-            | Reason::CertBindingMismatch
-            | Reason::CertBindingMissing => true,
-            Reason::MissingProxyHeader
-            | Reason::MalformedProxyHeader
-            | Reason::MetricsBusy
-            | Reason::RateLimited
-            | Reason::CrlExpired
-            | Reason::RevocationStatusUnknown
-            | Reason::IdleTimeout
-            | Reason::HeadersTooLarge
-            | Reason::BodyTimeout
-            | Reason::BodyTooLarge
-            | Reason::BodyNotJson
-            | Reason::DuplicateJsonKey
-            | Reason::HostNotAllowed
-            | Reason::ProtocolVersionUnsupported
-            | Reason::McpHeaderMismatch
-            | Reason::PathNotFound
-            | Reason::RequestRejected
-            | Reason::OriginNotAllowed
-            | Reason::RevocationsUnavailable
-            | Reason::SessionNotFound
-            | Reason::TooManySessionsForClient
-            | Reason::TooManySessions
-            | Reason::DuplicateRequestId
-            | Reason::PermissionMissing
-            | Reason::CalendarNotAllowed
-            | Reason::LogUnavailable => false,
-        }
+        self.row().ban_worthy
     }
 
     /// Whether the refusal is about a trusted load balancer's own traffic (no
@@ -475,31 +371,15 @@ impl Reason {
         )
     }
 
-    /// The HTTP status of a request-level denial; `None` for the stages that
-    /// close the connection instead (everything before and during TLS, and the
-    /// timeouts) and for scope denials, which are JSON-RPC errors inside a
-    /// normal response.
+    /// The HTTP status of a request-level refusal; `None` for the refusals
+    /// that close the connection instead.
     pub fn status(self) -> Option<StatusCode> {
-        match self {
-            Reason::BodyTooLarge => Some(StatusCode::PAYLOAD_TOO_LARGE),
-            Reason::HeadersTooLarge => Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-            Reason::BodyNotJson
-            | Reason::DuplicateJsonKey
-            | Reason::ProtocolVersionUnsupported
-            | Reason::McpHeaderMismatch => Some(StatusCode::BAD_REQUEST),
-            Reason::BodyTimeout => Some(StatusCode::REQUEST_TIMEOUT),
-            Reason::RequestRejected | Reason::DuplicateRequestId => Some(StatusCode::BAD_REQUEST),
-            Reason::HostNotAllowed | Reason::OriginNotAllowed => Some(StatusCode::FORBIDDEN),
-            Reason::PathNotFound | Reason::SessionNotFound => Some(StatusCode::NOT_FOUND),
-            Reason::LogUnavailable => Some(StatusCode::SERVICE_UNAVAILABLE),
-            Reason::TooManySessionsForClient | Reason::TooManySessions | Reason::RateLimited => {
-                Some(StatusCode::TOO_MANY_REQUESTS)
-            }
-            _ => match self.stage() {
-                Stage::Jwt => Some(StatusCode::UNAUTHORIZED),
-                _ => None,
-            },
-        }
+        self.row().status
+    }
+
+    /// The JSON-RPC error code of its answer, over HTTP and in MCP alike.
+    pub fn rpc_code(self) -> i64 {
+        self.row().rpc_code
     }
 }
 
@@ -572,5 +452,38 @@ impl Denial {
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.reason.stage().label(), self.reason.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Reason, TABLE};
+
+    /// Each row sits at its reason's place, and the last reason has the last
+    /// row: a reason added without its row, or out of place, fails here.
+    #[test]
+    fn every_reason_has_its_row_in_order() {
+        for (i, row) in TABLE.iter().enumerate() {
+            assert_eq!(row.reason as usize, i, "{:?}", row.reason);
+        }
+        assert_eq!(TABLE.len(), Reason::LogUnavailable as usize + 1);
+        assert_eq!(Reason::ALL.len(), TABLE.len());
+        let mut labels: Vec<&str> = TABLE.iter().map(|r| r.label).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), TABLE.len(), "labels are unique");
+    }
+
+    /// One code per refusal, whichever way it is answered: a rate refusal
+    /// was -32600 over HTTP and -32029 in MCP.
+    #[test]
+    fn codes_are_the_same_over_http_and_in_mcp() {
+        assert_eq!(Reason::RateLimited.rpc_code(), super::RATE_LIMITED);
+        assert_eq!(Reason::PermissionMissing.rpc_code(), super::FORBIDDEN);
+        assert_eq!(Reason::CalendarNotAllowed.rpc_code(), super::FORBIDDEN);
+        assert_eq!(
+            Reason::PermissionMissing.status(),
+            Some(http::StatusCode::FORBIDDEN)
+        );
     }
 }

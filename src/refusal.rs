@@ -1,6 +1,6 @@
-//! The HTTP answer to a request-level [`Denial`]: one mapping from reason to
-//! status ([`crate::denial::Reason::status`]), JSON-RPC error body and, for
-//! token refusals, the `WWW-Authenticate` challenge MCP clients follow.
+//! The HTTP answer to a request-level [`Denial`]: the status and JSON-RPC
+//! code its reason's row of [`crate::denial::TABLE`] gives, a message, and
+//! for token refusals the `WWW-Authenticate` challenge MCP clients follow.
 
 use bytes::Bytes;
 use http::{Response, StatusCode, header};
@@ -9,19 +9,6 @@ use serde_json::json;
 
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::HttpResponse;
-
-/// JSON-RPC code for a body that is not JSON.
-const PARSE_ERROR: i64 = -32700;
-/// JSON-RPC code for a request the server will not process.
-const INVALID_REQUEST: i64 = -32600;
-/// JSON-RPC code MCP clients read as "not authorized" (token, origin).
-const UNAUTHORIZED: i64 = -32001;
-/// JSON-RPC code rmcp uses for `Mcp-Method`/`Mcp-Name` headers that disagree with the body.
-const HEADER_MISMATCH: i64 = -32020;
-/// JSON-RPC code of a call the token's scope does not permit (as the MCP layer answers it).
-const FORBIDDEN: i64 = -32003;
-/// JSON-RPC code for a protocol version the server does not serve (MCP 2026-07-28).
-const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 /// What the client is told: the reason's label and, where it helps the caller
 /// fix its request, the detail (already bounded by whoever made the denial).
@@ -38,18 +25,6 @@ fn message(denial: &Denial) -> String {
         ),
         (_, _, Some(detail)) => format!("{label}: {detail}"),
         (_, _, None) => label.replace('_', " "),
-    }
-}
-
-fn code(reason: Reason) -> i64 {
-    match reason {
-        Reason::BodyNotJson => PARSE_ERROR,
-        Reason::McpHeaderMismatch => HEADER_MISMATCH,
-        Reason::ProtocolVersionUnsupported => UNSUPPORTED_PROTOCOL_VERSION,
-        Reason::OriginNotAllowed => UNAUTHORIZED,
-        reason if reason.stage() == Stage::Scope => FORBIDDEN,
-        reason if reason.stage() == Stage::Jwt => UNAUTHORIZED,
-        _ => INVALID_REQUEST,
     }
 }
 
@@ -70,7 +45,7 @@ pub fn response(
     metadata_url: &str,
 ) -> HttpResponse {
     let status = denial.reason.status().unwrap_or(StatusCode::FORBIDDEN);
-    let mut error = json!({ "code": code(denial.reason), "message": message(denial) });
+    let mut error = json!({ "code": denial.reason.rpc_code(), "message": message(denial) });
     if denial.reason == Reason::ProtocolVersionUnsupported {
         error["data"] = json!({
             "supported": supported_versions(),

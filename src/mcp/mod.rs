@@ -39,10 +39,8 @@ use crate::calendar::CalendarAccounts;
 use crate::rate::RateLimits;
 use crate::seclog::SecurityLog;
 
-/// JSON-RPC error code for a call the token does not permit.
-const FORBIDDEN: ErrorCode = ErrorCode(-32003);
-/// JSON-RPC error code for a call over the client's rate limit (`data.retryAfterSeconds`).
-const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
+/// JSON-RPC error code for a call the token does not permit (from the refusal table).
+const FORBIDDEN: ErrorCode = ErrorCode(crate::denial::FORBIDDEN as i32);
 
 /// The protocol revisions this gateway serves (and the README lists): what
 /// `initialize` may agree to, what `server/discover` advertises, and what

@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::admission::grant::Grant;
 use crate::admission::scope;
 use crate::denial::{Denial, Reason};
-use crate::mcp::{CalendarServer, FORBIDDEN, RATE_LIMITED};
+use crate::mcp::CalendarServer;
+use rmcp::model::ErrorCode;
 
 impl CalendarServer {
     /// The answer to a call of a tool that does not exist: -32602, naming the
@@ -45,12 +46,16 @@ impl CalendarServer {
             Reason::RateLimited => {
                 let wait = denial.retry_after.map_or(1, |w| w.as_secs());
                 let data = json!({ "stage": stage, "reason": reason, "retryAfterSeconds": wait });
-                ErrorData::new(RATE_LIMITED, format!("rate limited: {detail}"), Some(data))
+                ErrorData::new(
+                    ErrorCode(denial.reason.rpc_code() as i32),
+                    format!("rate limited: {detail}"),
+                    Some(data),
+                )
             }
             Reason::PermissionMissing => {
                 let data = json!({ "stage": stage, "reason": reason, "detail": detail });
                 ErrorData::new(
-                    FORBIDDEN,
+                    ErrorCode(denial.reason.rpc_code() as i32),
                     format!("permission denied: {detail}"),
                     Some(data),
                 )
@@ -58,7 +63,11 @@ impl CalendarServer {
             _ => {
                 let data = json!({ "stage": stage, "reason": reason, "detail": detail });
                 let message = format!("calendar not allowed for this token: {detail}");
-                ErrorData::new(FORBIDDEN, message, Some(data))
+                ErrorData::new(
+                    ErrorCode(denial.reason.rpc_code() as i32),
+                    message,
+                    Some(data),
+                )
             }
         }
     }

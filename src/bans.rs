@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// The ban rule, from `[bans]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BanRule {
     /// Ban-worthy refusals that ban an address...
     pub after: usize,

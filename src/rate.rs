@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::denial::{Denial, Reason};
 
 /// The budgets, from `[rate_limits]`; `None` switches that limit off.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateBudgets {
     /// HTTP requests per second from one address (also its burst).
     pub requests_per_second_per_address: Option<NonZeroU32>,

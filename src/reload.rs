@@ -36,27 +36,14 @@ pub struct Reloader {
 
 /// The settings a reload cannot change, by the key an operator would edit.
 fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
+    // Compared by value, never by their Debug text: secrets print alike
+    // (redacted), so a changed refresh token would read as no change.
     let differs = [
-        (
-            "listen",
-            format!("{:?}", running.listen) != format!("{:?}", next.listen),
-        ),
-        (
-            "mcp",
-            format!("{:?}", running.mcp) != format!("{:?}", next.mcp),
-        ),
-        (
-            "backend",
-            format!("{:?}", running.backend) != format!("{:?}", next.backend),
-        ),
-        (
-            "metrics",
-            format!("{:?}", running.metrics) != format!("{:?}", next.metrics),
-        ),
-        (
-            "bans",
-            format!("{:?}", running.bans) != format!("{:?}", next.bans),
-        ),
+        ("listen", running.listen != next.listen),
+        ("mcp", running.mcp != next.mcp),
+        ("backend", running.backend != next.backend),
+        ("metrics", running.metrics != next.metrics),
+        ("bans", running.bans != next.bans),
         (
             "log",
             (
@@ -240,7 +227,7 @@ impl Reloader {
             watch,
         );
         previous.cancel();
-        if format!("{:?}", running.rate_limits) != format!("{:?}", next.rate_limits) {
+        if running.rate_limits != next.rate_limits {
             self.rate.replace(next.rate_limits);
             running.rate_limits = next.rate_limits;
         }
@@ -254,5 +241,39 @@ impl Reloader {
             self.shared.seclog.widened(&wider);
         }
         Ok(notes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_restart;
+    use crate::config::Config;
+
+    const TEXT: &str = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow=['10.8.0.0/24']\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n[backend]\nkind='google'\n[backend.google]\napi_base_url='http://127.0.0.1:9/calendar/v3/'\ntoken_uri='http://127.0.0.1:9/token'\noauth_client_id='client'\noauth_client_secret='secret-1'\ndefault_account='me'\n[backend.google.accounts.me]\nrefresh_token='token-1'\n";
+
+    /// Secrets print alike (redacted): compared by their Debug text, a new
+    /// refresh token or client secret read as no change at all.
+    #[test]
+    fn a_changed_secret_needs_a_restart() {
+        let dir = tempfile::TempDir::new().unwrap();
+        for file in ["a", "b", "c", "k.json"] {
+            std::fs::write(dir.path().join(file), "").unwrap();
+        }
+        let parse = |text: &str| Config::parse(text, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let running = parse(TEXT);
+        assert!(needs_restart(&running, &parse(TEXT)).is_empty());
+        for (old, new) in [("token-1", "token-2"), ("secret-1", "secret-2")] {
+            let next = parse(&TEXT.replace(old, new));
+            assert_eq!(
+                format!("{:?}", running.backend),
+                format!("{:?}", next.backend),
+                "the secrets print alike"
+            );
+            assert_eq!(
+                needs_restart(&running, &next),
+                ["backend: changed in the file, takes effect after a restart"],
+                "{old} -> {new}"
+            );
+        }
     }
 }

@@ -189,6 +189,13 @@ impl<T> Secret<T> {
     }
 }
 
+/// Secrets compare by value (a reload must see a changed one), never print.
+impl<T: PartialEq> PartialEq for Secret<T> {
+    fn eq(&self, other: &Secret<T>) -> bool {
+        self.0 == other.0
+    }
+}
+
 impl<T> std::fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret([redacted])")

@@ -92,7 +92,7 @@ fn default_retry_base_delay() -> String {
 }
 
 /// The validated `[backend.google]` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Google {
     /// Calendar API root (trailing slash); a test or a proxy may replace Google's.
     pub api_base_url: String,
@@ -136,6 +136,44 @@ pub enum Account {
         /// The user's refresh token.
         refresh_token: Secret<String>,
     },
+}
+
+/// Accounts compare by what they sign in with, secrets included (a changed
+/// refresh token or key must read as a change); a service account key by
+/// its JSON, as `yup_oauth2` gives it no comparison of its own.
+impl PartialEq for Account {
+    fn eq(&self, other: &Account) -> bool {
+        match (self, other) {
+            (
+                Account::ServiceAccount { key, subject },
+                Account::ServiceAccount {
+                    key: other_key,
+                    subject: other_subject,
+                },
+            ) => {
+                let json =
+                    |key: &Secret<ServiceAccountKey>| serde_json::to_value(key.expose()).ok();
+                subject == other_subject && json(key) == json(other_key)
+            }
+            (
+                Account::AuthorizedUser {
+                    client_id,
+                    client_secret,
+                    refresh_token,
+                },
+                Account::AuthorizedUser {
+                    client_id: other_id,
+                    client_secret: other_secret,
+                    refresh_token: other_token,
+                },
+            ) => {
+                client_id == other_id
+                    && client_secret == other_secret
+                    && refresh_token == other_token
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What validation reads besides the table: the config folder, and warnings to fill.

@@ -41,7 +41,7 @@ impl Default for RawMetrics {
 }
 
 /// The validated `[metrics]` table.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
     /// Whether the metrics listener runs at all.
     pub enabled: bool,

@@ -115,7 +115,7 @@ pub struct Config {
 }
 
 /// The calendar backend chosen by `backend.kind`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Backend {
     /// The embedded SQLite store.
     Embedded(Embedded),
@@ -124,7 +124,7 @@ pub enum Backend {
 }
 
 /// Listener limits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listen {
     /// Address to bind.
     pub address: SocketAddr,
@@ -159,7 +159,7 @@ pub struct Listen {
 }
 
 /// TLS settings (paths already resolved against the config file's folder).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tls {
     /// Server certificate chain (PEM).
     pub certificate: PathBuf,
@@ -176,7 +176,7 @@ pub struct Tls {
 }
 
 /// MCP endpoint settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mcp {
     /// HTTP path of the streamable HTTP endpoint.
     pub path: String,
@@ -197,7 +197,7 @@ pub struct Mcp {
 }
 
 /// Embedded store settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Embedded {
     /// SQLite file.
     pub path: PathBuf,

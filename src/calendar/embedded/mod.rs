@@ -24,7 +24,7 @@ use crate::calendar::time::parse_zone;
 use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
 
 /// A calendar declared in the config: created on start when missing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CalendarSeed {
     /// Calendar id.
     pub id: String,

@@ -1,8 +1,15 @@
 //! Per-request HTTP handling on an authenticated connection, in order: the
-//! authority the request names, the metadata document, the MCP path, the origin
-//! and token checks ([`crate::resource`]), the protocol version, the session's
-//! owner, a bounded and timed JSON body, the `Mcp-*` headers against it, the
-//! session caps, then rmcp. Every refusal is one [`Denial`], logged once and
+//! logs must be writable, the address not banned meanwhile, the certificate
+//! not revoked by a CRL loaded since the handshake, the address within its
+//! request rate, an HTTP/2 header list within its size; then the authority
+//! the request names, the metadata document, the MCP path, the origin and
+//! token checks ([`crate::resource`]); the protocol version, the tool a
+//! `Mcp-Name` header names (its permission, before the body), the session's
+//! owner; a bounded and timed body that must be one JSON-RPC message read
+//! alike by the gateway and rmcp, the `Mcp-*` headers against it, the
+//! session caps, a request id not already in flight in its session; then
+//! the direct path or rmcp, and a session rmcp made without a reserved
+//! place is closed. Every refusal is one [`Denial`], logged once and
 //! answered through [`crate::refusal`] — after the request body has been read
 //! (and discarded, within bounds), because an HTTP/2 answer sent before the
 //! body ends in a stream reset that clients such as curl report as an error

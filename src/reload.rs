@@ -1,9 +1,15 @@
 //! Reloading without a restart (SIGHUP): the config file is read again and
 //! everything a reload covers — server certificate and key, client CA, CRLs,
 //! IP allowlist, PROXY peers, GeoIP database and exemptions, JWKS, revocation
-//! list, rate limits — is built and validated in full first, then swapped in at once. Open
-//! connections keep what they started with; new handshakes and requests use
-//! the new state. An invalid file changes nothing: the problems are returned,
+//! list, rate limits — is built and validated in full first, then put in
+//! force: the TLS acceptor with the address policy in one swap, the token
+//! verifier and the revoked certificates each in one more (a request in the
+//! instant between them meets the new TLS and address rules with the old
+//! token rules; one snapshot swapped at once is issue 22's to build). Open
+//! connections keep their TLS and address policy; new handshakes and every
+//! request use the new state. A file read mid-write or missing a key the
+//! running configuration spells out is refused; a widening writes a `WIDEN`
+//! line. An invalid file changes nothing: the problems are returned,
 //! logged and counted. Settings that cannot change live are named as needing
 //! a restart. [`Reloader::watch`] does the same when one of the files changes.
 

@@ -1,5 +1,8 @@
-//! The admission checks that need only the client's address, run at TCP accept
-//! before any TLS work so that a refused address costs almost nothing. In order:
+//! Every admission decision, and nothing that serves a socket of its own.
+//!
+//! The checks that need only the client's address ([`NetworkAdmission`]),
+//! which [`crate::arrival`] runs at TCP accept before any TLS work, so that
+//! a refused address costs almost nothing:
 //!
 //! 1. [`proxy`]: the real client address — from a PROXY header when the peer is
 //!    a trusted load balancer, else the socket peer. Runs first because every
@@ -8,7 +11,10 @@
 //!    the database lookup.
 //! 3. [`geo`]: the GeoIP country, for addresses not exempt.
 //!
-//! The TLS handshake (client certificate) follows in [`crate::server`].
+//! Then, per request, the bearer token ([`jwt`] with the key set of [`jwks`],
+//! the revoked `jti`s of [`revocations`], verified signatures remembered by
+//! [`token_cache`]), which yields a [`grant::Grant`]; and per MCP message the
+//! permission and calendar scope ([`scope`]).
 
 pub mod geo;
 pub mod grant;

@@ -185,17 +185,17 @@ pub(crate) async fn serve_connection(
     };
     // A resumed session skips certificate verification, expiry included; a
     // certificate that expired since its full handshake is refused here.
-    if identity.not_after < chrono::Utc::now() {
+    if identity.not_after() < chrono::Utc::now() {
         return shared.seclog.deny(
             &Denial::new(Reason::CertificateExpired).with_detail("session resumed after expiry"),
             client_ip,
-            Some(&identity.id),
+            Some(identity.id()),
         );
     }
     if shared.config.network.allow_lines {
-        shared.seclog.allow(Stage::Tls, client_ip, &identity.id);
+        shared.seclog.allow(Stage::Tls, client_ip, identity.id());
     }
-    let client_id = identity.id.clone();
+    let client_id = identity.id().to_owned();
     let activity = Activity::new();
     let info = ConnectionInfo {
         peer,

@@ -161,7 +161,7 @@ impl App {
         scope::check_permission(&tool, grant).inspect_err(|_| {
             self.audit.record(&ToolCall {
                 tool: &tool,
-                client: &grant.identity().id,
+                client: grant.identity().id(),
                 ip: grant.client_ip(),
                 token_id: grant.token_id(),
                 calendars: &[],
@@ -196,8 +196,11 @@ impl App {
         unread: Option<Incoming>,
         method: &http::Method,
     ) -> HttpResponse {
-        self.seclog
-            .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+        self.seclog.deny(
+            &denial,
+            connection.client_ip,
+            Some(connection.identity.id()),
+        );
         let mut message = MessageHead::default();
         if let Some(body) = unread
             && let Ok(body) = read_body(body, self.limits.max_body, self.limits.body_timeout).await
@@ -215,8 +218,11 @@ impl App {
         connection: &ConnectionInfo,
         message: &MessageHead,
     ) -> HttpResponse {
-        self.seclog
-            .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+        self.seclog.deny(
+            &denial,
+            connection.client_ip,
+            Some(connection.identity.id()),
+        );
         refusal::response(&denial, message.id(), self.resource.load().metadata_url())
     }
 
@@ -279,7 +285,7 @@ impl App {
                 match self
                     .revoked
                     .load()
-                    .contains(&connection.identity.revocation_key)
+                    .contains(connection.identity.revocation_key())
                 {
                     true => Err(Denial::new(Reason::CertificateRevoked)
                         .with_detail("revoked by a CRL loaded after the handshake")),
@@ -316,7 +322,7 @@ impl App {
                     .await);
             }
         };
-        let identity = connection.identity.id.clone();
+        let identity = connection.identity.id().to_owned();
         let requested = parts.headers.get(SESSION_HEADER).cloned();
         let early = check_protocol_version(&parts.headers)
             .and_then(|()| self.check_named_tool(&parts.headers, &grant))
@@ -412,8 +418,11 @@ impl App {
                 status => Denial::new(Reason::RequestRejected)
                     .with_detail(format!("status {}", status.as_u16())),
             };
-            self.seclog
-                .deny(&denial, connection.client_ip, Some(&connection.identity.id));
+            self.seclog.deny(
+                &denial,
+                connection.client_ip,
+                Some(connection.identity.id()),
+            );
         }
         // The id stays in flight until the answer (an event stream in a
         // session) has been sent.

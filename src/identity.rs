@@ -11,20 +11,61 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::config::IdentitySource;
 
-/// The authenticated client of one connection; travels with every request on it.
+/// The authenticated client of one connection; travels with every request
+/// on it. Read from a verified certificate by [`identify`] only: its fields
+/// cannot be set from outside, so an identity always names a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIdentity {
     /// The identity string, e.g. `spiffe://corp/agent/42` or `demo-client`.
-    pub id: String,
+    id: String,
     /// Lowercase hex SHA-256 of the certificate's DER: pins this exact certificate.
-    pub fingerprint_sha256: String,
+    fingerprint_sha256: String,
     /// The same digest as RFC 8705 writes it in `cnf.x5t#S256` (base64url, no padding).
-    pub x5t_s256: String,
+    x5t_s256: String,
     /// When the certificate stops being valid.
-    pub not_after: DateTime<Utc>,
+    not_after: DateTime<Utc>,
     /// Which certificate this is to a CRL ([`revocation_key`] of its issuer
     /// and serial): an open connection is checked against CRLs loaded since.
-    pub revocation_key: [u8; 32],
+    revocation_key: [u8; 32],
+}
+
+impl ClientIdentity {
+    /// The identity string, e.g. `spiffe://corp/agent/42` or `demo-client`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Lowercase hex SHA-256 of the certificate's DER.
+    pub fn fingerprint_sha256(&self) -> &str {
+        &self.fingerprint_sha256
+    }
+
+    /// The certificate's digest as `cnf.x5t#S256` writes it.
+    pub fn x5t_s256(&self) -> &str {
+        &self.x5t_s256
+    }
+
+    /// When the certificate stops being valid.
+    pub fn not_after(&self) -> DateTime<Utc> {
+        self.not_after
+    }
+
+    /// Which certificate this is to a CRL.
+    pub fn revocation_key(&self) -> &[u8; 32] {
+        &self.revocation_key
+    }
+
+    /// An identity for unit tests of the layers behind the handshake.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: &str) -> ClientIdentity {
+        ClientIdentity {
+            id: id.to_owned(),
+            fingerprint_sha256: String::new(),
+            x5t_s256: String::new(),
+            not_after: Utc::now(),
+            revocation_key: [0; 32],
+        }
+    }
 }
 
 /// SHA-256 of an issuer's DER name and a serial number (big-endian, no

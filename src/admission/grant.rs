@@ -96,8 +96,11 @@ pub struct Grant {
 }
 
 impl Grant {
-    /// Built only by the token verifier (tests use [`Grant::for_tests`]).
+    /// Built only by the token verifier: `proof` is a
+    /// [`crate::admission::jwt::Verified`], which only it can make (tests use
+    /// [`Grant::for_tests`]).
     pub(in crate::admission) fn new(
+        proof: crate::admission::jwt::Verified,
         identity: ClientIdentity,
         client_ip: IpAddr,
         permissions: BTreeSet<Permission>,
@@ -105,6 +108,7 @@ impl Grant {
         expires_at: DateTime<Utc>,
         token_id: String,
     ) -> Grant {
+        let _ = proof;
         Grant {
             identity,
             client_ip,
@@ -164,14 +168,9 @@ impl Grant {
     /// A grant for unit tests of the layers behind admission.
     #[cfg(test)]
     pub(crate) fn for_tests(permissions: &[Permission], calendars: CalendarScope) -> Grant {
-        let identity = ClientIdentity {
-            id: "test-client".into(),
-            fingerprint_sha256: String::new(),
-            x5t_s256: String::new(),
-            not_after: Utc::now(),
-            revocation_key: [0; 32],
-        };
+        let identity = ClientIdentity::for_tests("test-client");
         Grant::new(
+            crate::admission::jwt::Verified::for_tests(),
             identity,
             IpAddr::from([127, 0, 0, 1]),
             permissions.iter().copied().collect(),

@@ -305,7 +305,7 @@ impl TokenVerifier {
         {
             return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
         }
-        if claims.client_id != identity.id {
+        if claims.client_id != identity.id() {
             return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id.clone()));
         }
         let networks = signed.networks.as_ref().map_err(Clone::clone)?;
@@ -313,7 +313,7 @@ impl TokenVerifier {
             return Err(Denial::new(Reason::IpNotInToken));
         }
         match claims.cnf.as_ref().map(bound_thumbprint).transpose()? {
-            Some(thumbprint) if thumbprint != identity.x5t_s256 => {
+            Some(thumbprint) if thumbprint != identity.x5t_s256() => {
                 return Err(Denial::new(Reason::CertBindingMismatch));
             }
             None if self.require_cert_binding => {
@@ -325,6 +325,7 @@ impl TokenVerifier {
         let calendars = signed.calendars.clone();
         let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
         Ok(Grant::new(
+            Verified { _sealed: () },
             identity.clone(),
             client_ip,
             permissions,
@@ -332,6 +333,21 @@ impl TokenVerifier {
             expires_at,
             jti,
         ))
+    }
+}
+
+/// Proof that [`TokenVerifier::verify`] checked a token: its field is
+/// private to this module, so nothing else can make one, and a
+/// [`Grant`] cannot be built without one.
+pub struct Verified {
+    _sealed: (),
+}
+
+impl Verified {
+    /// A proof for unit tests of the layers behind admission.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Verified {
+        Verified { _sealed: () }
     }
 }
 

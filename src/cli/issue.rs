@@ -89,10 +89,10 @@ fn check_bound_identity(
         .map_err(|e| anyhow::anyhow!("--bind-cert: not a PEM certificate: {e}"))?;
     let identity = crate::identity::identify(&cert, source)
         .map_err(|e| anyhow::anyhow!("--bind-cert: {e} (tls.identity decides where it is read)"))?;
-    if identity.id != client {
+    if identity.id() != client {
         anyhow::bail!(
             "--bind-cert: the certificate's identity is `{}`, not --client `{client}` (read by tls.identity)",
-            identity.id
+            identity.id()
         );
     }
     Ok(())

@@ -197,7 +197,7 @@ impl ServerHandler for CalendarServer {
             crate::telemetry::tool_call(&tool, outcome.label(), started.elapsed());
             self.audit.record(&ToolCall {
                 tool: &tool,
-                client: &grant.identity().id,
+                client: grant.identity().id(),
                 ip: grant.client_ip(),
                 token_id: grant.token_id(),
                 calendars: &touched.list(),
@@ -216,7 +216,7 @@ impl ServerHandler for CalendarServer {
             return Err(self.refusal(&grant, &denial));
         }
         let write = scope::rule_for(&tool).is_none_or(scope::ToolRule::writes);
-        if let Err(denial) = self.rate.check_tool(&grant.identity().id, write) {
+        if let Err(denial) = self.rate.check_tool(grant.identity().id(), write) {
             audit(Outcome::Refused);
             return Err(self.refusal(&grant, &denial));
         }

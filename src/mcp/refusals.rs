@@ -38,7 +38,7 @@ impl CalendarServer {
     /// JSON-RPC error that names what is missing (-32003) or when to retry (-32029).
     pub(crate) fn refusal(&self, grant: &Grant, denial: &Denial) -> ErrorData {
         self.seclog
-            .deny(denial, grant.client_ip(), Some(&grant.identity().id));
+            .deny(denial, grant.client_ip(), Some(grant.identity().id()));
         let detail = denial.detail.clone().unwrap_or_default();
         let stage = denial.reason.stage().label();
         let reason = denial.reason.label();

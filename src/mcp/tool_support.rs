@@ -127,7 +127,7 @@ impl CalendarServer {
     ) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
         let grant = grant_of(&context.extensions)
             .map_err(|_| CalendarError::PermissionDenied("no verified client identity".into()))?;
-        self.accounts.for_client(&grant.identity().id)
+        self.accounts.for_client(grant.identity().id())
     }
 
     pub(super) async fn output_zone(

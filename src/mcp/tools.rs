@@ -47,18 +47,18 @@ impl CalendarServer {
         let identity = grant.identity();
         let summary = format!(
             "{} may {} on {}",
-            identity.id,
+            identity.id(),
             permissions.join(", "),
             calendars.join(", ")
         );
         let info = AccessInfo {
-            identity: identity.id.clone(),
+            identity: identity.id().to_owned(),
             client_ip: grant.client_ip().to_string(),
             permissions,
             calendars,
             token_expires_at: format_utc(grant.expires_at()),
-            certificate_expires_at: format_utc(identity.not_after),
-            certificate_sha256: identity.fingerprint_sha256.clone(),
+            certificate_expires_at: format_utc(identity.not_after()),
+            certificate_sha256: identity.fingerprint_sha256().to_owned(),
         };
         Ok(success(summary, &info))
     }
@@ -72,7 +72,7 @@ impl CalendarServer {
         let grant = grant_of(&context.extensions)?;
         finish(
             async {
-                let backend = self.accounts.for_client(&grant.identity().id)?;
+                let backend = self.accounts.for_client(grant.identity().id())?;
                 let mut calendars = backend.list_calendars().await?;
                 // Only the calendars this token reaches: the others stay unknown to it.
                 calendars.retain(|c| grant.calendars().allows(&c.id));

@@ -250,7 +250,7 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
     let identity =
         mcp_gateway::identity::identify(&der, mcp_gateway::config::IdentitySource::SubjectCn)
             .unwrap();
-    assert_eq!(claims["cnf"]["x5t#S256"], identity.x5t_s256.as_str());
+    assert_eq!(claims["cnf"]["x5t#S256"], identity.x5t_s256());
     let grant = verifier
         .verify(
             &token,

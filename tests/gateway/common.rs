@@ -337,7 +337,7 @@ impl TestGateway {
             rustls::pki_types::pem::PemObject::from_pem_slice(cert.cert_pem.as_bytes()).ok()?;
         mcp_gateway::identity::identify(&der, self.identity_source)
             .ok()
-            .map(|identity| identity.id)
+            .map(|identity| identity.id().to_owned())
     }
 
     /// An rmcp client session for `identity`, with a full-access token.

@@ -32,14 +32,14 @@ fn fixture() -> &'static (TokenVerifier, Pki) {
     })
 }
 
+/// The identity of a certificate the test CA issues for `id`, as the
+/// handshake reads it (an identity can only come from a certificate).
 fn identity(id: &str) -> ClientIdentity {
-    ClientIdentity {
-        id: id.to_owned(),
-        fingerprint_sha256: "00".repeat(32),
-        x5t_s256: URL_SAFE_NO_PAD.encode([0u8; 32]),
-        not_after: Utc::now() + chrono::Duration::days(30),
-        revocation_key: [0; 32],
-    }
+    use rustls::pki_types::pem::PemObject;
+    let issued = fixture().1.ca.issue_client(id).unwrap();
+    let der =
+        rustls::pki_types::CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap();
+    mcp_gateway::identity::identify(&der, mcp_gateway::config::IdentitySource::SubjectCn).unwrap()
 }
 
 const LOCAL: &str = "127.0.0.1";

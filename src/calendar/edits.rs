@@ -213,7 +213,7 @@ pub fn new_event(fields: EventPatch, calendar_zone: Tz) -> Result<Stored, Calend
     let mut event = Event {
         id: uuid::Uuid::new_v4().simple().to_string(),
         etag: String::new(),
-        status: "confirmed".into(),
+        status: crate::calendar::model::CONFIRMED.to_owned(),
         summary: None,
         description: None,
         location: None,

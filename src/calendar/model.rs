@@ -77,6 +77,11 @@ pub struct Reminders {
     pub overrides: Vec<ReminderOverride>,
 }
 
+/// `Event::status` of an event that takes place.
+pub const CONFIRMED: &str = "confirmed";
+/// `Event::status` of a deleted event (or a deleted instance of a series).
+pub const CANCELLED: &str = "cancelled";
+
 /// An event or one instance of a recurring event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -119,6 +124,18 @@ pub struct Event {
     pub created: String,
     /// RFC 3339 time of the last change (UTC).
     pub updated: String,
+}
+
+impl Event {
+    /// Whether the event (or instance) was deleted.
+    pub fn is_cancelled(&self) -> bool {
+        self.status == CANCELLED
+    }
+
+    /// Marks the event (or instance) deleted.
+    pub fn cancel(&mut self) {
+        self.status = CANCELLED.to_owned();
+    }
 }
 
 /// The fields a client may set on create, or change on update (patch semantics:

@@ -164,7 +164,7 @@ pub fn delete(
         } => match scope.unwrap_or(SeriesScope::ThisInstance) {
             SeriesScope::ThisInstance => {
                 let mut instance = current_instance(&master, original, edited, id)?;
-                instance.event.status = "cancelled".into();
+                instance.event.cancel();
                 touch(&mut instance.event, Utc::now());
                 save(conn, calendar_id, &instance, Some(&original))
             }

@@ -60,7 +60,7 @@ pub fn locate(
             });
         }
         let stored = Stored::analyse(event, zone)?;
-        if stored.event.status == "cancelled" {
+        if stored.event.is_cancelled() {
             return Err(CalendarError::event_not_found(id));
         }
         return Ok(if stored.series.is_some() {
@@ -77,7 +77,7 @@ pub fn locate(
     let Some(series) = &master.series else {
         return Err(CalendarError::event_not_found(id));
     };
-    if master.event.status == "cancelled" || !series.has_occurrence(&original)? {
+    if master.event.is_cancelled() || !series.has_occurrence(&original)? {
         return Err(CalendarError::event_not_found(id));
     }
     let original = in_series_zone(original, &master);
@@ -103,7 +103,7 @@ pub fn current_instance(
     id: &str,
 ) -> Result<Stored, CalendarError> {
     match edited {
-        Some(e) if e.event.status == "cancelled" => Err(CalendarError::event_not_found(id)),
+        Some(e) if e.event.is_cancelled() => Err(CalendarError::event_not_found(id)),
         Some(e) => Ok(*e),
         None => Ok(materialise(master, original)),
     }

@@ -116,7 +116,7 @@ impl GoogleAccount {
             }
         };
         let event = event_from_api(found, zone)?;
-        if event.status == "cancelled" {
+        if event.is_cancelled() {
             return Err(CalendarError::event_not_found(event_id));
         }
         Ok(event)

@@ -84,7 +84,9 @@ pub fn event_from_api(event: api::Event, zone: Tz) -> Result<Event, CalendarErro
     Ok(Event {
         id,
         etag: event.etag.unwrap_or_default(),
-        status: event.status.unwrap_or_else(|| "confirmed".into()),
+        status: event
+            .status
+            .unwrap_or_else(|| crate::calendar::model::CONFIRMED.to_owned()),
         summary: event.summary,
         description: event.description,
         location: event.location,

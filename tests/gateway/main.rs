@@ -1,10 +1,13 @@
 //! Integration tests over real sockets on 127.0.0.1: mutual TLS, MCP sessions,
-//! the calendar tools, and durability across a `kill -9`.
+//! the calendar tools, and durability across a `kill -9`. Each file is named
+//! after the defence it proves; what they share is in [`support`], its
+//! modules named at the root here so that tests say `crate::common::…`.
 
-mod clients;
-mod common;
-mod google_api;
-mod google_setup;
+mod support;
+pub(crate) use support::{
+    clients, common, fail2ban_server, google_api, google_setup, netns, nobody, replica_harness,
+    setup, sweep, tools, vpn_setup,
+};
 
 mod abuse;
 mod admission;
@@ -22,7 +25,6 @@ mod disks;
 mod drain_deadline;
 mod durability;
 mod fail2ban;
-mod fail2ban_server;
 mod fail2ban_zone;
 mod file_modes;
 mod floods;
@@ -44,8 +46,6 @@ mod logrotate;
 mod matrix;
 mod mcp_flow;
 mod metrics;
-mod netns;
-mod nobody;
 mod origin_metadata;
 mod packaging;
 mod probes;
@@ -57,7 +57,6 @@ mod reload;
 mod reload_safety;
 mod replica_bans;
 mod replica_google;
-mod replica_harness;
 mod replica_sessions;
 mod replica_stall;
 mod replicas;
@@ -69,15 +68,11 @@ mod secrets_rotation;
 mod session_caps;
 mod session_memory;
 mod sessions;
-mod setup;
 mod shared_store;
 mod stateless;
 mod stuffing;
-mod sweep;
 mod token_keys;
 mod token_revocation;
 mod tokens;
-mod tools;
 mod vpn;
-mod vpn_setup;
 mod zones;

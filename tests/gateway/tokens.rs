@@ -1,6 +1,8 @@
-//! The token matrix: every way a bearer token can be wrong gets 401 with the
+//! Bearer tokens, end to end: every way a token can be wrong gets 401 with the
 //! MCP authorization challenge, one exact security line, and never reaches the
-//! backend; a valid token passes. Plus bound tokens and required claims.
+//! backend; a valid token passes. Plus bound tokens and required claims. (The
+//! admission matrix's `tokens` family, `matrix/tokens.rs`, bends each part of
+//! a token row by row.)
 //! (Keys and algorithms: `token_keys`; revocation and remembered tokens:
 //! `token_revocation`; Origin, protocol version and the protected-resource
 //! metadata: `origin_metadata`.)

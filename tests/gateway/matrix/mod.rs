@@ -6,14 +6,14 @@
 //!
 //! Families: [`tokens`] (the bearer token and its header), [`scope`] (what
 //! an admitted token may call, and on which calendars), [`http`] (the
-//! request itself: paths, hosts, smuggling, sizes, bodies), [`h2`] (HTTP/2
-//! floods and forbidden frames), [`certs`] (the client certificate and the
-//! identity read from it).
+//! request itself: paths, hosts, smuggling, sizes, bodies), [`http2`] (HTTP/2
+//! floods and forbidden frames), [`certificates`] (the client certificate and
+//! the identity read from it).
 
 pub mod bent_claims;
-mod certs;
-mod h2;
+mod certificates;
 mod http;
+mod http2;
 mod ledger;
 mod proxy;
 mod scope;

@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::netns::{KeyPair, Lab, run};
 
-const DOC: &str = include_str!("../../docs/VPN.md");
+const DOC: &str = include_str!("../../../docs/VPN.md");
 /// The gateway binary under test.
 pub const GATEWAY: &str = env!("CARGO_BIN_EXE_mcp-gateway");
 /// The underlay: the client machine's and the second peer's links to the

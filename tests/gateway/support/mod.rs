@@ -1,0 +1,20 @@
+//! What the tests share, apart from the tests themselves: gateways and their
+//! configs ([`common`], [`setup`]), clients ([`clients`]), small tools
+//! ([`tools`]), the Google Calendar API stand-in ([`google_api`],
+//! [`google_setup`]), replicas behind HAProxy ([`replica_harness`]), network
+//! namespaces and WireGuard ([`netns`], [`vpn_setup`]), a real
+//! `fail2ban-server` ([`fail2ban_server`]), the gateway as an unprivileged
+//! user ([`nobody`]) and what the secrets sweep collects ([`sweep`]).
+
+pub mod clients;
+pub mod common;
+pub mod fail2ban_server;
+pub mod google_api;
+pub mod google_setup;
+pub mod netns;
+pub mod nobody;
+pub mod replica_harness;
+pub mod setup;
+pub mod sweep;
+pub mod tools;
+pub mod vpn_setup;

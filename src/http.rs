@@ -43,7 +43,9 @@ use crate::http_checks::{
 };
 use crate::identity::ClientIdentity;
 use crate::mcp::direct::{DirectCalls, direct_call};
-use crate::mcp::session::{SESSION_HEADER, SessionCheck, SessionOwners};
+use crate::mcp::session::{
+    RequestInFlight, SESSION_HEADER, SessionCheck, SessionOwners, SessionSlot,
+};
 use crate::mcp::{CalendarServer, McpService};
 use crate::rate::RateLimits;
 use crate::refusal;
@@ -226,7 +228,7 @@ impl App {
         refusal::response(&denial, message.id(), self.resource.load().metadata_url())
     }
 
-    /// The MCP answer to an admitted request: the direct one for a plain
+    /// Stage 5, the MCP answer to an admitted request: the direct one for a plain
     /// stateless call ([`crate::mcp::direct`]), rmcp's for everything else.
     async fn answer_mcp(
         &self,
@@ -265,52 +267,16 @@ impl App {
         Ok(response)
     }
 
-    /// The answer to one request: a refusal, the metadata document, or rmcp's.
+    /// The answer to one request: a refusal, the metadata document, or
+    /// rmcp's. The stages, in order; each refusal is one [`Denial`], logged
+    /// once by [`App::refuse`] or [`App::refuse_read`].
     async fn respond(
         &self,
         request: Request<Incoming>,
         connection: ConnectionInfo,
     ) -> Result<HttpResponse, Infallible> {
         let (parts, body) = request.into_parts();
-        // Headers-only checks, cheapest first; none of them needs the body.
-        let early = self
-            .check_logs_writable()
-            .and_then(|()| match self.seclog.is_banned(connection.client_ip) {
-                // Banned while this connection was open: it serves no more.
-                true => Err(Denial::new(Reason::Banned)),
-                false => Ok(()),
-            })
-            .and_then(|()| {
-                // Revoked by a CRL loaded while this connection was open.
-                match self
-                    .revoked
-                    .load()
-                    .contains(connection.identity.revocation_key())
-                {
-                    true => Err(Denial::new(Reason::CertificateRevoked)
-                        .with_detail("revoked by a CRL loaded after the handshake")),
-                    false => Ok(()),
-                }
-            })
-            .and_then(|()| self.rate.check_request(connection.client_ip))
-            .and_then(|()| match parts.version {
-                http::Version::HTTP_2 => {
-                    check_header_list_size(&parts, self.limits.max_header_list)
-                }
-                _ => Ok(()),
-            })
-            .and_then(|()| check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts))
-            .and_then(|()| match parts.uri.path() {
-                METADATA_PATH if parts.method == http::Method::GET => Ok(None),
-                path if path == self.limits.mcp_path => self
-                    .resource
-                    .load()
-                    .admit(&parts.headers, &connection)
-                    .map(Some),
-                path => Err(Denial::new(Reason::PathNotFound)
-                    .with_detail(path.chars().take(128).collect::<String>())),
-            });
-        let grant = match early {
+        let grant = match self.check_headers(&parts, &connection) {
             Ok(Some(grant)) => grant,
             Ok(None) => return Ok(self.resource.load().metadata_response()),
             Err(denial) => {
@@ -322,56 +288,24 @@ impl App {
                     .await);
             }
         };
-        let identity = connection.identity.id().to_owned();
         let requested = parts.headers.get(SESSION_HEADER).cloned();
-        let early = check_protocol_version(&parts.headers)
-            .and_then(|()| self.check_named_tool(&parts.headers, &grant))
-            .and_then(
-                |()| match self.sessions.check(requested.as_ref(), &identity) {
-                    SessionCheck::Proceed => Ok(()),
-                    SessionCheck::NotFound => Err(Denial::new(Reason::SessionNotFound)),
-                },
-            );
-        if let Err(denial) = early {
+        if let Err(denial) = self.check_before_body(&parts, &grant, requested.as_ref(), &connection)
+        {
             return Ok(self
                 .refuse(denial, &connection, Some(body), &parts.method)
                 .await);
         }
-        let body = match read_body(body, self.limits.max_body, self.limits.body_timeout).await {
-            Ok(bytes) => bytes,
-            Err(denial) => return Ok(self.refuse(denial, &connection, None, &parts.method).await),
+        let (body, message) = match self.read_request(&parts, body, &connection).await {
+            Ok(read) => read,
+            Err(refused) => return Ok(refused),
         };
-        let message = match read_message(&parts.method, &body) {
-            Ok(message) => message,
-            Err(denial) => return Ok(self.refuse(denial, &connection, None, &parts.method).await),
-        };
-        if let Err(denial) = check_mcp_headers(&parts.headers, &message) {
-            return Ok(self.refuse_read(denial, &connection, &message));
-        }
-        // A new session is only ever made by an initialize without a session id.
-        let slot = if requested.is_none() && message.method() == Some("initialize") {
-            match self.sessions.reserve(&identity) {
-                Ok(slot) => Some(slot),
+        let (slot, request_in_flight) =
+            match self.hold_places(requested.as_ref(), &message, &connection) {
+                Ok(places) => places,
                 Err(denial) => return Ok(self.refuse_read(denial, &connection, &message)),
-            }
-        } else {
-            None
-        };
-        // Within a session, a request id already in flight is refused: one of
-        // the two would never be answered and would hold its connection. Only
-        // requests count: a client's answer to a server request carries an id
-        // of the server's numbering, and no method.
-        let request_id = message.method().and(message.id());
-        let request_in_flight = match (requested.as_ref().and_then(|v| v.to_str().ok()), request_id)
-        {
-            (Some(session), Some(id)) => match self.sessions.begin_request(session, id) {
-                Ok(guard) => Some(guard),
-                Err(denial) => return Ok(self.refuse_read(denial, &connection, &message)),
-            },
-            _ => None,
-        };
+            };
         let method = parts.method.clone();
-        let mut response = self
+        let response = self
             .answer_mcp(
                 parts,
                 body,
@@ -381,20 +315,155 @@ impl App {
                 grant,
             )
             .await;
+        let reserved = slot.is_some();
+        let response = self
+            .settle(
+                (&method, requested.as_ref()),
+                response,
+                reserved,
+                &message,
+                &connection,
+            )
+            .await;
+        drop(slot);
+        // The id stays in flight until the answer (an event stream in a
+        // session) has been sent.
+        Ok(match request_in_flight {
+            Some(guard) => response.map(|body| Tracked::boxed(body, guard)),
+            None => response,
+        })
+    }
+
+    /// Stage 1, the headers alone, cheapest first: the logs writable, the
+    /// address not banned meanwhile, the certificate not revoked since the
+    /// handshake, the request rate, the HTTP/2 header list, the authority,
+    /// the path; on the MCP path, the `Origin` and the token (the grant); on
+    /// the metadata path, nothing more (`None`).
+    fn check_headers(
+        &self,
+        parts: &http::request::Parts,
+        connection: &ConnectionInfo,
+    ) -> Result<Option<Grant>, Denial> {
+        self.check_logs_writable()?;
+        if self.seclog.is_banned(connection.client_ip) {
+            // Banned while this connection was open: it serves no more.
+            return Err(Denial::new(Reason::Banned));
+        }
+        if self
+            .revoked
+            .load()
+            .contains(connection.identity.revocation_key())
+        {
+            return Err(Denial::new(Reason::CertificateRevoked)
+                .with_detail("revoked by a CRL loaded after the handshake"));
+        }
+        self.rate.check_request(connection.client_ip)?;
+        if parts.version == http::Version::HTTP_2 {
+            check_header_list_size(parts, self.limits.max_header_list)?;
+        }
+        check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts)?;
+        match parts.uri.path() {
+            METADATA_PATH if parts.method == http::Method::GET => Ok(None),
+            path if path == self.limits.mcp_path => self
+                .resource
+                .load()
+                .admit(&parts.headers, connection)
+                .map(Some),
+            path => Err(Denial::new(Reason::PathNotFound)
+                .with_detail(path.chars().take(128).collect::<String>())),
+        }
+    }
+
+    /// Stage 2, what the grant decides before the body is read: the
+    /// protocol version, the permission of a tool a `Mcp-Name` header
+    /// names, and that a named session is this identity's.
+    fn check_before_body(
+        &self,
+        parts: &http::request::Parts,
+        grant: &Grant,
+        requested: Option<&http::HeaderValue>,
+        connection: &ConnectionInfo,
+    ) -> Result<(), Denial> {
+        check_protocol_version(&parts.headers)?;
+        self.check_named_tool(&parts.headers, grant)?;
+        match self.sessions.check(requested, connection.identity.id()) {
+            SessionCheck::Proceed => Ok(()),
+            SessionCheck::NotFound => Err(Denial::new(Reason::SessionNotFound)),
+        }
+    }
+
+    /// Stage 3, the body: read within its size and time limits, one JSON-RPC
+    /// message the gateway and rmcp read alike, its `Mcp-*` headers agreeing.
+    async fn read_request(
+        &self,
+        parts: &http::request::Parts,
+        body: Incoming,
+        connection: &ConnectionInfo,
+    ) -> Result<(Bytes, MessageHead), HttpResponse> {
+        let refuse = |denial| self.refuse(denial, connection, None, &parts.method);
+        let body = match read_body(body, self.limits.max_body, self.limits.body_timeout).await {
+            Ok(bytes) => bytes,
+            Err(denial) => return Err(refuse(denial).await),
+        };
+        let message = match read_message(&parts.method, &body) {
+            Ok(message) => message,
+            Err(denial) => return Err(refuse(denial).await),
+        };
+        if let Err(denial) = check_mcp_headers(&parts.headers, &message) {
+            return Err(self.refuse_read(denial, connection, &message));
+        }
+        Ok((body, message))
+    }
+
+    /// Stage 4, the places a request holds while rmcp answers it: a session
+    /// slot for an `initialize` without a session (the caps), and its id in
+    /// flight within a session (one of two requests with the same id would
+    /// never be answered and would hold its connection; only requests count:
+    /// a client's answer to a server request carries the server's id and no
+    /// method).
+    fn hold_places(
+        &self,
+        requested: Option<&http::HeaderValue>,
+        message: &MessageHead,
+        connection: &ConnectionInfo,
+    ) -> Result<(Option<SessionSlot<'_>>, Option<RequestInFlight>), Denial> {
+        let slot = if requested.is_none() && message.method() == Some("initialize") {
+            Some(self.sessions.reserve(connection.identity.id())?)
+        } else {
+            None
+        };
+        let request_id = message.method().and(message.id());
+        let in_flight = match (requested.and_then(|v| v.to_str().ok()), request_id) {
+            (Some(session), Some(id)) => Some(self.sessions.begin_request(session, id)?),
+            _ => None,
+        };
+        Ok((slot, in_flight))
+    }
+
+    /// Stage 6, after rmcp answered: a DELETE's 202 as 204, the session
+    /// recorded (one rmcp made without a reserved place closed and refused),
+    /// and rmcp's own refusals given their one line.
+    async fn settle(
+        &self,
+        (method, requested): (&http::Method, Option<&http::HeaderValue>),
+        mut response: HttpResponse,
+        reserved: bool,
+        message: &MessageHead,
+        connection: &ConnectionInfo,
+    ) -> HttpResponse {
         if method == http::Method::DELETE && response.status() == StatusCode::ACCEPTED {
             // rmcp answers an ended session with 202; clients (the Python SDK among
             // them) expect the usual 200/204 for a DELETE that took effect.
             *response.status_mut() = StatusCode::NO_CONTENT;
         }
         let recorded = self.sessions.record(
-            &method,
-            requested.as_ref(),
+            method,
+            requested,
             response.status(),
             response.headers().get(SESSION_HEADER),
-            &identity,
-            slot.is_some(),
+            connection.identity.id(),
+            reserved,
         );
-        drop(slot);
         if let Err(unreserved) = recorded {
             // rmcp made a session for a request the gateway did not read as
             // an initialize: it would escape every cap, so it goes at once.
@@ -404,7 +473,7 @@ impl App {
             }
             let denial = Denial::new(Reason::RequestRejected)
                 .with_detail("a session was made for a request not read as initialize; closed");
-            return Ok(self.refuse_read(denial, &connection, &message));
+            return self.refuse_read(denial, connection, message);
         }
         if response.status().is_client_error() {
             // rmcp's own refusals (wrong Accept, content type, a header a protocol
@@ -424,11 +493,6 @@ impl App {
                 Some(connection.identity.id()),
             );
         }
-        // The id stays in flight until the answer (an event stream in a
-        // session) has been sent.
-        Ok(match request_in_flight {
-            Some(guard) => response.map(|body| Tracked::boxed(body, guard)),
-            None => response,
-        })
+        response
     }
 }

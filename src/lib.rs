@@ -5,39 +5,47 @@
 //!
 //! ## Request flow
 //!
-//! 1. [`server`] accepts a TCP connection, within `listen.max_connections`,
-//!    on the socket [`listener`] bound (to one interface, with
-//!    `listen.interface`), and hands it to [`connection`].
-//! 2. [`arrival`] runs the address checks before any TLS work, each before
-//!    anything makes the gateway wait on the client: the real client address
-//!    ([`admission::proxy`]), the allowlist ([`admission::ip`]), the country
-//!    ([`admission::geo`]), a ban, and [`limits`]' cap of connections per
-//!    address; a connection that closes before a byte is a counted probe.
-//! 3. [`tls`] runs the handshake under a deadline: a client certificate chaining
+//! Each stage named by the function that implements it:
+//!
+//! 1. `server::accept_loop` takes a connection slot (`listen.max_connections`)
+//!    and accepts on the socket [`listener::bind`] bound (to one interface,
+//!    with `listen.interface`); `connection::serve_connection` then runs the
+//!    connection from here to its end.
+//! 2. `arrival::arrive` ([`arrival`]) runs the address checks before any TLS work, each
+//!    before anything makes the gateway wait on the client: the real client
+//!    address ([`admission::proxy::client_address`]), the allowlist and the
+//!    country ([`admission::NetworkAdmission::check_address`], with
+//!    [`admission::ip`] and [`admission::geo`]), a ban, and the cap of
+//!    connections per address ([`limits::AddressSlots::take`]); a connection
+//!    that closes before a byte is a counted probe.
+//! 3. The TLS handshake ([`tls::server_config`] builds the verifier) runs
+//!    under one deadline with the PROXY header: a client certificate chaining
 //!    to the configured CA, with the clientAuth usage, not revoked by a
-//!    configured CRL ([`crl`] warns before one goes stale), is required.
-//! 4. [`identity`] reads who the client is from that certificate (SAN URI, SAN
-//!    DNS or subject CN) and its SHA-256 fingerprint.
-//! 5. [`http`] takes each request, under the connection deadlines of
-//!    [`activity`]: it refuses everything while a log cannot be written
-//!    ([`logsink`]) and ends the connections of an address banned meanwhile;
-//!    [`http_checks`] checks the authority it names and its
-//!    protocol headers, and a CRL loaded since the handshake; [`resource`]
-//!    checks the `Origin` and the bearer token
-//!    ([`admission::jwt`] with [`admission::jwks`]; signatures remembered per
-//!    token by [`admission::token_cache`]), which yields an
-//!    [`admission::grant::Grant`]; [`mcp::session`] checks that a named
-//!    session belongs to this identity and caps new ones; the body is read
-//!    within its size and time limits ([`http_body`]) and must be one
-//!    JSON-RPC message the gateway and rmcp read alike ([`strict_json`]). Plain stateless calls are answered
-//!    by [`mcp::direct`]; everything else goes through rmcp's HTTP service.
-//! 6. [`mcp`] checks each call's permission ([`admission::scope`]); each tool
-//!    turns the calendar ids it names into checked
-//!    [`admission::grant::CalendarRef`]s, the only handle the
-//!    [`calendar::CalendarBackend`] that [`calendar::CalendarAccounts`] picks
-//!    for the identity accepts: the embedded SQLite store
-//!    ([`calendar::embedded`]) for everyone, or the Google account mapped to
-//!    this client ([`calendar::google`]).
+//!    configured CRL ([`crl`] warns before one goes stale).
+//! 4. [`identity::identify`] reads who the client is from that certificate
+//!    (SAN URI, SAN DNS or subject CN), its SHA-256 fingerprint and its
+//!    revocation key.
+//! 5. `http::App::respond` takes each request, under the connection deadlines
+//!    of [`activity`], in stages: `check_headers` (the logs writable, a ban
+//!    meanwhile, a CRL loaded since the handshake, the rate, the header list,
+//!    [`http_checks::check_authority`], the path, and the `Origin` and the
+//!    bearer token in [`resource::ProtectedResource::admit`] with
+//!    [`admission::jwt::TokenVerifier::verify`], which alone makes an
+//!    [`admission::grant::Grant`]); `check_before_body` (the protocol version,
+//!    the tool a `Mcp-Name` names, the session's owner in
+//!    [`mcp::session::SessionOwners::check`]); `read_request`
+//!    ([`http_body::read_body`], [`http_checks::read_message`] with
+//!    [`strict_json`], [`http_checks::check_mcp_headers`]); `hold_places`
+//!    (the session caps, the id in flight); `answer_mcp` (plain stateless
+//!    calls by [`mcp::direct`], everything else by rmcp's HTTP service); and
+//!    `settle` (the session recorded, rmcp's own refusals logged).
+//! 6. The MCP server's `call_tool` ([`mcp`]) checks each call's permission
+//!    ([`admission::scope::check_permission`]); each tool turns the calendar
+//!    ids it names into checked [`admission::grant::CalendarRef`]s, the only
+//!    handle the [`calendar::CalendarBackend`] that
+//!    [`calendar::CalendarAccounts`] picks for the identity accepts: the
+//!    embedded SQLite store ([`calendar::embedded`]) for everyone, or the
+//!    Google account mapped to this client ([`calendar::google`]).
 //!
 //! Every refusal is a [`denial::Denial`] value, written once to the
 //! [`seclog`] security log (`DENY` when fail2ban may ban for it, `REFUSE`

@@ -23,7 +23,8 @@ use crate::admission::Arrival;
 use crate::admission::ip::canonical;
 use crate::denial::{Denial, Reason};
 use crate::limits::AddressSlot;
-use crate::server::{Live, Shared};
+use crate::server::Shared;
+use crate::snapshot::Snapshot;
 use crate::telemetry;
 
 /// A connection whose address passed, holding its place.
@@ -42,7 +43,7 @@ pub(crate) async fn arrive(
     stream: &mut TcpStream,
     peer: SocketAddr,
     shared: &Shared,
-    live: &Live,
+    live: &Snapshot,
     deadline: Instant,
 ) -> Option<Arrived> {
     let peer_ip = canonical(peer.ip());

@@ -49,8 +49,9 @@ use crate::mcp::session::{
 use crate::mcp::{CalendarServer, McpService};
 use crate::rate::RateLimits;
 use crate::refusal;
-use crate::resource::{METADATA_PATH, ProtectedResource};
+use crate::resource::METADATA_PATH;
 use crate::seclog::SecurityLog;
+use crate::snapshot::Snapshot;
 
 /// Response type of every handler.
 pub type HttpResponse = Response<BoxBody<Bytes, Infallible>>;
@@ -97,19 +98,15 @@ pub struct App {
     direct: DirectCalls,
     /// Which identity owns which MCP session, and the caps.
     sessions: Arc<SessionOwners>,
-    /// Origin and bearer-token checks, and the metadata document; a reload
-    /// swaps in one with a new key set and revocation list.
-    resource: ArcSwap<ProtectedResource>,
+    /// What a reload replaces, swapped at once: this app reads the token
+    /// checks, the metadata document and the revoked certificates from it.
+    snapshot: Arc<ArcSwap<Snapshot>>,
     /// Where every refusal is written.
     seclog: Arc<SecurityLog>,
     /// Where tool calls refused on their headers are recorded.
     audit: Arc<AuditLog>,
     /// Requests per address.
     rate: Arc<RateLimits>,
-    /// The certificates the CRLs in force revoke ([`crate::crl::revoked`]):
-    /// a connection opened before a CRL revoked its certificate is refused
-    /// at its next request and closed. A reload swaps in a new set.
-    revoked: ArcSwap<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl App {
@@ -118,7 +115,7 @@ impl App {
         limits: RequestLimits,
         mcp: McpService,
         sessions: Arc<SessionOwners>,
-        resource: ProtectedResource,
+        snapshot: Arc<ArcSwap<Snapshot>>,
         seclog: Arc<SecurityLog>,
         audit: Arc<AuditLog>,
         rate: Arc<RateLimits>,
@@ -129,23 +126,11 @@ impl App {
             rmcp_sessions: mcp.sessions,
             direct: mcp.direct,
             sessions,
-            resource: ArcSwap::from_pointee(resource),
+            snapshot,
             seclog,
             audit,
             rate,
-            revoked: ArcSwap::from_pointee(std::collections::HashSet::new()),
         }
-    }
-
-    /// Puts the certificates revoked by the CRLs in force for every request
-    /// from now on, open connections included.
-    pub fn set_revoked(&self, revoked: std::collections::HashSet<[u8; 32]>) {
-        self.revoked.store(Arc::new(revoked));
-    }
-
-    /// Puts `resource` in force for the requests that start from now on.
-    pub fn set_resource(&self, resource: ProtectedResource) {
-        self.resource.store(Arc::new(resource));
     }
 
     /// A `tools/call` whose headers name a tool the token may not call is
@@ -209,7 +194,11 @@ impl App {
         {
             message = read_message(method, &body).unwrap_or_default();
         }
-        refusal::response(&denial, message.id(), self.resource.load().metadata_url())
+        refusal::response(
+            &denial,
+            message.id(),
+            self.snapshot.load().resource.metadata_url(),
+        )
     }
 
     /// Like [`App::refuse`] for a request whose body has been read: the answer
@@ -225,7 +214,11 @@ impl App {
             connection.client_ip,
             Some(connection.identity.id()),
         );
-        refusal::response(&denial, message.id(), self.resource.load().metadata_url())
+        refusal::response(
+            &denial,
+            message.id(),
+            self.snapshot.load().resource.metadata_url(),
+        )
     }
 
     /// Stage 5, the MCP answer to an admitted request: the direct one for a plain
@@ -278,7 +271,7 @@ impl App {
         let (parts, body) = request.into_parts();
         let grant = match self.check_headers(&parts, &connection) {
             Ok(Some(grant)) => grant,
-            Ok(None) => return Ok(self.resource.load().metadata_response()),
+            Ok(None) => return Ok(self.snapshot.load().resource.metadata_response()),
             Err(denial) => {
                 if matches!(denial.reason, Reason::Banned | Reason::CertificateRevoked) {
                     connection.activity.close();
@@ -349,9 +342,10 @@ impl App {
             // Banned while this connection was open: it serves no more.
             return Err(Denial::new(Reason::Banned));
         }
-        if self
+        // One snapshot for this request's every check.
+        let snapshot = self.snapshot.load();
+        if snapshot
             .revoked
-            .load()
             .contains(connection.identity.revocation_key())
         {
             return Err(Denial::new(Reason::CertificateRevoked)
@@ -364,9 +358,8 @@ impl App {
         check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts)?;
         match parts.uri.path() {
             METADATA_PATH if parts.method == http::Method::GET => Ok(None),
-            path if path == self.limits.mcp_path => self
+            path if path == self.limits.mcp_path => snapshot
                 .resource
-                .load()
                 .admit(&parts.headers, connection)
                 .map(Some),
             path => Err(Denial::new(Reason::PathNotFound)

@@ -105,6 +105,7 @@ pub mod seclog;
 pub mod secrets;
 pub mod server;
 pub mod shared_bans;
+pub mod snapshot;
 pub mod strict_json;
 pub mod telemetry;
 pub mod tls;

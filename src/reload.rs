@@ -1,17 +1,17 @@
 //! Reloading without a restart (SIGHUP): the config file is read again and
 //! everything a reload covers — server certificate and key, client CA, CRLs,
 //! IP allowlist, PROXY peers, GeoIP database and exemptions, JWKS, revocation
-//! list, rate limits — is built and validated in full first, then put in
-//! force: the TLS acceptor with the address policy in one swap, the token
-//! verifier and the revoked certificates each in one more (a request in the
-//! instant between them meets the new TLS and address rules with the old
-//! token rules; one snapshot swapped at once is issue 22's to build). Open
-//! connections keep their TLS and address policy; new handshakes and every
-//! request use the new state. A file read mid-write or missing a key the
-//! running configuration spells out is refused; a widening writes a `WIDEN`
-//! line. An invalid file changes nothing: the problems are returned,
-//! logged and counted. Settings that cannot change live are named as needing
-//! a restart. [`Reloader::watch`] does the same when one of the files changes.
+//! list, rate limits — is built and validated in full first. The TLS,
+//! address, token and revocation state is then put in force as one
+//! [`crate::snapshot::Snapshot`] swapped at once, so no request checks its
+//! token against one configuration and its certificate against another;
+//! the rate budgets are replaced right after. Open connections keep the TLS
+//! and address policy they started with; new handshakes and every request
+//! use the new state. A file read mid-write or missing a key the running
+//! configuration spells out is refused; a widening writes a `WIDEN` line. An
+//! invalid file changes nothing: the problems are returned, logged and
+//! counted. Settings that cannot change live are named as needing a
+//! restart. [`Reloader::watch`] does the same when one of the files changes.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -23,7 +23,8 @@ use crate::admission::jwt::TokenVerifier;
 use crate::config::{Config, Problem, Problems};
 use crate::rate::RateLimits;
 use crate::resource::ProtectedResource;
-use crate::server::{Live, Shared};
+use crate::server::Shared;
+use crate::snapshot::Snapshot;
 use crate::{admission, telemetry, tls};
 
 /// What a running gateway needs to reload itself.
@@ -212,15 +213,14 @@ impl Reloader {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let notes = needs_restart(&running, &next);
         let wider = crate::config::widening::widened(&running, &next);
-        // Everything is built: swap it in.
-        self.shared.live.store(Arc::new(Live {
+        // Everything is built: one snapshot, swapped in at once.
+        let revocations = verifier.revocations();
+        self.shared.live.store(Arc::new(Snapshot {
             acceptor: TlsAcceptor::from(server_tls),
             admission: network,
+            resource: ProtectedResource::new(&running.mcp, verifier),
+            revoked: crate::crl::revoked(&next.tls),
         }));
-        let revocations = verifier.revocations();
-        self.shared
-            .app
-            .set_resource(ProtectedResource::new(&running.mcp, verifier));
         let watch = self.shutdown.child_token();
         if let Some(list) = revocations {
             tokio::spawn(list.watch(watch.clone()));
@@ -237,7 +237,6 @@ impl Reloader {
             self.rate.replace(next.rate_limits);
             running.rate_limits = next.rate_limits;
         }
-        self.shared.app.set_revoked(crate::crl::revoked(&next.tls));
         crate::server::record_expiries(&next.tls);
         running.tls = next.tls;
         running.network = next.network;

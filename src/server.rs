@@ -20,7 +20,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::admission::NetworkAdmission;
 use crate::admission::jwt::TokenVerifier;
 use crate::audit::AuditLog;
 use crate::bans::Bans;
@@ -37,6 +36,7 @@ use crate::readiness::Readiness;
 use crate::reload::Reloader;
 use crate::resource::ProtectedResource;
 use crate::seclog::SecurityLog;
+use crate::snapshot::Snapshot;
 use crate::{admission, mcp, telemetry, tls};
 
 /// A running gateway: where it listens and how to stop it.
@@ -86,18 +86,11 @@ impl Gateway {
     }
 }
 
-/// The connection-level state a reload can replace.
-pub(crate) struct Live {
-    /// Server certificate, client CA and CRLs.
-    pub(crate) acceptor: TlsAcceptor,
-    /// Allowlist, PROXY peers and GeoIP.
-    pub(crate) admission: NetworkAdmission,
-}
-
 /// Everything a connection task needs, shared.
 pub(crate) struct Shared {
-    /// What a reload replaces for new connections: TLS and the address policy.
-    pub(crate) live: ArcSwap<Live>,
+    /// What a reload replaces, swapped at once: a new connection's TLS and
+    /// address checks, every request's token and revocation checks.
+    pub(crate) live: Arc<ArcSwap<Snapshot>>,
     /// The HTTP application.
     pub(crate) app: Arc<App>,
     /// The configuration the gateway started with (listener settings).
@@ -157,7 +150,12 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
     let shutdown = CancellationToken::new();
     let revocations = verifier.revocations();
-    let resource = ProtectedResource::new(&config.mcp, verifier);
+    let live = Arc::new(ArcSwap::from_pointee(Snapshot {
+        acceptor: TlsAcceptor::from(server_tls),
+        admission,
+        resource: ProtectedResource::new(&config.mcp, verifier),
+        revoked: crate::crl::revoked(&config.tls),
+    }));
     let accounts = open_backend(&config.backend).await?;
     let audit = Arc::new(match &config.network.audit_log {
         Some(path) => AuditLog::open(path, config.network.audit_format)
@@ -194,12 +192,11 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         limits,
         mcp_service,
         Arc::clone(&sessions),
-        resource,
+        Arc::clone(&live),
         Arc::clone(&seclog),
         Arc::clone(&audit),
         Arc::clone(&rate),
     ));
-    app.set_revoked(crate::crl::revoked(&config.tls));
     let listener =
         crate::listener::bind(config.listen.address, config.listen.interface.as_deref())?;
     let local_addr = listener.local_addr()?;
@@ -272,10 +269,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     ));
     let http = http_builder(&config.listen);
     let shared = Arc::new(Shared {
-        live: ArcSwap::from_pointee(Live {
-            acceptor: TlsAcceptor::from(server_tls),
-            admission,
-        }),
+        live,
         app: Arc::clone(&app),
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         header_waits: AddressSlots::new(config.listen.max_connections_per_address),

@@ -198,9 +198,11 @@ impl Bans {
     /// decides, so files from elsewhere can never crowd out a real attacker.
     pub fn import(&self, ip: IpAddr, until: Instant, now: Instant) -> bool {
         let mut table = self.lock();
-        let imported = table.values().filter(|t| t.imported).count();
+        // Counted only for an address new to the table: the folder is read
+        // every half second, and most of what it says is known already.
         if !table.contains_key(&ip)
-            && (table.len() >= self.rule.max_addresses || imported >= self.rule.max_addresses / 2)
+            && (table.len() >= self.rule.max_addresses
+                || table.values().filter(|t| t.imported).count() >= self.rule.max_addresses / 2)
         {
             return false;
         }

@@ -10,6 +10,7 @@
 //! reserved) and by rmcp as an `initialize` (a session made past every cap).
 //! So a body with a duplicated key anywhere is refused before either reads it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -74,8 +75,10 @@ impl<'de> Visitor<'de> for UniqueKeys {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen: HashSet<String> = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Keys borrowed from the body where they hold no escape: this runs on
+        // every request, and most keys cost no allocation.
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             if seen.contains(&key) {
                 // Client text: cut here; the security log escapes it.
                 let key: String = key.chars().take(64).collect();
@@ -85,6 +88,34 @@ impl<'de> Visitor<'de> for UniqueKeys {
             seen.insert(key);
         }
         Ok(())
+    }
+}
+
+/// An object key as written: borrowed from the body, or unescaped into a
+/// string of its own when it holds an escape (`"na\u006de"` is `name`).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Key<'de>, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_owned())))
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod certs;
+pub mod files;
 pub mod healthcheck;
 pub mod issue;
 pub mod keys;

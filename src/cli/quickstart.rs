@@ -157,10 +157,7 @@ fn readdress(path: &Path, text: &str, from: Chosen, to: Chosen) -> anyhow::Resul
         changes.push(format!("{key}: {} -> {}", old.trim(), new.trim()));
     }
     if !changes.is_empty() {
-        let next = path.with_extension("toml.next");
-        let _ = fs::remove_file(&next);
-        write_file(&next, &text, false)?;
-        fs::rename(&next, path)?;
+        crate::cli::files::replace(path, &text, 0o644)?;
     }
     Ok(changes)
 }

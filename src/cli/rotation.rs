@@ -28,23 +28,11 @@ enum Readable {
 }
 
 fn replace(path: &Path, text: &str, readable: Readable) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let temporary = path.with_extension("rotating");
-    let _ = std::fs::remove_file(&temporary);
     let mode = match readable {
         Readable::OwnerOnly => 0o600,
         Readable::Everyone => 0o644,
     };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&temporary)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)?;
-    Ok(())
+    crate::cli::files::replace(path, text, mode)
 }
 
 fn read_json(path: &Path) -> anyhow::Result<Value> {

@@ -90,7 +90,7 @@ pub fn run(config: &Path, new_key_file: &Path, key_file: Option<&Path>) -> anyho
 
 /// Re-seals every `ENC:` value of the config at `path` from `old` to `new`.
 pub fn rotate(path: &Path, old: &SecretKey, new: &SecretKey) -> anyhow::Result<String> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--config: cannot read {}: {e}", path.display()))?;
     let (resealed, count) = reseal(&text, old, new)?;
@@ -115,19 +115,7 @@ pub fn rotate(path: &Path, old: &SecretKey, new: &SecretKey) -> anyhow::Result<S
         }
     }
     let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
-    let next = path.with_extension("toml.rotating");
-    let _ = std::fs::remove_file(&next);
-    {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&next)?;
-        file.write_all(resealed.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&next, path)?;
+    crate::cli::files::replace(path, &resealed, mode)?;
     Ok(format!(
         "{}: {count} value(s) re-sealed with the new key; give every replica the new key (and the old one as its previous key until all run this file), then remove the old key",
         path.display()

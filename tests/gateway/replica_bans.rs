@@ -17,18 +17,9 @@ use crate::replica_harness::{
 const BANS: &str = "[bans]\nenabled = true\nafter = 5\nwithin = \"1m\"\nban_for = \"1h\"\nmax_addresses = 10\nshared_dir = \"bans\"\n";
 
 fn jwt_denials(cluster: &Cluster) -> Vec<usize> {
+    let line = format!("DENY stage=jwt reason=token_malformed ip={STUFFER} ");
     (0..REPLICAS.len())
-        .map(|n| {
-            cluster
-                .security_log(n)
-                .lines()
-                .filter(|l| {
-                    l.contains(&format!(
-                        "DENY stage=jwt reason=token_malformed ip={STUFFER} "
-                    ))
-                })
-                .count()
-        })
+        .map(|n| cluster.lines_with(n, &line))
         .collect()
 }
 

@@ -198,17 +198,13 @@ async fn fail2ban_on_the_balancer_host_counts_denials_across_replicas() {
     }
     let per_replica: Vec<usize> = (0..REPLICAS.len())
         .map(|n| {
-            cluster
-                .security_log(n)
-                .lines()
-                .filter(|l| {
-                    l.contains(&format!(
-                        "DENY stage=jwt reason=bad_signature ip={STUFFER} "
-                    )) || l.contains(&format!(
-                        "DENY stage=jwt reason=token_malformed ip={STUFFER} "
-                    ))
-                })
-                .count()
+            cluster.lines_with(
+                n,
+                &format!("DENY stage=jwt reason=bad_signature ip={STUFFER} "),
+            ) + cluster.lines_with(
+                n,
+                &format!("DENY stage=jwt reason=token_malformed ip={STUFFER} "),
+            )
         })
         .collect();
     assert_eq!(per_replica.iter().sum::<usize>(), 6, "{per_replica:?}");

@@ -129,6 +129,14 @@ impl Cluster {
         std::fs::read_to_string(self.path().join(format!("security-{n}.log"))).unwrap_or_default()
     }
 
+    /// How many lines of replica `n`'s security log contain `fragment`.
+    pub fn lines_with(&self, n: usize, fragment: &str) -> usize {
+        self.security_log(n)
+            .lines()
+            .filter(|l| l.contains(fragment))
+            .count()
+    }
+
     /// Kills replica `n` and starts it again on the same config.
     pub fn restart(&mut self, n: usize) {
         self.replicas[n] = None;

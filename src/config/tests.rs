@@ -183,3 +183,20 @@ fn a_misspelled_table_is_named_once_and_blamed_on_nothing_else() {
         "{problems:?}"
     );
 }
+
+/// The keys this round added are checked like every other, by name.
+#[test]
+fn new_keys_are_checked_by_name() {
+    let text = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[log]\naudit_format='xml'\n[metrics]\nmax_connections=0\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let problems = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        problems.contains("log.audit_format: `xml` is neither \"text\" nor \"json\""),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("metrics.max_connections: must be at least 1"),
+        "{problems}"
+    );
+}

@@ -45,8 +45,15 @@ if [ ! -c /dev/net/tun ]; then
         || echo "warning: no /dev/net/tun and it cannot be made: the VPN test will fail"
 fi
 
+echo "== layers: every import points to a layer below (scripts/layers.py)"
+python3 scripts/layers.py --self-test
+python3 scripts/layers.py
+
 echo "== build"
 cargo build --quiet --bins
+
+echo "== the fuzz targets still build against the crate (running them: fuzz/README.md)"
+cargo check --quiet --locked --manifest-path fuzz/Cargo.toml --bins
 
 # Every gateway the tests run leaves its outputs and secrets here; the sweep at
 # the end looks for any secret in any output (scripts/sweep_secrets.py).

@@ -7,105 +7,96 @@
 //!
 //! Each stage named by the function that implements it:
 //!
-//! 1. `server::accept_loop` takes a connection slot (`listen.max_connections`)
-//!    and accepts on the socket [`listener::bind`] bound (to one interface,
-//!    with `listen.interface`); `connection::serve_connection` then runs the
-//!    connection from here to its end.
-//! 2. `arrival::arrive` ([`arrival`]) runs the address checks before any TLS work, each
-//!    before anything makes the gateway wait on the client: the real client
-//!    address ([`admission::proxy::client_address`]), the allowlist and the
-//!    country ([`admission::NetworkAdmission::check_address`], with
-//!    [`admission::ip`] and [`admission::geo`]), a ban, and the cap of
-//!    connections per address ([`limits::AddressSlots::take`]); a connection
-//!    that closes before a byte is a counted probe.
-//! 3. The TLS handshake ([`tls::server_config`] builds the verifier) runs
-//!    under one deadline with the PROXY header: a client certificate chaining
-//!    to the configured CA, with the clientAuth usage, not revoked by a
-//!    configured CRL ([`crl`] warns before one goes stale).
-//! 4. [`identity::identify`] reads who the client is from that certificate
-//!    (SAN URI, SAN DNS or subject CN), its SHA-256 fingerprint and its
-//!    revocation key.
-//! 5. `http::App::respond` takes each request, under the connection deadlines
-//!    of [`activity`], in stages: `check_headers` (the logs writable, a ban
+//! 1. `gateway::server::accept_loop` takes a connection slot
+//!    (`listen.max_connections`) and accepts on the socket
+//!    [`transport::listener::bind`] bound (to one interface, with
+//!    `listen.interface`); `transport::connection::serve_connection` then runs
+//!    the connection from here to its end, in stages.
+//! 2. `transport::arrival::arrive` runs the address checks before any TLS
+//!    work, each before anything makes the gateway wait on the client: the
+//!    real client address ([`policy::address::proxy::client_address`]), the
+//!    allowlist and the country
+//!    ([`policy::address::NetworkAdmission::check_address`], with
+//!    [`policy::address::ip`] and [`policy::address::geo`]), a ban, and the
+//!    cap of connections per address ([`transport::limits::AddressSlots::take`]);
+//!    a connection that closes before a byte is a counted probe.
+//! 3. `transport::connection::handshake` runs the TLS handshake (the verifier
+//!    [`transport::tls::server_config`] builds) under one deadline with the
+//!    PROXY header: a client certificate chaining to the configured CA, with
+//!    the clientAuth usage, not revoked by a configured CRL
+//!    ([`transport::crl`] warns before one goes stale).
+//! 4. `transport::connection::identify_client` reads who the client is with
+//!    [`identity::identify`] (SAN URI, SAN DNS or subject CN, its SHA-256
+//!    fingerprint and its revocation key), and refuses a resumed session whose
+//!    certificate has expired since.
+//! 5. `transport::requests::serve_requests` serves HTTP/1.1 or HTTP/2 under the
+//!    connection deadlines of [`http::activity`]; `http::App::respond` takes
+//!    each request, in the stages of `http::stages`: `check_headers` (the logs writable, a ban
 //!    meanwhile, a CRL loaded since the handshake, the rate, the header list,
-//!    [`http_checks::check_authority`], the path, and the `Origin` and the
-//!    bearer token in [`resource::ProtectedResource::admit`] with
-//!    [`admission::jwt::TokenVerifier::verify`], which alone makes an
-//!    [`admission::grant::Grant`]); `check_before_body` (the protocol version,
+//!    [`http::checks::check_authority`], the path, and the `Origin` and the
+//!    bearer token in [`policy::resource::ProtectedResource::admit`] with
+//!    [`policy::token::jwt::TokenVerifier::verify`], which alone makes a
+//!    [`policy::grant::Grant`]); `check_before_body` (the protocol version,
 //!    the tool a `Mcp-Name` names, the session's owner in
 //!    [`mcp::session::SessionOwners::check`]); `read_request`
-//!    ([`http_body::read_body`], [`http_checks::read_message`] with
-//!    [`strict_json`], [`http_checks::check_mcp_headers`]); `hold_places`
-//!    (the session caps, the id in flight); `answer_mcp` (plain stateless
-//!    calls by [`mcp::direct`], everything else by rmcp's HTTP service); and
-//!    `settle` (the session recorded, rmcp's own refusals logged).
+//!    ([`http::body::read_body`], [`http::checks::read_message`] with
+//!    [`http::strict_json`], [`http::checks::check_mcp_headers`]);
+//!    `hold_places` (the session caps, the id in flight); `answer_mcp` (plain
+//!    stateless calls by [`mcp::direct`], everything else by rmcp's HTTP
+//!    service); and `settle` (the session recorded, rmcp's own refusals
+//!    logged).
 //! 6. The MCP server's `call_tool` ([`mcp`]) checks each call's permission
-//!    ([`admission::scope::check_permission`]); each tool turns the calendar
-//!    ids it names into checked [`admission::grant::CalendarRef`]s, the only
-//!    handle the [`calendar::CalendarBackend`] that
-//!    [`calendar::CalendarAccounts`] picks for the identity accepts: the
-//!    embedded SQLite store ([`calendar::embedded`]) for everyone, or the
-//!    Google account mapped to this client ([`calendar::google`]).
+//!    ([`policy::scope::check_permission`]); each tool turns the calendar ids
+//!    it names into checked [`policy::grant::CalendarRef`]s, the only handle
+//!    the [`calendar::CalendarBackend`] that [`calendar::CalendarAccounts`]
+//!    picks for the identity accepts: the embedded SQLite store
+//!    ([`calendar::embedded`]) for everyone, or the Google account mapped to
+//!    this client ([`calendar::google`]).
 //!
-//! Every refusal is a [`denial::Denial`] value, written once to the
-//! [`seclog`] security log (`DENY` when fail2ban may ban for it, `REFUSE`
-//! otherwise) and, for requests, answered by [`refusal`]; every tool call is
-//! one line in the [`audit`] log; [`telemetry`] counts all of it for
-//! Prometheus, on a listener of its own ([`metrics_server`]).
+//! Every refusal is a [`denial::Denial`] value whose reason has one row in
+//! [`denial::TABLE`], written once to the [`observe::seclog`] security log
+//! (`DENY` when fail2ban may ban for it, `REFUSE` otherwise) and, for
+//! requests, answered by [`http::refusal`]; every tool call is one line in
+//! the [`observe::audit`] log; [`telemetry`] counts all of it for Prometheus,
+//! on a listener of its own ([`gateway::metrics_server`]).
 //!
 //! ## Layout
 //!
-//! - [`config`]: the TOML file, validated; every error names its key.
-//! - [`server`], [`connection`], [`activity`], [`limits`], [`tls`], [`crl`],
-//!   [`identity`], [`http`], [`http_checks`], [`resource`], [`refusal`]:
-//!   connections and requests.
-//! - [`admission`]: the checks, each a small function; [`denial`] and [`seclog`]:
-//!   what a refusal is and how it is written; [`logsink`]: where lines go.
+//! The folders are layers, each importing only from those below it
+//! (`scripts/layers.py` checks it). Top first:
+//!
+//! - [`gateway`]: the composition root ([`gateway::server`]), SIGHUP reloads
+//!   ([`gateway::reload`]), the metrics and readiness listener, bans shared
+//!   between replicas. [`cli`] beside it: development PKI, token issuing,
+//!   key rotation, `quickstart` (`src/main.rs` holds the commands).
+//! - [`transport`]: bytes until an identity exists, and the connection.
+//! - [`http`]: one request, from its headers to its answer.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for
-//!   results), sessions ([`mcp::session`]), the direct stateless path ([`mcp::direct`]).
+//!   results), sessions ([`mcp::session`]), the direct stateless path.
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
-//!   slots ([`calendar::slots`]), the checks both backends share
+//!   slots ([`calendar::slots`]), the series-edit checks both backends share
 //!   ([`calendar::edits`]), the embedded store and the Google backend.
-//! - [`reload`]: SIGHUP reloads; [`rate`] and [`bans`]: rate limits and
-//!   in-process bans, [`shared_bans`] to hold them on every replica; [`telemetry`]: Prometheus metrics, and [`readiness`]
-//!   at `/ready` beside them for load balancers.
-//! - [`secrets`]: `ENC:` values (AES-256-GCM) for credentials at rest.
-//! - [`cli`]: development PKI, token keys and issuing, `quickstart`; `src/main.rs`
-//!   holds the commands themselves.
+//! - [`observe`]: where lines go (security log, audit log, sinks, readiness).
+//! - [`policy`]: every allow/deny decision, as a value.
+//! - [`config`]: the TOML file, validated; every error names its key.
+//! - The shared vocabulary every layer uses: [`denial`] (the refusal table);
+//!   and one file each, because a folder would hold nothing else,
+//!   [`secrets`] (`ENC:` values, AES-256-GCM), [`identity`] (who a
+//!   certificate names), [`telemetry`] (metric recording).
 
 #![warn(missing_docs)]
 
-pub mod activity;
-pub mod admission;
-pub mod arrival;
-pub mod audit;
-pub mod bans;
 pub mod calendar;
 pub mod cli;
 pub mod config;
-pub mod connection;
-pub mod crl;
 pub mod denial;
+pub mod gateway;
 pub mod http;
-pub mod http_body;
-pub mod http_checks;
 pub mod identity;
-pub mod limits;
-pub mod listener;
-pub mod logsink;
 pub mod mcp;
-pub mod metrics_server;
-pub mod rate;
-pub mod readiness;
-pub mod refusal;
-pub mod reload;
-pub mod resource;
-pub mod seclog;
+pub mod observe;
+pub mod policy;
 pub mod secrets;
-pub mod server;
-pub mod shared_bans;
-pub mod snapshot;
-pub mod strict_json;
 pub mod telemetry;
-pub mod tls;
+pub mod transport;

@@ -4,13 +4,17 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mcp_gateway::admission::jwt::TokenVerifier;
 use mcp_gateway::cli::args::{
     CertsCommand, Cli, Command, KeysCommand, SecretsCommand, TokenCommand,
 };
 use mcp_gateway::cli::{issue, quickstart};
 use mcp_gateway::config::{Backend, Config, Problem};
-use mcp_gateway::{admission, secrets, server, tls};
+use mcp_gateway::gateway::server;
+use mcp_gateway::policy::address;
+use mcp_gateway::policy::token::jwks;
+use mcp_gateway::policy::token::jwt::TokenVerifier;
+use mcp_gateway::secrets;
+use mcp_gateway::transport::tls;
 
 /// What the diagnostic log on stderr shows: `MCP_GATEWAY_LOG`, else
 /// `RUST_LOG`, else the gateway's own information and only warnings from its
@@ -40,7 +44,7 @@ fn main() -> ExitCode {
         .with_env_filter(diagnostic_filter())
         // Escaped and bounded lines: a client-supplied value logged in a field
         // can never start a line of its own (fail2ban may read stderr).
-        .with_writer(mcp_gateway::logsink::EscapingStderr)
+        .with_writer(mcp_gateway::observe::logsink::EscapingStderr)
         .with_ansi(false)
         .init();
     let cli = Cli::parse();
@@ -90,7 +94,7 @@ fn main() -> ExitCode {
             };
             let outcome = match &config.jwt.revocations {
                 None => Err(anyhow::anyhow!("jwt.revocations is not set in the config")),
-                Some(path) => mcp_gateway::admission::revocations::revoke(path, &jti)
+                Some(path) => mcp_gateway::policy::token::revocations::revoke(path, &jti)
                     .map(|added| match added {
                         true => format!("{jti}: revoked (in {})", path.display()),
                         false => format!("{jti}: already revoked"),
@@ -119,7 +123,7 @@ fn main() -> ExitCode {
             command: KeysCommand::Generate { out, algorithm },
         } => report(
             "keys generate",
-            mcp_gateway::cli::keys::generate_key_file(&out, &algorithm)
+            mcp_gateway::policy::token::keys::generate_key_file(&out, &algorithm)
                 .map(|kid| format!("{}: new signing key, kid {kid}", out.display())),
         ),
         Command::Keys {
@@ -144,7 +148,7 @@ fn main() -> ExitCode {
             command: KeysCommand::Jwks { key, add },
         } => report(
             "keys jwks",
-            mcp_gateway::cli::keys::jwks_for_key_file(&key, add.as_deref()),
+            mcp_gateway::policy::token::keys::jwks_for_key_file(&key, add.as_deref()),
         ),
         Command::Secrets {
             command: SecretsCommand::GenerateKey,
@@ -220,7 +224,7 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
     if let Some(metrics_tls) = &config.metrics.tls {
         problems.extend(tls::metrics_config(metrics_tls).err().unwrap_or_default());
     }
-    if let Err(problem) = admission::from_config(&config.network) {
+    if let Err(problem) = address::from_config(&config.network) {
         problems.push(problem);
     }
     if let Err(problem) = TokenVerifier::from_config(&config.jwt) {
@@ -237,7 +241,7 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
                 key.display()
             ),
             _ => {
-                if let Err(problem) = admission::jwks::check_signing_key(&config.jwt) {
+                if let Err(problem) = jwks::check_signing_key(&config.jwt) {
                     problems.push(problem);
                 }
             }
@@ -273,7 +277,7 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
         }
         return Err(ExitCode::from(EXIT_CONFIG));
     }
-    let crl_warnings = mcp_gateway::crl::warnings(&config.tls, chrono::Utc::now());
+    let crl_warnings = mcp_gateway::transport::crl::warnings(&config.tls, chrono::Utc::now());
     for warning in config.warnings.iter().chain(&crl_warnings) {
         eprintln!("warning: {warning}");
     }

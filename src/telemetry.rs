@@ -1,6 +1,6 @@
 //! Prometheus metrics: every family named and described here, recorded through
 //! the `metrics` facade, rendered by `metrics-exporter-prometheus` on a listener
-//! of its own ([`crate::metrics_server`]). Label values are always from closed sets (stages,
+//! of its own ([`crate::gateway::metrics_server`]). Label values are always from closed sets (stages,
 //! reasons, tool names the gateway serves, status codes): never a string a
 //! client chose.
 
@@ -13,7 +13,6 @@ use ::metrics::{
 use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::admission::scope;
 use crate::denial::{Denial, Reason};
 
 /// Bucket bounds (seconds) of every latency histogram.
@@ -211,10 +210,10 @@ pub fn token_accepted() {
     counter!("mcp_gateway_tokens_accepted_total").increment(1);
 }
 
-/// A tool call ended with `outcome` after `took`. Names the gateway does not
-/// serve are counted as `unknown`, so a client cannot mint label values.
-pub fn tool_call(tool: &str, outcome: &'static str, took: Duration) {
-    let tool = scope::rule_for(tool).map_or("unknown", |rule| rule.name);
+/// A tool call ended with `outcome` after `took`. `tool` is a name the
+/// gateway serves, or `unknown` (the caller maps it), so that a client cannot
+/// mint label values.
+pub fn tool_call(tool: &'static str, outcome: &'static str, took: Duration) {
     counter!("mcp_gateway_tool_calls_total", "tool" => tool, "outcome" => outcome).increment(1);
     histogram!("mcp_gateway_tool_duration_seconds", "tool" => tool).record(took.as_secs_f64());
 }

@@ -34,7 +34,7 @@ pub struct Gateway {
     issuer: String,
     audience: String,
     authority: Authority,
-    signer: mcp_gateway::cli::keys::SigningKey,
+    signer: mcp_gateway::policy::token::keys::SigningKey,
 }
 
 /// What one simulated client presents.
@@ -66,7 +66,7 @@ impl Gateway {
             &std::fs::read_to_string(dir.join("ca.pem"))?,
             &std::fs::read_to_string(dir.join("ca.key"))?,
         )?;
-        let signer = mcp_gateway::cli::keys::load_signing_key(&std::fs::read_to_string(
+        let signer = mcp_gateway::policy::token::keys::load_signing_key(&std::fs::read_to_string(
             dir.join("signing.key"),
         )?)?;
         let mut gateway = Gateway {

@@ -66,7 +66,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    mcp_gateway::tls::install_crypto_provider();
+    mcp_gateway::transport::tls::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -9,7 +9,7 @@ use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use mcp_gateway::calendar::series::{Series, parse_instance_id};
 use mcp_gateway::calendar::time::{When, parse_instant, parse_zone};
-use mcp_gateway::http_checks::read_message;
+use mcp_gateway::http::checks::read_message;
 use mcp_gateway::mcp::direct::direct_call;
 use rmcp::model::ClientJsonRpcMessage;
 
@@ -43,7 +43,12 @@ fuzz_target!(|input: (&[u8], String, String, Vec<String>)| {
     let _ = parse_instance_id(&text);
     let start = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
     let timed = |at| When::Timed { at, zone: None };
-    if let Ok(series) = Series::new(timed(start), timed(start + chrono::Duration::hours(1)), chrono_tz::UTC, &lines) {
+    if let Ok(series) = Series::new(
+        timed(start),
+        timed(start + chrono::Duration::hours(1)),
+        chrono_tz::UTC,
+        &lines,
+    ) {
         let _ = series.occurrences(start, start + chrono::Duration::days(366));
     }
 });

@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcp_gateway::admission::proxy::parse_header;
 use mcp_gateway::denial::Reason;
+use mcp_gateway::policy::address::proxy::parse_header;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Err(denial) = parse_header(bytes) {

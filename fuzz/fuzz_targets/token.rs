@@ -10,12 +10,14 @@ use std::sync::LazyLock;
 
 use chrono::Utc;
 use libfuzzer_sys::fuzz_target;
-use mcp_gateway::admission::jwt::TokenVerifier;
-use mcp_gateway::cli::keys::{generate_ed25519_pem, jwks, load_signing_key};
+use mcp_gateway::cli::pki::Authority;
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
-use mcp_gateway::config::Jwt;
+use mcp_gateway::config::{IdentitySource, Jwt};
 use mcp_gateway::denial::Stage;
-use mcp_gateway::identity::ClientIdentity;
+use mcp_gateway::identity::{ClientIdentity, identify};
+use mcp_gateway::policy::address::ClientIp;
+use mcp_gateway::policy::token::jwt::TokenVerifier;
+use mcp_gateway::policy::token::keys::{generate_ed25519_pem, jwks, load_signing_key};
 
 const ISSUER: &str = "fuzz-issuer";
 const AUDIENCE: &str = "https://gateway.fuzz/mcp";
@@ -37,27 +39,41 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         signing_key: None,
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
-        algorithms: vec![jsonwebtoken::Algorithm::EdDSA, jsonwebtoken::Algorithm::ES256],
+        algorithms: vec![
+            jsonwebtoken::Algorithm::EdDSA,
+            jsonwebtoken::Algorithm::ES256,
+        ],
         hs256_secret_file: None,
         max_lifetime: std::time::Duration::from_secs(24 * 3600),
         leeway: std::time::Duration::from_secs(60),
         revocations: None,
         require_cert_binding: false,
     };
-    let request = TokenRequest::full_access("agent-f", &["127.0.0.0/8"], std::time::Duration::from_secs(3600));
+    let request = TokenRequest::full_access(
+        "agent-f",
+        &["127.0.0.0/8"],
+        std::time::Duration::from_secs(3600),
+    );
     let good = sign(&claims(&request, ISSUER, AUDIENCE).unwrap(), &signer).unwrap();
     std::fs::write(dir.join("good-token"), &good).unwrap();
     Fixture {
         verifier: TokenVerifier::from_config(&config).unwrap(),
-        identity: ClientIdentity {
-            id: "agent-f".into(),
-            fingerprint_sha256: "00".repeat(32),
-            x5t_s256: "A".repeat(43),
-            not_after: Utc::now() + chrono::Duration::days(30),
-        },
+        identity: identity_of("agent-f"),
         good,
     }
 });
+
+/// The identity the handshake reads from a certificate a fresh CA issues
+/// for `id` (an identity can only come from a certificate).
+fn identity_of(id: &str) -> ClientIdentity {
+    use rustls_pki_types::pem::PemObject;
+    let issued = Authority::generate("fuzz CA")
+        .unwrap()
+        .issue_client(id)
+        .unwrap();
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap();
+    identify(&der, IdentitySource::SubjectCn).unwrap()
+}
 
 /// The good token with each (position, character) of `edits` applied.
 fn edited(good: &str, edits: &[u8]) -> String {
@@ -77,7 +93,12 @@ fuzz_target!(|bytes: &[u8]| {
         _ => String::from_utf8_lossy(bytes).into_owned(),
     };
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
-    match fixture.verifier.verify(&token, &fixture.identity, ip, Utc::now()) {
+    match fixture.verifier.verify(
+        &token,
+        &fixture.identity,
+        ClientIp::canonical(ip),
+        Utc::now(),
+    ) {
         Ok(_) => assert_eq!(token, fixture.good, "a grant for another token"),
         Err(denial) => assert_eq!(denial.reason.stage(), Stage::Jwt, "{denial:?}"),
     }

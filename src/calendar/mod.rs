@@ -9,7 +9,7 @@ pub mod series;
 pub mod slots;
 pub mod time;
 
-use crate::admission::grant::CalendarRef;
+use crate::policy::grant::CalendarRef;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

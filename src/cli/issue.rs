@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::keys::load_signing_key;
 use crate::cli::token::{TokenRequest, claims, sign};
 use crate::config::Config;
+use crate::policy::token::keys::load_signing_key;
 
 /// The command-line arguments of `token issue`.
 #[derive(Debug, clap::Args)]

@@ -1,4 +1,4 @@
-//! Command-line helpers behind the binary: development PKI, token signing keys,
+//! Command-line helpers behind the binary: development PKI, token signing key files,
 //! token issuing, `quickstart`, and the container `healthcheck`.
 
 pub mod args;
@@ -6,7 +6,6 @@ pub mod certs;
 pub mod files;
 pub mod healthcheck;
 pub mod issue;
-pub mod keys;
 pub mod pki;
 pub mod quickstart;
 pub mod rotation;

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use crate::cli::keys::{generate_ed25519_pem, jwks, load_signing_key};
 use crate::cli::pki::{Authority, Issued};
 use crate::cli::token::{TokenRequest, claims, sign};
+use crate::policy::token::keys::{generate_ed25519_pem, jwks, load_signing_key};
 
 /// Identity of the demo client certificate.
 pub const DEMO_CLIENT: &str = "demo-client";

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::cli::keys::{generate_ed25519_pem, generate_es256_pem, load_signing_key};
 use crate::config::Jwt;
+use crate::policy::token::keys::{generate_ed25519_pem, generate_es256_pem, load_signing_key};
 
 fn retired_path(jwks: &Path) -> PathBuf {
     jwks.with_extension("retired.json")

@@ -9,9 +9,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use crate::admission::grant::Permission;
-use crate::cli::keys::SigningKey;
 use crate::config::parse_cidr;
+use crate::policy::grant::Permission;
+use crate::policy::token::keys::SigningKey;
 
 /// What a token should grant.
 #[derive(Debug, Clone)]

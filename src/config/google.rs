@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use yup_oauth2::ServiceAccountKey;
 
+use crate::config::google_accounts::{Credentials, build_accounts, check_client_mapping};
 use crate::config::google_secrets::{Secrets, service_account_key};
 use crate::config::{Problem, duration};
 use crate::secrets::{PREFIX, Secret};
@@ -51,20 +52,20 @@ pub(super) struct RawGoogle {
     #[serde(default)]
     oauth_client_secret: Option<String>,
     #[serde(default)]
-    default_account: Option<String>,
+    pub(super) default_account: Option<String>,
     #[serde(default)]
-    clients: BTreeMap<String, String>,
+    pub(super) clients: BTreeMap<String, String>,
     #[serde(default)]
-    accounts: BTreeMap<String, RawAccount>,
+    pub(super) accounts: BTreeMap<String, RawAccount>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawAccount {
+pub(super) struct RawAccount {
     #[serde(default)]
-    subject: Option<String>,
+    pub(super) subject: Option<String>,
     #[serde(default)]
-    refresh_token: Option<String>,
+    pub(super) refresh_token: Option<String>,
 }
 
 fn default_api_base_url() -> String {
@@ -183,18 +184,17 @@ pub(super) struct Context<'a> {
     pub(super) warnings: &'a mut Vec<String>,
 }
 
+/// Validates the table in stages: the secrets key, the credentials (a
+/// service account key, an OAuth client), the endpoints and call settings,
+/// the accounts, and the client → account mapping. Every problem is
+/// collected, each under its key.
 pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
     let Context {
         base,
         problems,
         warnings,
     } = cx;
-    let key_file = raw.encryption_key_file.as_ref().map(|p| base.join(p));
-    let previous_file = raw
-        .previous_encryption_key_file
-        .as_ref()
-        .map(|p| base.join(p));
-    let mut secrets = Secrets::load(key_file.as_deref(), previous_file.as_deref());
+    let mut secrets = open_secrets(&raw, base);
     let service_account = service_account_key(
         (
             raw.service_account_key.as_ref(),
@@ -205,36 +205,52 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
         problems,
         warnings,
     );
-    let api_base_url = endpoint("backend.google.api_base_url", raw.api_base_url, problems);
-    if !api_base_url.ends_with('/') {
-        problems.push(Problem::new(
-            "backend.google.api_base_url",
-            "must end with `/` (e.g. .../calendar/v3/)",
-        ));
+    let (api_base_url, token_uri) = endpoints(&raw.api_base_url, &raw.token_uri, problems);
+    let calls = call_settings(&raw, problems);
+    let oauth_client = oauth_client(&raw, &mut secrets, problems);
+    let holds_plaintext_secret = holds_plaintext_secret(&raw);
+    let credentials = Credentials {
+        service_account,
+        service_account_set: raw.service_account_key.is_some()
+            || raw.service_account_key_file.is_some(),
+        oauth_client,
+        oauth_client_set: raw.oauth_client_id.is_some() || raw.oauth_client_secret.is_some(),
+    };
+    let names: Vec<String> = raw.accounts.keys().cloned().collect();
+    let accounts = build_accounts(raw.accounts, &credentials, &mut secrets, problems);
+    check_client_mapping(&raw.clients, raw.default_account.as_ref(), &names, problems);
+    Google {
+        api_base_url,
+        token_uri,
+        request_timeout: calls.request_timeout,
+        max_attempts: raw.max_attempts,
+        retry_deadline: calls.retry_deadline,
+        retry_base_delay: calls.retry_base_delay,
+        accounts,
+        clients: raw.clients,
+        default_account: raw.default_account,
+        holds_plaintext_secret,
     }
-    let token_uri = endpoint("backend.google.token_uri", raw.token_uri, problems);
-    let request_timeout = duration(
-        "backend.google.request_timeout",
-        &raw.request_timeout,
-        problems,
-    );
-    let retry_deadline = duration(
-        "backend.google.retry_deadline",
-        &raw.retry_deadline,
-        problems,
-    );
-    let retry_base_delay = duration(
-        "backend.google.retry_base_delay",
-        &raw.retry_base_delay,
-        problems,
-    );
-    if !(1..=10).contains(&raw.max_attempts) {
-        problems.push(Problem::new(
-            "backend.google.max_attempts",
-            "must be between 1 and 10",
-        ));
-    }
-    let oauth_client = match (&raw.oauth_client_id, &raw.oauth_client_secret) {
+}
+
+/// The keys `ENC:` values are opened with (the current one and, during a
+/// change-over, the previous one), relative to the config folder.
+fn open_secrets(raw: &RawGoogle, base: &Path) -> Secrets {
+    let key_file = raw.encryption_key_file.as_ref().map(|p| base.join(p));
+    let previous_file = raw
+        .previous_encryption_key_file
+        .as_ref()
+        .map(|p| base.join(p));
+    Secrets::load(key_file.as_deref(), previous_file.as_deref())
+}
+
+/// The OAuth client of authorized-user accounts: id and secret together.
+fn oauth_client(
+    raw: &RawGoogle,
+    secrets: &mut Secrets,
+    problems: &mut Vec<Problem>,
+) -> Option<(String, Secret<String>)> {
+    match (&raw.oauth_client_id, &raw.oauth_client_secret) {
         (Some(id), Some(secret)) => Some((
             id.clone(),
             Secret::new(secrets.reveal("backend.google.oauth_client_secret", secret, problems)),
@@ -247,8 +263,63 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
             ));
             None
         }
+    }
+}
+
+/// The API root (which must end with `/`) and the token endpoint.
+fn endpoints(api_base_url: &str, token_uri: &str, problems: &mut Vec<Problem>) -> (String, String) {
+    let api_base_url = endpoint(
+        "backend.google.api_base_url",
+        api_base_url.to_owned(),
+        problems,
+    );
+    if !api_base_url.ends_with('/') {
+        problems.push(Problem::new(
+            "backend.google.api_base_url",
+            "must end with `/` (e.g. .../calendar/v3/)",
+        ));
+    }
+    let token_uri = endpoint("backend.google.token_uri", token_uri.to_owned(), problems);
+    (api_base_url, token_uri)
+}
+
+/// How each call to Google is timed and retried.
+struct CallSettings {
+    request_timeout: Duration,
+    retry_deadline: Duration,
+    retry_base_delay: Duration,
+}
+
+fn call_settings(raw: &RawGoogle, problems: &mut Vec<Problem>) -> CallSettings {
+    let settings = CallSettings {
+        request_timeout: duration(
+            "backend.google.request_timeout",
+            &raw.request_timeout,
+            problems,
+        ),
+        retry_deadline: duration(
+            "backend.google.retry_deadline",
+            &raw.retry_deadline,
+            problems,
+        ),
+        retry_base_delay: duration(
+            "backend.google.retry_base_delay",
+            &raw.retry_base_delay,
+            problems,
+        ),
     };
-    let plain_inline = [&raw.service_account_key, &raw.oauth_client_secret]
+    if !(1..=10).contains(&raw.max_attempts) {
+        problems.push(Problem::new(
+            "backend.google.max_attempts",
+            "must be between 1 and 10",
+        ));
+    }
+    settings
+}
+
+/// Whether a secret is written in the file itself without `ENC:`.
+fn holds_plaintext_secret(raw: &RawGoogle) -> bool {
+    [&raw.service_account_key, &raw.oauth_client_secret]
         .into_iter()
         .flatten()
         .chain(
@@ -256,97 +327,7 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
                 .values()
                 .filter_map(|a| a.refresh_token.as_ref()),
         )
-        .any(|v| !v.starts_with(PREFIX));
-    // Accounts that fail only because a secret above failed are not reported again.
-    let service_account_set =
-        raw.service_account_key.is_some() || raw.service_account_key_file.is_some();
-    let client_set = raw.oauth_client_id.is_some() || raw.oauth_client_secret.is_some();
-    let names: Vec<String> = raw.accounts.keys().cloned().collect();
-    let mut accounts = BTreeMap::new();
-    for (name, account) in raw.accounts {
-        let key = format!("backend.google.accounts.{name}");
-        let built = match (account.subject, account.refresh_token) {
-            (Some(subject), None) => match &service_account {
-                Some(sa) => Some(Account::ServiceAccount {
-                    key: Arc::clone(sa),
-                    subject,
-                }),
-                None => {
-                    if !service_account_set {
-                        problems.push(Problem::new(
-                            format!("{key}.subject"),
-                            "needs backend.google.service_account_key or service_account_key_file",
-                        ));
-                    }
-                    None
-                }
-            },
-            (None, Some(token)) => {
-                let refresh_token =
-                    Secret::new(secrets.reveal(&format!("{key}.refresh_token"), &token, problems));
-                match &oauth_client {
-                    Some((client_id, client_secret)) => Some(Account::AuthorizedUser {
-                        client_id: client_id.clone(),
-                        client_secret: client_secret.clone(),
-                        refresh_token,
-                    }),
-                    None => {
-                        if !client_set {
-                            problems.push(Problem::new(
-                                format!("{key}.refresh_token"),
-                                "needs backend.google.oauth_client_id and oauth_client_secret",
-                            ));
-                        }
-                        None
-                    }
-                }
-            }
-            _ => {
-                problems.push(Problem::new(
-                    key,
-                    "set exactly one of `subject` (service account) or `refresh_token` (authorized user)",
-                ));
-                None
-            }
-        };
-        if let Some(built) = built {
-            accounts.insert(name, built);
-        }
-    }
-    for (client, account) in &raw.clients {
-        if !names.contains(account) {
-            problems.push(Problem::new(
-                format!("backend.google.clients.\"{client}\""),
-                format!("no account named `{account}` in backend.google.accounts"),
-            ));
-        }
-    }
-    if let Some(default) = &raw.default_account
-        && !names.contains(default)
-    {
-        problems.push(Problem::new(
-            "backend.google.default_account",
-            format!("no account named `{default}` in backend.google.accounts"),
-        ));
-    }
-    if names.is_empty() {
-        problems.push(Problem::new(
-            "backend.google.accounts",
-            "define at least one account",
-        ));
-    }
-    Google {
-        api_base_url,
-        token_uri,
-        request_timeout,
-        max_attempts: raw.max_attempts,
-        retry_deadline,
-        retry_base_delay,
-        accounts,
-        clients: raw.clients,
-        default_account: raw.default_account,
-        holds_plaintext_secret: plain_inline,
-    }
+        .any(|v| !v.starts_with(PREFIX))
 }
 
 /// Checks an endpoint URL: HTTPS, or plain HTTP to a loopback address only

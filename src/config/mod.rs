@@ -3,6 +3,7 @@
 //! all problems are reported at once so an operator fixes the file in one pass.
 
 pub mod google;
+mod google_accounts;
 mod google_secrets;
 mod jwt;
 mod locate;
@@ -18,6 +19,7 @@ pub use crate::config::metrics::Metrics;
 pub use crate::config::network::{
     AllowedNetworks, AuditFormat, CountryList, Geo, Network, parse_cidr,
 };
+pub use crate::config::protection::{BanRule, RateBudgets};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -104,9 +106,9 @@ pub struct Config {
     /// The Prometheus listener.
     pub metrics: Metrics,
     /// Token buckets per address and per client.
-    pub rate_limits: crate::rate::RateBudgets,
+    pub rate_limits: RateBudgets,
     /// The in-process ban rule; `None` when off.
-    pub bans: Option<crate::bans::BanRule>,
+    pub bans: Option<BanRule>,
     /// Things that work but deserve the operator's attention (printed at start).
     pub warnings: Vec<String>,
     /// The keys the file spelled out ([`widening::written_keys`]): a reload
@@ -196,6 +198,17 @@ pub struct Mcp {
     pub session_idle_timeout: Duration,
 }
 
+/// A calendar declared in the config: created on start when missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalendarSeed {
+    /// Calendar id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// IANA zone.
+    pub time_zone: String,
+}
+
 /// Embedded store settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embedded {
@@ -204,7 +217,7 @@ pub struct Embedded {
     /// Zone of the `primary` calendar.
     pub time_zone: String,
     /// Further calendars to create when missing.
-    pub calendars: Vec<crate::calendar::embedded::CalendarSeed>,
+    pub calendars: Vec<CalendarSeed>,
 }
 
 impl Config {

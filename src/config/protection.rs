@@ -2,12 +2,37 @@
 //! may ask, and when an address is banned in-process.
 
 use std::num::NonZeroU32;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::bans::BanRule;
 use crate::config::{Problem, duration};
-use crate::rate::RateBudgets;
+
+/// The budgets, from `[rate_limits]`; `None` switches that limit off.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateBudgets {
+    /// HTTP requests per second from one address (also its burst).
+    pub requests_per_second_per_address: Option<NonZeroU32>,
+    /// Read tool calls per minute by one identity (also its burst).
+    pub reads_per_minute_per_client: Option<NonZeroU32>,
+    /// Write tool calls per minute by one identity (also its burst).
+    pub writes_per_minute_per_client: Option<NonZeroU32>,
+}
+
+/// The ban rule, from `[bans]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BanRule {
+    /// Ban-worthy refusals that ban an address...
+    pub after: usize,
+    /// ...when they fall within this window.
+    pub within: Duration,
+    /// How long a ban lasts.
+    pub ban_for: Duration,
+    /// Most addresses tracked at once (memory bound).
+    pub max_addresses: usize,
+    /// Where the replicas publish their bans to each other (`bans.shared_dir`).
+    pub shared_dir: Option<std::path::PathBuf>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -245,7 +245,7 @@ pub(super) fn validate_embedded(
         calendars: raw
             .calendars
             .into_iter()
-            .map(|c| crate::calendar::embedded::CalendarSeed {
+            .map(|c| crate::config::CalendarSeed {
                 id: c.id,
                 name: c.name,
                 time_zone: c.time_zone,

@@ -220,9 +220,9 @@ pub fn complete(router: &mut ToolRouter<CalendarServer>) {
 #[cfg(test)]
 mod tests {
     use super::{BEHAVIOUR, STANDARD_FORMATS, Value, behaviour, complete, output_schema_of};
-    use crate::admission::grant::Permission;
-    use crate::admission::scope::{Requirement, TOOLS};
     use crate::mcp::CalendarServer;
+    use crate::policy::grant::Permission;
+    use crate::policy::scope::{Requirement, TOOLS};
 
     /// The hints and the permission table agree: read-only exactly when the
     /// tool needs no more than readCalendars; destructive exactly when it needs

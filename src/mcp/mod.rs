@@ -1,7 +1,7 @@
 //! The MCP side: an rmcp server whose tools are the calendar operations,
 //! served over streamable HTTP. Every `tools/list` and `tools/call` first finds
 //! the [`Grant`] that admission attached to the HTTP request, and the scope
-//! checks ([`crate::admission::scope`]) run before any tool: a refused call never
+//! checks ([`crate::policy::scope`]) run before any tool: a refused call never
 //! reaches the backend.
 
 pub mod catalog;
@@ -32,12 +32,12 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::grant::{CalendarRef, Grant};
-use crate::admission::scope;
-use crate::audit::{AuditLog, Outcome, ToolCall};
 use crate::calendar::CalendarAccounts;
-use crate::rate::RateLimits;
-use crate::seclog::SecurityLog;
+use crate::observe::audit::{AuditLog, Outcome, ToolCall};
+use crate::observe::seclog::SecurityLog;
+use crate::policy::grant::{CalendarRef, Grant};
+use crate::policy::rate::RateLimits;
+use crate::policy::scope;
 
 /// JSON-RPC error code for a call the token does not permit (from the refusal table).
 const FORBIDDEN: ErrorCode = ErrorCode(crate::denial::FORBIDDEN as i32);
@@ -190,11 +190,14 @@ impl ServerHandler for CalendarServer {
         let grant = grant_of(&context.extensions)?;
         let started = Instant::now();
         let tool = request.name.to_string();
+        // One lookup per call; names the gateway does not serve count as `unknown`.
+        let rule = scope::rule_for(&tool);
+        let metric_label = rule.map_or("unknown", |rule| rule.name);
         // Filled by the tool as it checks the calendars it names.
         let touched = CallCalendars::default();
         context.extensions.insert(touched.clone());
         let audit = |outcome: Outcome| {
-            crate::telemetry::tool_call(&tool, outcome.label(), started.elapsed());
+            crate::telemetry::tool_call(metric_label, outcome.label(), started.elapsed());
             self.audit.record(&ToolCall {
                 tool: &tool,
                 client: grant.identity().id(),
@@ -205,18 +208,17 @@ impl ServerHandler for CalendarServer {
                 millis: started.elapsed().as_millis(),
             })
         };
-        if scope::rule_for(&tool).is_none() {
+        let Some(rule) = rule else {
             // A typo, not a missing permission: a permission error would send
             // an OAuth-aware client off to ask for more scope.
             audit(Outcome::Failed);
             return Err(self.unknown_tool(&tool, &grant));
-        }
-        if let Err(denial) = scope::check_permission(&tool, &grant) {
+        };
+        if let Err(denial) = scope::check_permission(rule, &grant) {
             audit(Outcome::Refused);
             return Err(self.refusal(&grant, &denial));
         }
-        let write = scope::rule_for(&tool).is_none_or(scope::ToolRule::writes);
-        if let Err(denial) = self.rate.check_tool(grant.identity().id(), write) {
+        if let Err(denial) = self.rate.check_tool(grant.identity().id(), rule.writes()) {
             audit(Outcome::Refused);
             return Err(self.refusal(&grant, &denial));
         }
@@ -338,7 +340,7 @@ pub fn http_service(
 #[cfg(test)]
 mod tests {
     use super::{CalendarServer, scope};
-    use crate::admission::scope::CalendarArgs;
+    use crate::policy::scope::CalendarArgs;
 
     /// The tool table and the tools agree: every tool has a rule, every rule a
     /// tool, and the calendar argument the rule names is the one its schema has.

@@ -7,10 +7,10 @@
 use rmcp::ErrorData;
 use serde_json::json;
 
-use crate::admission::grant::Grant;
-use crate::admission::scope;
 use crate::denial::{Denial, Reason};
 use crate::mcp::CalendarServer;
+use crate::policy::grant::Grant;
+use crate::policy::scope;
 use rmcp::model::ErrorCode;
 
 impl CalendarServer {

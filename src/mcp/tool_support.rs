@@ -10,7 +10,6 @@ use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 
-use crate::admission::grant::CalendarRef;
 use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
@@ -19,6 +18,7 @@ use crate::mcp::output::{OutputZone, describe, event_in_zone, failure, success};
 use crate::mcp::params::{ListEventsParams, WorkingHoursParams};
 use crate::mcp::results::EventList;
 use crate::mcp::{CalendarServer, grant_of};
+use crate::policy::grant::CalendarRef;
 
 /// Longest window `get_freebusy` and `find_free_slots` accept.
 pub(super) const MAX_FREEBUSY_DAYS: i64 = 90;

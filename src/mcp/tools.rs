@@ -6,7 +6,6 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
-use crate::admission::grant::CalendarScope;
 use crate::calendar::CalendarError;
 use crate::calendar::slots::free_slots;
 use crate::calendar::time::{format_in, format_utc, parse_zone};
@@ -23,6 +22,7 @@ use crate::mcp::tool_support::{
     MAX_FREEBUSY_DAYS, ToolResult, check_calendar_list, event_result, finish, window, working_hours,
 };
 use crate::mcp::{CalendarServer, grant_of};
+use crate::policy::grant::CalendarScope;
 
 #[tool_router(vis = "pub(crate)")]
 impl CalendarServer {

@@ -229,7 +229,7 @@ async fn a_corrupt_geoip_database_stops_the_start() {
     };
     let config =
         mcp_gateway::config::Config::parse(&crate::common::render(&setup), dir.path()).unwrap();
-    let err = mcp_gateway::server::start(config)
+    let err = mcp_gateway::gateway::server::start(config)
         .await
         .err()
         .expect("a corrupt database must not start");

@@ -244,7 +244,8 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
 
     // The gateway's own verifier accepts it for the bound certificate.
     let loaded = mcp_gateway::config::Config::load(&config).unwrap();
-    let verifier = mcp_gateway::admission::jwt::TokenVerifier::from_config(&loaded.jwt).unwrap();
+    let verifier =
+        mcp_gateway::policy::token::jwt::TokenVerifier::from_config(&loaded.jwt).unwrap();
     let pem = std::fs::read(qs.join("client.pem")).unwrap();
     let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem).unwrap();
     let identity =
@@ -255,12 +256,12 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
         .verify(
             &token,
             &identity,
-            "127.0.0.1".parse().unwrap(),
+            mcp_gateway::policy::address::ClientIp::canonical("127.0.0.1".parse().unwrap()),
             chrono::Utc::now(),
         )
         .unwrap();
-    assert!(grant.permits(mcp_gateway::admission::grant::Permission::CreateEvents));
-    assert!(!grant.permits(mcp_gateway::admission::grant::Permission::DeleteEvents));
+    assert!(grant.permits(mcp_gateway::policy::grant::Permission::CreateEvents));
+    assert!(!grant.permits(mcp_gateway::policy::grant::Permission::DeleteEvents));
 
     let out = issue(&["--permissions", "readCalendars,rootAccess"]);
     assert_eq!(out.status.code(), Some(2));
@@ -310,13 +311,13 @@ fn token_issue_prints_a_token_the_gateway_accepts_and_refuses_bad_requests() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has host bits set: write 127.0.0.0/8"));
     // A JWKS that lacks the signing key's kid: check-config and token issue both refuse.
-    let other = mcp_gateway::cli::keys::load_signing_key(
-        &mcp_gateway::cli::keys::generate_ed25519_pem().unwrap(),
+    let other = mcp_gateway::policy::token::keys::load_signing_key(
+        &mcp_gateway::policy::token::keys::generate_ed25519_pem().unwrap(),
     )
     .unwrap();
     std::fs::write(
         qs.join("jwks.json"),
-        mcp_gateway::cli::keys::jwks(&[&other]).to_string(),
+        mcp_gateway::policy::token::keys::jwks(&[&other]).to_string(),
     )
     .unwrap();
     let out = check_config(&config);

@@ -74,7 +74,7 @@ fn a_fresh_crl_raises_no_expiry_warning() {
     let next = crl.next_update().unwrap().timestamp();
     let ahead = next - chrono::Utc::now().timestamp();
     assert!(
-        ahead > mcp_gateway::crl::WARN_AHEAD.as_secs() as i64 + 20 * 86_400,
+        ahead > mcp_gateway::transport::crl::WARN_AHEAD.as_secs() as i64 + 20 * 86_400,
         "{ahead} s ahead"
     );
 }

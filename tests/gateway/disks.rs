@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use serde_json::{Value, json};
 
 use mcp_gateway::config::Config;
-use mcp_gateway::server;
+use mcp_gateway::gateway::server;
 
 use crate::common::{
     EMBEDDED_BACKEND, Setup, TestGateway, call_stateless, free_port, http_client_with_token,

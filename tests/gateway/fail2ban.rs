@@ -268,7 +268,7 @@ const BANNED_REASONS: &[&str] = &[
 #[test]
 fn the_filter_matches_each_reason_exactly_as_documented() {
     use mcp_gateway::denial::{Denial, Reason};
-    use mcp_gateway::seclog::SecurityLog;
+    use mcp_gateway::observe::seclog::SecurityLog;
     let dir = tempfile::TempDir::new().unwrap();
     let path = dir.path().join("security.log");
     let log = SecurityLog::open(&path).unwrap();

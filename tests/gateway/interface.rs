@@ -39,7 +39,7 @@ async fn an_interface_that_is_missing_or_cannot_exist_is_named() {
         listen: "interface = \"nosuchif0\"".into(),
         ..Setup::default()
     });
-    let error = mcp_gateway::server::start(missing.unwrap())
+    let error = mcp_gateway::gateway::server::start(missing.unwrap())
         .await
         .err()
         .unwrap()

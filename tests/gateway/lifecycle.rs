@@ -48,7 +48,8 @@ fn run(dir: &Path, block: &str) -> String {
 /// Writes a token signing key and its JWKS into `dir`; a full-access token
 /// for `spiffe://corp/agent/1` signed with it.
 fn agent_token(dir: &Path) -> String {
-    use mcp_gateway::cli::{keys, token};
+    use mcp_gateway::cli::token;
+    use mcp_gateway::policy::token::keys;
     let signing_pem = keys::generate_ed25519_pem().unwrap();
     let signer = keys::load_signing_key(&signing_pem).unwrap();
     std::fs::write(dir.join("signing.key"), &signing_pem).unwrap();
@@ -134,7 +135,7 @@ async fn the_documented_certificate_procedures_work() {
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, &text).unwrap();
     let config = mcp_gateway::config::Config::load(&config_path).unwrap();
-    let gateway = mcp_gateway::server::start(config).await.unwrap();
+    let gateway = mcp_gateway::gateway::server::start(config).await.unwrap();
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     let agent = mcp_gateway::cli::pki::Issued {
         cert_pem: read("agent-1.pem"),
@@ -314,10 +315,11 @@ async fn the_documented_ca_rotation_keeps_both_generations_working_then_drops_th
     };
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, config_with("ca/ca.pem", "\"ca/crl.pem\"")).unwrap();
-    let gateway =
-        mcp_gateway::server::start(mcp_gateway::config::Config::load(&config_path).unwrap())
-            .await
-            .unwrap();
+    let gateway = mcp_gateway::gateway::server::start(
+        mcp_gateway::config::Config::load(&config_path).unwrap(),
+    )
+    .await
+    .unwrap();
     let named = format!("https://gw.vpn.example:{}/mcp", gateway.local_addr.port());
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     // The server certificate is the old CA's; clients trust that CA for it.

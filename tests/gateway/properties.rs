@@ -9,11 +9,11 @@ use std::sync::OnceLock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use mcp_gateway::admission::jwt::TokenVerifier;
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use mcp_gateway::config::Config;
 use mcp_gateway::denial::Stage;
 use mcp_gateway::identity::ClientIdentity;
+use mcp_gateway::policy::token::jwt::TokenVerifier;
 use proptest::prelude::{ProptestConfig, any, prop_assert, prop_assert_eq, proptest};
 use proptest::string::string_regex;
 use serde_json::{Value, json};
@@ -59,7 +59,12 @@ fn verdict(token: &str) -> Result<(), Stage> {
     let (verifier, _) = fixture();
     let ip: IpAddr = LOCAL.parse().unwrap();
     verifier
-        .verify(token, &identity("agent-p"), ip, Utc::now())
+        .verify(
+            token,
+            &identity("agent-p"),
+            mcp_gateway::policy::address::ClientIp::canonical(ip),
+            Utc::now(),
+        )
         .map(|_| ())
         .map_err(|denial| denial.reason.stage())
 }

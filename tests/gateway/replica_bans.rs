@@ -42,7 +42,7 @@ async fn the_ban_threshold_holds_for_the_deployment() {
         assert_eq!(status, 401, "try {n}");
         // Longer than one sharing interval: the counts reach every replica
         // (the bound docs/DEPLOYMENT.md states).
-        tokio::time::sleep(mcp_gateway::shared_bans::INTERVAL * 3).await;
+        tokio::time::sleep(mcp_gateway::gateway::shared_bans::INTERVAL * 3).await;
     }
     let spread = jwt_denials(&cluster);
     assert_eq!(spread.iter().sum::<usize>(), 5, "{spread:?}");

@@ -3,8 +3,8 @@
 //! naming what is missing, written to the security log, and the backend sees
 //! nothing; get_access_info tells the client what it may do.
 
-use mcp_gateway::admission::grant::Permission;
 use mcp_gateway::cli::token::TokenRequest;
+use mcp_gateway::policy::grant::Permission;
 use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 

@@ -116,7 +116,7 @@ async fn a_running_deployment_changes_its_secrets_key() {
 
     // A replica started on the rotated config and the new key reaches Google.
     let next = mcp_gateway::config::Config::load(&new_only).unwrap();
-    let replica = mcp_gateway::server::start(next).await.unwrap();
+    let replica = mcp_gateway::gateway::server::start(next).await.unwrap();
     let url = format!("https://127.0.0.1:{}/mcp", replica.local_addr.port());
     let fresh = http_client_with_token(
         &gw.pki.ca.issued.cert_pem,

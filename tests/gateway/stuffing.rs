@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use mcp_gateway::cli::keys::{generate_ed25519_pem, load_signing_key};
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
+use mcp_gateway::policy::token::keys::{generate_ed25519_pem, load_signing_key};
 
 use crate::common::{
     AUDIENCE, ISSUER, TestGateway, call_stateless, http_client_builder, initialize_body, post,
@@ -38,7 +38,7 @@ struct Outcomes {
 
 /// The `n`th forged token: signed by a key the gateway does not know, signed
 /// and then altered, or not a JWT at all.
-fn forged(n: usize, stranger: &mcp_gateway::cli::keys::SigningKey) -> String {
+fn forged(n: usize, stranger: &mcp_gateway::policy::token::keys::SigningKey) -> String {
     let request = TokenRequest::full_access("agent-s", &["127.0.0.0/8"], Duration::from_secs(600));
     let token = sign(&claims(&request, ISSUER, AUDIENCE).unwrap(), stranger).unwrap();
     match n % 3 {

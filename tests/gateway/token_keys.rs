@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, Header};
-use mcp_gateway::cli::keys::load_signing_key;
 use mcp_gateway::cli::token::sign;
+use mcp_gateway::policy::token::keys::load_signing_key;
 use serde_json::{Value, json};
 
 use crate::common::{TestGateway, http_client_with_token, initialize_body, post};

@@ -11,8 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{EncodingKey, Header};
-use mcp_gateway::cli::keys::{generate_ed25519_pem, load_signing_key};
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
+use mcp_gateway::policy::token::keys::{generate_ed25519_pem, load_signing_key};
 use serde_json::{Value, json};
 
 use crate::common::{

@@ -6,11 +6,12 @@ use chrono_tz::Tz;
 use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
+use crate::calendar::edits::plan::SeriesPlan;
 use crate::calendar::edits::{
     Stored, answer_invitation, apply_patch, check_instance_patch, materialise,
-    move_series_with_instance, new_event, scope_needs_instance,
+    move_series_with_instance, new_event,
 };
-use crate::calendar::embedded::lookup::{Target, calendar_zone, current_instance, get, locate};
+use crate::calendar::embedded::lookup::{Occurrence, calendar_zone, current_instance, get, locate};
 use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
 use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, format_utc};
@@ -37,31 +38,35 @@ pub fn update(
     scope: Option<SeriesScope>,
 ) -> Result<Event, CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
-    match locate(conn, calendar_id, id, zone)? {
-        Target::Single(stored) => rewrite(conn, calendar_id, stored.event, patch, zone, None),
-        Target::Series(stored) => match scope {
-            None | Some(SeriesScope::All) => {
-                rewrite(conn, calendar_id, stored.event, patch, zone, None)
-            }
-            Some(other) => Err(scope_needs_instance(other)),
-        },
-        Target::Instance {
+    match locate(conn, calendar_id, id, zone)?.plan(scope)? {
+        SeriesPlan::Single(stored) | SeriesPlan::Series(stored) => {
+            rewrite(conn, calendar_id, stored.event, patch, zone, None)
+        }
+        SeriesPlan::Instance(Occurrence {
             master,
             original,
             edited,
-        } => match scope.unwrap_or(SeriesScope::ThisInstance) {
-            SeriesScope::ThisInstance => {
-                check_instance_patch(&patch)?;
-                let base = current_instance(&master, original, edited, id)?;
-                rewrite(conn, calendar_id, base.event, patch, zone, Some(&original))
-            }
-            SeriesScope::All => {
-                update_whole_series(conn, calendar_id, master, original, patch, zone)
-            }
-            SeriesScope::ThisAndFollowing => {
-                split(conn, calendar_id, master, original, patch, zone)
-            }
-        },
+        }) => {
+            check_instance_patch(&patch)?;
+            let base = current_instance(&master, original, edited, id)?;
+            rewrite(conn, calendar_id, base.event, patch, zone, Some(&original))
+        }
+        SeriesPlan::SeriesOf(occurrence) => update_whole_series(
+            conn,
+            calendar_id,
+            occurrence.master,
+            occurrence.original,
+            patch,
+            zone,
+        ),
+        SeriesPlan::Following(occurrence) => split(
+            conn,
+            calendar_id,
+            occurrence.master,
+            occurrence.original,
+            patch,
+            zone,
+        ),
     }
 }
 
@@ -151,31 +156,30 @@ pub fn delete(
     scope: Option<SeriesScope>,
 ) -> Result<(), CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
-    match locate(conn, calendar_id, id, zone)? {
-        Target::Single(stored) => remove(conn, calendar_id, &stored.event.id),
-        Target::Series(stored) => match scope {
-            None | Some(SeriesScope::All) => delete_series(conn, calendar_id, &stored.event.id),
-            Some(other) => Err(scope_needs_instance(other)),
-        },
-        Target::Instance {
+    match locate(conn, calendar_id, id, zone)?.plan(scope)? {
+        SeriesPlan::Single(stored) => remove(conn, calendar_id, &stored.event.id),
+        SeriesPlan::Series(stored) => delete_series(conn, calendar_id, &stored.event.id),
+        SeriesPlan::Instance(Occurrence {
             master,
             original,
             edited,
-        } => match scope.unwrap_or(SeriesScope::ThisInstance) {
-            SeriesScope::ThisInstance => {
-                let mut instance = current_instance(&master, original, edited, id)?;
-                instance.event.cancel();
-                touch(&mut instance.event, Utc::now());
-                save(conn, calendar_id, &instance, Some(&original))
+        }) => {
+            let mut instance = current_instance(&master, original, edited, id)?;
+            instance.event.cancel();
+            touch(&mut instance.event, Utc::now());
+            save(conn, calendar_id, &instance, Some(&original))
+        }
+        SeriesPlan::SeriesOf(occurrence) => {
+            delete_series(conn, calendar_id, &occurrence.master.event.id)
+        }
+        SeriesPlan::Following(Occurrence {
+            master, original, ..
+        }) => {
+            if master.starts_at_or_after(&original) {
+                return delete_series(conn, calendar_id, &master.event.id);
             }
-            SeriesScope::All => delete_series(conn, calendar_id, &master.event.id),
-            SeriesScope::ThisAndFollowing => {
-                if master.starts_at_or_after(&original) {
-                    return delete_series(conn, calendar_id, &master.event.id);
-                }
-                end_series_before(conn, calendar_id, master, &original, zone)
-            }
-        },
+            end_series_before(conn, calendar_id, master, &original, zone)
+        }
     }
 }
 

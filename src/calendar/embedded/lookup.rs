@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
+use crate::calendar::edits::plan::Addressed;
 use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::load_calendar;
 use crate::calendar::embedded::rows::load;
@@ -12,18 +13,17 @@ use crate::calendar::model::Event;
 use crate::calendar::series::parse_instance_id;
 use crate::calendar::time::{When, parse_zone, resolve};
 
-/// What an event id points at.
-pub enum Target {
-    /// A one-off event.
-    Single(Stored),
-    /// A whole recurring series.
-    Series(Stored),
-    /// One occurrence of a series, edited (`edited`) or as the rule places it.
-    Instance {
-        master: Stored,
-        original: When,
-        edited: Option<Box<Stored>>,
-    },
+/// What an event id points at: a one-off event, a series, or one occurrence.
+pub type Target = Addressed<Stored, Occurrence>;
+
+/// One occurrence of a series, edited (`edited`) or as the rule places it.
+pub struct Occurrence {
+    /// The series.
+    pub master: Stored,
+    /// Where the rule places the occurrence (its id's time).
+    pub original: When,
+    /// Its row, when it was edited or cancelled.
+    pub edited: Option<Box<Stored>>,
 }
 
 /// The zone of a calendar, or not-found for an unknown id.
@@ -53,20 +53,20 @@ pub fn locate(
                     CalendarError::Backend(format!("instance {id} lacks originalStartTime"))
                 })?;
             let edited = Box::new(Stored::analyse(event, zone)?);
-            return Ok(Target::Instance {
+            return Ok(Addressed::Instance(Occurrence {
                 master,
                 original,
                 edited: Some(edited),
-            });
+            }));
         }
         let stored = Stored::analyse(event, zone)?;
         if stored.event.is_cancelled() {
             return Err(CalendarError::event_not_found(id));
         }
         return Ok(if stored.series.is_some() {
-            Target::Series(stored)
+            Addressed::Series(stored)
         } else {
-            Target::Single(stored)
+            Addressed::Single(stored)
         });
     }
     let (series_id, original) =
@@ -81,11 +81,11 @@ pub fn locate(
         return Err(CalendarError::event_not_found(id));
     }
     let original = in_series_zone(original, &master);
-    Ok(Target::Instance {
+    Ok(Addressed::Instance(Occurrence {
         master,
         original,
         edited: None,
-    })
+    }))
 }
 
 fn in_series_zone(original: When, master: &Stored) -> When {
@@ -113,11 +113,11 @@ pub fn current_instance(
 pub fn get(conn: &Connection, calendar_id: &str, id: &str) -> Result<Event, CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
     match locate(conn, calendar_id, id, zone)? {
-        Target::Single(s) | Target::Series(s) => Ok(s.event),
-        Target::Instance {
+        Addressed::Single(s) | Addressed::Series(s) => Ok(s.event),
+        Addressed::Instance(Occurrence {
             master,
             original,
             edited,
-        } => Ok(current_instance(&master, original, edited, id)?.event),
+        }) => Ok(current_instance(&master, original, edited, id)?.event),
     }
 }

@@ -10,7 +10,7 @@ mod listing;
 mod lookup;
 mod rows;
 
-use crate::admission::grant::CalendarRef;
+use crate::policy::grant::CalendarRef;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -22,17 +22,7 @@ use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::series::budget;
 use crate::calendar::time::parse_zone;
 use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
-
-/// A calendar declared in the config: created on start when missing.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CalendarSeed {
-    /// Calendar id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// IANA zone.
-    pub time_zone: String,
-}
+use crate::config::CalendarSeed;
 
 /// The SQLite-backed calendar store.
 #[derive(Clone)]

@@ -3,7 +3,7 @@
 //! orderBy=startTime, events.get, events.instances for instance ids,
 //! freebusy.query here; the writes in `writes.rs`).
 
-use crate::admission::grant::CalendarRef;
+use crate::policy::grant::CalendarRef;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 

@@ -7,9 +7,10 @@
 use chrono_tz::Tz;
 
 use crate::calendar::CalendarError;
+use crate::calendar::edits::plan::{Addressed, SeriesPlan};
 use crate::calendar::edits::{
     Stored, answer_invitation, check_instance_patch, materialise, move_series_with_instance,
-    new_event, patched, scope_needs_instance,
+    new_event, patched,
 };
 use crate::calendar::google::account::GoogleAccount;
 use crate::calendar::google::convert::{as_patch, event_from_api, patch_to_api};
@@ -17,11 +18,12 @@ use crate::calendar::google::failure::Target;
 use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, resolve};
 
-/// What an event id turned out to address.
-enum Addressed {
-    Single(Event),
-    Series(Event),
-    Instance { event: Event, series_id: String },
+/// One occurrence of a series, as Google returns it.
+struct Occurrence {
+    /// The occurrence (its `originalStartTime` says where the rule places it).
+    event: Event,
+    /// The series it belongs to.
+    series_id: String,
 }
 
 impl GoogleAccount {
@@ -30,14 +32,14 @@ impl GoogleAccount {
         calendar_id: &str,
         event_id: &str,
         zone: Tz,
-    ) -> Result<Addressed, CalendarError> {
+    ) -> Result<Addressed<Event, Occurrence>, CalendarError> {
         let event = self.live_event(calendar_id, event_id, zone).await?;
         Ok(
             match (&event.recurring_event_id, event.recurrence.is_empty()) {
-                (Some(series), _) => Addressed::Instance {
+                (Some(series), _) => Addressed::Instance(Occurrence {
                     series_id: series.clone(),
                     event,
-                },
+                }),
                 (None, false) => Addressed::Series(event),
                 (None, true) => Addressed::Single(event),
             },
@@ -160,36 +162,30 @@ impl GoogleAccount {
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
         let zone = self.zone(calendar_id).await?;
-        match self.addressed(calendar_id, event_id, zone).await? {
-            Addressed::Single(event) => {
+        match self
+            .addressed(calendar_id, event_id, zone)
+            .await?
+            .plan(scope)?
+        {
+            SeriesPlan::Single(event) | SeriesPlan::Series(event) => {
                 patched(event, patch.clone(), zone)?;
                 self.patch(calendar_id, event_id, &patch).await
             }
-            Addressed::Series(event) => match scope {
-                None | Some(SeriesScope::All) => {
-                    patched(event, patch.clone(), zone)?;
-                    self.patch(calendar_id, event_id, &patch).await
-                }
-                Some(other) => Err(scope_needs_instance(other)),
-            },
-            Addressed::Instance { event, series_id } => {
+            SeriesPlan::Instance(Occurrence { event, .. }) => {
+                check_instance_patch(&patch)?;
+                patched(event, patch.clone(), zone)?;
+                self.patch(calendar_id, event_id, &patch).await
+            }
+            SeriesPlan::SeriesOf(Occurrence { event, series_id }) => {
                 let original = original_start(&event)?;
-                match scope.unwrap_or(SeriesScope::ThisInstance) {
-                    SeriesScope::ThisInstance => {
-                        check_instance_patch(&patch)?;
-                        patched(event, patch.clone(), zone)?;
-                        self.patch(calendar_id, event_id, &patch).await
-                    }
-                    SeriesScope::All => {
-                        let master = self.master(calendar_id, &series_id, zone).await?;
-                        self.update_series(calendar_id, master, original, patch, zone)
-                            .await
-                    }
-                    SeriesScope::ThisAndFollowing => {
-                        let master = self.master(calendar_id, &series_id, zone).await?;
-                        self.split(calendar_id, master, original, patch, zone).await
-                    }
-                }
+                let master = self.master(calendar_id, &series_id, zone).await?;
+                self.update_series(calendar_id, master, original, patch, zone)
+                    .await
+            }
+            SeriesPlan::Following(Occurrence { event, series_id }) => {
+                let original = original_start(&event)?;
+                let master = self.master(calendar_id, &series_id, zone).await?;
+                self.split(calendar_id, master, original, patch, zone).await
             }
         }
     }
@@ -268,27 +264,26 @@ impl GoogleAccount {
         scope: Option<SeriesScope>,
     ) -> Result<(), CalendarError> {
         let zone = self.zone(calendar_id).await?;
-        match self.addressed(calendar_id, event_id, zone).await? {
-            Addressed::Single(_) => self.remove(calendar_id, event_id).await,
-            Addressed::Series(_) => match scope {
-                None | Some(SeriesScope::All) => self.remove(calendar_id, event_id).await,
-                Some(other) => Err(scope_needs_instance(other)),
-            },
-            Addressed::Instance { event, series_id } => {
-                match scope.unwrap_or(SeriesScope::ThisInstance) {
-                    SeriesScope::ThisInstance => self.remove(calendar_id, event_id).await,
-                    SeriesScope::All => self.remove(calendar_id, &series_id).await,
-                    SeriesScope::ThisAndFollowing => {
-                        let original = original_start(&event)?;
-                        let master = self.master(calendar_id, &series_id, zone).await?;
-                        if master.starts_at_or_after(&original) {
-                            return self.remove(calendar_id, &series_id).await;
-                        }
-                        self.end_series_before(calendar_id, &master, &original)
-                            .await
-                            .map(drop)
-                    }
+        match self
+            .addressed(calendar_id, event_id, zone)
+            .await?
+            .plan(scope)?
+        {
+            SeriesPlan::Single(_) | SeriesPlan::Series(_) | SeriesPlan::Instance(_) => {
+                self.remove(calendar_id, event_id).await
+            }
+            SeriesPlan::SeriesOf(Occurrence { series_id, .. }) => {
+                self.remove(calendar_id, &series_id).await
+            }
+            SeriesPlan::Following(Occurrence { event, series_id }) => {
+                let original = original_start(&event)?;
+                let master = self.master(calendar_id, &series_id, zone).await?;
+                if master.starts_at_or_after(&original) {
+                    return self.remove(calendar_id, &series_id).await;
                 }
+                self.end_series_before(calendar_id, &master, &original)
+                    .await
+                    .map(drop)
             }
         }
     }

@@ -5,8 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{EncodingKey, Header};
-use mcp_gateway::cli::keys::{generate_ed25519_pem, load_signing_key};
 use mcp_gateway::cli::token::sign;
+use mcp_gateway::policy::token::keys::{generate_ed25519_pem, load_signing_key};
 use serde_json::{Value, json};
 
 use super::bent_claims::{CLIENT, bent_claims, good_claims};

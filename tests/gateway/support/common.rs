@@ -7,12 +7,12 @@ use std::path::Path;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use mcp_gateway::cli::keys::{SigningKey, generate_ed25519_pem, jwks, load_signing_key};
 use mcp_gateway::cli::pki::{Authority, Issued};
 use mcp_gateway::cli::token::{TokenRequest, claims, sign};
 use mcp_gateway::config::Config;
 use mcp_gateway::config::IdentitySource;
-use mcp_gateway::server::{self, Gateway};
+use mcp_gateway::gateway::server::{self, Gateway};
+use mcp_gateway::policy::token::keys::{SigningKey, generate_ed25519_pem, jwks, load_signing_key};
 use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -119,7 +119,7 @@ fn config_identity(name: &str) -> IdentitySource {
 
 /// Writes the server side of a PKI and the token keys into `dir`.
 pub fn write_pki(dir: &Path) -> Pki {
-    mcp_gateway::tls::install_crypto_provider();
+    mcp_gateway::transport::tls::install_crypto_provider();
     let signing_pem = generate_ed25519_pem().unwrap();
     let signer = load_signing_key(&signing_pem).unwrap();
     std::fs::write(dir.join("signing.key"), &signing_pem).unwrap();

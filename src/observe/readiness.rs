@@ -1,0 +1,49 @@
+//! Whether this replica should get traffic: the question a load balancer
+//! asks at `GET /ready` on the metrics listener. Not ready while draining
+//! (from SIGTERM until it stops accepting, `listen.drain_delay` later), nor
+//! while a log cannot be written, when it would refuse every request anyway.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::observe::audit::AuditLog;
+use crate::observe::seclog::SecurityLog;
+
+/// The replica's readiness, shared by the gateway and the metrics listener.
+pub struct Readiness {
+    /// Set on SIGTERM: the balancer should stop sending new connections.
+    draining: AtomicBool,
+    /// Checked for writability (see [`crate::observe::logsink::LogSink::writable`]).
+    seclog: Arc<SecurityLog>,
+    /// Checked for writability too.
+    audit: Arc<AuditLog>,
+}
+
+impl Readiness {
+    /// Ready, watching these logs.
+    pub fn new(seclog: Arc<SecurityLog>, audit: Arc<AuditLog>) -> Readiness {
+        Readiness {
+            draining: AtomicBool::new(false),
+            seclog,
+            audit,
+        }
+    }
+
+    /// From now on, not ready: the replica is going away.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// `Ok` when the replica should get traffic, else why not.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            Err("draining")
+        } else if !self.seclog.writable() {
+            Err("the security log cannot be written")
+        } else if !self.audit.writable() {
+            Err("the audit log cannot be written")
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! One connection, from accept to close: socket options, the address checks
+//! ([`crate::policy::address`]) and the per-address cap before any TLS work, the
+//! handshake under a deadline, the client identity, then HTTP/1.1 or HTTP/2
+//! until the connection ends, is cut for idleness ([`crate::http::activity`]) or the
+//! gateway shuts down. Every refusal on the way is one security line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::denial::{Denial, Reason, Stage};
+use crate::http::ConnectionInfo;
+use crate::http::activity::Activity;
+use crate::identity::{ClientIdentity, identify};
+use crate::policy::address::ClientIp;
+use crate::policy::snapshot::Snapshot;
+use crate::telemetry;
+use crate::transport::arrival::{Arrived, arrive};
+use crate::transport::requests::serve_requests;
+use crate::transport::shared::Shared;
+use crate::transport::tls;
+
+/// Accepts one connection and sets its socket options. `TCP_NODELAY`: without
+/// it the last small chunk of an answer waits for the client's delayed ACK
+/// (~40 ms added to every tool call).
+pub(crate) async fn accept(listener: &TcpListener) -> std::io::Result<(TcpStream, SocketAddr)> {
+    let (stream, peer) = listener.accept().await?;
+    telemetry::connection_accepted();
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+    }
+    Ok((stream, peer))
+}
+
+/// Runs one connection to its end, in stages: the address checks
+/// ([`arrive`]), a probe that closes before TLS counted, the TLS
+/// [`handshake`], the client's identity ([`identify_client`]), then its
+/// requests ([`serve_requests`]). A stage that refuses writes its one line
+/// and the connection ends there.
+pub(crate) async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    let accepted_at = Instant::now();
+    // One deadline from accept to the end of the handshake, whatever the
+    // PROXY header and the first byte took of it.
+    let deadline = accepted_at + shared.config.listen.handshake_timeout;
+    // This connection keeps the TLS settings and address policy it started
+    // with, whatever a reload swaps in meanwhile.
+    let live = shared.live.load_full();
+    // Address checks first: a refused address never costs a TLS handshake.
+    // The futures of each stage are boxed so that the connection's task holds
+    // only what the current stage needs: an idle connection is this task, and
+    // unboxed the task was 6 KiB (bench/README.md).
+    let Some(Arrived {
+        client_ip,
+        by_balancer,
+        slot: _address_slot,
+    }) = Box::pin(arrive(&mut stream, peer, &shared, &live, deadline)).await
+    else {
+        return;
+    };
+    let _open = telemetry::OpenConnection::count();
+    // A TCP probe (a container healthcheck, a Kubernetes tcpSocket probe, a
+    // port monitor) connects and closes without a byte: counted, never a
+    // ban-worthy handshake failure that would ban the host watching us.
+    if closes_before_tls(&stream, deadline.saturating_duration_since(Instant::now())).await {
+        return match by_balancer {
+            true => telemetry::balancer_check(),
+            false => telemetry::silent_probe(),
+        };
+    }
+    let arrived = Client {
+        ip: client_ip,
+        by_balancer,
+    };
+    let Ok(tls_stream) = handshake(stream, &live, deadline, accepted_at, &shared, arrived).await
+    else {
+        return;
+    };
+    let Ok(identity) = identify_client(&tls_stream, &shared, arrived) else {
+        return;
+    };
+    let info = ConnectionInfo {
+        peer,
+        client_ip,
+        identity,
+        activity: Activity::new(),
+    };
+    serve_requests(tls_stream, info, &shared, shutdown).await;
+}
+
+/// Where a connection comes from, as the address checks found it.
+#[derive(Clone, Copy)]
+struct Client {
+    /// The real client address.
+    ip: ClientIp,
+    /// A trusted balancer's own connection (its refusals are never ban-worthy).
+    by_balancer: bool,
+}
+
+/// The connection's TLS stream, boxed: moved by value it would keep a slot
+/// of its size in the connection's task for its whole life.
+type TlsStream = Box<tokio_rustls::server::TlsStream<TcpStream>>;
+
+/// The TLS handshake, under what is left of the accept deadline; a refusal
+/// or a timeout is one line (never ban-worthy for a balancer's own).
+async fn handshake(
+    stream: TcpStream,
+    live: &Snapshot,
+    deadline: Instant,
+    accepted_at: Instant,
+    shared: &Shared,
+    client: Client,
+) -> Result<TlsStream, ()> {
+    let acceptor = live.acceptor.clone();
+    let handshake = tokio::time::timeout_at(
+        deadline,
+        Box::pin(async move { acceptor.accept(stream).await.map(Box::new) }),
+    )
+    .await;
+    let took = accepted_at.elapsed();
+    let denial = match handshake {
+        Ok(Ok(stream)) => {
+            telemetry::handshake("ok", took);
+            return Ok(stream);
+        }
+        Ok(Err(e)) => {
+            telemetry::handshake("refused", took);
+            tls::handshake_denial(&e)
+        }
+        Err(_) => {
+            telemetry::handshake("timeout", took);
+            Denial::new(Reason::HandshakeTimeout)
+        }
+    };
+    shared
+        .seclog
+        .deny(&denial.by_balancer(client.by_balancer), client.ip, None);
+    Err(())
+}
+
+/// Who the client certificate names; a connection without a certificate,
+/// without an identity in it, or resumed after the certificate expired is
+/// refused with its line.
+fn identify_client(
+    tls_stream: &TlsStream,
+    shared: &Shared,
+    client: Client,
+) -> Result<ClientIdentity, ()> {
+    let refuse = |denial: Denial, id: Option<&str>| {
+        shared
+            .seclog
+            .deny(&denial.by_balancer(client.by_balancer), client.ip, id);
+    };
+    // Borrowed, not copied: a copy of the certificate kept in the task would
+    // stay for the connection's whole life (rustls keeps its own).
+    let Some(cert) = tls_stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+    else {
+        refuse(Denial::new(Reason::NoCertificate), None);
+        return Err(());
+    };
+    let identity = identify(cert, shared.config.tls.identity).map_err(|e| {
+        refuse(
+            Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
+            None,
+        );
+    })?;
+    // A resumed session skips certificate verification, expiry included; a
+    // certificate that expired since its full handshake is refused here.
+    if identity.not_after() < chrono::Utc::now() {
+        shared.seclog.deny(
+            &Denial::new(Reason::CertificateExpired).with_detail("session resumed after expiry"),
+            client.ip,
+            Some(identity.id()),
+        );
+        return Err(());
+    }
+    if shared.config.network.allow_lines {
+        shared.seclog.allow(Stage::Tls, client.ip, identity.id());
+    }
+    Ok(identity)
+}
+
+/// Whether a connection closes before its first TLS byte (waiting at most
+/// `within`): a health check that only wanted the accept.
+async fn closes_before_tls(stream: &TcpStream, within: Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(within, stream.peek(&mut first)).await,
+        Ok(Ok(0))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{TcpListener, TcpStream, accept};
+
+    #[tokio::test]
+    async fn accepted_connections_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (accepted, client) = tokio::join!(accept(&listener), client);
+        let (stream, _) = accepted.unwrap();
+        assert!(stream.nodelay().unwrap(), "TCP_NODELAY is not set");
+        drop(client);
+    }
+}

@@ -1,0 +1,34 @@
+//! What every connection task reads: the policy in force, the HTTP
+//! application, the listener settings, the security log and the caps per
+//! address. [`crate::gateway::server`] builds it once; a reload swaps only
+//! the snapshot inside.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto;
+
+use crate::config::Config;
+use crate::http::App;
+use crate::observe::seclog::SecurityLog;
+use crate::policy::snapshot::Snapshot;
+use crate::transport::limits::AddressSlots;
+
+/// Everything a connection task needs, shared.
+pub(crate) struct Shared {
+    /// What a reload replaces, swapped at once: a new connection's TLS and
+    /// address checks, every request's token and revocation checks.
+    pub(crate) live: Arc<ArcSwap<Snapshot>>,
+    /// The HTTP application.
+    pub(crate) app: Arc<App>,
+    /// The configuration the gateway started with (listener settings).
+    pub(crate) config: Config,
+    /// HTTP/1.1 + HTTP/2 connection settings, built once.
+    pub(crate) http: auto::Builder<TokioExecutor>,
+    pub(crate) seclog: Arc<SecurityLog>,
+    /// Open connections per client address.
+    pub(crate) address_slots: Arc<AddressSlots>,
+    /// Connections per trusted balancer still waiting for their PROXY header.
+    pub(crate) header_waits: Arc<AddressSlots>,
+}

@@ -52,7 +52,7 @@ pub struct Attendee {
 }
 
 fn needs_action() -> String {
-    "needsAction".to_owned()
+    ResponseStatus::NeedsAction.as_str().to_owned()
 }
 
 /// One reminder override.
@@ -195,13 +195,54 @@ pub enum Rsvp {
 }
 
 impl Rsvp {
-    /// The `responseStatus` value Google uses for this answer.
+    /// The `responseStatus` this answer leaves on the attendee.
     pub fn as_status(self) -> &'static str {
         match self {
-            Rsvp::Accepted => "accepted",
-            Rsvp::Declined => "declined",
-            Rsvp::Tentative => "tentative",
+            Rsvp::Accepted => ResponseStatus::Accepted.as_str(),
+            Rsvp::Declined => ResponseStatus::Declined.as_str(),
+            Rsvp::Tentative => ResponseStatus::Tentative.as_str(),
         }
+    }
+}
+
+/// An attendee's `responseStatus`, as Google and the embedded store write
+/// it: the one list of the values an attendee may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStatus {
+    /// Not answered yet (a new attendee).
+    NeedsAction,
+    /// Will attend.
+    Accepted,
+    /// Will not attend.
+    Declined,
+    /// Might attend.
+    Tentative,
+}
+
+impl ResponseStatus {
+    /// Every status, in the order error messages list them.
+    pub const ALL: [ResponseStatus; 4] = [
+        ResponseStatus::NeedsAction,
+        ResponseStatus::Accepted,
+        ResponseStatus::Declined,
+        ResponseStatus::Tentative,
+    ];
+
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseStatus::NeedsAction => "needsAction",
+            ResponseStatus::Accepted => "accepted",
+            ResponseStatus::Declined => "declined",
+            ResponseStatus::Tentative => "tentative",
+        }
+    }
+
+    /// The status a wire value names, if it is one.
+    pub fn parse(value: &str) -> Option<ResponseStatus> {
+        ResponseStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
     }
 }
 
@@ -213,4 +254,22 @@ pub struct BusyInterval {
     pub start: String,
     /// Exclusive end.
     pub end: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ResponseStatus, Rsvp};
+
+    /// Every answer leaves a status an attendee may carry, and every status
+    /// reads back as itself.
+    #[test]
+    fn answers_and_statuses_are_one_list() {
+        for answer in [Rsvp::Accepted, Rsvp::Declined, Rsvp::Tentative] {
+            assert!(ResponseStatus::parse(answer.as_status()).is_some());
+        }
+        for status in ResponseStatus::ALL {
+            assert_eq!(ResponseStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(ResponseStatus::parse("Accepted"), None);
+    }
 }

@@ -11,7 +11,9 @@ use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::CalendarError;
-use crate::calendar::model::{Attendee, Event, EventDateTime, EventPatch, Reminders, Rsvp};
+use crate::calendar::model::{
+    Attendee, Event, EventDateTime, EventPatch, Reminders, ResponseStatus, Rsvp,
+};
 use crate::calendar::series::{Series, instance_id, shift};
 use crate::calendar::time::{When, check_order, format_utc, render, resolve};
 
@@ -171,10 +173,7 @@ fn check_attendees(attendees: Vec<Attendee>) -> Result<Vec<Attendee>, CalendarEr
                 format!("`{}` is not an email address", a.email),
             ));
         }
-        if !matches!(
-            a.response_status.as_str(),
-            "needsAction" | "accepted" | "declined" | "tentative"
-        ) {
+        if ResponseStatus::parse(&a.response_status).is_none() {
             return Err(CalendarError::invalid(
                 &format!("attendees[{i}].responseStatus"),
                 "must be needsAction, accepted, declined or tentative",

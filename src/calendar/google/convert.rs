@@ -10,6 +10,7 @@ use google_calendar3::api;
 use crate::calendar::CalendarError;
 use crate::calendar::model::{
     Attendee, Calendar, Event, EventDateTime, EventPatch, ReminderOverride, Reminders,
+    ResponseStatus,
 };
 use crate::calendar::time::{When, format_utc, render, resolve};
 
@@ -61,7 +62,9 @@ pub fn event_from_api(event: api::Event, zone: Tz) -> Result<Event, CalendarErro
             Some(Attendee {
                 email: a.email?,
                 display_name: a.display_name,
-                response_status: a.response_status.unwrap_or_else(|| "needsAction".into()),
+                response_status: a
+                    .response_status
+                    .unwrap_or_else(|| ResponseStatus::NeedsAction.as_str().into()),
                 comment: a.comment,
                 optional: a.optional.unwrap_or(false),
             })

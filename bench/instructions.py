@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""Instructions per admitted keep-alive `tools/call` of the gateway under
+callgrind, for several builds side by side in one run: a refactor must not
+raise the count, and the count is deterministic, so two builds compare on a
+noisy machine where req/s would not.
+
+    python3 bench/instructions.py OLD_BINARY NEW_BINARY [...]
+
+Each binary serves the same configuration, PKI and request (bench/run.py's
+stateless `get_current_time`); the load generator and the GeoIP tool come
+from `cargo build --release --example bench-load --example bench-geoip`, and
+valgrind must be installed (bench/run.sh installs it).
+"""
+
+import sys
+from pathlib import Path
+
+import measure
+import servers
+from servers import prepare, stateless_headers
+
+
+def main():
+    binaries = [Path(b).resolve() for b in sys.argv[1:]]
+    if not binaries or not all(b.is_file() for b in binaries):
+        raise SystemExit(__doc__)
+    # The PKI and token come from the last binary's quickstart.
+    servers.GATEWAY_BIN = binaries[-1]
+    prepare()
+    counts = {}
+    for binary in binaries:
+        # servers.start reads the gateway's path from its own module globals.
+        servers.GATEWAY_BIN = binary
+        counts[binary] = measure.instructions(
+            "gateway", "time.json", stateless_headers("get_current_time"))
+    first = counts[binaries[0]]
+    print(f"{'instructions per call':>24}  {'vs first':>8}  binary")
+    for binary, count in counts.items():
+        print(f"{count:>24,.0f}  {count / first:>8.3f}  {binary}")
+
+
+if __name__ == "__main__":
+    main()

@@ -188,9 +188,30 @@ impl Drop for OpenConnection {
     }
 }
 
-/// A TLS handshake ended (`ok` or `refused`) after `took`.
-pub fn handshake(outcome: &'static str, took: Duration) {
-    counter!("mcp_gateway_tls_handshakes_total", "outcome" => outcome).increment(1);
+/// How a TLS handshake ended: its `outcome` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// The client is authenticated.
+    Ok,
+    /// rustls refused it (no certificate, an unknown CA, a revoked one...).
+    Refused,
+    /// It did not finish within `listen.handshake_timeout`.
+    Timeout,
+}
+
+impl Handshake {
+    fn label(self) -> &'static str {
+        match self {
+            Handshake::Ok => "ok",
+            Handshake::Refused => "refused",
+            Handshake::Timeout => "timeout",
+        }
+    }
+}
+
+/// A TLS handshake ended with `outcome` after `took`.
+pub fn handshake(outcome: Handshake, took: Duration) {
+    counter!("mcp_gateway_tls_handshakes_total", "outcome" => outcome.label()).increment(1);
     histogram!("mcp_gateway_tls_handshake_duration_seconds").record(took.as_secs_f64());
 }
 
@@ -223,9 +244,27 @@ pub fn backend_error(kind: &'static str) {
     counter!("mcp_gateway_backend_errors_total", "kind" => kind).increment(1);
 }
 
-/// One backend operation of `backend` (`embedded`, `google`) took `took`.
-pub fn backend_call(backend: &'static str, took: Duration) {
-    histogram!("mcp_gateway_backend_duration_seconds", "backend" => backend)
+/// A calendar backend: its `backend` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite store.
+    Embedded,
+    /// Google Calendar.
+    Google,
+}
+
+impl Backend {
+    fn label(self) -> &'static str {
+        match self {
+            Backend::Embedded => "embedded",
+            Backend::Google => "google",
+        }
+    }
+}
+
+/// One operation of `backend` took `took`.
+pub fn backend_call(backend: Backend, took: Duration) {
+    histogram!("mcp_gateway_backend_duration_seconds", "backend" => backend.label())
         .record(took.as_secs_f64());
 }
 
@@ -239,8 +278,9 @@ pub fn backend_retry() {
     counter!("mcp_gateway_backend_retries_total").increment(1);
 }
 
-/// A reload ended (`success` or `failure`: the old configuration stays).
-pub fn reload(result: &'static str) {
+/// A reload ended: `success`, or `failure` (the old configuration stays).
+pub fn reload(succeeded: bool) {
+    let result = if succeeded { "success" } else { "failure" };
     counter!("mcp_gateway_config_reloads_total", "result" => result).increment(1);
 }
 
@@ -254,7 +294,6 @@ pub fn banned() {
     counter!("mcp_gateway_bans_total").increment(1);
 }
 
-/// A log line could not be written.
 /// A log could not be reopened after rotation (counted once per failure, not per retry).
 pub fn log_reopen_failure(log: &'static str) {
     counter!("mcp_gateway_log_reopen_failures_total", "log" => log).increment(1);
@@ -265,9 +304,27 @@ pub fn log_write_failure(log: &'static str) {
     counter!("mcp_gateway_log_write_failures_total", "log" => log).increment(1);
 }
 
-/// When `which` certificate (`server`, `client_ca`) expires.
-pub fn certificate_expiry(which: &'static str, unix_seconds: i64) {
-    gauge!("mcp_gateway_certificate_expiry_timestamp_seconds", "certificate" => which)
+/// A certificate whose expiry an alert watches: its `certificate` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchedCertificate {
+    /// The gateway's own (`tls.certificate`).
+    Server,
+    /// The CA client certificates chain to (`tls.client_ca`).
+    ClientCa,
+}
+
+impl WatchedCertificate {
+    fn label(self) -> &'static str {
+        match self {
+            WatchedCertificate::Server => "server",
+            WatchedCertificate::ClientCa => "client_ca",
+        }
+    }
+}
+
+/// When `which` certificate expires.
+pub fn certificate_expiry(which: WatchedCertificate, unix_seconds: i64) {
+    gauge!("mcp_gateway_certificate_expiry_timestamp_seconds", "certificate" => which.label())
         .set(unix_seconds as f64);
 }
 

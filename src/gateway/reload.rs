@@ -168,11 +168,7 @@ impl Reloader {
     /// need a restart), or every problem that kept the old state in force.
     pub fn reload(&self, path: &Path) -> Result<Vec<String>, Problems> {
         let outcome = self.try_reload(path);
-        telemetry::reload(if outcome.is_ok() {
-            "success"
-        } else {
-            "failure"
-        });
+        telemetry::reload(outcome.is_ok());
         match &outcome {
             Ok(notes) => tracing::info!(notes = notes.len(), "configuration reloaded"),
             Err(problems) => {

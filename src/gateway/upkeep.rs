@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::mcp::session::SessionOwners;
 use crate::telemetry;
+use crate::telemetry::WatchedCertificate;
 use crate::transport::tls;
 
 /// Sets the gauge of when the signing key was written, for a rotation alert.
@@ -27,10 +28,10 @@ pub(super) fn record_signing_key_age(jwt: &crate::config::Jwt) {
 /// Sets the expiry gauges an alert watches: server certificate, client CA, CRLs.
 pub(crate) fn record_expiries(tls: &crate::config::Tls) {
     if let Some(at) = tls::earliest_expiry(&tls.certificate) {
-        telemetry::certificate_expiry("server", at);
+        telemetry::certificate_expiry(WatchedCertificate::Server, at);
     }
     if let Some(at) = tls::earliest_expiry(&tls.client_ca) {
-        telemetry::certificate_expiry("client_ca", at);
+        telemetry::certificate_expiry(WatchedCertificate::ClientCa, at);
     }
     for crl in crate::transport::crl::validity(tls) {
         if let Some(next) = crl.next_update {

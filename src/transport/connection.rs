@@ -19,6 +19,7 @@ use crate::identity::{ClientIdentity, identify};
 use crate::policy::address::ClientIp;
 use crate::policy::snapshot::Snapshot;
 use crate::telemetry;
+use crate::telemetry::Handshake;
 use crate::transport::arrival::{Arrived, arrive};
 use crate::transport::requests::serve_requests;
 use crate::transport::shared::Shared;
@@ -128,15 +129,15 @@ async fn handshake(
     let took = accepted_at.elapsed();
     let denial = match handshake {
         Ok(Ok(stream)) => {
-            telemetry::handshake("ok", took);
+            telemetry::handshake(Handshake::Ok, took);
             return Ok(stream);
         }
         Ok(Err(e)) => {
-            telemetry::handshake("refused", took);
+            telemetry::handshake(Handshake::Refused, took);
             tls::handshake_denial(&e)
         }
         Err(_) => {
-            telemetry::handshake("timeout", took);
+            telemetry::handshake(Handshake::Timeout, took);
             Denial::new(Reason::HandshakeTimeout)
         }
     };

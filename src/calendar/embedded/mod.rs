@@ -23,6 +23,7 @@ use crate::calendar::series::budget;
 use crate::calendar::time::parse_zone;
 use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
 use crate::config::CalendarSeed;
+use crate::telemetry::Backend;
 
 /// The SQLite-backed calendar store.
 #[derive(Clone)]
@@ -151,7 +152,7 @@ impl EmbeddedStore {
         })
         .await
         .map_err(|e| CalendarError::Backend(format!("store task failed: {e}")));
-        crate::telemetry::backend_call("embedded", started.elapsed());
+        crate::telemetry::backend_call(Backend::Embedded, started.elapsed());
         outcome?
     }
 }

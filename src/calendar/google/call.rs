@@ -17,6 +17,7 @@ use crate::calendar::CalendarError;
 use crate::calendar::google::auth::AccessTokens;
 use crate::calendar::google::failure::{Failure, Target, classify};
 use crate::calendar::google::http::{ApiClient, Connector};
+use crate::telemetry::Backend;
 
 /// Longest pause between two attempts, whatever the backoff says.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -113,7 +114,7 @@ impl Api {
     {
         let started = Instant::now();
         let outcome = self.attempts(target, attempt, started).await;
-        crate::telemetry::backend_call("google", started.elapsed());
+        crate::telemetry::backend_call(Backend::Google, started.elapsed());
         outcome
     }
 

@@ -9,7 +9,7 @@
 //! alike by the gateway and rmcp, the `Mcp-*` headers against it, the
 //! session caps, a request id not already in flight in its session; then
 //! the direct path or rmcp, and a session rmcp made without a reserved
-//! place is closed. Every refusal is one [`Denial`], logged once and
+//! place is closed. Every refusal is one [`crate::denial::Denial`], logged once and
 //! answered through [`crate::http::refusal`] — after the request body has been read
 //! (and discarded, within bounds), because an HTTP/2 answer sent before the
 //! body ends in a stream reset that clients such as curl report as an error

@@ -1,20 +1,16 @@
-//! Every admission decision, and nothing that serves a socket of its own.
-//!
 //! The checks that need only the client's address ([`NetworkAdmission`]),
-//! which [`crate::transport::arrival`] runs at TCP accept before any TLS work, so that
-//! a refused address costs almost nothing:
+//! which [`crate::transport::arrival`] runs at TCP accept before any TLS
+//! work, so that a refused address costs almost nothing:
 //!
-//! 1. [`proxy`]: the real client address — from a PROXY header when the peer is
-//!    a trusted load balancer, else the socket peer. Runs first because every
-//!    later check needs the real address.
+//! 1. [`proxy`]: the real client address ([`ClientIp`]) — from a PROXY
+//!    header when the peer is a trusted load balancer, else the socket peer.
+//!    Runs first because every later check needs the real address.
 //! 2. [`ip`]: the address allowlist. Cheapest decisive check, so it runs before
 //!    the database lookup.
 //! 3. [`geo`]: the GeoIP country, for addresses not exempt.
 //!
-//! Then, per request, the bearer token ([`jwt`] with the key set of [`jwks`],
-//! the revoked `jti`s of [`revocations`], verified signatures remembered by
-//! [`token_cache`]), which yields a [`grant::Grant`]; and per MCP message the
-//! permission and calendar scope ([`scope`]).
+//! The token and scope checks that follow per request are in
+//! [`crate::policy::token`] and [`crate::policy::scope`].
 
 pub mod geo;
 pub mod ip;

@@ -1,6 +1,7 @@
 //! Calendar backends: the [`CalendarBackend`] trait every tool calls, the shared
 //! event model, and the embedded SQLite store that is the default backend.
 
+pub mod caldav;
 pub mod edits;
 pub mod embedded;
 pub mod google;

@@ -2,7 +2,7 @@
 # Runs every test on a fresh Debian machine that has only Rust, Python and Node
 # (npm installs the pinned MCP conformance suite and the Node.js 22 it needs):
 # installs what the tests need (fail2ban, curl, logrotate, prometheus's promtool, haproxy, iproute2 and userspace WireGuard from Debian, a Python venv with
-# the MCP SDK 2.x and 1.x), then runs the end-to-end checks (Python SDK, the
+# the MCP SDK 2.x and 1.x, Radicale, Xandikos and the Python caldav client), then runs the end-to-end checks (Python SDK, the
 # README's flows) against a quickstart gateway and the Rust suite, and sweeps
 # everything they wrote for secrets.
 set -euo pipefail
@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
         python3 -m venv .venv
     fi
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt -r tests/deploy/requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt -r tests/deploy/requirements.txt -r tests/caldav/requirements.txt
 if [ ! -x .venv-mcp1/bin/python ]; then
     python3 -m venv .venv-mcp1
 fi

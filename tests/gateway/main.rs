@@ -5,8 +5,8 @@
 
 mod support;
 pub(crate) use support::{
-    clients, common, fail2ban_server, google_api, google_setup, netns, nobody, replica_harness,
-    setup, sweep, tools, vpn_setup,
+    caldav_servers, clients, common, fail2ban_server, google_api, google_setup, netns, nobody,
+    replica_harness, setup, sweep, tools, vpn_setup,
 };
 
 mod abuse;
@@ -15,6 +15,7 @@ mod argument_properties;
 mod audit_json;
 mod bad_input;
 mod bench_harness;
+mod caldav_discovery;
 mod calendar_semantics;
 mod cli;
 mod cli_input;

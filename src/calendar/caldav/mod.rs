@@ -1,5 +1,21 @@
-//! The CalDAV backend (RFC 4791), in progress: [`content`] keeps an
-//! iCalendar object line by line so that an edit rewrites only what it
-//! changes.
+//! The CalDAV backend (RFC 4791), being built (issue 23); not yet a
+//! `[backend]` choice. So far:
+//!
+//! - [`dav`]: the HTTP side — one client per account, Basic authentication,
+//!   a deadline per request, answers bounded in size, requests kept on the
+//!   account's server.
+//! - [`multistatus`]: reading WebDAV `multistatus` answers.
+//! - [`discovery`]: from the configured URL to the account's principal, its
+//!   calendar home and the calendars in it that hold events.
+//! - [`content`]: an iCalendar object kept line by line, so that an edit
+//!   rewrites only what it changes.
+//!
+//! Why by hand and not `libdav`: its requests run over a service whose
+//! answers must be hyper's own body type, read whole with no size bound, so
+//! a server answering gigabytes would be held in memory; the requests the
+//! backend needs are few, and `roxmltree` reads their answers.
 
 pub mod content;
+pub mod dav;
+pub mod discovery;
+pub mod multistatus;

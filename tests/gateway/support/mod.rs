@@ -3,9 +3,11 @@
 //! ([`tools`]), the Google Calendar API stand-in ([`google_api`],
 //! [`google_setup`]), replicas behind HAProxy ([`replica_harness`]), network
 //! namespaces and WireGuard ([`netns`], [`vpn_setup`]), a real
-//! `fail2ban-server` ([`fail2ban_server`]), the gateway as an unprivileged
+//! `fail2ban-server` ([`fail2ban_server`]), real CalDAV servers
+//! ([`caldav_servers`]), the gateway as an unprivileged
 //! user ([`nobody`]) and what the secrets sweep collects ([`sweep`]).
 
+pub mod caldav_servers;
 pub mod clients;
 pub mod common;
 pub mod fail2ban_server;

@@ -1,0 +1,114 @@
+//! Real CalDAV servers on loopback for the CalDAV backend's tests: Radicale
+//! with two users behind Basic authentication (htpasswd), and Xandikos, which
+//! has no authentication of its own and serves one principal per process
+//! (so two users are two processes). Both come from the test venv that
+//! `scripts/test-all.sh` installs (`tests/caldav/requirements.txt`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use tempfile::TempDir;
+
+use crate::support::tools::{free_port, wait_for_port};
+
+/// The users of every server the harness starts, with their passwords.
+pub const USERS: [(&str, &str); 2] = [("alice", "alice-secret-1"), ("bob", "bob-secret-2")];
+
+/// A CalDAV server process, stopped when dropped.
+pub struct DavServer {
+    child: Child,
+    /// Where it listens (`http://127.0.0.1:port`).
+    pub url: String,
+    /// Its data and log.
+    pub dir: TempDir,
+}
+
+impl Drop for DavServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl DavServer {
+    /// The server's log so far (for a failing test's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+/// A program of the test venv.
+fn venv_program(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test-all.sh, which installs tests/caldav/requirements.txt",
+        path.display()
+    );
+    path
+}
+
+fn spawn(program: &str, args: &[String], dir: TempDir, port: u16) -> DavServer {
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let child = Command::new(venv_program(program))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+    DavServer {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        dir,
+    }
+}
+
+/// Radicale with [`USERS`], each reaching only their own collections
+/// (Radicale's default `owner_only` rights).
+pub async fn radicale() -> DavServer {
+    let dir = TempDir::new().unwrap();
+    let users: String = USERS
+        .iter()
+        .map(|(user, password)| format!("{user}:{password}\n"))
+        .collect();
+    std::fs::write(dir.path().join("users"), users).unwrap();
+    let port = free_port();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let args = vec![
+        "--server-hosts".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--storage-filesystem-folder".to_owned(),
+        path("collections"),
+        "--auth-type".to_owned(),
+        "htpasswd".to_owned(),
+        "--auth-htpasswd-filename".to_owned(),
+        path("users"),
+        "--auth-htpasswd-encryption".to_owned(),
+        "plain".to_owned(),
+    ];
+    let server = spawn("radicale", &args, dir, port);
+    wait_for_port(port).await;
+    server
+}
+
+/// Xandikos serving one principal (`/user/`) with a calendar
+/// (`/user/calendars/calendar/`), as `--defaults` creates it.
+pub async fn xandikos() -> DavServer {
+    let dir = TempDir::new().unwrap();
+    let port = free_port();
+    let args = vec![
+        "--defaults".to_owned(),
+        "-d".to_owned(),
+        dir.path().join("data").display().to_string(),
+        "-l".to_owned(),
+        "127.0.0.1".to_owned(),
+        "-p".to_owned(),
+        port.to_string(),
+    ];
+    let server = spawn("xandikos", &args, dir, port);
+    wait_for_port(port).await;
+    server
+}

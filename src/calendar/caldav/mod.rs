@@ -8,7 +8,8 @@
 //! - [`discovery`]: from the configured URL to the account's principal, its
 //!   calendar home and the calendars in it that hold events.
 //! - [`content`]: an iCalendar object kept line by line, so that an edit
-//!   rewrites only what it changes.
+//!   rewrites only what it changes; [`ical`]: the values of the properties
+//!   the backend reads (parameters, TEXT, DATE and DATE-TIME).
 //!
 //! Why by hand and not `libdav`: its requests run over a service whose
 //! answers must be hyper's own body type, read whole with no size bound, so
@@ -18,4 +19,5 @@
 pub mod content;
 pub mod dav;
 pub mod discovery;
+pub mod ical;
 pub mod multistatus;

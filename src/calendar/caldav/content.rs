@@ -50,6 +50,13 @@ pub struct Component {
     depth: usize,
 }
 
+impl Component {
+    /// Whether this component sits inside `outer` (a `VALARM` in its `VEVENT`).
+    pub fn is_inside(&self, outer: &Component) -> bool {
+        outer.lines.start < self.lines.start && self.lines.end <= outer.lines.end
+    }
+}
+
 /// An iCalendar object, line by line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content {

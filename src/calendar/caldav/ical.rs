@@ -123,9 +123,9 @@ pub fn read_when(prop: &Prop, calendar_zone: Tz, field: &str) -> Result<When, Ca
         chrono::LocalResult::Ambiguous(earliest, _) => earliest.with_timezone(&Utc),
         // A time a DST change skips: RFC 5545 §3.3.5 reads it with the
         // offset from before the gap, which is the instant one hour later.
-        chrono::LocalResult::None => zone
-            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
-            .earliest()
+        chrono::LocalResult::None => naive
+            .checked_add_signed(chrono::Duration::hours(1))
+            .and_then(|later| zone.from_local_datetime(&later).earliest())
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| invalid(format!("`{value}` does not exist in {zone}")))?,
     };

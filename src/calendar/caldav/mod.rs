@@ -9,7 +9,9 @@
 //!   calendar home and the calendars in it that hold events.
 //! - [`content`]: an iCalendar object kept line by line, so that an edit
 //!   rewrites only what it changes; [`ical`]: the values of the properties
-//!   the backend reads (parameters, TEXT, DATE and DATE-TIME).
+//!   the backend reads (parameters, TEXT, DATE and DATE-TIME); [`vevent`]:
+//!   a calendar object resource read into the event model (the series and
+//!   its overridden occurrences).
 //!
 //! Why by hand and not `libdav`: its requests run over a service whose
 //! answers must be hyper's own body type, read whole with no size bound, so
@@ -21,3 +23,4 @@ pub mod dav;
 pub mod discovery;
 pub mod ical;
 pub mod multistatus;
+pub mod vevent;

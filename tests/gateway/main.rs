@@ -16,6 +16,7 @@ mod audit_json;
 mod bad_input;
 mod bench_harness;
 mod caldav_discovery;
+mod caldav_objects;
 mod calendar_semantics;
 mod cli;
 mod cli_input;

@@ -7,6 +7,8 @@
 //! - [`multistatus`]: reading WebDAV `multistatus` answers.
 //! - [`discovery`]: from the configured URL to the account's principal, its
 //!   calendar home and the calendars in it that hold events.
+//! - [`objects`]: the calendar object resources with an event in a time
+//!   range, and conditional writes and deletes (entity tags).
 //! - [`content`]: an iCalendar object kept line by line, so that an edit
 //!   rewrites only what it changes; [`ical`]: the values of the properties
 //!   the backend reads (parameters, TEXT, DATE and DATE-TIME); [`vevent`]:
@@ -23,4 +25,5 @@ pub mod dav;
 pub mod discovery;
 pub mod ical;
 pub mod multistatus;
+pub mod objects;
 pub mod vevent;

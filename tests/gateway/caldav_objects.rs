@@ -3,8 +3,9 @@
 //! query, read into the event model and expanded by the gateway's own
 //! recurrence engine, override included; writes and deletes happen only
 //! under their entity-tag precondition, so a retried create makes no second
-//! event and a stale update or delete changes nothing. On Radicale and
-//! Xandikos alike.
+//! event and a stale update or delete changes nothing; and an event the
+//! gateway composes reads back the same in an independent client (Python
+//! `caldav`). On Radicale and Xandikos alike.
 
 use std::time::Duration;
 
@@ -184,4 +185,111 @@ async fn a_series_round_trip_on_xandikos() {
     let server = xandikos().await;
     let dav = client(&server, None);
     series_round_trip(&server, &dav, "/user/calendars/calendar/").await;
+}
+
+/// An event the gateway composes reads back the same in an independent
+/// client (Python `caldav`): summary, local times in their zone, the rule,
+/// attendees and alarm.
+async fn composed_event_reads_back_in_another_client(
+    server: &DavServer,
+    dav: &DavClient,
+    collection: &str,
+    credentials: Option<(&str, &str)>,
+) {
+    use mcp_gateway::calendar::caldav::compose::new_object;
+    use mcp_gateway::calendar::edits::new_event;
+    use mcp_gateway::calendar::model::{
+        Attendee, EventDateTime, EventPatch, ReminderOverride, Reminders,
+    };
+    let timed = |text: &str| {
+        Some(EventDateTime {
+            date_time: Some(text.to_owned()),
+            date: None,
+            time_zone: Some("America/New_York".to_owned()),
+        })
+    };
+    let fields = EventPatch {
+        summary: Some("Launch review, final".to_owned()),
+        start: timed("2026-12-03T15:00:00"),
+        end: timed("2026-12-03T16:00:00"),
+        recurrence: Some(vec!["RRULE:FREQ=DAILY;COUNT=3".to_owned()]),
+        attendees: Some(vec![Attendee {
+            email: "dana@example.com".to_owned(),
+            display_name: Some("Dana".to_owned()),
+            response_status: "needsAction".to_owned(),
+            comment: None,
+            optional: false,
+        }]),
+        reminders: Some(Reminders {
+            use_default: false,
+            overrides: vec![ReminderOverride {
+                method: "popup".to_owned(),
+                minutes: 10,
+            }],
+        }),
+        ..EventPatch::default()
+    };
+    let stored = new_event(fields, chrono_tz::UTC).unwrap();
+    let object = new_object(&stored, "launch-review@gateway", Utc::now()).unwrap();
+    let href = format!("{collection}launch-review.ics");
+    let written = put(dav, &href, object, Precondition::Absent).await.unwrap();
+    assert!(
+        matches!(written, Written::Done(_)),
+        "{written:?}: {}",
+        server.log()
+    );
+
+    let (user, password) = credentials.unwrap_or(("-", "-"));
+    let output =
+        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/caldav/read_events.py"
+            ))
+            .args([
+                &server.url,
+                &format!("{}{collection}", server.url),
+                user,
+                password,
+            ])
+            .output()
+            .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let event = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["uid"] == "launch-review@gateway")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(event["summary"], "Launch review, final");
+    assert_eq!(event["start"], "2026-12-03T15:00:00-05:00");
+    assert_eq!(event["end"], "2026-12-03T16:00:00-05:00");
+    assert_eq!(event["zone"], "America/New_York");
+    assert_eq!(event["rrule"], "FREQ=DAILY;COUNT=3");
+    assert_eq!(
+        event["attendees"],
+        serde_json::json!(["mailto:dana@example.com"])
+    );
+    assert_eq!(event["alarms"], serde_json::json!(["-PT10M"]));
+}
+
+#[tokio::test]
+async fn a_composed_event_reads_back_in_another_client_on_radicale() {
+    let server = radicale().await;
+    mkcalendar(&server, USERS[1], "/bob/plans/").await;
+    let dav = client(&server, Some(USERS[1]));
+    composed_event_reads_back_in_another_client(&server, &dav, "/bob/plans/", Some(USERS[1])).await;
+}
+
+#[tokio::test]
+async fn a_composed_event_reads_back_in_another_client_on_xandikos() {
+    let server = xandikos().await;
+    let dav = client(&server, None);
+    composed_event_reads_back_in_another_client(&server, &dav, "/user/calendars/calendar/", None)
+        .await;
 }

@@ -188,6 +188,14 @@ impl Content {
         self.lines.splice(at..at, new);
     }
 
+    /// The lines of `component`, `BEGIN` to `END`, as received.
+    pub fn component_lines(&self, component: &Component) -> Vec<String> {
+        self.lines[component.lines.clone()]
+            .iter()
+            .map(|line| line.raw.clone())
+            .collect()
+    }
+
     /// Removes `component`, its subcomponents with it.
     pub fn remove_component(&mut self, component: &Component) {
         self.lines.drain(component.lines.clone());

@@ -13,13 +13,18 @@
 //!   rewrites only what it changes; [`ical`]: the values of the properties
 //!   the backend reads (parameters, TEXT, DATE and DATE-TIME); [`vevent`]:
 //!   a calendar object resource read into the event model (the series and
-//!   its overridden occurrences).
+//!   its overridden occurrences); [`compose`]: the model written as
+//!   iCalendar, a new object with the `VTIMEZONE`s `calcard` builds.
 //!
-//! Why by hand and not `libdav`: its requests run over a service whose
+//! Crates: `calcard` (Stalwart's iCalendar library) builds `VTIMEZONE`s from
+//! the zone database; its writer normalises what it writes (an `RRULE`'s
+//! parts reordered), so objects are edited line by line here instead.
+//! Why the requests are by hand and not `libdav`: its requests run over a service whose
 //! answers must be hyper's own body type, read whole with no size bound, so
 //! a server answering gigabytes would be held in memory; the requests the
 //! backend needs are few, and `roxmltree` reads their answers.
 
+pub mod compose;
 pub mod content;
 pub mod dav;
 pub mod discovery;

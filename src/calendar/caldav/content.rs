@@ -55,6 +55,12 @@ impl Component {
     pub fn is_inside(&self, outer: &Component) -> bool {
         outer.lines.start < self.lines.start && self.lines.end <= outer.lines.end
     }
+
+    /// Whether both begin on the same line: the same component, found
+    /// again after lines inside it changed.
+    pub fn same_start(&self, other: &Component) -> bool {
+        self.lines.start == other.lines.start
+    }
 }
 
 /// An iCalendar object, line by line.
@@ -194,6 +200,17 @@ impl Content {
             .iter()
             .map(|line| line.raw.clone())
             .collect()
+    }
+
+    /// Adds `lines` (whole content lines) as the last ones inside
+    /// `component`, before its `END`.
+    pub fn insert_before_end(&mut self, component: &Component, lines: Vec<String>) {
+        let at = component.lines.end - 1;
+        let new = lines.into_iter().map(|raw| Line {
+            name: property_name(&raw).unwrap_or_default(),
+            raw,
+        });
+        self.lines.splice(at..at, new);
     }
 
     /// Removes `component`, its subcomponents with it.

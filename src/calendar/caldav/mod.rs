@@ -14,7 +14,9 @@
 //!   the backend reads (parameters, TEXT, DATE and DATE-TIME); [`vevent`]:
 //!   a calendar object resource read into the event model (the series and
 //!   its overridden occurrences); [`compose`]: the model written as
-//!   iCalendar, a new object with the `VTIMEZONE`s `calcard` builds.
+//!   iCalendar, a new object with the `VTIMEZONE`s `calcard` builds;
+//!   [`edit`]: an update written into an existing object, the series or one
+//!   occurrence's override, touching only the properties the patch sets.
 //!
 //! Crates: `calcard` (Stalwart's iCalendar library) builds `VTIMEZONE`s from
 //! the zone database; its writer normalises what it writes (an `RRULE`'s
@@ -28,6 +30,7 @@ pub mod compose;
 pub mod content;
 pub mod dav;
 pub mod discovery;
+pub mod edit;
 pub mod ical;
 pub mod multistatus;
 pub mod objects;

@@ -201,7 +201,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 /// An `ATTENDEE` as the model's attendee; `None` without a `mailto:` address.
-fn attendee(prop: Prop) -> Option<Attendee> {
+pub(super) fn attendee(prop: Prop) -> Option<Attendee> {
     let email = prop
         .value
         .get(..7)

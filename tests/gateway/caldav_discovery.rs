@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use mcp_gateway::calendar::caldav::dav::{DavClient, DavError, DavSettings};
 use mcp_gateway::calendar::caldav::discovery::{DiscoveryError, discover};
+use mcp_gateway::calendar::retry::RetryPolicy;
 
 use crate::caldav_servers::{USERS, radicale, xandikos};
 
@@ -16,7 +17,12 @@ fn client(url: &str, credentials: Option<(&str, &str)>) -> DavClient {
         url: url.parse().unwrap(),
         credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
         roots: None,
-        timeout: Duration::from_secs(10),
+        policy: RetryPolicy {
+            timeout: Duration::from_secs(10),
+            max_attempts: 2,
+            deadline: Duration::from_secs(20),
+            base_delay: Duration::from_millis(100),
+        },
     })
     .unwrap()
 }

@@ -15,6 +15,7 @@ use mcp_gateway::calendar::caldav::dav::{DavClient, DavSettings};
 use mcp_gateway::calendar::caldav::objects::{Precondition, Written, delete, in_range, put};
 use mcp_gateway::calendar::caldav::vevent::read_object;
 use mcp_gateway::calendar::edits::Stored;
+use mcp_gateway::calendar::retry::RetryPolicy;
 
 use crate::caldav_servers::{DavServer, USERS, radicale, xandikos};
 
@@ -48,7 +49,12 @@ fn client(server: &DavServer, credentials: Option<(&str, &str)>) -> DavClient {
         url: server.url.parse().unwrap(),
         credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
         roots: None,
-        timeout: Duration::from_secs(10),
+        policy: RetryPolicy {
+            timeout: Duration::from_secs(10),
+            max_attempts: 2,
+            deadline: Duration::from_secs(20),
+            base_delay: Duration::from_millis(100),
+        },
     })
     .unwrap()
 }

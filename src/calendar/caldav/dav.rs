@@ -4,7 +4,7 @@
 //! sends (RFC 4918, RFC 4791). Requests stay on the account's server: an
 //! href that names another origin is refused, never followed.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +20,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 
 use crate::calendar::caldav::multistatus::{self, Resource};
+use crate::calendar::retry::{MAX_BACKOFF, RetryPolicy, backoff, retry_after};
 
 /// Largest answer read from the server; a bigger one is refused, not kept.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -32,8 +33,9 @@ pub struct DavSettings {
     pub credentials: Option<(String, String)>,
     /// Roots to trust instead of the system's (a self-hosted server's CA).
     pub roots: Option<Vec<CertificateDer<'static>>>,
-    /// Limit on each exchange, answer included.
-    pub timeout: Duration,
+    /// Limit on each exchange (answer included), and how failed ones are
+    /// tried again.
+    pub policy: RetryPolicy,
 }
 
 /// An answer: its status, its `ETag`, and its body.
@@ -43,6 +45,8 @@ pub struct Answer {
     pub status: StatusCode,
     /// The entity tag, when the server sent one.
     pub etag: Option<String>,
+    /// The pause a `Retry-After` asked for.
+    pub retry_after: Option<Duration>,
     /// The body, at most [`MAX_ANSWER_BYTES`].
     pub body: Bytes,
 }
@@ -71,7 +75,7 @@ pub struct DavClient {
     /// The server's scheme and authority, every request's origin.
     origin: Uri,
     authorization: Option<HeaderValue>,
-    timeout: Duration,
+    policy: RetryPolicy,
 }
 
 impl DavClient {
@@ -117,7 +121,7 @@ impl DavClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             origin,
             authorization,
-            timeout: settings.timeout,
+            policy: settings.policy,
         })
     }
 
@@ -146,7 +150,9 @@ impl DavClient {
     }
 
     /// Sends `method` to `href` with `headers` and `body`; the answer, read
-    /// whole within the deadline and the size bound.
+    /// whole within the deadline and the size bound. What may pass is tried
+    /// again (a lost connection, a timeout, a 500, 502, 503 or 504) with backoff, within the policy's attempts and
+    /// deadline; the last answer or error is returned.
     pub async fn send(
         &self,
         method: Method,
@@ -154,7 +160,35 @@ impl DavClient {
         headers: &[(HeaderName, &str)],
         body: String,
     ) -> Result<Answer, DavError> {
-        let mut request = Request::builder().method(method).uri(self.resolve(href)?);
+        let url = self.resolve(href)?;
+        let body = Bytes::from(body);
+        let started = Instant::now();
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let outcome = self.attempt(&method, &url, headers, body.clone()).await;
+            let Some(wait) = retryable(&outcome) else {
+                return outcome;
+            };
+            let delay = backoff(self.policy.base_delay, tries).max(wait);
+            if tries >= self.policy.max_attempts || started.elapsed() + delay > self.policy.deadline
+            {
+                return outcome;
+            }
+            crate::telemetry::backend_retry();
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One exchange, under the per-attempt timeout.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Uri,
+        headers: &[(HeaderName, &str)],
+        body: Bytes,
+    ) -> Result<Answer, DavError> {
+        let mut request = Request::builder().method(method.clone()).uri(url.clone());
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
         }
@@ -162,7 +196,7 @@ impl DavClient {
             request = request.header(name, *value);
         }
         let request = request
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(body))
             .map_err(|e| DavError::Garbage(e.to_string()))?;
         let exchange = async {
             let response = self
@@ -176,6 +210,7 @@ impl DavClient {
                 .get(ETAG)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let retry_after = retry_after(response.headers(), chrono::Utc::now());
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
@@ -189,9 +224,14 @@ impl DavClient {
                     }
                 })?
                 .to_bytes();
-            Ok(Answer { status, etag, body })
+            Ok(Answer {
+                status,
+                etag,
+                retry_after,
+                body,
+            })
         };
-        tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.policy.timeout, exchange)
             .await
             .map_err(|_| DavError::Timeout)?
     }
@@ -231,6 +271,19 @@ impl DavClient {
     }
 }
 
+/// Whether an outcome may pass when tried again, and the least pause before
+/// it: a connection that failed or timed out, or a 500, 502, 503 or 504 —
+/// never a 4xx, nor a 507 (the server is full until someone frees space).
+fn retryable(outcome: &Result<Answer, DavError>) -> Option<Duration> {
+    match outcome {
+        Err(DavError::Unreachable(_) | DavError::Timeout) => Some(Duration::ZERO),
+        Ok(answer) if matches!(answer.status.as_u16(), 500 | 502 | 503 | 504) => {
+            Some(answer.retry_after.unwrap_or_default().min(MAX_BACKOFF))
+        }
+        _ => None,
+    }
+}
+
 /// The scheme and authority of `url`, which must have both.
 fn origin_of(url: &Uri) -> Result<Uri, DavError> {
     let (Some(scheme), Some(authority)) = (url.scheme(), url.authority()) else {
@@ -261,3 +314,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 fn bounded(text: &str) -> String {
     text.chars().take(200).collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use google_calendar3::CalendarHub;
 use google_calendar3::common::{Delegate, Response, Result as ApiResult, Retry};
 use serde_json::Value;
@@ -17,23 +16,8 @@ use crate::calendar::CalendarError;
 use crate::calendar::google::auth::AccessTokens;
 use crate::calendar::google::failure::{Failure, Target, classify};
 use crate::calendar::google::http::{ApiClient, Connector};
+use crate::calendar::retry::{RetryPolicy, backoff, retry_after};
 use crate::telemetry::Backend;
-
-/// Longest pause between two attempts, whatever the backoff says.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Timeouts and retry bounds (from `[backend.google]`).
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Limit on one attempt.
-    pub timeout: Duration,
-    /// Most attempts, the first included.
-    pub max_attempts: u32,
-    /// No retry starts after this much time.
-    pub deadline: Duration,
-    /// First backoff step.
-    pub base_delay: Duration,
-}
 
 /// What a failed reply said besides its body: google-calendar3 keeps only the
 /// JSON, so this delegate notes `Retry-After` and lets the call fail; the
@@ -48,24 +32,6 @@ impl Delegate for Hints {
         self.retry_after = retry_after(response.headers(), chrono::Utc::now());
         Retry::Abort
     }
-}
-
-/// A `Retry-After` header as a pause: seconds, or an HTTP date (RFC 9110 §10.2.3).
-fn retry_after(headers: &http::HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    let value = headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some(
-        (at.with_timezone(&chrono::Utc) - now)
-            .to_std()
-            .unwrap_or_default(),
-    )
 }
 
 /// One attempt of a call: the reply, and the hints its delegate collected.
@@ -183,57 +149,5 @@ impl Api {
             crate::telemetry::backend_retry();
             tokio::time::sleep(delay).await;
         }
-    }
-}
-
-/// Exponential backoff with jitter: a random pause in the upper half of
-/// `base · 2^(tries-1)`, so clients that failed together do not retry together.
-fn backoff(base: Duration, tries: u32) -> Duration {
-    let ceiling = base
-        .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
-    let mut byte = [0u8; 1];
-    let fraction = match SystemRandom::new().fill(&mut byte) {
-        Ok(()) => f64::from(byte[0]) / 255.0,
-        Err(_) => 1.0,
-    };
-    ceiling.mul_f64(0.5 + fraction / 2.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use chrono::TimeZone;
-
-    use super::{MAX_BACKOFF, backoff, retry_after};
-
-    #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
-        let now = chrono::Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap();
-        let mut headers = http::HeaderMap::new();
-        assert_eq!(retry_after(&headers, now), None);
-        headers.insert(http::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(7)));
-        headers.insert(
-            http::header::RETRY_AFTER,
-            "Sun, 22 Nov 2026 08:01:30 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(90)));
-        headers.insert(http::header::RETRY_AFTER, "soon".parse().unwrap());
-        assert_eq!(retry_after(&headers, now), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for tries in 1..=5u32 {
-            let ceiling = base * (1 << (tries - 1));
-            for _ in 0..20 {
-                let d = backoff(base, tries);
-                assert!(d >= ceiling / 2 && d <= ceiling, "{tries}: {d:?}");
-            }
-        }
-        assert!(backoff(base, 40) <= MAX_BACKOFF);
     }
 }

@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use crate::calendar::google::account::GoogleAccount;
 use crate::calendar::google::auth::AccessTokens;
-use crate::calendar::google::call::{Api, RetryPolicy};
+use crate::calendar::google::call::Api;
+use crate::calendar::retry::RetryPolicy;
 use crate::calendar::{CalendarAccounts, CalendarBackend, CalendarError};
 use crate::config::google::Google;
 

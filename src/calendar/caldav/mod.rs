@@ -8,7 +8,9 @@
 //! - [`discovery`]: from the configured URL to the account's principal, its
 //!   calendar home and the calendars in it that hold events.
 //! - [`objects`]: the calendar object resources with an event in a time
-//!   range, and conditional writes and deletes (entity tags).
+//!   range, and conditional writes and deletes (entity tags); [`expand`]:
+//!   the events of a window from them, series expanded by the gateway's own
+//!   engine with their overrides and cancellations.
 //! - [`content`]: an iCalendar object kept line by line, so that an edit
 //!   rewrites only what it changes; [`ical`]: the values of the properties
 //!   the backend reads (parameters, TEXT, DATE and DATE-TIME); [`vevent`]:
@@ -31,6 +33,7 @@ pub mod content;
 pub mod dav;
 pub mod discovery;
 pub mod edit;
+pub mod expand;
 pub mod ical;
 pub mod multistatus;
 pub mod objects;

@@ -6,6 +6,7 @@ pub mod edits;
 pub mod embedded;
 pub mod google;
 pub mod model;
+pub mod paging;
 pub mod retry;
 pub mod series;
 pub mod slots;

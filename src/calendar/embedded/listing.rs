@@ -6,8 +6,6 @@
 
 use std::collections::HashSet;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, params};
@@ -16,26 +14,11 @@ use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::calendar_zone;
 use crate::calendar::embedded::rows::decode;
-use crate::calendar::model::Event;
+use crate::calendar::paging::{
+    Position, decode_cursor, encode_cursor, is_after, matches_text, position,
+};
 use crate::calendar::slots::{Interval, merge};
 use crate::calendar::{BusyMap, CalendarError, EventPage, EventQuery};
-
-/// What a page cursor holds: where the last event of the page sorts, its
-/// start (Unix seconds) and its id.
-type Position = (i64, String);
-
-/// Where `stored` sorts, borrowed: comparisons allocate nothing.
-fn position(stored: &Stored) -> (i64, &str) {
-    (
-        stored.start.instant(stored.zone).timestamp(),
-        &stored.event.id,
-    )
-}
-
-/// Whether `stored` comes after the page cursor.
-fn is_after(stored: &Stored, (at, id): &Position) -> bool {
-    position(stored) > (*at, id.as_str())
-}
 
 /// The ids and original starts of the series instances edited into rows of
 /// their own: their occurrences are not expanded again.
@@ -149,37 +132,6 @@ fn each_one_off(
         }
     }
     Ok(())
-}
-
-fn matches_text(event: &Event, needle: &str) -> bool {
-    let needle = needle.to_lowercase();
-    [&event.summary, &event.description, &event.location]
-        .into_iter()
-        .flatten()
-        .chain(event.attendees.iter().map(|a| &a.email))
-        .chain(
-            event
-                .attendees
-                .iter()
-                .filter_map(|a| a.display_name.as_ref()),
-        )
-        .any(|text| text.to_lowercase().contains(&needle))
-}
-
-fn encode_cursor(stored: &Stored) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}",
-        stored.start.instant(stored.zone).timestamp(),
-        stored.event.id
-    ))
-}
-
-fn decode_cursor(token: &str) -> Result<(i64, String), CalendarError> {
-    let bad = CalendarError::bad_page_token;
-    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let text = String::from_utf8(text).map_err(|_| bad())?;
-    let (at, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok((at.parse().map_err(|_| bad())?, id.to_owned()))
 }
 
 /// One page of a window, optionally filtered by text: the series

@@ -1,7 +1,8 @@
 //! Reading the values of the iCalendar properties the backend understands
 //! (RFC 5545 §3.2, §3.3): a property's parameters (quoted or not), TEXT
 //! values unescaped, and DATE / DATE-TIME values as a [`When`] — UTC, in
-//! the `TZID` zone (an IANA name), or floating (in the calendar's zone).
+//! the `TZID` zone (an IANA name, or a Windows one), or floating (in the
+//! calendar's zone).
 
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -112,10 +113,11 @@ pub fn read_when(prop: &Prop, calendar_zone: Tz, field: &str) -> Result<When, Ca
         });
     }
     let zone = match prop.param("TZID") {
-        Some(name) => name
-            .trim_start_matches('/')
-            .parse::<Tz>()
-            .map_err(|_| invalid(format!("time zone `{name}` is not an IANA zone name")))?,
+        Some(name) => named_zone(name).ok_or_else(|| {
+            invalid(format!(
+                "time zone `{name}` is not a zone the gateway knows"
+            ))
+        })?,
         None => calendar_zone,
     };
     let at = match zone.from_local_datetime(&naive) {
@@ -133,6 +135,18 @@ pub fn read_when(prop: &Prop, calendar_zone: Tz, field: &str) -> Result<When, Ca
         at,
         zone: Some(zone),
     })
+}
+
+/// The zone a `TZID` names: an IANA name, a `/`-prefixed global one
+/// (`/softwarestudio.org/Olson_20011030_5/America/Chicago`), or a Windows
+/// name as Outlook and Exchange write (`W. Europe Standard Time`) — mapped
+/// by `calcard`, as CalConnect recommends, rather than read from the
+/// object's `VTIMEZONE` rules.
+fn named_zone(tzid: &str) -> Option<Tz> {
+    match tzid.parse::<calcard::common::timezone::Tz>() {
+        Ok(calcard::common::timezone::Tz::Tz(zone)) => Some(zone),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -205,8 +219,19 @@ mod tests {
                 zone: Some(BERLIN)
             }
         );
+        // Outlook's Windows names and global ids map to their IANA zones.
+        assert_eq!(
+            when("DTSTART;TZID=W. Europe Standard Time:20261202T090000"),
+            when("DTSTART;TZID=Europe/Berlin:20261202T090000")
+        );
+        assert_eq!(
+            when(
+                "DTSTART;TZID=/softwarestudio.org/Olson_20011030_5/America/Chicago:20261202T090000"
+            ),
+            when("DTSTART;TZID=America/Chicago:20261202T090000")
+        );
         let unknown = read_when(
-            &read_prop("DTSTART;TZID=W. Europe Standard Time:20261202T090000").unwrap(),
+            &read_prop("DTSTART;TZID=Nowhere Standard Time:20261202T090000").unwrap(),
             BERLIN,
             "DTSTART",
         )
@@ -214,7 +239,7 @@ mod tests {
         // The detail goes to the log; what the client is told is the
         // backend's mapping.
         assert!(
-            format!("{unknown:?}").contains("not an IANA zone name"),
+            format!("{unknown:?}").contains("not a zone the gateway knows"),
             "{unknown:?}"
         );
     }

@@ -75,8 +75,10 @@
 //!   results), sessions ([`mcp::session`]), the direct stateless path.
 //! - [`calendar`]: the backend trait, event model ([`calendar::model`]), time
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
-//!   slots ([`calendar::slots`]), the series-edit checks both backends share
-//!   ([`calendar::edits`]), the embedded store and the Google backend.
+//!   slots ([`calendar::slots`]), the series-edit checks and plan every
+//!   backend shares ([`calendar::edits`]), paging ([`calendar::paging`]),
+//!   retries ([`calendar::retry`]), the embedded store, the Google backend,
+//!   and the CalDAV backend being built ([`calendar::caldav`]).
 //! - [`observe`]: where lines go (security log, audit log, sinks, readiness).
 //! - [`policy`]: every allow/deny decision, as a value.
 //! - [`config`]: the TOML file, validated; every error names its key.

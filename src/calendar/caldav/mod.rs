@@ -6,7 +6,8 @@
 //!   account's server.
 //! - [`multistatus`]: reading WebDAV `multistatus` answers.
 //! - [`discovery`]: from the configured URL to the account's principal, its
-//!   calendar home and the calendars in it that hold events.
+//!   calendar home and the calendars in it that hold events; [`failure`]:
+//!   what a failed exchange or status becomes for the tool caller.
 //! - [`objects`]: the calendar object resources with an event in a time
 //!   range, and conditional writes and deletes (entity tags); [`expand`]:
 //!   the events of a window from them, series expanded by the gateway's own
@@ -34,6 +35,7 @@ pub mod dav;
 pub mod discovery;
 pub mod edit;
 pub mod expand;
+pub mod failure;
 pub mod ical;
 pub mod multistatus;
 pub mod objects;

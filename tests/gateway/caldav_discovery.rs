@@ -4,89 +4,39 @@
 //! authentication) and Xandikos; wrong credentials and hrefs that leave the
 //! server are refused with a message that names the problem.
 
-use std::time::Duration;
-
-use mcp_gateway::calendar::caldav::dav::{DavClient, DavError, DavSettings};
+use mcp_gateway::calendar::caldav::dav::DavError;
 use mcp_gateway::calendar::caldav::discovery::{DiscoveryError, discover};
-use mcp_gateway::calendar::retry::RetryPolicy;
 
 use crate::caldav_servers::{USERS, radicale, xandikos};
-
-fn client(url: &str, credentials: Option<(&str, &str)>) -> DavClient {
-    DavClient::new(DavSettings {
-        url: url.parse().unwrap(),
-        credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
-        roots: None,
-        policy: RetryPolicy {
-            timeout: Duration::from_secs(10),
-            max_attempts: 2,
-            deadline: Duration::from_secs(20),
-            base_delay: Duration::from_millis(100),
-        },
-    })
-    .unwrap()
-}
-
-/// Makes a calendar collection holding `component`s, as a calendar app would.
-async fn make_calendar(
-    url: &str,
-    (user, password): (&str, &str),
-    path: &str,
-    name: &str,
-    component: &str,
-) {
-    let body = format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
-<D:displayname>{name}</D:displayname>
-<C:supported-calendar-component-set><C:comp name="{component}"/></C:supported-calendar-component-set>
-</D:prop></D:set></C:mkcalendar>"#
-    );
-    let answer = reqwest::Client::new()
-        .request(
-            reqwest::Method::from_bytes(b"MKCALENDAR").unwrap(),
-            format!("{url}{path}"),
-        )
-        .basic_auth(user, Some(password))
-        .header("Content-Type", "application/xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        answer.status(),
-        201,
-        "MKCALENDAR {path}: {}",
-        answer.text().await.unwrap()
-    );
-}
 
 #[tokio::test]
 async fn each_radicale_user_finds_only_their_own_event_calendars() {
     let server = radicale().await;
     let (alice, bob) = (USERS[0], USERS[1]);
-    make_calendar(&server.url, alice, "/alice/work/", "Work", "VEVENT").await;
-    make_calendar(&server.url, alice, "/alice/tasks/", "Tasks", "VTODO").await;
-    make_calendar(&server.url, bob, "/bob/home/", "Home", "VEVENT").await;
+    server
+        .make_calendar(alice, "/alice/work/", "Work", "VEVENT")
+        .await;
+    server
+        .make_calendar(alice, "/alice/tasks/", "Tasks", "VTODO")
+        .await;
+    server
+        .make_calendar(bob, "/bob/home/", "Home", "VEVENT")
+        .await;
 
-    let found = discover(&client(&server.url, Some(alice)), "/")
-        .await
-        .unwrap();
+    let found = discover(&server.client(Some(alice)), "/").await.unwrap();
     let names: Vec<(&str, &str)> = found
         .iter()
         .map(|c| (c.href.as_str(), c.name.as_str()))
         .collect();
     assert_eq!(names, [("/alice/work/", "Work")], "{}", server.log());
 
-    let found = discover(&client(&server.url, Some(bob)), "/")
-        .await
-        .unwrap();
+    let found = discover(&server.client(Some(bob)), "/").await.unwrap();
     let names: Vec<&str> = found.iter().map(|c| c.href.as_str()).collect();
     assert_eq!(names, ["/bob/home/"]);
 
     // Pointed at another user's collections, an account is refused by the
     // server (Radicale's owner_only rights), and the refusal says so.
-    let error = discover(&client(&server.url, Some(bob)), "/alice/")
+    let error = discover(&server.client(Some(bob)), "/alice/")
         .await
         .unwrap_err();
     assert!(
@@ -102,7 +52,7 @@ async fn each_radicale_user_finds_only_their_own_event_calendars() {
 #[tokio::test]
 async fn a_wrong_password_is_named_and_never_echoed() {
     let server = radicale().await;
-    let wrong = client(&server.url, Some((USERS[0].0, "not-the-password")));
+    let wrong = server.client(Some((USERS[0].0, "not-the-password")));
     let error = discover(&wrong, "/").await.unwrap_err();
     assert!(
         matches!(&error, DiscoveryError::Refused { status, .. } if status.as_u16() == 401),
@@ -119,7 +69,7 @@ async fn a_wrong_password_is_named_and_never_echoed() {
 #[tokio::test]
 async fn xandikos_default_calendar_is_found() {
     let server = xandikos().await;
-    let found = discover(&client(&server.url, None), "/").await.unwrap();
+    let found = discover(&server.client(None), "/").await.unwrap();
     let hrefs: Vec<&str> = found.iter().map(|c| c.href.as_str()).collect();
     assert_eq!(hrefs, ["/user/calendars/calendar/"], "{}", server.log());
 }
@@ -127,7 +77,7 @@ async fn xandikos_default_calendar_is_found() {
 #[tokio::test]
 async fn hrefs_that_leave_the_server_are_refused_and_a_dead_server_is_named() {
     let server = xandikos().await;
-    let dav = client(&server.url, None);
+    let dav = server.client(None);
     for href in [
         "http://192.0.2.1/user/",
         "https://127.0.0.1:1/x",

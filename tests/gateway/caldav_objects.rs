@@ -7,15 +7,12 @@
 //! gateway composes reads back the same in an independent client (Python
 //! `caldav`). On Radicale and Xandikos alike.
 
-use std::time::Duration;
-
 use chrono::{TimeZone, Utc};
 use mcp_gateway::calendar::caldav::content::Content;
-use mcp_gateway::calendar::caldav::dav::{DavClient, DavSettings};
+use mcp_gateway::calendar::caldav::dav::DavClient;
 use mcp_gateway::calendar::caldav::objects::{Precondition, Written, delete, in_range, put};
 use mcp_gateway::calendar::caldav::vevent::read_object;
 use mcp_gateway::calendar::edits::Stored;
-use mcp_gateway::calendar::retry::RetryPolicy;
 
 use crate::caldav_servers::{DavServer, USERS, radicale, xandikos};
 
@@ -43,34 +40,6 @@ DTEND;TZID=Europe/Berlin:20261209T120000\r\n\
 SUMMARY:Weekly sync (moved)\r\n\
 END:VEVENT\r\n\
 END:VCALENDAR\r\n";
-
-fn client(server: &DavServer, credentials: Option<(&str, &str)>) -> DavClient {
-    DavClient::new(DavSettings {
-        url: server.url.parse().unwrap(),
-        credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
-        roots: None,
-        policy: RetryPolicy {
-            timeout: Duration::from_secs(10),
-            max_attempts: 2,
-            deadline: Duration::from_secs(20),
-            base_delay: Duration::from_millis(100),
-        },
-    })
-    .unwrap()
-}
-
-async fn mkcalendar(server: &DavServer, (user, password): (&str, &str), path: &str) {
-    let answer = reqwest::Client::new()
-        .request(
-            reqwest::Method::from_bytes(b"MKCALENDAR").unwrap(),
-            format!("{}{path}", server.url),
-        )
-        .basic_auth(user, Some(password))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 201, "{}", server.log());
-}
 
 /// The whole walk on one server's `collection`.
 async fn series_round_trip(server: &DavServer, dav: &DavClient, collection: &str) {
@@ -181,15 +150,17 @@ async fn series_round_trip(server: &DavServer, dav: &DavClient, collection: &str
 #[tokio::test]
 async fn a_series_round_trip_on_radicale() {
     let server = radicale().await;
-    mkcalendar(&server, USERS[0], "/alice/work/").await;
-    let dav = client(&server, Some(USERS[0]));
+    server
+        .make_calendar(USERS[0], "/alice/work/", "Work", "VEVENT")
+        .await;
+    let dav = server.client(Some(USERS[0]));
     series_round_trip(&server, &dav, "/alice/work/").await;
 }
 
 #[tokio::test]
 async fn a_series_round_trip_on_xandikos() {
     let server = xandikos().await;
-    let dav = client(&server, None);
+    let dav = server.client(None);
     series_round_trip(&server, &dav, "/user/calendars/calendar/").await;
 }
 
@@ -287,15 +258,17 @@ async fn composed_event_reads_back_in_another_client(
 #[tokio::test]
 async fn a_composed_event_reads_back_in_another_client_on_radicale() {
     let server = radicale().await;
-    mkcalendar(&server, USERS[1], "/bob/plans/").await;
-    let dav = client(&server, Some(USERS[1]));
+    server
+        .make_calendar(USERS[1], "/bob/plans/", "Plans", "VEVENT")
+        .await;
+    let dav = server.client(Some(USERS[1]));
     composed_event_reads_back_in_another_client(&server, &dav, "/bob/plans/", Some(USERS[1])).await;
 }
 
 #[tokio::test]
 async fn a_composed_event_reads_back_in_another_client_on_xandikos() {
     let server = xandikos().await;
-    let dav = client(&server, None);
+    let dav = server.client(None);
     composed_event_reads_back_in_another_client(&server, &dav, "/user/calendars/calendar/", None)
         .await;
 }

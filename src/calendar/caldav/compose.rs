@@ -44,6 +44,18 @@ pub fn text_line(name: &str, text: &str) -> String {
     content_line(name, &[], &escape_text(text))
 }
 
+/// The `SUMMARY`, `DESCRIPTION` and `LOCATION` lines of `event`, those it has.
+pub fn text_lines(event: &Event) -> Vec<String> {
+    [
+        ("SUMMARY", &event.summary),
+        ("DESCRIPTION", &event.description),
+        ("LOCATION", &event.location),
+    ]
+    .into_iter()
+    .filter_map(|(name, text)| text.as_deref().map(|text| text_line(name, text)))
+    .collect()
+}
+
 /// An `ATTENDEE` with its name, participation state and role.
 pub fn attendee_line(attendee: &Attendee) -> String {
     let mut params = Vec::new();
@@ -95,15 +107,7 @@ pub fn vevent_lines(stored: &Stored, uid: &str, now: DateTime<Utc>) -> Vec<Strin
         when_line("DTSTART", &stored.start, stored.zone),
         when_line("DTEND", &stored.end, stored.zone),
     ];
-    for (name, text) in [
-        ("SUMMARY", &event.summary),
-        ("DESCRIPTION", &event.description),
-        ("LOCATION", &event.location),
-    ] {
-        if let Some(text) = text {
-            lines.push(text_line(name, text));
-        }
-    }
+    lines.extend(text_lines(event));
     // Checked and normalised by the series engine already: written as they are.
     lines.extend(event.recurrence.iter().cloned());
     lines.extend(event.attendees.iter().map(attendee_line));

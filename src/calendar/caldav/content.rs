@@ -187,11 +187,7 @@ impl Content {
         for &i in present.iter().rev() {
             self.lines.remove(i);
         }
-        let new = lines.into_iter().map(|raw| Line {
-            name: property_name(&raw).unwrap_or_default(),
-            raw,
-        });
-        self.lines.splice(at..at, new);
+        self.insert(at, lines);
     }
 
     /// The lines of `component`, `BEGIN` to `END`, as received.
@@ -206,11 +202,7 @@ impl Content {
     /// `component`, before its `END`.
     pub fn insert_before_end(&mut self, component: &Component, lines: Vec<String>) {
         let at = component.lines.end - 1;
-        let new = lines.into_iter().map(|raw| Line {
-            name: property_name(&raw).unwrap_or_default(),
-            raw,
-        });
-        self.lines.splice(at..at, new);
+        self.insert(at, lines);
     }
 
     /// Removes `component`, its subcomponents with it.
@@ -222,6 +214,11 @@ impl Content {
     /// child of the outermost one (`VCALENDAR`).
     pub fn append_component(&mut self, lines: Vec<String>) {
         let at = self.lines.len().saturating_sub(1);
+        self.insert(at, lines);
+    }
+
+    /// Puts whole content lines at index `at`.
+    fn insert(&mut self, at: usize, lines: Vec<String>) {
         let new = lines.into_iter().map(|raw| Line {
             name: property_name(&raw).unwrap_or_default(),
             raw,

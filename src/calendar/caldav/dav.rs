@@ -249,12 +249,25 @@ impl DavClient {
             r#"<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:A="http://apple.com/ns/ical/"><D:prop>{props}</D:prop></D:propfind>"#
         );
         let depth = depth.min(1).to_string();
+        let propfind = Method::from_bytes(b"PROPFIND").expect("a valid method");
+        self.multistatus(propfind, href, &depth, body).await
+    }
+
+    /// Sends an XML request whose answer is a multistatus (PROPFIND,
+    /// REPORT) at `depth`; its resources, or the status it was refused with.
+    pub async fn multistatus(
+        &self,
+        method: Method,
+        href: &str,
+        depth: &str,
+        body: String,
+    ) -> Result<Result<Vec<Resource>, StatusCode>, DavError> {
         let answer = self
             .send(
-                Method::from_bytes(b"PROPFIND").expect("a valid method"),
+                method,
                 href,
                 &[
-                    (HeaderName::from_static("depth"), &depth),
+                    (HeaderName::from_static("depth"), depth),
                     (CONTENT_TYPE, "application/xml; charset=utf-8"),
                 ],
                 body,

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 
 use crate::calendar::CalendarError;
 use crate::calendar::caldav::compose::{
-    alarm_lines, attendee_line, stamp_line, text_line, when_line,
+    alarm_lines, attendee_line, stamp_line, text_line, text_lines, when_line,
 };
 use crate::calendar::caldav::content::{Component, Content, content_line, escape_text};
 use crate::calendar::caldav::ical::{read_prop, read_when};
@@ -121,15 +121,7 @@ pub fn add_override(
         when_line("DTSTART", &occurrence.start, zone),
         when_line("DTEND", &occurrence.end, zone),
     ];
-    for (name, text) in [
-        ("SUMMARY", &event.summary),
-        ("DESCRIPTION", &event.description),
-        ("LOCATION", &event.location),
-    ] {
-        if let Some(text) = text {
-            lines.push(text_line(name, text));
-        }
-    }
+    lines.extend(text_lines(event));
     lines.extend(event.attendees.iter().map(attendee_line));
     lines.push("END:VEVENT".to_owned());
     content.append_component(lines);

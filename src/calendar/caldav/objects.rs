@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
-use http::{HeaderName, Method, StatusCode};
+use http::{Method, StatusCode};
 
 use crate::calendar::caldav::dav::{DavClient, DavError};
-use crate::calendar::caldav::multistatus::{self, CALDAV, DAV};
+use crate::calendar::caldav::multistatus::{CALDAV, DAV};
 
 /// One calendar object resource as the server holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,23 +58,11 @@ pub async fn in_range(
         stamp(from),
         stamp(to)
     );
-    let answer = client
-        .send(
-            Method::from_bytes(b"REPORT").expect("a valid method"),
-            collection,
-            &[
-                (HeaderName::from_static("depth"), "1"),
-                (CONTENT_TYPE, "application/xml; charset=utf-8"),
-            ],
-            body,
-        )
-        .await?;
-    if answer.status != StatusCode::MULTI_STATUS {
-        return Ok(Err(answer.status));
-    }
-    let text = std::str::from_utf8(&answer.body)
-        .map_err(|_| DavError::Garbage("a multistatus that is not UTF-8".to_owned()))?;
-    let resources = multistatus::parse(text).map_err(|e| DavError::Garbage(e.to_string()))?;
+    let report = Method::from_bytes(b"REPORT").expect("a valid method");
+    let resources = match client.multistatus(report, collection, "1", body).await? {
+        Ok(resources) => resources,
+        Err(status) => return Ok(Err(status)),
+    };
     Ok(Ok(resources
         .into_iter()
         .filter_map(|resource| {

@@ -7,6 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use std::time::Duration;
+
+use mcp_gateway::calendar::caldav::dav::{DavClient, DavSettings};
+use mcp_gateway::calendar::retry::RetryPolicy;
 use tempfile::TempDir;
 
 use crate::support::tools::{free_port, wait_for_port};
@@ -31,6 +35,59 @@ impl Drop for DavServer {
 }
 
 impl DavServer {
+    /// The gateway's CalDAV client for this server, as `credentials` (none
+    /// for Xandikos), with short retry bounds.
+    pub fn client(&self, credentials: Option<(&str, &str)>) -> DavClient {
+        DavClient::new(DavSettings {
+            url: self.url.parse().unwrap(),
+            credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
+            roots: None,
+            policy: RetryPolicy {
+                timeout: Duration::from_secs(10),
+                max_attempts: 2,
+                deadline: Duration::from_secs(20),
+                base_delay: Duration::from_millis(100),
+            },
+        })
+        .unwrap()
+    }
+
+    /// Makes a calendar collection at `path` holding `component`s, as a
+    /// calendar app would (MKCALENDAR as `user`).
+    pub async fn make_calendar(
+        &self,
+        (user, password): (&str, &str),
+        path: &str,
+        name: &str,
+        component: &str,
+    ) {
+        let url = &self.url;
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+    <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
+    <D:displayname>{name}</D:displayname>
+    <C:supported-calendar-component-set><C:comp name="{component}"/></C:supported-calendar-component-set>
+    </D:prop></D:set></C:mkcalendar>"#
+        );
+        let answer = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(b"MKCALENDAR").unwrap(),
+                format!("{url}{path}"),
+            )
+            .basic_auth(user, Some(password))
+            .header("Content-Type", "application/xml")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            201,
+            "MKCALENDAR {path}: {}",
+            answer.text().await.unwrap()
+        );
+    }
+
     /// The server's log so far (for a failing test's message).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

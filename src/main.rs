@@ -255,7 +255,7 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
             "backend.embedded.path",
             match &config.backend {
                 Backend::Embedded(embedded) => Some(embedded.path.as_path()),
-                Backend::Google(_) => None,
+                Backend::Google(_) | Backend::CalDav(_) => None,
             },
         ),
     ];

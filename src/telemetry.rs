@@ -251,6 +251,8 @@ pub enum Backend {
     Embedded,
     /// Google Calendar.
     Google,
+    /// A CalDAV server.
+    CalDav,
 }
 
 impl Backend {
@@ -258,6 +260,7 @@ impl Backend {
         match self {
             Backend::Embedded => "embedded",
             Backend::Google => "google",
+            Backend::CalDav => "caldav",
         }
     }
 }

@@ -218,7 +218,13 @@ pub(super) fn validate(raw: RawGoogle, cx: Context<'_>) -> Google {
     };
     let names: Vec<String> = raw.accounts.keys().cloned().collect();
     let accounts = build_accounts(raw.accounts, &credentials, &mut secrets, problems);
-    check_client_mapping(&raw.clients, raw.default_account.as_ref(), &names, problems);
+    check_client_mapping(
+        "backend.google",
+        &raw.clients,
+        raw.default_account.as_ref(),
+        &names,
+        problems,
+    );
     Google {
         api_base_url,
         token_uri,
@@ -241,7 +247,11 @@ fn open_secrets(raw: &RawGoogle, base: &Path) -> Secrets {
         .previous_encryption_key_file
         .as_ref()
         .map(|p| base.join(p));
-    Secrets::load(key_file.as_deref(), previous_file.as_deref())
+    Secrets::load(
+        "backend.google",
+        key_file.as_deref(),
+        previous_file.as_deref(),
+    )
 }
 
 /// The OAuth client of authorized-user accounts: id and secret together.

@@ -95,6 +95,7 @@ fn build_account(
 /// Every client mapping and the default account name one of the accounts
 /// (`names`, whether or not each could be built), and there is one.
 pub(super) fn check_client_mapping(
+    table: &str,
     clients: &BTreeMap<String, String>,
     default_account: Option<&String>,
     names: &[String],
@@ -103,8 +104,8 @@ pub(super) fn check_client_mapping(
     for (client, account) in clients {
         if !names.contains(account) {
             problems.push(Problem::new(
-                format!("backend.google.clients.\"{client}\""),
-                format!("no account named `{account}` in backend.google.accounts"),
+                format!("{table}.clients.\"{client}\""),
+                format!("no account named `{account}` in {table}.accounts"),
             ));
         }
     }
@@ -112,13 +113,13 @@ pub(super) fn check_client_mapping(
         && !names.contains(default)
     {
         problems.push(Problem::new(
-            "backend.google.default_account",
-            format!("no account named `{default}` in backend.google.accounts"),
+            format!("{table}.default_account"),
+            format!("no account named `{default}` in {table}.accounts"),
         ));
     }
     if names.is_empty() {
         problems.push(Problem::new(
-            "backend.google.accounts",
+            format!("{table}.accounts"),
             "define at least one account",
         ));
     }

@@ -1,4 +1,4 @@
-//! Secrets of the `[backend.google]` table: revealing `ENC:` values with the
+//! Secrets of the `[backend.google]` and `[backend.caldav]` tables: revealing `ENC:` values with the
 //! key from the environment or the key file, reading the service account key,
 //! and the file-mode check behind the plaintext-secret warnings. Problems name
 //! the setting and never quote the value.
@@ -20,21 +20,33 @@ use crate::secrets::{KEY_ENV, PREFIX, Secret, SecretError, SecretKey, reveal};
 pub(super) struct Secrets {
     key: Option<SecretKey>,
     key_problem: Option<Problem>,
+    /// The backend table (`backend.google`, `backend.caldav`), for messages.
+    table: &'static str,
 }
 
 impl Secrets {
     /// The key from the environment or `key_file` (and the previous one,
     /// during a change-over); a bad key is reported only if some value
     /// actually needs it.
-    pub(super) fn load(key_file: Option<&Path>, previous_file: Option<&Path>) -> Secrets {
+    pub(super) fn load(
+        table: &'static str,
+        key_file: Option<&Path>,
+        previous_file: Option<&Path>,
+    ) -> Secrets {
         match SecretKey::with_previous_from_environment(key_file, previous_file) {
             Ok(key) => Secrets {
                 key,
                 key_problem: None,
+                table,
             },
             Err(e) => Secrets {
                 key: None,
-                key_problem: Some(secret_problem("backend.google.encryption_key_file", e)),
+                key_problem: Some(secret_problem(
+                    table,
+                    &format!("{table}.encryption_key_file"),
+                    e,
+                )),
+                table,
             },
         }
     }
@@ -58,7 +70,7 @@ impl Secrets {
                 String::new()
             }),
             Err(e) => {
-                problems.push(secret_problem(setting, e));
+                problems.push(secret_problem(self.table, setting, e));
                 String::new()
             }
         }
@@ -66,10 +78,10 @@ impl Secrets {
 }
 
 /// A secret that cannot be read, as a problem of `setting` (never quoting the value).
-fn secret_problem(setting: &str, error: SecretError) -> Problem {
+fn secret_problem(table: &str, setting: &str, error: SecretError) -> Problem {
     let problem = match error {
         SecretError::NoKey { .. } => format!(
-            "encrypted, but no key is available: set {KEY_ENV} or backend.google.encryption_key_file"
+            "encrypted, but no key is available: set {KEY_ENV} or {table}.encryption_key_file"
         ),
         SecretError::Undecryptable { .. } => {
             "cannot decrypt (wrong key, or the value was altered)".to_owned()

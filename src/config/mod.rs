@@ -2,6 +2,7 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+pub mod caldav;
 pub mod google;
 mod google_accounts;
 mod google_secrets;
@@ -123,6 +124,8 @@ pub enum Backend {
     Embedded(Embedded),
     /// Google Calendar.
     Google(google::Google),
+    /// A CalDAV server.
+    CalDav(caldav::CalDav),
 }
 
 /// Listener limits.
@@ -242,7 +245,11 @@ impl Config {
                 embedded.path.display()
             ));
         }
-        let plaintext = matches!(&config.backend, Backend::Google(g) if g.holds_plaintext_secret);
+        let plaintext = match &config.backend {
+            Backend::Google(g) => g.holds_plaintext_secret,
+            Backend::CalDav(c) => c.holds_plaintext_secret,
+            Backend::Embedded(_) => false,
+        };
         if plaintext && google_secrets::readable_by_others(path) {
             config.warnings.push(format!(
                 "{}: holds a plaintext secret and is readable by group or others; chmod 600 it or store the secret encrypted (mcp-gateway secrets encrypt)",
@@ -265,7 +272,18 @@ impl Config {
         let jwt = jwt::validate(raw.jwt, base, &mut problems);
         let mcp = validate_mcp(raw.mcp, &jwt.audience, &mut problems);
         let mut warnings = Vec::new();
+        let caldav = raw.backend.caldav;
         let backend = match (raw.backend.kind.as_str(), raw.backend.google) {
+            ("caldav", _) => match caldav {
+                Some(table) => Backend::CalDav(caldav::validate(table, base, &mut problems)),
+                None => {
+                    problems.push(Problem::new(
+                        "backend.caldav",
+                        "backend.kind is \"caldav\" but the [backend.caldav] table is missing",
+                    ));
+                    Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
+                }
+            },
             ("embedded", _) => {
                 Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
             }
@@ -287,7 +305,7 @@ impl Config {
             (other, _) => {
                 problems.push(Problem::new(
                     "backend.kind",
-                    format!("unknown backend `{other}` (supported: embedded, google)"),
+                    format!("unknown backend `{other}` (supported: embedded, google, caldav)"),
                 ));
                 Backend::Embedded(validate_embedded(raw.backend.embedded, base, &mut problems))
             }

@@ -222,6 +222,7 @@ pub(super) struct RawBackend {
     pub(super) kind: String,
     pub(super) embedded: RawEmbedded,
     pub(super) google: Option<crate::config::google::RawGoogle>,
+    pub(super) caldav: Option<crate::config::caldav::RawCalDav>,
 }
 
 impl Default for RawBackend {
@@ -230,6 +231,7 @@ impl Default for RawBackend {
             kind: "embedded".into(),
             embedded: RawEmbedded::default(),
             google: None,
+            caldav: None,
         }
     }
 }

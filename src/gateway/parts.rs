@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
+use crate::calendar::caldav::CalDavAccounts;
 use crate::calendar::embedded::EmbeddedStore;
 use crate::calendar::google::GoogleAccounts;
 use crate::calendar::{CalendarAccounts, SharedBackend};
@@ -27,7 +28,7 @@ use crate::policy::bans::Bans;
 use crate::policy::snapshot::Snapshot;
 use crate::transport::tls;
 
-/// Opens the embedded store, or prepares the Google accounts.
+/// Opens the embedded store, or prepares the Google or CalDAV accounts.
 pub(super) async fn open_backend(backend: &Backend) -> anyhow::Result<Arc<dyn CalendarAccounts>> {
     Ok(match backend {
         Backend::Embedded(embedded) => {
@@ -42,6 +43,7 @@ pub(super) async fn open_backend(backend: &Backend) -> anyhow::Result<Arc<dyn Ca
             Arc::new(SharedBackend(Arc::new(store)))
         }
         Backend::Google(google) => Arc::new(GoogleAccounts::new(google).await?),
+        Backend::CalDav(caldav) => Arc::new(CalDavAccounts::new(caldav)?),
     })
 }
 

@@ -242,3 +242,13 @@ async fn each_bad_field_is_named_on_embedded() {
 async fn each_bad_field_is_named_on_google() {
     each_bad_field_is_named(Backend::Google).await;
 }
+
+#[tokio::test]
+async fn each_bad_field_is_named_on_radicale() {
+    each_bad_field_is_named(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn each_bad_field_is_named_on_xandikos() {
+    each_bad_field_is_named(Backend::Xandikos).await;
+}

@@ -344,6 +344,16 @@ async fn weekly_series_keeps_local_time_across_dst_on_google() {
 }
 
 #[tokio::test]
+async fn weekly_series_keeps_local_time_across_dst_on_radicale() {
+    weekly_series_keeps_local_time_across_dst(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn weekly_series_keeps_local_time_across_dst_on_xandikos() {
+    weekly_series_keeps_local_time_across_dst(Backend::Xandikos).await;
+}
+
+#[tokio::test]
 async fn instance_edit_and_this_and_following_edit_on_embedded() {
     instance_edit_and_this_and_following_edit(Backend::Embedded).await;
 }
@@ -351,6 +361,16 @@ async fn instance_edit_and_this_and_following_edit_on_embedded() {
 #[tokio::test]
 async fn instance_edit_and_this_and_following_edit_on_google() {
     instance_edit_and_this_and_following_edit(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn instance_edit_and_this_and_following_edit_on_radicale() {
+    instance_edit_and_this_and_following_edit(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn instance_edit_and_this_and_following_edit_on_xandikos() {
+    instance_edit_and_this_and_following_edit(Backend::Xandikos).await;
 }
 
 #[tokio::test]
@@ -364,6 +384,16 @@ async fn all_day_events_use_an_exclusive_end_date_on_google() {
 }
 
 #[tokio::test]
+async fn all_day_events_use_an_exclusive_end_date_on_radicale() {
+    all_day_events_use_an_exclusive_end_date(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn all_day_events_use_an_exclusive_end_date_on_xandikos() {
+    all_day_events_use_an_exclusive_end_date(Backend::Xandikos).await;
+}
+
+#[tokio::test]
 async fn free_slots_across_two_calendars_in_different_zones_on_embedded() {
     free_slots_across_two_calendars_in_different_zones(Backend::Embedded).await;
 }
@@ -371,4 +401,14 @@ async fn free_slots_across_two_calendars_in_different_zones_on_embedded() {
 #[tokio::test]
 async fn free_slots_across_two_calendars_in_different_zones_on_google() {
     free_slots_across_two_calendars_in_different_zones(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn free_slots_across_two_calendars_in_different_zones_on_radicale() {
+    free_slots_across_two_calendars_in_different_zones(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn free_slots_across_two_calendars_in_different_zones_on_xandikos() {
+    free_slots_across_two_calendars_in_different_zones(Backend::Xandikos).await;
 }

@@ -198,6 +198,16 @@ async fn create_list_get_update_delete_round_trip_on_google() {
 }
 
 #[tokio::test]
+async fn create_list_get_update_delete_round_trip_on_radicale() {
+    create_list_get_update_delete_round_trip(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn create_list_get_update_delete_round_trip_on_xandikos() {
+    create_list_get_update_delete_round_trip(Backend::Xandikos).await;
+}
+
+#[tokio::test]
 async fn pagination_never_truncates_silently_on_embedded() {
     pagination_never_truncates_silently(Backend::Embedded).await;
 }
@@ -205,4 +215,14 @@ async fn pagination_never_truncates_silently_on_embedded() {
 #[tokio::test]
 async fn pagination_never_truncates_silently_on_google() {
     pagination_never_truncates_silently(Backend::Google).await;
+}
+
+#[tokio::test]
+async fn pagination_never_truncates_silently_on_radicale() {
+    pagination_never_truncates_silently(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn pagination_never_truncates_silently_on_xandikos() {
+    pagination_never_truncates_silently(Backend::Xandikos).await;
 }

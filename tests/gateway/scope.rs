@@ -220,3 +220,13 @@ async fn a_read_only_token_for_one_calendar_on_embedded() {
 async fn a_read_only_token_for_one_calendar_on_google() {
     a_read_only_token_for_one_calendar(Backend::Google).await;
 }
+
+#[tokio::test]
+async fn a_read_only_token_for_one_calendar_on_radicale() {
+    a_read_only_token_for_one_calendar(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn a_read_only_token_for_one_calendar_on_xandikos() {
+    a_read_only_token_for_one_calendar(Backend::Xandikos).await;
+}

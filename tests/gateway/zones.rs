@@ -83,3 +83,13 @@ async fn the_zone_given_is_the_zone_returned_on_embedded() {
 async fn the_zone_given_is_the_zone_returned_on_google() {
     the_zone_given_is_the_zone_returned(Backend::Google).await;
 }
+
+#[tokio::test]
+async fn the_zone_given_is_the_zone_returned_on_radicale() {
+    the_zone_given_is_the_zone_returned(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn the_zone_given_is_the_zone_returned_on_xandikos() {
+    the_zone_given_is_the_zone_returned(Backend::Xandikos).await;
+}

@@ -9,21 +9,25 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue, LOCATION};
 use http::{HeaderName, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::ConfigBuilderExt;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::calendar::caldav::multistatus::{self, Resource};
 use crate::calendar::retry::{MAX_BACKOFF, RetryPolicy, backoff, retry_after};
+use crate::telemetry::Backend;
 
 /// Largest answer read from the server; a bigger one is refused, not kept.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// Most redirections followed for one request.
+pub const MAX_REDIRECTS: u32 = 3;
 
 /// Where and as whom one account reaches its server.
 pub struct DavSettings {
@@ -33,6 +37,8 @@ pub struct DavSettings {
     pub credentials: Option<(String, String)>,
     /// Roots to trust instead of the system's (a self-hosted server's CA).
     pub roots: Option<Vec<CertificateDer<'static>>>,
+    /// A certificate (chain) and key to present, when the server asks for one.
+    pub identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
     /// Limit on each exchange (answer included), and how failed ones are
     /// tried again.
     pub policy: RetryPolicy,
@@ -47,6 +53,8 @@ pub struct Answer {
     pub etag: Option<String>,
     /// The pause a `Retry-After` asked for.
     pub retry_after: Option<Duration>,
+    /// Where a redirection points (`Location`).
+    pub location: Option<String>,
     /// The body, at most [`MAX_ANSWER_BYTES`].
     pub body: Bytes,
 }
@@ -82,6 +90,10 @@ impl DavClient {
     /// A client for `settings`; fails when the roots cannot be loaded.
     pub fn new(settings: DavSettings) -> Result<DavClient, DavError> {
         let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let tls = |e: rustls::Error| DavError::Unreachable(format!("TLS settings: {e}"));
+        let builder = rustls::ClientConfig::builder_with_provider(provider.into())
+            .with_safe_default_protocol_versions()
+            .map_err(tls)?;
         let builder = match settings.roots {
             Some(roots) => {
                 let mut store = RootCertStore::empty();
@@ -90,19 +102,17 @@ impl DavClient {
                         .add(root)
                         .map_err(|e| DavError::Unreachable(format!("the configured CA: {e}")))?;
                 }
-                let config = rustls::ClientConfig::builder_with_provider(provider.into())
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| DavError::Unreachable(e.to_string()))?
-                    .with_root_certificates(store)
-                    .with_no_client_auth();
-                HttpsConnectorBuilder::new().with_tls_config(config)
+                builder.with_root_certificates(store)
             }
-            None => HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(provider)
-                .map_err(|e| {
-                    DavError::Unreachable(format!("cannot load the system CA certificates: {e}"))
-                })?,
+            None => builder.with_native_roots().map_err(|e| {
+                DavError::Unreachable(format!("cannot load the system CA certificates: {e}"))
+            })?,
         };
+        let config = match settings.identity {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(tls)?,
+            None => builder.with_no_client_auth(),
+        };
+        let builder = HttpsConnectorBuilder::new().with_tls_config(config);
         let mut http = HttpConnector::new();
         http.set_nodelay(true);
         http.enforce_http(false);
@@ -168,11 +178,13 @@ impl DavClient {
             tries += 1;
             let outcome = self.attempt(&method, &url, headers, body.clone()).await;
             let Some(wait) = retryable(&outcome) else {
+                crate::telemetry::backend_call(Backend::CalDav, started.elapsed());
                 return outcome;
             };
             let delay = backoff(self.policy.base_delay, tries).max(wait);
             if tries >= self.policy.max_attempts || started.elapsed() + delay > self.policy.deadline
             {
+                crate::telemetry::backend_call(Backend::CalDav, started.elapsed());
                 return outcome;
             }
             crate::telemetry::backend_retry();
@@ -211,6 +223,11 @@ impl DavClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let retry_after = retry_after(response.headers(), chrono::Utc::now());
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
@@ -228,6 +245,7 @@ impl DavClient {
                 status,
                 etag,
                 retry_after,
+                location,
                 body,
             })
         };
@@ -255,6 +273,10 @@ impl DavClient {
 
     /// Sends an XML request whose answer is a multistatus (PROPFIND,
     /// REPORT) at `depth`; its resources, or the status it was refused with.
+    /// A redirection on the same server is followed (a `.well-known/caldav`
+    /// URL points to the CalDAV root, RFC 6764), at most
+    /// [`MAX_REDIRECTS`] times; one to another server is refused, naming it,
+    /// since the account's password would go there.
     pub async fn multistatus(
         &self,
         method: Method,
@@ -262,17 +284,30 @@ impl DavClient {
         depth: &str,
         body: String,
     ) -> Result<Result<Vec<Resource>, StatusCode>, DavError> {
-        let answer = self
-            .send(
-                method,
-                href,
-                &[
-                    (HeaderName::from_static("depth"), depth),
-                    (CONTENT_TYPE, "application/xml; charset=utf-8"),
-                ],
-                body,
-            )
-            .await?;
+        let headers = [
+            (HeaderName::from_static("depth"), depth),
+            (CONTENT_TYPE, "application/xml; charset=utf-8"),
+        ];
+        let mut target = href.to_owned();
+        let mut hops = 0;
+        let answer = loop {
+            let answer = self
+                .send(method.clone(), &target, &headers, body.clone())
+                .await?;
+            match answer.location {
+                Some(location) if answer.status.is_redirection() && hops < MAX_REDIRECTS => {
+                    let next = self.resolve(&location).map_err(|_| {
+                        DavError::Garbage(format!(
+                            "the server sent the request to `{}`, another server; set the account's url to that server",
+                            bounded(&location)
+                        ))
+                    })?;
+                    target = next.to_string();
+                    hops += 1;
+                }
+                _ => break answer,
+            }
+        };
         if answer.status != StatusCode::MULTI_STATUS {
             return Ok(Err(answer.status));
         }

@@ -142,7 +142,7 @@ pub fn read_when(prop: &Prop, calendar_zone: Tz, field: &str) -> Result<When, Ca
 /// name as Outlook and Exchange write (`W. Europe Standard Time`) — mapped
 /// by `calcard`, as CalConnect recommends, rather than read from the
 /// object's `VTIMEZONE` rules.
-fn named_zone(tzid: &str) -> Option<Tz> {
+pub fn named_zone(tzid: &str) -> Option<Tz> {
     match tzid.parse::<calcard::common::timezone::Tz>() {
         Ok(calcard::common::timezone::Tz::Tz(zone)) => Some(zone),
         _ => None,

@@ -1,6 +1,11 @@
-//! The CalDAV backend (RFC 4791), being built (issue 23); not yet a
-//! `[backend]` choice. So far:
+//! The CalDAV backend (RFC 4791): `[backend.caldav]`. Each configured
+//! account becomes a [`CalDavAccount`]; [`CalDavAccounts`] maps every client
+//! identity to the one account it acts as, so a client reaches that
+//! account's calendars and nothing else.
 //!
+//! - [`account`]: the backend operations that read; [`writes`]: those that
+//!   write, each conditional on the entity tag; [`collections`]: calendar ids
+//!   looked up among the collections discovery found.
 //! - [`dav`]: the HTTP side — one client per account, Basic authentication,
 //!   a deadline per request, answers bounded in size, requests kept on the
 //!   account's server.
@@ -29,6 +34,8 @@
 //! a server answering gigabytes would be held in memory; the requests the
 //! backend needs are few, and `roxmltree` reads their answers.
 
+pub mod account;
+pub mod collections;
 pub mod compose;
 pub mod content;
 pub mod dav;
@@ -40,3 +47,98 @@ pub mod ical;
 pub mod multistatus;
 pub mod objects;
 pub mod vevent;
+pub mod writes;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::calendar::caldav::account::CalDavAccount;
+use crate::calendar::caldav::collections::Collections;
+use crate::calendar::caldav::dav::{DavClient, DavSettings};
+use crate::calendar::retry::RetryPolicy;
+use crate::calendar::{CalendarAccounts, CalendarBackend, CalendarError};
+use crate::config::caldav::CalDav;
+
+/// Client identity → the CalDAV account it acts as.
+pub struct CalDavAccounts {
+    by_client: BTreeMap<String, Arc<CalDavAccount>>,
+    default: Option<Arc<CalDavAccount>>,
+}
+
+impl CalDavAccounts {
+    /// Prepares every configured account (no request reaches a server yet:
+    /// calendars are discovered at the first call).
+    pub fn new(config: &CalDav) -> anyhow::Result<CalDavAccounts> {
+        let policy = RetryPolicy {
+            timeout: config.request_timeout,
+            max_attempts: config.max_attempts,
+            deadline: config.retry_deadline,
+            base_delay: config.retry_base_delay,
+        };
+        let default_zone = config
+            .time_zone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("backend.caldav.time_zone: not a time zone"))?;
+        let mut accounts = BTreeMap::new();
+        for (name, account) in &config.accounts {
+            let identity = match &config.client_identity {
+                Some((chain, key)) => Some((
+                    chain.clone(),
+                    PrivateKeyDer::from_pem_slice(key.expose().as_bytes()).map_err(|_| {
+                        anyhow::anyhow!("backend.caldav.client_private_key: not a PEM private key")
+                    })?,
+                )),
+                None => None,
+            };
+            let url: http::Uri = account
+                .url
+                .parse()
+                .map_err(|_| anyhow::anyhow!("backend.caldav.accounts.{name}.url: not a URL"))?;
+            let start = url.path().to_owned();
+            let client = DavClient::new(DavSettings {
+                url,
+                credentials: account
+                    .credentials
+                    .as_ref()
+                    .map(|(user, password)| (user.clone(), password.expose().clone())),
+                roots: config.roots.clone(),
+                identity,
+                policy,
+            })
+            .map_err(|e| anyhow::anyhow!("backend.caldav.accounts.{name}: {e}"))?;
+            let collections = Collections::new(name, &start, account.primary.clone(), default_zone);
+            accounts.insert(
+                name.clone(),
+                Arc::new(CalDavAccount::new(name, client, collections)),
+            );
+        }
+        let by_client = config
+            .clients
+            .iter()
+            .filter_map(|(client, name)| Some((client.clone(), Arc::clone(accounts.get(name)?))))
+            .collect();
+        let default = config
+            .default_account
+            .as_ref()
+            .and_then(|name| accounts.get(name).cloned());
+        Ok(CalDavAccounts { by_client, default })
+    }
+}
+
+impl CalendarAccounts for CalDavAccounts {
+    fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
+        let account = self
+            .by_client
+            .get(client_id)
+            .or(self.default.as_ref())
+            .ok_or_else(|| {
+                CalendarError::PermissionDenied(format!(
+                    "no CalDAV account is mapped to client `{client_id}` (backend.caldav.clients)"
+                ))
+            })?;
+        Ok(Arc::clone(account) as Arc<dyn CalendarBackend>)
+    }
+}

@@ -42,6 +42,7 @@ impl DavServer {
             url: self.url.parse().unwrap(),
             credentials: credentials.map(|(u, p)| (u.to_owned(), p.to_owned())),
             roots: None,
+            identity: None,
             policy: RetryPolicy {
                 timeout: Duration::from_secs(10),
                 max_attempts: 2,
@@ -54,18 +55,30 @@ impl DavServer {
 
     /// Makes a calendar collection at `path` holding `component`s, as a
     /// calendar app would (MKCALENDAR as `user`).
-    pub async fn make_calendar(
+    pub async fn make_calendar(&self, user: (&str, &str), path: &str, name: &str, component: &str) {
+        self.make_zoned_calendar(user, path, name, component, None)
+            .await;
+    }
+
+    /// Like [`DavServer::make_calendar`], with a `calendar-timezone` naming `zone`.
+    pub async fn make_zoned_calendar(
         &self,
         (user, password): (&str, &str),
         path: &str,
         name: &str,
         component: &str,
+        zone: Option<&str>,
     ) {
         let url = &self.url;
+        let zone = zone.map_or_else(String::new, |zone| {
+            format!(
+                "<C:calendar-timezone>BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VTIMEZONE\r\nTZID:{zone}\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n</C:calendar-timezone>"
+            )
+        });
         let body = format!(
             r#"<?xml version="1.0" encoding="utf-8"?>
     <C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>
-    <D:displayname>{name}</D:displayname>
+    <D:displayname>{name}</D:displayname>{zone}
     <C:supported-calendar-component-set><C:comp name="{component}"/></C:supported-calendar-component-set>
     </D:prop></D:set></C:mkcalendar>"#
         );
@@ -154,10 +167,21 @@ pub async fn radicale() -> DavServer {
 /// Xandikos serving one principal (`/user/`) with a calendar
 /// (`/user/calendars/calendar/`), as `--defaults` creates it.
 pub async fn xandikos() -> DavServer {
+    xandikos_with("--defaults").await
+}
+
+/// Xandikos serving one principal (`/user/`) with an empty calendar home
+/// (`/user/calendars/`).
+pub async fn xandikos_empty() -> DavServer {
+    xandikos_with("--autocreate").await
+}
+
+async fn xandikos_with(creating: &str) -> DavServer {
     let dir = TempDir::new().unwrap();
     let port = free_port();
     let args = vec![
-        "--defaults".to_owned(),
+        "serve".to_owned(),
+        creating.to_owned(),
         "-d".to_owned(),
         dir.path().join("data").display().to_string(),
         "-l".to_owned(),

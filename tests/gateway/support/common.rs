@@ -33,6 +33,8 @@ pub struct TestGateway {
     pub gateway: Gateway,
     /// The Google Calendar API stand-in, for gateways on the Google backend.
     pub google: Option<GoogleApi>,
+    /// The CalDAV server, for gateways on the CalDAV backend.
+    pub caldav: Option<crate::caldav_servers::DavServer>,
 }
 
 pub use crate::setup::{EMBEDDED_BACKEND, Setup, config_text, render};
@@ -152,6 +154,7 @@ impl TestGateway {
             identity_source,
             gateway,
             google: None,
+            caldav: None,
         }
     }
 

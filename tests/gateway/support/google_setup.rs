@@ -24,13 +24,17 @@ pub enum Backend {
     Embedded,
     /// Google Calendar (the local stand-in).
     Google,
+    /// CalDAV on a real Radicale.
+    Radicale,
+    /// CalDAV on a real Xandikos.
+    Xandikos,
 }
 
 impl Backend {
     /// The id `list_calendars` shows for the user's main calendar.
     pub fn primary_id(self) -> &'static str {
         match self {
-            Backend::Embedded => "primary",
+            Backend::Embedded | Backend::Radicale | Backend::Xandikos => "primary",
             Backend::Google => ALICE,
         }
     }
@@ -127,6 +131,7 @@ impl TestGateway {
         match backend {
             Backend::Embedded => TestGateway::start().await,
             Backend::Google => TestGateway::start_google(|_, _, _| ()).await,
+            Backend::Radicale | Backend::Xandikos => TestGateway::start_caldav(backend).await,
         }
     }
 

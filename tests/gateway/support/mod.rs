@@ -4,10 +4,11 @@
 //! [`google_setup`]), replicas behind HAProxy ([`replica_harness`]), network
 //! namespaces and WireGuard ([`netns`], [`vpn_setup`]), a real
 //! `fail2ban-server` ([`fail2ban_server`]), real CalDAV servers
-//! ([`caldav_servers`]), the gateway as an unprivileged
+//! ([`caldav_servers`]) and gateways on them ([`caldav_setup`]), the gateway as an unprivileged
 //! user ([`nobody`]) and what the secrets sweep collects ([`sweep`]).
 
 pub mod caldav_servers;
+pub mod caldav_setup;
 pub mod clients;
 pub mod common;
 pub mod fail2ban_server;

@@ -56,6 +56,7 @@ fn client(address: SocketAddr) -> DavClient {
         url: format!("http://{address}/").parse().unwrap(),
         credentials: Some(("alice".to_owned(), "secret".to_owned())),
         roots: None,
+        identity: None,
         policy: RetryPolicy {
             timeout: Duration::from_millis(300),
             max_attempts: 3,

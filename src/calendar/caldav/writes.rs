@@ -1,0 +1,434 @@
+//! The CalDAV account's writes. Every one is conditional: a create only
+//! where nothing is (`If-None-Match: *`), an update or delete only of the
+//! object as it was read (`If-Match`), so a change a person made meanwhile
+//! is a clear error, never overwritten. What "this / this and following /
+//! all" means comes from the one series-edit plan; an edit rewrites only the
+//! properties it changes ([`crate::calendar::caldav::edit`]).
+
+use chrono::{DateTime, Utc};
+use http::header::ACCEPT;
+use http::{Method, StatusCode};
+
+use crate::calendar::CalendarError;
+use crate::calendar::caldav::account::{CalDavAccount, Loaded, Occurrence};
+use crate::calendar::caldav::collections::Collection;
+use crate::calendar::caldav::compose::{new_object, when_line};
+use crate::calendar::caldav::content::{Component, Content};
+use crate::calendar::caldav::edit::{Addressed as Target, add_override, apply_patch};
+use crate::calendar::caldav::failure::{from_dav, from_status};
+use crate::calendar::caldav::ical::{read_prop, read_when};
+use crate::calendar::caldav::objects::{Precondition, Written, delete, put};
+use crate::calendar::edits::plan::SeriesPlan;
+use crate::calendar::edits::{
+    Stored, answer_invitation, check_instance_patch, materialise, move_series_with_instance,
+    new_event, patched,
+};
+use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
+use crate::calendar::time::{When, format_utc};
+
+impl CalDavAccount {
+    /// Creates an event as a new object named after its UID.
+    pub(super) async fn create(
+        &self,
+        collection: &Collection,
+        fields: EventPatch,
+    ) -> Result<Event, CalendarError> {
+        let now = Utc::now();
+        let stored = new_event(fields, collection.zone)?;
+        let uid = stored.event.id.clone();
+        let (event, _) = self.put_new(collection, stored, &uid, now).await?;
+        Ok(event)
+    }
+
+    /// Writes `stored` as a new object `<uid>.ics`; the event as written
+    /// and its href.
+    async fn put_new(
+        &self,
+        collection: &Collection,
+        mut stored: Stored,
+        uid: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Event, String), CalendarError> {
+        let name = format!("{uid}.ics");
+        let href = format!("{}/{name}", collection.href.trim_end_matches('/'));
+        let data = new_object(&stored, uid, now)?;
+        let what = format!("event {name}");
+        let etag = match put(&self.client, &href, data, Precondition::Absent)
+            .await
+            .map_err(|e| from_dav(&self.name, e))?
+        {
+            Written::Done(etag) => etag,
+            Written::Changed => {
+                return Err(CalendarError::Conflict(format!(
+                    "{what} already exists on the CalDAV server"
+                )));
+            }
+            Written::Refused(status) => return Err(from_status(&self.name, &what, status)),
+        };
+        self.remember(collection, &href).await;
+        stored.event.id = name;
+        stored.event.etag = match etag {
+            Some(etag) => etag,
+            None => self.current_etag(&href, &what).await?,
+        };
+        stored.event.updated = format_utc(now);
+        Ok((stored.event, href))
+    }
+
+    /// Patches an event, an occurrence, or part of a series.
+    pub(super) async fn update(
+        &self,
+        collection: &Collection,
+        id: &str,
+        patch: EventPatch,
+        scope: Option<SeriesScope>,
+    ) -> Result<Event, CalendarError> {
+        let now = Utc::now();
+        match self.locate(collection, id).await?.plan(scope)? {
+            SeriesPlan::Single(object) | SeriesPlan::Series(object) => {
+                self.rewrite_master(collection, object, patch, now).await
+            }
+            SeriesPlan::Instance(occurrence) => {
+                check_instance_patch(&patch)?;
+                self.rewrite_occurrence(collection, occurrence, id, patch, now)
+                    .await
+            }
+            SeriesPlan::SeriesOf(occurrence) => {
+                self.rewrite_whole_series(collection, occurrence, patch, now)
+                    .await
+            }
+            SeriesPlan::Following(occurrence) => {
+                if occurrence
+                    .object
+                    .master
+                    .starts_at_or_after(&occurrence.original)
+                {
+                    return self
+                        .rewrite_whole_series(collection, occurrence, patch, now)
+                        .await;
+                }
+                self.split(collection, occurrence, patch, now).await
+            }
+        }
+    }
+
+    /// The series (or one-off event) with `patch` applied.
+    async fn rewrite_master(
+        &self,
+        collection: &Collection,
+        mut object: Loaded,
+        patch: EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let zone = collection.zone;
+        let changed = patched(object.master.event.clone(), patch.clone(), zone)?;
+        apply_patch(
+            &mut object.content,
+            Target::Master,
+            &patch,
+            &changed,
+            zone,
+            now,
+        )?;
+        self.write_back(collection, &object, changed.event, now)
+            .await
+    }
+
+    /// One occurrence with `patch` applied, in its override (made first when
+    /// the occurrence has none).
+    async fn rewrite_occurrence(
+        &self,
+        collection: &Collection,
+        mut occurrence: Occurrence,
+        id: &str,
+        patch: EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let zone = collection.zone;
+        let base = occurrence.current(id)?;
+        let changed = patched(base.event.clone(), patch.clone(), zone)?;
+        let content = &mut occurrence.object.content;
+        if occurrence.edited.is_none() {
+            let uid = uid_of(content)?;
+            add_override(content, &uid, occurrence.original, &base, now);
+        }
+        let target = Target::Override(occurrence.original);
+        apply_patch(content, target, &patch, &changed, zone, now)?;
+        self.write_back(collection, &occurrence.object, changed.event, now)
+            .await
+    }
+
+    /// The whole series through one occurrence: moving it moves every one,
+    /// and overrides tied to the old times go.
+    async fn rewrite_whole_series(
+        &self,
+        collection: &Collection,
+        mut occurrence: Occurrence,
+        mut patch: EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let object = &mut occurrence.object;
+        if move_series_with_instance(&object.master, occurrence.original, &mut patch)? {
+            remove_overrides(&mut object.content, collection, |_| true)?;
+        }
+        self.rewrite_master(collection, occurrence.object, patch, now)
+            .await
+    }
+
+    /// "This and following": a new series from the occurrence on (with the
+    /// patch), then the old one ended before it. The new object is written
+    /// first and removed again if the old one cannot be ended, so that a
+    /// failure leaves the calendar as it was.
+    async fn split(
+        &self,
+        collection: &Collection,
+        occurrence: Occurrence,
+        patch: EventPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let zone = collection.zone;
+        let master = &occurrence.object.master;
+        let mut tail = materialise(master, occurrence.original).event;
+        let uid = uuid::Uuid::new_v4().simple().to_string();
+        tail.id = uid.clone();
+        tail.recurring_event_id = None;
+        tail.original_start_time = None;
+        tail.recurrence = master.rule()?.lines_from(&occurrence.original)?;
+        tail.created = format_utc(now);
+        let tail = patched(tail, patch, zone)?;
+        let (event, tail_href) = self.put_new(collection, tail, &uid, now).await?;
+        if let Err(e) = self.end_before(collection, occurrence, now).await {
+            // Best effort: the error that matters is the one returned.
+            let _ = delete(&self.client, &tail_href, &event.etag).await;
+            return Err(e);
+        }
+        Ok(event)
+    }
+
+    /// Ends the series of `occurrence` just before it (its overrides from
+    /// there on go too).
+    async fn end_before(
+        &self,
+        collection: &Collection,
+        occurrence: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let Occurrence {
+            mut object,
+            original,
+            ..
+        } = occurrence;
+        let cut = original.instant(object.master.zone);
+        remove_overrides(&mut object.content, collection, |at| at >= cut)?;
+        let patch = EventPatch {
+            recurrence: Some(object.master.rule()?.lines_ending_before(&original)),
+            ..EventPatch::default()
+        };
+        self.rewrite_master(collection, object, patch, now).await
+    }
+
+    /// Deletes an event, an occurrence, or part of a series.
+    pub(super) async fn delete(
+        &self,
+        collection: &Collection,
+        id: &str,
+        scope: Option<SeriesScope>,
+    ) -> Result<(), CalendarError> {
+        let now = Utc::now();
+        match self.locate(collection, id).await?.plan(scope)? {
+            SeriesPlan::Single(object) | SeriesPlan::Series(object) => {
+                self.remove(collection, &object).await
+            }
+            SeriesPlan::SeriesOf(occurrence) => self.remove(collection, &occurrence.object).await,
+            SeriesPlan::Instance(occurrence) => {
+                occurrence.current(id)?;
+                self.exclude(collection, occurrence, now).await
+            }
+            SeriesPlan::Following(occurrence) => {
+                if occurrence
+                    .object
+                    .master
+                    .starts_at_or_after(&occurrence.original)
+                {
+                    return self.remove(collection, &occurrence.object).await;
+                }
+                self.end_before(collection, occurrence, now).await.map(drop)
+            }
+        }
+    }
+
+    /// Removes one occurrence: an `EXDATE` on the series, its override gone.
+    async fn exclude(
+        &self,
+        collection: &Collection,
+        occurrence: Occurrence,
+        now: DateTime<Utc>,
+    ) -> Result<(), CalendarError> {
+        let Occurrence {
+            mut object,
+            original,
+            ..
+        } = occurrence;
+        let zone = object.master.zone;
+        let at = original.instant(zone);
+        remove_overrides(&mut object.content, collection, |placed| placed == at)?;
+        let mut recurrence = object.master.event.recurrence.clone();
+        recurrence.push(when_line("EXDATE", &original, zone));
+        let patch = EventPatch {
+            recurrence: Some(recurrence),
+            ..EventPatch::default()
+        };
+        self.rewrite_master(collection, object, patch, now)
+            .await
+            .map(drop)
+    }
+
+    /// Removes a whole object, if it is still as it was read.
+    async fn remove(&self, collection: &Collection, object: &Loaded) -> Result<(), CalendarError> {
+        let what = format!("event {}", object.master.event.id);
+        match delete(&self.client, &object.href, &object.etag)
+            .await
+            .map_err(|e| from_dav(&self.name, e))?
+        {
+            Written::Done(_) => {
+                self.forget(collection, &object.master.event.id).await;
+                Ok(())
+            }
+            Written::Changed => Err(from_status(
+                &self.name,
+                &what,
+                StatusCode::PRECONDITION_FAILED,
+            )),
+            Written::Refused(status) => Err(from_status(&self.name, &what, status)),
+        }
+    }
+
+    /// Records an attendee's answer on an event or one occurrence.
+    pub(super) async fn respond(
+        &self,
+        collection: &Collection,
+        id: &str,
+        email: &str,
+        answer: Rsvp,
+        comment: Option<String>,
+    ) -> Result<Event, CalendarError> {
+        let current = match self.locate(collection, id).await? {
+            crate::calendar::edits::plan::Addressed::Single(object)
+            | crate::calendar::edits::plan::Addressed::Series(object) => object.master.event,
+            crate::calendar::edits::plan::Addressed::Instance(occurrence) => {
+                occurrence.current(id)?.event
+            }
+        };
+        let attendees = answer_invitation(current.attendees, email, answer, comment)?;
+        let patch = EventPatch {
+            attendees: Some(attendees),
+            ..EventPatch::default()
+        };
+        self.update(collection, id, patch, None).await
+    }
+
+    /// Writes `object`'s edited content back if it is unchanged since read;
+    /// `event` as written, with its new entity tag.
+    async fn write_back(
+        &self,
+        collection: &Collection,
+        object: &Loaded,
+        mut event: Event,
+        now: DateTime<Utc>,
+    ) -> Result<Event, CalendarError> {
+        let what = format!("event {}", object.master.event.id);
+        let data = object.content.render();
+        let written = put(
+            &self.client,
+            &object.href,
+            data,
+            Precondition::Unchanged(&object.etag),
+        )
+        .await
+        .map_err(|e| from_dav(&self.name, e))?;
+        let etag = match written {
+            Written::Done(etag) => etag,
+            Written::Changed => {
+                return Err(from_status(
+                    &self.name,
+                    &what,
+                    StatusCode::PRECONDITION_FAILED,
+                ));
+            }
+            Written::Refused(status) => return Err(from_status(&self.name, &what, status)),
+        };
+        self.remember(collection, &object.href).await;
+        event.etag = match etag {
+            Some(etag) => etag,
+            None => self.current_etag(&object.href, &what).await?,
+        };
+        event.updated = format_utc(now);
+        Ok(event)
+    }
+
+    /// The entity tag of `href` now, for a server that sent none with a write.
+    async fn current_etag(&self, href: &str, what: &str) -> Result<String, CalendarError> {
+        let answer = self
+            .client
+            .send(
+                Method::GET,
+                href,
+                &[(ACCEPT, "text/calendar")],
+                String::new(),
+            )
+            .await
+            .map_err(|e| from_dav(&self.name, e))?;
+        if !answer.status.is_success() {
+            return Err(from_status(&self.name, what, answer.status));
+        }
+        answer.etag.ok_or_else(|| {
+            CalendarError::Unavailable(format!(
+                "the CalDAV server of account `{}` gives {what} no entity tag",
+                self.name
+            ))
+        })
+    }
+}
+
+/// The `UID` of the object's series.
+fn uid_of(content: &Content) -> Result<String, CalendarError> {
+    let components = content
+        .components()
+        .map_err(|e| CalendarError::Backend(e.to_string()))?;
+    components
+        .iter()
+        .filter(|c| c.kind == "VEVENT")
+        .find_map(|c| {
+            let raw = content.properties(c, "UID").first().copied()?;
+            read_prop(raw).map(|p| p.value)
+        })
+        .ok_or_else(|| CalendarError::Backend("a VEVENT without UID".to_owned()))
+}
+
+/// Removes the overrides whose original start (`RECURRENCE-ID`) `matches`.
+fn remove_overrides(
+    content: &mut Content,
+    collection: &Collection,
+    matches: impl Fn(DateTime<Utc>) -> bool,
+) -> Result<(), CalendarError> {
+    let components = content
+        .components()
+        .map_err(|e| CalendarError::Backend(e.to_string()))?;
+    let doomed: Vec<Component> = components
+        .into_iter()
+        .filter(|c| c.kind == "VEVENT")
+        .filter(|c| {
+            content
+                .properties(c, "RECURRENCE-ID")
+                .first()
+                .and_then(|raw| read_prop(raw))
+                .and_then(|p| read_when(&p, collection.zone, "RECURRENCE-ID").ok())
+                .is_some_and(|original: When| matches(original.instant(collection.zone)))
+        })
+        .collect();
+    // Last first: removing one leaves the places of those before it.
+    for component in doomed.iter().rev() {
+        content.remove_component(component);
+    }
+    Ok(())
+}

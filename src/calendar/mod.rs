@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::calendar::edits::creation::CreationId;
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 
 /// Why a calendar operation failed; the tool layer turns each into an MCP tool error.
@@ -140,11 +141,14 @@ pub trait CalendarBackend: Send + Sync {
         calendar: &CalendarRef,
         event_id: &str,
     ) -> Result<Event, CalendarError>;
-    /// Creates an event (`start` and `end` are required in `fields`).
+    /// Creates an event (`start` and `end` are required in `fields`). With
+    /// a `creation` id, a create repeated with the same id answers with the
+    /// event the first one made ([`edits::creation`]).
     async fn create_event(
         &self,
         calendar: &CalendarRef,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError>;
     /// Patches an event. For a series, `scope` says how much changes; without one,
     /// an instance id means that instance and a series id the whole series.

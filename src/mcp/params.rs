@@ -79,6 +79,8 @@ pub struct CreateEventParams {
     pub recurrence: Option<Vec<String>>,
     /// IANA zone for the times in the output (default: the calendar's zone).
     pub time_zone: Option<String>,
+    /// Optional key of your choosing (1-128 visible ASCII characters, e.g. a UUID): sending create_event again with the same key (after a timeout, say) returns the event the first call created instead of creating a second one.
+    pub idempotency_key: Option<String>,
 }
 
 impl CreateEventParams {

@@ -2,6 +2,7 @@
 //! selection, and the shapes of results. Kept apart from `tools.rs` so that
 //! file reads as the list of tools.
 
+use crate::calendar::edits::creation::CreationId;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveTime, Utc, Weekday};
@@ -128,6 +129,22 @@ impl CalendarServer {
         let grant = grant_of(&context.extensions)
             .map_err(|_| CalendarError::PermissionDenied("no verified client identity".into()))?;
         self.accounts.for_client(grant.identity().id())
+    }
+
+    /// The event id a create with idempotency `key` gives its event, bound
+    /// to the calling client and the calendar.
+    pub(super) fn creation_id(
+        &self,
+        context: &RequestContext<RoleServer>,
+        calendar: &CalendarRef,
+        key: Option<&str>,
+    ) -> Result<Option<CreationId>, CalendarError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let grant = grant_of(&context.extensions)
+            .map_err(|_| CalendarError::PermissionDenied("no verified client identity".into()))?;
+        CreationId::derive(grant.identity().id(), calendar.id(), key).map(Some)
     }
 
     pub(super) async fn output_zone(

@@ -138,7 +138,11 @@ impl CalendarServer {
                 let zone = self
                     .output_zone(&*backend, &calendar, p.time_zone.as_deref())
                     .await?;
-                let event = backend.create_event(&calendar, p.fields()).await?;
+                let creation =
+                    self.creation_id(&context, &calendar, p.idempotency_key.as_deref())?;
+                let event = backend
+                    .create_event(&calendar, p.fields(), creation)
+                    .await?;
                 Ok(event_result("created", event, zone))
             }
             .await,

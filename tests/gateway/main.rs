@@ -5,8 +5,8 @@
 
 mod support;
 pub(crate) use support::{
-    caldav_servers, clients, common, fail2ban_server, google_api, google_setup, netns, nobody,
-    replica_harness, setup, sweep, tools, vpn_setup,
+    caldav_servers, caldav_setup, clients, common, fail2ban_server, google_api, google_setup,
+    netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
 };
 
 mod abuse;
@@ -38,6 +38,7 @@ mod handshake;
 mod haproxy_limits;
 mod holding;
 mod http2;
+mod idempotency;
 mod interface;
 mod kubernetes;
 mod lifecycle;

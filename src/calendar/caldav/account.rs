@@ -22,6 +22,7 @@ use crate::calendar::caldav::expand::in_window;
 use crate::calendar::caldav::failure::{from_dav, from_status};
 use crate::calendar::caldav::objects::in_range;
 use crate::calendar::caldav::vevent::{ObjectEvents, read_object};
+use crate::calendar::edits::creation::CreationId;
 use crate::calendar::edits::plan::Addressed;
 use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
@@ -359,9 +360,10 @@ impl CalendarBackend for CalDavAccount {
         &self,
         calendar: &CalendarRef,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError> {
         let collection = self.collection(calendar).await?;
-        self.create(&collection, fields).await
+        self.create(&collection, fields, creation).await
     }
 
     async fn update_event(

@@ -18,6 +18,7 @@ use crate::calendar::caldav::edit::{Addressed as Target, add_override, apply_pat
 use crate::calendar::caldav::failure::{from_dav, from_status};
 use crate::calendar::caldav::ical::{read_prop, read_when};
 use crate::calendar::caldav::objects::{Precondition, Written, delete, put};
+use crate::calendar::edits::creation::{CreationId, answer_repeat, deleted_since};
 use crate::calendar::edits::plan::SeriesPlan;
 use crate::calendar::edits::{
     Stored, answer_invitation, check_instance_patch, materialise, move_series_with_instance,
@@ -27,28 +28,41 @@ use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, format_utc};
 
 impl CalDavAccount {
-    /// Creates an event as a new object named after its UID.
+    /// Creates an event as a new object named after its UID: the
+    /// `creation` id when the client sent an idempotency key, else a fresh
+    /// one. Where something is at that name already, it is the first
+    /// attempt of this create (a re-send with the same key, or a retry
+    /// after an answer that was lost), and the answer is that event.
     pub(super) async fn create(
         &self,
         collection: &Collection,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError> {
         let now = Utc::now();
-        let stored = new_event(fields, collection.zone)?;
+        let mut stored = new_event(fields, collection.zone)?;
+        if let Some(creation) = &creation {
+            stored.event.id = creation.as_str().to_owned();
+        }
         let uid = stored.event.id.clone();
-        let (event, _) = self.put_new(collection, stored, &uid, now).await?;
-        Ok(event)
+        if let Some((event, _)) = self.put_new(collection, stored.clone(), &uid, now).await? {
+            return Ok(event);
+        }
+        match self.load(collection, &format!("{uid}.ics")).await? {
+            Some(first) => answer_repeat(first.master.event, &stored),
+            None => Err(deleted_since()),
+        }
     }
 
     /// Writes `stored` as a new object `<uid>.ics`; the event as written
-    /// and its href.
+    /// and its href, or `None` when something is at that name already.
     async fn put_new(
         &self,
         collection: &Collection,
         mut stored: Stored,
         uid: &str,
         now: DateTime<Utc>,
-    ) -> Result<(Event, String), CalendarError> {
+    ) -> Result<Option<(Event, String)>, CalendarError> {
         let name = format!("{uid}.ics");
         let href = format!("{}/{name}", collection.href.trim_end_matches('/'));
         let data = new_object(&stored, uid, now)?;
@@ -58,11 +72,7 @@ impl CalDavAccount {
             .map_err(|e| from_dav(&self.name, e))?
         {
             Written::Done(etag) => etag,
-            Written::Changed => {
-                return Err(CalendarError::Conflict(format!(
-                    "{what} already exists on the CalDAV server"
-                )));
-            }
+            Written::Changed => return Ok(None),
             Written::Refused(status) => return Err(from_status(&self.name, &what, status)),
         };
         self.remember(collection, &href).await;
@@ -72,7 +82,7 @@ impl CalDavAccount {
             None => self.current_etag(&href, &what).await?,
         };
         stored.event.updated = format_utc(now);
-        Ok((stored.event, href))
+        Ok(Some((stored.event, href)))
     }
 
     /// Patches an event, an occurrence, or part of a series.
@@ -196,7 +206,10 @@ impl CalDavAccount {
         tail.recurrence = master.rule()?.lines_from(&occurrence.original)?;
         tail.created = format_utc(now);
         let tail = patched(tail, patch, zone)?;
-        let (event, tail_href) = self.put_new(collection, tail, &uid, now).await?;
+        let (event, tail_href) = self
+            .put_new(collection, tail, &uid, now)
+            .await?
+            .ok_or_else(|| CalendarError::Conflict(format!("event {uid}.ics exists already")))?;
         if let Err(e) = self.end_before(collection, occurrence, now).await {
             // Best effort: the error that matters is the one returned.
             let _ = delete(&self.client, &tail_href, &event.etag).await;
@@ -290,7 +303,9 @@ impl CalDavAccount {
             .await
             .map_err(|e| from_dav(&self.name, e))?
         {
-            Written::Done(_) => {
+            // Gone already: a retried DELETE whose first attempt landed, or
+            // someone else's delete — either way what was asked holds.
+            Written::Done(_) | Written::Refused(StatusCode::NOT_FOUND | StatusCode::GONE) => {
                 self.forget(collection, &object.master.event.id).await;
                 Ok(())
             }

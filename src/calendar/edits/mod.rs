@@ -5,6 +5,7 @@
 //! moves, and RSVP answers. A Google write and
 //! an embedded write refuse the same input with the same message.
 
+pub mod creation;
 pub mod plan;
 
 use chrono::{Duration, Utc};

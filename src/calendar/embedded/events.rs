@@ -6,24 +6,34 @@ use chrono_tz::Tz;
 use rusqlite::Connection;
 
 use crate::calendar::CalendarError;
+use crate::calendar::edits::creation::{CreationId, answer_repeat};
 use crate::calendar::edits::plan::SeriesPlan;
 use crate::calendar::edits::{
     Stored, answer_invitation, apply_patch, check_instance_patch, materialise,
     move_series_with_instance, new_event,
 };
 use crate::calendar::embedded::lookup::{Occurrence, calendar_zone, current_instance, get, locate};
-use crate::calendar::embedded::rows::{remove, remove_exceptions, save, touch};
+use crate::calendar::embedded::rows::{load, remove, remove_exceptions, save, touch};
 use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::{When, format_utc};
 
-/// Creates an event; `start` and `end` are required.
+/// Creates an event; `start` and `end` are required. With a `creation`
+/// id, the row key is that id: a repeat finds the first row (in the same
+/// write transaction, so two repeats cannot both insert).
 pub fn create(
     conn: &Connection,
     calendar_id: &str,
     fields: EventPatch,
+    creation: Option<&CreationId>,
 ) -> Result<Event, CalendarError> {
     let zone = calendar_zone(conn, calendar_id)?;
     let mut stored = new_event(fields, zone)?;
+    if let Some(creation) = creation {
+        stored.event.id = creation.as_str().to_owned();
+        if let Some(existing) = load(conn, calendar_id, creation.as_str())? {
+            return answer_repeat(existing, &stored);
+        }
+    }
     touch(&mut stored.event, Utc::now());
     save(conn, calendar_id, &stored, None)?;
     Ok(stored.event)

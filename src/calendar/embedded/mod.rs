@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::calendar::edits::creation::CreationId;
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::series::budget;
 use crate::calendar::time::parse_zone;
@@ -260,11 +261,14 @@ impl CalendarBackend for EmbeddedStore {
         &self,
         calendar: &CalendarRef,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError> {
         let calendar_id = calendar.id();
         let cal = calendar_id.to_owned();
-        self.with_tx(WRITE, move |tx| events::create(tx, &cal, fields))
-            .await
+        self.with_tx(WRITE, move |tx| {
+            events::create(tx, &cal, fields, creation.as_ref())
+        })
+        .await
     }
 
     async fn update_event(

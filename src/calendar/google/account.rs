@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use google_calendar3::api;
 use tokio::sync::Mutex;
 
+use crate::calendar::edits::creation::CreationId;
 use crate::calendar::google::call::Api;
 use crate::calendar::google::convert::{calendar_from_api, event_from_api};
 use crate::calendar::google::failure::Target;
@@ -262,9 +263,10 @@ impl CalendarBackend for GoogleAccount {
         &self,
         calendar: &CalendarRef,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError> {
         let calendar_id = calendar.id();
-        self.create(calendar_id, fields).await
+        self.create(calendar_id, fields, creation).await
     }
 
     async fn update_event(

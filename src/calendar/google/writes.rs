@@ -7,6 +7,7 @@
 use chrono_tz::Tz;
 
 use crate::calendar::CalendarError;
+use crate::calendar::edits::creation::{CreationId, answer_repeat, deleted_since};
 use crate::calendar::edits::plan::{Addressed, SeriesPlan};
 use crate::calendar::edits::{
     Stored, answer_invitation, check_instance_patch, materialise, move_series_with_instance,
@@ -147,10 +148,22 @@ impl GoogleAccount {
         &self,
         calendar_id: &str,
         fields: EventPatch,
+        creation: Option<CreationId>,
     ) -> Result<Event, CalendarError> {
         let zone = self.zone(calendar_id).await?;
-        let stored = new_event(fields, zone)?;
-        self.insert(calendar_id, &stored.event).await
+        let mut stored = new_event(fields, zone)?;
+        let Some(creation) = creation else {
+            return self.insert(calendar_id, &stored.event).await;
+        };
+        // The key's id is Google's client-chosen event id: a repeat meets
+        // the first event (insert answers 409, and that event is read).
+        stored.event.id = creation.as_str().to_owned();
+        match self.insert(calendar_id, &stored.event).await {
+            Ok(event) => answer_repeat(event, &stored),
+            // Google keeps a deleted event's id: it reads as not found.
+            Err(CalendarError::NotFound { .. }) => Err(deleted_since()),
+            Err(other) => Err(other),
+        }
     }
 
     /// Patches an event, an instance, or part of a series.

@@ -77,8 +77,9 @@
 //!   parsing ([`calendar::time`]), recurrence ([`calendar::series`]), free
 //!   slots ([`calendar::slots`]), the series-edit checks and plan every
 //!   backend shares ([`calendar::edits`]), paging ([`calendar::paging`]),
-//!   retries ([`calendar::retry`]), the embedded store, the Google backend,
-//!   and the CalDAV backend being built ([`calendar::caldav`]).
+//!   retries ([`calendar::retry`]), the embedded store, the Google backend
+//!   and the CalDAV backend ([`calendar::caldav`]); idempotent creates
+//!   ([`calendar::edits::creation`]).
 //! - [`observe`]: where lines go (security log, audit log, sinks, readiness).
 //! - [`policy`]: every allow/deny decision, as a value.
 //! - [`config`]: the TOML file, validated; every error names its key.

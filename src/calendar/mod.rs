@@ -1,5 +1,6 @@
 //! Calendar backends: the [`CalendarBackend`] trait every tool calls, the shared
-//! event model, and the embedded SQLite store that is the default backend.
+//! event model, and the three backends: the embedded SQLite store (the
+//! default), Google Calendar and CalDAV.
 
 pub mod caldav;
 pub mod edits;

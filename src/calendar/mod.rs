@@ -186,11 +186,18 @@ pub trait CalendarBackend: Send + Sync {
 }
 
 /// Which backend a client's calls reach. The embedded store serves every
-/// client; Google maps each client identity to the account it acts as, so two
-/// clients mapped to different users never see each other's data.
+/// client; Google and CalDAV map each client identity to the account it acts
+/// as, so two clients mapped to different users never see each other's data.
+#[async_trait]
 pub trait CalendarAccounts: Send + Sync {
     /// The backend for `client_id`, or an error when no account is mapped to it.
     fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError>;
+
+    /// Whether the calendar server answers at all (any status counts), for
+    /// a readiness that follows the backend; why not, when it does not.
+    async fn probe(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// One backend shared by every client (the embedded store).

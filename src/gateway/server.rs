@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, Problems};
+use crate::config::{Backend, Config, Problems};
 use crate::gateway::parts::{
     bind_metrics, build_app, http_builder, metrics_access, open_audit_log, open_backend,
     open_security_log,
@@ -109,7 +109,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let audit = open_audit_log(&config)?;
     let shutdown = CancellationToken::new();
     let deps = mcp::ToolDeps {
-        accounts,
+        accounts: Arc::clone(&accounts),
         seclog: Arc::clone(&seclog),
         audit: Arc::clone(&audit),
         rate: Arc::clone(&rate),
@@ -129,6 +129,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     record_signing_key_age(&config.jwt);
     let metrics_access = metrics_access(&config)?;
     let readiness = Arc::new(Readiness::new(Arc::clone(&seclog), Arc::clone(&audit)));
+    if matches!(&config.backend, Backend::CalDav(caldav) if caldav.ready_follows_backend) {
+        tokio::spawn(crate::gateway::upkeep::follow_backend(
+            accounts,
+            Arc::clone(&readiness),
+            crate::gateway::upkeep::BACKEND_PROBE_PERIOD,
+            shutdown.clone(),
+        ));
+    }
     if let Some(listener) = metrics_listener {
         tokio::spawn(crate::gateway::metrics_server::serve(
             listener,

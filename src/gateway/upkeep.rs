@@ -1,5 +1,6 @@
 //! What the gateway keeps doing while it serves: gauges an alert watches
-//! (certificate, CRL and signing-key ages) and closing idle sessions.
+//! (certificate, CRL and signing-key ages), closing idle sessions, and, where
+//! readiness follows the backend, probing the calendar server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,39 @@ pub(super) async fn close_idle_sessions(
             if let Err(e) = manager.close_session(&id).await {
                 tracing::debug!(error = %e, "closing an idle session");
             }
+        }
+    }
+}
+
+/// How often the calendar server is probed when readiness follows it.
+pub(super) const BACKEND_PROBE_PERIOD: Duration = Duration::from_secs(5);
+
+/// Probes the calendar server every `period` and keeps `readiness` in step:
+/// a change either way is one log line.
+pub(super) async fn follow_backend(
+    accounts: Arc<dyn crate::calendar::CalendarAccounts>,
+    readiness: Arc<crate::observe::readiness::Readiness>,
+    period: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut reachable = true;
+    loop {
+        let now = tokio::select! {
+            outcome = accounts.probe() => outcome,
+            () = shutdown.cancelled() => return,
+        };
+        match (&now, reachable) {
+            (Err(why), true) => {
+                tracing::warn!("not ready: the calendar server cannot be reached ({why})")
+            }
+            (Ok(()), false) => tracing::info!("ready again: the calendar server answers"),
+            _ => {}
+        }
+        reachable = now.is_ok();
+        readiness.backend_reachable(reachable);
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = shutdown.cancelled() => return,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Whether this replica should get traffic: the question a load balancer
 //! asks at `GET /ready` on the metrics listener. Not ready while draining
 //! (from SIGTERM until it stops accepting, `listen.drain_delay` later), nor
-//! while a log cannot be written, when it would refuse every request anyway.
+//! while a log cannot be written, when it would refuse every request anyway;
+//! and, only where the operator asked for it (`backend.caldav.
+//! ready_follows_backend`), not while the calendar server cannot be reached.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +19,9 @@ pub struct Readiness {
     seclog: Arc<SecurityLog>,
     /// Checked for writability too.
     audit: Arc<AuditLog>,
+    /// Set while the calendar server cannot be reached (only where readiness
+    /// follows the backend).
+    backend_unreachable: AtomicBool,
 }
 
 impl Readiness {
@@ -26,7 +31,14 @@ impl Readiness {
             draining: AtomicBool::new(false),
             seclog,
             audit,
+            backend_unreachable: AtomicBool::new(false),
         }
+    }
+
+    /// Records whether the calendar server answered the last probe.
+    pub fn backend_reachable(&self, reachable: bool) {
+        self.backend_unreachable
+            .store(!reachable, Ordering::Relaxed);
     }
 
     /// From now on, not ready: the replica is going away.
@@ -42,6 +54,8 @@ impl Readiness {
             Err("the security log cannot be written")
         } else if !self.audit.writable() {
             Err("the audit log cannot be written")
+        } else if self.backend_unreachable.load(Ordering::Relaxed) {
+            Err("the calendar server cannot be reached")
         } else {
             Ok(())
         }

@@ -43,7 +43,11 @@ async fn a_repeated_create_makes_one_event(backend: Backend) {
     let a = gw.mcp("agent-a").await;
     let first = call_ok(&a, "create_event", review("Review", "7c1f-retry")).await;
     let again = call_ok(&a, "create_event", review("Review", "7c1f-retry")).await;
-    assert_eq!(first["id"].as_str().unwrap(), again["id"].as_str().unwrap(), "{again}");
+    assert_eq!(
+        first["id"].as_str().unwrap(),
+        again["id"].as_str().unwrap(),
+        "{again}"
+    );
     assert_eq!(team_ids(&a).await.len(), 1);
 
     let refused = call_err(&a, "create_event", review("Another meeting", "7c1f-retry")).await;
@@ -55,7 +59,10 @@ async fn a_repeated_create_makes_one_event(backend: Backend) {
     // Another client's same key is its own.
     let b = gw.mcp("agent-b").await;
     let theirs = call_ok(&b, "create_event", review("Review", "7c1f-retry")).await;
-    assert_ne!(theirs["id"].as_str().unwrap(), first["id"].as_str().unwrap());
+    assert_ne!(
+        theirs["id"].as_str().unwrap(),
+        first["id"].as_str().unwrap()
+    );
     assert_eq!(team_ids(&a).await.len(), 2);
 
     let refused = call_err(&a, "create_event", review("Review", "has space")).await;
@@ -97,7 +104,11 @@ async fn two_gateways_racing_with_one_key_make_one_event() {
             call_ok(&a1, "create_event", review("Review", &key)),
             call_ok(&a2, "create_event", review("Review", &key)),
         );
-        assert_eq!(x["id"].as_str().unwrap(), y["id"].as_str().unwrap(), "round {round}");
+        assert_eq!(
+            x["id"].as_str().unwrap(),
+            y["id"].as_str().unwrap(),
+            "round {round}"
+        );
     }
     assert_eq!(team_ids(&a1).await.len(), 5, "{}", server.log());
 }

@@ -5,8 +5,8 @@
 
 mod support;
 pub(crate) use support::{
-    caldav_servers, caldav_setup, clients, common, fail2ban_server, google_api, google_setup,
-    netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
+    caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy, google_api,
+    google_setup, netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
 };
 
 mod abuse;
@@ -16,6 +16,7 @@ mod audit_json;
 mod bad_input;
 mod bench_harness;
 mod caldav_discovery;
+mod caldav_faults;
 mod caldav_objects;
 mod calendar_semantics;
 mod cli;

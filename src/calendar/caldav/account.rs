@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use crate::calendar::caldav::collections::{Collection, Collections};
 use crate::calendar::caldav::content::Content;
-use crate::calendar::caldav::dav::DavClient;
+use crate::calendar::caldav::dav::{DavClient, DavError};
 use crate::calendar::caldav::expand::in_window;
 use crate::calendar::caldav::failure::{from_dav, from_status};
 use crate::calendar::caldav::objects::in_range;
@@ -43,6 +43,8 @@ pub struct CalDavAccount {
     pub(super) name: String,
     pub(super) client: DavClient,
     pub(super) collections: Collections,
+    /// Where discovery starts: what a readiness probe asks for.
+    start: String,
     /// Per calendar path: resource name → href, as the server listed them.
     names: Mutex<HashMap<String, HashMap<String, String>>>,
 }
@@ -84,12 +86,30 @@ impl Occurrence {
 
 impl CalDavAccount {
     /// The account `name` over `client`.
-    pub fn new(name: &str, client: DavClient, collections: Collections) -> CalDavAccount {
+    pub fn new(
+        name: &str,
+        client: DavClient,
+        start: &str,
+        collections: Collections,
+    ) -> CalDavAccount {
         CalDavAccount {
             name: name.to_owned(),
             client,
             collections,
+            start: start.to_owned(),
             names: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the server answers (any status); why not, naming the account.
+    pub(super) async fn probe(&self) -> Result<(), String> {
+        match self
+            .client
+            .propfind(&self.start, 0, "<D:resourcetype/>")
+            .await
+        {
+            Ok(_) | Err(DavError::Garbage(_) | DavError::TooLarge) => Ok(()),
+            Err(e) => Err(format!("account `{}`: {e}", self.name)),
         }
     }
 

@@ -64,6 +64,7 @@ use crate::config::caldav::CalDav;
 
 /// Client identity → the CalDAV account it acts as.
 pub struct CalDavAccounts {
+    all: BTreeMap<String, Arc<CalDavAccount>>,
     by_client: BTreeMap<String, Arc<CalDavAccount>>,
     default: Option<Arc<CalDavAccount>>,
 }
@@ -112,7 +113,7 @@ impl CalDavAccounts {
             let collections = Collections::new(name, &start, account.primary.clone(), default_zone);
             accounts.insert(
                 name.clone(),
-                Arc::new(CalDavAccount::new(name, client, collections)),
+                Arc::new(CalDavAccount::new(name, client, &start, collections)),
             );
         }
         let by_client = config
@@ -124,11 +125,25 @@ impl CalDavAccounts {
             .default_account
             .as_ref()
             .and_then(|name| accounts.get(name).cloned());
-        Ok(CalDavAccounts { by_client, default })
+        Ok(CalDavAccounts {
+            all: accounts,
+            by_client,
+            default,
+        })
     }
 }
 
+#[async_trait::async_trait]
 impl CalendarAccounts for CalDavAccounts {
+    /// Every account's server answers a `PROPFIND` of where discovery
+    /// starts; a status of any kind counts (the server is up).
+    async fn probe(&self) -> Result<(), String> {
+        for account in self.all.values() {
+            account.probe().await?;
+        }
+        Ok(())
+    }
+
     fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
         let account = self
             .by_client

@@ -21,6 +21,8 @@ pub const USERS: [(&str, &str); 2] = [("alice", "alice-secret-1"), ("bob", "bob-
 /// A CalDAV server process, stopped when dropped.
 pub struct DavServer {
     child: Child,
+    /// How it was started, to start it again on the same port and data.
+    command: (String, Vec<String>, u16),
     /// Where it listens (`http://127.0.0.1:port`).
     pub url: String,
     /// Its data and log.
@@ -35,6 +37,19 @@ impl Drop for DavServer {
 }
 
 impl DavServer {
+    /// Stops the server (its data stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again, on the same port with the same data.
+    pub async fn start_again(&mut self) {
+        let (program, args, port) = self.command.clone();
+        self.child = spawn_child(&program, &args, self.dir.path());
+        wait_for_port(port).await;
+    }
+
     /// The gateway's CalDAV client for this server, as `credentials` (none
     /// for Xandikos), with short retry bounds.
     pub fn client(&self, credentials: Option<(&str, &str)>) -> DavClient {
@@ -121,19 +136,27 @@ fn venv_program(name: &str) -> PathBuf {
 }
 
 fn spawn(program: &str, args: &[String], dir: TempDir, port: u16) -> DavServer {
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let child = Command::new(venv_program(program))
+    DavServer {
+        child: spawn_child(program, args, dir.path()),
+        command: (program.to_owned(), args.to_vec(), port),
+        url: format!("http://127.0.0.1:{port}"),
+        dir,
+    }
+}
+
+fn spawn_child(program: &str, args: &[String], dir: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    Command::new(venv_program(program))
         .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    DavServer {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        dir,
-    }
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"))
 }
 
 /// Radicale with [`USERS`], each reaching only their own collections

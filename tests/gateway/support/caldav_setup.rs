@@ -44,6 +44,23 @@ pub async fn shared_calendars(backend: Backend) -> (DavServer, &'static str) {
 /// The `[backend.caldav]` tables for `server`, acting as Alice by default
 /// (and as Bob for `bob_clients`); `extra` lands in `[backend.caldav]`.
 pub fn caldav_tables(server: &DavServer, bob_clients: &[&str], extra: &str) -> String {
+    caldav_tables_at(&server.url, bob_clients, extra)
+}
+
+/// Like [`caldav_tables`], for a server (or a proxy in front of it) at `url`.
+pub fn caldav_tables_at(url: &str, bob_clients: &[&str], extra: &str) -> String {
+    // Short bounds unless `extra` sets its own.
+    let mut extra = extra.to_owned();
+    for (key, value) in [
+        ("request_timeout", "\"3s\""),
+        ("max_attempts", "3"),
+        ("retry_base_delay", "\"20ms\""),
+        ("retry_deadline", "\"10s\""),
+    ] {
+        if !extra.contains(key) {
+            extra.push_str(&format!("\n{key} = {value}"));
+        }
+    }
     let (alice, bob) = (USERS[0], USERS[1]);
     let clients: String = bob_clients
         .iter()
@@ -55,10 +72,6 @@ pub fn caldav_tables(server: &DavServer, bob_clients: &[&str], extra: &str) -> S
 kind = "caldav"
 
 [backend.caldav]
-request_timeout = "3s"
-max_attempts = 3
-retry_base_delay = "20ms"
-retry_deadline = "10s"
 default_account = "alice"
 {extra}
 
@@ -76,7 +89,7 @@ url = "{url}/"
 username = "{bob_user}"
 password = "{bob_password}"
 "#,
-        url = server.url,
+        url = url,
         alice_user = alice.0,
         alice_password = alice.1,
         bob_user = bob.0,

@@ -4,7 +4,8 @@
 //! [`google_setup`]), replicas behind HAProxy ([`replica_harness`]), network
 //! namespaces and WireGuard ([`netns`], [`vpn_setup`]), a real
 //! `fail2ban-server` ([`fail2ban_server`]), real CalDAV servers
-//! ([`caldav_servers`]) and gateways on them ([`caldav_setup`]), the gateway as an unprivileged
+//! ([`caldav_servers`]), gateways on them ([`caldav_setup`]) and a proxy
+//! that makes them misbehave ([`fault_proxy`]), the gateway as an unprivileged
 //! user ([`nobody`]) and what the secrets sweep collects ([`sweep`]).
 
 pub mod caldav_servers;
@@ -12,6 +13,7 @@ pub mod caldav_setup;
 pub mod clients;
 pub mod common;
 pub mod fail2ban_server;
+pub mod fault_proxy;
 pub mod google_api;
 pub mod google_setup;
 pub mod netns;

@@ -216,27 +216,7 @@ async fn composed_event_reads_back_in_another_client(
         server.log()
     );
 
-    let (user, password) = credentials.unwrap_or(("-", "-"));
-    let output =
-        std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python"))
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/caldav/read_events.py"
-            ))
-            .args([
-                &server.url,
-                &format!("{}{collection}", server.url),
-                user,
-                password,
-            ])
-            .output()
-            .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let events: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let events = server.python_client("read_events.py", collection, credentials, "");
     let event = events
         .as_array()
         .unwrap()

@@ -17,6 +17,7 @@ mod bad_input;
 mod bench_harness;
 mod caldav_discovery;
 mod caldav_faults;
+mod caldav_interop;
 mod caldav_objects;
 mod calendar_semantics;
 mod cli;

@@ -323,7 +323,9 @@ pub(super) fn what_calendar(collection: &Collection) -> String {
 }
 
 /// The name of `href` when it is a direct member of the collection at
-/// `collection_href` (paths compared, a URL reduced to its path).
+/// `collection_href` (paths compared, a URL reduced to its path), decoded:
+/// servers differ in what they percent-encode (`@` is `%40` in one and
+/// itself in another), and an id must not depend on it.
 pub(super) fn member_name(collection_href: &str, href: &str) -> Option<String> {
     let path = |h: &str| -> String {
         match h.find("://") {
@@ -336,9 +338,17 @@ pub(super) fn member_name(collection_href: &str, href: &str) -> Option<String> {
     let collection = path(collection_href);
     let collection = collection.trim_end_matches('/');
     let member = path(href);
-    let name = member.strip_prefix(collection)?.strip_prefix('/')?;
-    let valid = !name.is_empty() && !name.contains('/') && name != "." && name != "..";
-    valid.then(|| name.to_owned())
+    let raw = member.strip_prefix(collection)?.strip_prefix('/')?;
+    let name = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
+    let valid = !name.is_empty()
+        && !name.contains('/')
+        && !name.chars().any(char::is_control)
+        && name != "."
+        && name != "..";
+    valid.then_some(name)
 }
 
 #[async_trait]
@@ -458,9 +468,10 @@ mod tests {
             Some("a.ics")
         );
         assert_eq!(
-            member_name(cal, "http://127.0.0.1:5232/alice/team/b%20c.ics").as_deref(),
-            Some("b%20c.ics")
+            member_name(cal, "http://127.0.0.1:5232/alice/team/b%20c%40d.ics").as_deref(),
+            Some("b c@d.ics")
         );
+        assert_eq!(member_name(cal, "/alice/team/b c@d.ics").as_deref(), Some("b c@d.ics"));
         for outside in [
             "/alice/team/",
             "/alice/team",
@@ -468,6 +479,10 @@ mod tests {
             "/alice/team/sub/a.ics",
             "/bob/team/a.ics",
             "/alice/team/..",
+            "/alice/team/%2E%2E",
+            "/alice/team/a%2Fb.ics",
+            "/alice/team/a%0Ab.ics",
+            "/alice/team/%FF.ics",
         ] {
             assert_eq!(member_name(cal, outside), None, "{outside}");
         }

@@ -119,8 +119,12 @@ impl Collections {
     }
 
     fn collection(&self, found: FoundCalendar) -> Option<Collection> {
-        let id = found.href.trim_end_matches('/').rsplit('/').next()?;
-        if id.is_empty() {
+        let segment = found.href.trim_end_matches('/').rsplit('/').next()?;
+        // Decoded, as event names are: servers differ in what they escape.
+        let id = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()?;
+        if id.is_empty() || id.chars().any(char::is_control) {
             return None;
         }
         let zone = found
@@ -130,7 +134,7 @@ impl Collections {
             .unwrap_or(self.default_zone);
         Some(Collection {
             calendar: Calendar {
-                id: id.to_owned(),
+                id: id.into_owned(),
                 summary: found.name,
                 time_zone: zone.name().to_owned(),
             },

@@ -116,6 +116,67 @@ impl DavServer {
         );
     }
 
+    /// Runs `tests/caldav/<script>` — the independent Python `caldav`
+    /// client — on the calendar at `collection` as `credentials`, with
+    /// `input` on its standard input; what it printed, as JSON when it is.
+    pub fn python_client(
+        &self,
+        script: &str,
+        collection: &str,
+        credentials: Option<(&str, &str)>,
+        input: &str,
+    ) -> serde_json::Value {
+        use std::io::Write;
+        let (user, password) = credentials.unwrap_or(("-", "-"));
+        let mut child = Command::new(venv_program("python"))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/caldav")
+                    .join(script),
+            )
+            .args([
+                &self.url,
+                &format!("{}{collection}", self.url),
+                user,
+                password,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.trim().to_owned()))
+    }
+
+    /// The text of the object at `href` (a GET as `credentials`).
+    pub async fn object_text(&self, href: &str, credentials: Option<(&str, &str)>) -> String {
+        let url = if href.starts_with("http") {
+            href.to_owned()
+        } else {
+            format!("{}{href}", self.url)
+        };
+        let mut request = reqwest::Client::new().get(url);
+        if let Some((user, password)) = credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 200, "GET {href}");
+        answer.text().await.unwrap()
+    }
+
     /// The server's log so far (for a failing test's message).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

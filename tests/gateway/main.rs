@@ -61,6 +61,7 @@ mod recurrence_bounds;
 mod reload;
 mod reload_safety;
 mod replica_bans;
+mod replica_caldav;
 mod replica_google;
 mod replica_sessions;
 mod replica_stall;

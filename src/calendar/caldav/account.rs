@@ -471,7 +471,10 @@ mod tests {
             member_name(cal, "http://127.0.0.1:5232/alice/team/b%20c%40d.ics").as_deref(),
             Some("b c@d.ics")
         );
-        assert_eq!(member_name(cal, "/alice/team/b c@d.ics").as_deref(), Some("b c@d.ics"));
+        assert_eq!(
+            member_name(cal, "/alice/team/b c@d.ics").as_deref(),
+            Some("b c@d.ics")
+        );
         for outside in [
             "/alice/team/",
             "/alice/team",

@@ -75,6 +75,17 @@ async fn transient_failures_are_retried_and_refusals_are_not() {
     assert!(!refused.contains("alice-secret"), "{refused}");
     assert_eq!(proxy.seen("PUT"), 5);
 
+    // 401: the password is wrong (or was revoked): an operator must act.
+    proxy.inject("PUT", Fault::Status(401), 1);
+    let refused = call_err(&client, "create_event", meeting(4)).await;
+    assert!(
+        refused.contains(
+            "refused the credentials of account `alice`: check its username and (app) password"
+        ),
+        "{refused}"
+    );
+    assert_eq!(proxy.seen("PUT"), 6);
+
     // A 503 that never ends: the attempts run out, and the error says so.
     proxy.inject("REPORT", Fault::Status(503), usize::MAX);
     let refused = call_err(

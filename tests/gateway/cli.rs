@@ -6,7 +6,7 @@ use std::process::Command;
 use crate::common::{assert_succeeded, config_text, write_pki};
 
 /// Runs `check-config` on `config`.
-fn check_config(config: &std::path::Path) -> std::process::Output {
+pub(crate) fn check_config(config: &std::path::Path) -> std::process::Output {
     gateway()
         .args(["check-config", "--config"])
         .arg(config)

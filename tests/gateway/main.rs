@@ -15,6 +15,7 @@ mod argument_properties;
 mod audit_json;
 mod bad_input;
 mod bench_harness;
+mod caldav_config;
 mod caldav_discovery;
 mod caldav_faults;
 mod caldav_interop;

@@ -106,6 +106,12 @@ impl Drop for TestGateway {
         if let Some(google) = &self.google {
             secrets.extend(google.secrets());
         }
+        // The CalDAV servers' passwords, whichever gateway was given them.
+        secrets.extend(
+            crate::caldav_servers::USERS
+                .iter()
+                .map(|(_, password)| (*password).to_owned()),
+        );
         crate::sweep::keep(self.dir.path(), self.gateway.metrics_addr, &secrets);
     }
 }

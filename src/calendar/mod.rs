@@ -2,6 +2,7 @@
 //! event model, and the three backends: the embedded SQLite store (the
 //! default), Google Calendar and CalDAV.
 
+pub mod accounts;
 pub mod caldav;
 pub mod edits;
 pub mod embedded;

@@ -4,17 +4,17 @@
 //! occurrence's is `<name>_<original start>` as on every backend. Like
 //! calendar ids, event ids are only looked up among the names the server
 //! listed in that collection, never turned into paths. Reads before a write
-//! fetch the object itself (GET: its exact bytes and entity tag); the
-//! writes are in `writes.rs`.
+//! fetch the object itself (GET: its exact bytes and entity tag). The
+//! tools' operations are in `backend.rs`, the writes in `writes.rs`.
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use http::header::ACCEPT;
 use http::{Method, StatusCode};
 use tokio::sync::Mutex;
 
+use crate::calendar::CalendarError;
 use crate::calendar::caldav::collections::{Collection, Collections};
 use crate::calendar::caldav::content::Content;
 use crate::calendar::caldav::dav::{DavClient, DavError};
@@ -22,15 +22,10 @@ use crate::calendar::caldav::expand::in_window;
 use crate::calendar::caldav::failure::{from_dav, from_status};
 use crate::calendar::caldav::objects::in_range;
 use crate::calendar::caldav::vevent::{ObjectEvents, read_object};
-use crate::calendar::edits::creation::CreationId;
 use crate::calendar::edits::plan::Addressed;
 use crate::calendar::edits::{Stored, materialise};
-use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
-use crate::calendar::paging::page;
 use crate::calendar::series::parse_instance_id;
-use crate::calendar::slots::merge;
 use crate::calendar::time::When;
-use crate::calendar::{BusyMap, CalendarBackend, CalendarError, EventPage, EventQuery};
 use crate::policy::grant::CalendarRef;
 
 /// Most resource names remembered per calendar (a multistatus holds at most
@@ -283,7 +278,7 @@ impl CalDavAccount {
     }
 
     /// Every event of `collection` overlapping `[from, to)`, expanded and sorted.
-    async fn window(
+    pub(super) async fn window(
         &self,
         collection: &Collection,
         from: DateTime<Utc>,
@@ -349,111 +344,6 @@ pub(super) fn member_name(collection_href: &str, href: &str) -> Option<String> {
         && name != "."
         && name != "..";
     valid.then_some(name)
-}
-
-#[async_trait]
-impl CalendarBackend for CalDavAccount {
-    async fn list_calendars(&self) -> Result<Vec<Calendar>, CalendarError> {
-        let listed = self.collections.all(&self.client).await?;
-        Ok(listed.iter().map(|c| c.calendar.clone()).collect())
-    }
-
-    async fn get_calendar(&self, calendar: &CalendarRef) -> Result<Calendar, CalendarError> {
-        Ok(self.collection(calendar).await?.calendar)
-    }
-
-    async fn list_events(
-        &self,
-        calendar: &CalendarRef,
-        query: EventQuery,
-    ) -> Result<EventPage, CalendarError> {
-        let collection = self.collection(calendar).await?;
-        let sorted = self
-            .window(&collection, query.time_min, query.time_max)
-            .await?;
-        page(sorted, &query)
-    }
-
-    async fn get_event(
-        &self,
-        calendar: &CalendarRef,
-        event_id: &str,
-    ) -> Result<Event, CalendarError> {
-        let collection = self.collection(calendar).await?;
-        match self.locate(&collection, event_id).await? {
-            Addressed::Single(object) | Addressed::Series(object) => Ok(object.master.event),
-            Addressed::Instance(occurrence) => Ok(occurrence.current(event_id)?.event),
-        }
-    }
-
-    async fn create_event(
-        &self,
-        calendar: &CalendarRef,
-        fields: EventPatch,
-        creation: Option<CreationId>,
-    ) -> Result<Event, CalendarError> {
-        let collection = self.collection(calendar).await?;
-        self.create(&collection, fields, creation).await
-    }
-
-    async fn update_event(
-        &self,
-        calendar: &CalendarRef,
-        event_id: &str,
-        patch: EventPatch,
-        scope: Option<SeriesScope>,
-    ) -> Result<Event, CalendarError> {
-        let collection = self.collection(calendar).await?;
-        self.update(&collection, event_id, patch, scope).await
-    }
-
-    async fn delete_event(
-        &self,
-        calendar: &CalendarRef,
-        event_id: &str,
-        scope: Option<SeriesScope>,
-    ) -> Result<(), CalendarError> {
-        let collection = self.collection(calendar).await?;
-        self.delete(&collection, event_id, scope).await
-    }
-
-    async fn respond_to_event(
-        &self,
-        calendar: &CalendarRef,
-        event_id: &str,
-        attendee_email: &str,
-        answer: Rsvp,
-        comment: Option<String>,
-    ) -> Result<Event, CalendarError> {
-        let collection = self.collection(calendar).await?;
-        self.respond(&collection, event_id, attendee_email, answer, comment)
-            .await
-    }
-
-    async fn free_busy(
-        &self,
-        calendars: &[CalendarRef],
-        time_min: DateTime<Utc>,
-        time_max: DateTime<Utc>,
-    ) -> Result<BusyMap, CalendarError> {
-        let mut busy = BusyMap::new();
-        for calendar in calendars {
-            let collection = self.collection(calendar).await?;
-            let intervals = self
-                .window(&collection, time_min, time_max)
-                .await?
-                .iter()
-                .map(|s| {
-                    (
-                        s.start.instant(s.zone).max(time_min),
-                        s.end.instant(s.zone).min(time_max),
-                    )
-                })
-                .collect();
-            busy.insert(calendar.id().to_owned(), merge(intervals));
-        }
-        Ok(busy)
-    }
 }
 
 #[cfg(test)]

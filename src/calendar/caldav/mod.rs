@@ -3,9 +3,11 @@
 //! identity to the one account it acts as, so a client reaches that
 //! account's calendars and nothing else.
 //!
-//! - [`account`]: the backend operations that read; [`writes`]: those that
-//!   write, each conditional on the entity tag; [`collections`]: calendar ids
-//!   looked up among the collections discovery found.
+//! - [`backend`]: the tools' operations; [`account`]: finding and reading
+//!   objects (event ids looked up among the names the server listed);
+//!   [`writes`] and [`series_writes`]: writes, each conditional on the
+//!   entity tag; [`collections`]: calendar ids looked up among the
+//!   collections discovery found.
 //! - [`dav`]: the HTTP side — one client per account, Basic authentication,
 //!   a deadline per request, answers bounded in size, requests kept on the
 //!   account's server.
@@ -35,6 +37,7 @@
 //! backend needs are few, and `roxmltree` reads their answers.
 
 pub mod account;
+pub mod backend;
 pub mod collections;
 pub mod compose;
 pub mod content;
@@ -46,6 +49,7 @@ pub mod failure;
 pub mod ical;
 pub mod multistatus;
 pub mod objects;
+pub mod series_writes;
 pub mod vevent;
 pub mod writes;
 
@@ -55,6 +59,7 @@ use std::sync::Arc;
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
+use crate::calendar::accounts::ClientAccounts;
 use crate::calendar::caldav::account::CalDavAccount;
 use crate::calendar::caldav::collections::Collections;
 use crate::calendar::caldav::dav::{DavClient, DavSettings};
@@ -63,11 +68,7 @@ use crate::calendar::{CalendarAccounts, CalendarBackend, CalendarError};
 use crate::config::caldav::CalDav;
 
 /// Client identity → the CalDAV account it acts as.
-pub struct CalDavAccounts {
-    all: BTreeMap<String, Arc<CalDavAccount>>,
-    by_client: BTreeMap<String, Arc<CalDavAccount>>,
-    default: Option<Arc<CalDavAccount>>,
-}
+pub struct CalDavAccounts(ClientAccounts<CalDavAccount>);
 
 impl CalDavAccounts {
     /// Prepares every configured account (no request reaches a server yet:
@@ -116,20 +117,12 @@ impl CalDavAccounts {
                 Arc::new(CalDavAccount::new(name, client, &start, collections)),
             );
         }
-        let by_client = config
-            .clients
-            .iter()
-            .filter_map(|(client, name)| Some((client.clone(), Arc::clone(accounts.get(name)?))))
-            .collect();
-        let default = config
-            .default_account
-            .as_ref()
-            .and_then(|name| accounts.get(name).cloned());
-        Ok(CalDavAccounts {
-            all: accounts,
-            by_client,
-            default,
-        })
+        Ok(CalDavAccounts(ClientAccounts::new(
+            ("CalDAV", "backend.caldav"),
+            accounts,
+            &config.clients,
+            config.default_account.as_ref(),
+        )))
     }
 }
 
@@ -138,22 +131,13 @@ impl CalendarAccounts for CalDavAccounts {
     /// Every account's server answers a `PROPFIND` of where discovery
     /// starts; a status of any kind counts (the server is up).
     async fn probe(&self) -> Result<(), String> {
-        for account in self.all.values() {
+        for account in self.0.all.values() {
             account.probe().await?;
         }
         Ok(())
     }
 
     fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
-        let account = self
-            .by_client
-            .get(client_id)
-            .or(self.default.as_ref())
-            .ok_or_else(|| {
-                CalendarError::PermissionDenied(format!(
-                    "no CalDAV account is mapped to client `{client_id}` (backend.caldav.clients)"
-                ))
-            })?;
-        Ok(Arc::clone(account) as Arc<dyn CalendarBackend>)
+        self.0.for_client(client_id)
     }
 }

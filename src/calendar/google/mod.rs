@@ -22,6 +22,7 @@ pub mod writes;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::calendar::accounts::ClientAccounts;
 use crate::calendar::google::account::GoogleAccount;
 use crate::calendar::google::auth::AccessTokens;
 use crate::calendar::google::call::Api;
@@ -30,10 +31,7 @@ use crate::calendar::{CalendarAccounts, CalendarBackend, CalendarError};
 use crate::config::google::Google;
 
 /// Client identity → the Google account it acts as.
-pub struct GoogleAccounts {
-    by_client: BTreeMap<String, Arc<GoogleAccount>>,
-    default: Option<Arc<GoogleAccount>>,
-}
+pub struct GoogleAccounts(ClientAccounts<GoogleAccount>);
 
 impl GoogleAccounts {
     /// Prepares every configured account (no request reaches Google yet).
@@ -65,16 +63,12 @@ impl GoogleAccounts {
             );
             accounts.insert(name.clone(), Arc::new(GoogleAccount::new(api)));
         }
-        let by_client = config
-            .clients
-            .iter()
-            .filter_map(|(client, name)| Some((client.clone(), Arc::clone(accounts.get(name)?))))
-            .collect();
-        let default = config
-            .default_account
-            .as_ref()
-            .and_then(|name| accounts.get(name).cloned());
-        Ok(GoogleAccounts { by_client, default })
+        Ok(GoogleAccounts(ClientAccounts::new(
+            ("Google", "backend.google"),
+            accounts,
+            &config.clients,
+            config.default_account.as_ref(),
+        )))
     }
 }
 
@@ -93,15 +87,6 @@ fn all_plain_loopback(config: &Google) -> bool {
 
 impl CalendarAccounts for GoogleAccounts {
     fn for_client(&self, client_id: &str) -> Result<Arc<dyn CalendarBackend>, CalendarError> {
-        let account = self
-            .by_client
-            .get(client_id)
-            .or(self.default.as_ref())
-            .ok_or_else(|| {
-                CalendarError::PermissionDenied(format!(
-                    "no Google account is mapped to client `{client_id}` (backend.google.clients)"
-                ))
-            })?;
-        Ok(Arc::clone(account) as Arc<dyn CalendarBackend>)
+        self.0.for_client(client_id)
     }
 }

@@ -1,4 +1,4 @@
-//! The CalDAV backend when the server misbehaves — 5xx, 507, slow answers, a
+//! The CalDAV backend when the server (Radicale, Xandikos) misbehaves — 5xx, 507, slow answers, a
 //! body that is not XML, the server stopped mid-workload: every call ends
 //! within the retry bound with an error that says what happened, only what
 //! may pass is retried, and every write the gateway acknowledged is on the
@@ -38,18 +38,20 @@ async fn listed(client: &McpClient) -> Vec<String> {
         .collect()
 }
 
-/// A gateway on Radicale through a fault proxy, with `extra` call settings.
-async fn behind_proxy(extra: &str) -> (TestGateway, FaultProxy, crate::caldav_servers::DavServer) {
-    let (server, _) = shared_calendars(Backend::Radicale).await;
+/// A gateway on `backend` through a fault proxy, with `extra` call settings.
+async fn behind_proxy(
+    backend: Backend,
+    extra: &str,
+) -> (TestGateway, FaultProxy, crate::caldav_servers::DavServer) {
+    let (server, _) = shared_calendars(backend).await;
     let proxy = FaultProxy::start(&server.url).await;
     let tables = caldav_tables_at(&proxy.url, &[], extra);
     let gw = TestGateway::start_custom(|_, _, setup| setup.backend = tables).await;
     (gw, proxy, server)
 }
 
-#[tokio::test]
-async fn transient_failures_are_retried_and_refusals_are_not() {
-    let (gw, proxy, _server) = behind_proxy("").await;
+async fn transient_failures_are_retried_and_refusals_are_not(backend: Backend) {
+    let (gw, proxy, _server) = behind_proxy(backend, "").await;
     let client = gw.mcp("agent-a").await;
     // Warm: discovery done, so the counts below are the writes alone.
     listed(&client).await;
@@ -99,10 +101,9 @@ async fn transient_failures_are_retried_and_refusals_are_not() {
     assert_eq!(listed(&client).await, [created["id"].as_str().unwrap()]);
 }
 
-#[tokio::test]
-async fn slow_answers_and_garbage_end_within_the_retry_bound() {
+async fn slow_answers_and_garbage_end_within_the_retry_bound(backend: Backend) {
     let extra = "request_timeout = \"400ms\"\nmax_attempts = 2\nretry_deadline = \"3s\"";
-    let (gw, proxy, _server) = behind_proxy(extra).await;
+    let (gw, proxy, _server) = behind_proxy(backend, extra).await;
     let client = gw.mcp("agent-a").await;
     listed(&client).await;
 
@@ -136,9 +137,8 @@ async fn slow_answers_and_garbage_end_within_the_retry_bound() {
     assert!(listed(&client).await.is_empty());
 }
 
-#[tokio::test]
-async fn the_server_stopped_mid_workload_loses_no_acknowledged_write() {
-    let (mut server, _) = shared_calendars(Backend::Radicale).await;
+async fn the_server_stopped_mid_workload_loses_no_acknowledged_write(backend: Backend) {
+    let (mut server, _) = shared_calendars(backend).await;
     let extra = "request_timeout = \"1s\"\nmax_attempts = 2\nretry_deadline = \"3s\"";
     let tables = caldav_tables(&server, &[], extra);
     let gw = TestGateway::start_custom(|_, _, setup| setup.backend = tables).await;
@@ -174,9 +174,8 @@ async fn the_server_stopped_mid_workload_loses_no_acknowledged_write() {
     assert_eq!(on_server, acknowledged, "{}", server.log());
 }
 
-#[tokio::test]
-async fn ready_follows_the_server_only_when_asked() {
-    let (mut server, _) = shared_calendars(Backend::Radicale).await;
+async fn ready_follows_the_server_only_when_asked(backend: Backend) {
+    let (mut server, _) = shared_calendars(backend).await;
     let following = caldav_tables(&server, &[], "ready_follows_backend = true");
     let default = caldav_tables(&server, &[], "");
     let watching = TestGateway::start_custom(|_, _, setup| setup.backend = following).await;
@@ -214,4 +213,44 @@ async fn ready_follows_the_server_only_when_asked() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("still not ready after the server came back");
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_refusals_are_not_on_radicale() {
+    transient_failures_are_retried_and_refusals_are_not(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_refusals_are_not_on_xandikos() {
+    transient_failures_are_retried_and_refusals_are_not(Backend::Xandikos).await;
+}
+
+#[tokio::test]
+async fn slow_answers_and_garbage_end_within_the_retry_bound_on_radicale() {
+    slow_answers_and_garbage_end_within_the_retry_bound(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn slow_answers_and_garbage_end_within_the_retry_bound_on_xandikos() {
+    slow_answers_and_garbage_end_within_the_retry_bound(Backend::Xandikos).await;
+}
+
+#[tokio::test]
+async fn the_server_stopped_mid_workload_loses_no_acknowledged_write_on_radicale() {
+    the_server_stopped_mid_workload_loses_no_acknowledged_write(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn the_server_stopped_mid_workload_loses_no_acknowledged_write_on_xandikos() {
+    the_server_stopped_mid_workload_loses_no_acknowledged_write(Backend::Xandikos).await;
+}
+
+#[tokio::test]
+async fn ready_follows_the_server_only_when_asked_on_radicale() {
+    ready_follows_the_server_only_when_asked(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn ready_follows_the_server_only_when_asked_on_xandikos() {
+    ready_follows_the_server_only_when_asked(Backend::Xandikos).await;
 }

@@ -13,15 +13,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::caldav_servers::USERS;
-use crate::caldav_setup::{caldav_tables, caldav_tables_at, shared_calendars};
+use crate::caldav_servers::xandikos_empty;
+use crate::caldav_setup::{
+    alice, caldav_tables, caldav_tables_at, caldav_tables_for, shared_calendars,
+};
 use crate::common::{McpClient, TestGateway, call_err, call_ok};
 use crate::fault_proxy::{Fault, FaultProxy};
 use crate::google_setup::Backend;
-
-/// Alice's credentials on `backend` (Xandikos has none).
-fn alice(backend: Backend) -> Option<(&'static str, &'static str)> {
-    (backend == Backend::Radicale).then_some(USERS[0])
-}
 
 async fn gateway_on(backend: Backend) -> (TestGateway, &'static str) {
     let (server, home) = shared_calendars(backend).await;
@@ -209,9 +207,8 @@ async fn written_by_another_client_is_listed_and_survives_an_edit_on_xandikos() 
 /// A person edits the event in their app while the gateway's write is on
 /// its way (held by the proxy): the write is refused by its entity tag,
 /// the tool says so, and the person's edit stands.
-#[tokio::test]
-async fn a_change_made_meanwhile_is_a_conflict_not_overwritten() {
-    let (server, _) = shared_calendars(Backend::Radicale).await;
+async fn a_change_made_meanwhile_is_a_conflict_not_overwritten(backend: Backend) {
+    let (server, home) = shared_calendars(backend).await;
     let proxy = FaultProxy::start(&server.url).await;
     let tables = caldav_tables_at(&proxy.url, &[], "");
     let gw = TestGateway::start_custom(|_, _, setup| setup.backend = tables).await;
@@ -225,7 +222,7 @@ async fn a_change_made_meanwhile_is_a_conflict_not_overwritten() {
         }),
     )
     .await;
-    let href = format!("/alice/team/{}", created["id"].as_str().unwrap());
+    let href = format!("{home}team/{}", created["id"].as_str().unwrap());
     proxy.inject("PUT", Fault::Slow(Duration::from_millis(1500)), 1);
     let update = call_err(
         &client,
@@ -234,24 +231,16 @@ async fn a_change_made_meanwhile_is_a_conflict_not_overwritten() {
     );
     let person = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let text = server.object_text(&href, Some(USERS[0])).await;
+        let text = server.object_text(&href, alice(backend)).await;
         let changed = text.replace("SUMMARY:Budget", "SUMMARY:Budget (person)");
-        let answer = reqwest::Client::new()
-            .put(format!("{}{href}", server.url))
-            .basic_auth(USERS[0].0, Some(USERS[0].1))
-            .header("Content-Type", "text/calendar")
-            .body(changed)
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success(), "{}", answer.status());
+        server.put_text(&href, alice(backend), changed).await;
     };
     let (refused, ()) = tokio::join!(update, person);
     assert!(
         refused.contains("changed on the CalDAV server since it was read; read it again"),
         "{refused}"
     );
-    let now = server.object_text(&href, Some(USERS[0])).await;
+    let now = server.object_text(&href, alice(backend)).await;
     assert!(now.contains("SUMMARY:Budget (person)"), "{now}");
     let fetched = call_ok(
         &client,
@@ -263,11 +252,23 @@ async fn a_change_made_meanwhile_is_a_conflict_not_overwritten() {
 }
 
 /// Alice's client, by any calendar or event id, reaches none of Bob's
-/// calendars on the same server; the audit line names the calendar.
-#[tokio::test]
-async fn one_account_reaches_no_other_by_any_id() {
-    let (server, _) = shared_calendars(Backend::Radicale).await;
-    let tables = caldav_tables(&server, &["agent-b"], "");
+/// calendars (on the same server or another); the audit line names the
+/// calendar.
+async fn one_account_reaches_no_other_by_any_id(backend: Backend) {
+    // Radicale: both users on one server. Xandikos serves one principal, so
+    // Bob's is a second server, with his `primary` at the same path.
+    let (server, _) = shared_calendars(backend).await;
+    let (bobs_server, bobs_home) = match backend {
+        Backend::Radicale => (None, "/bob/"),
+        _ => {
+            let bobs = xandikos_empty().await;
+            bobs.make_zoned_calendar(USERS[1], "/user/calendars/primary/", "Bob", "VEVENT", None)
+                .await;
+            (Some(bobs), "/user/calendars/")
+        }
+    };
+    let bobs_url = bobs_server.as_ref().unwrap_or(&server).url.clone();
+    let tables = caldav_tables_for(&server.url, &bobs_url, &["agent-b"], "");
     let gw = TestGateway::start_custom(|_, _, setup| setup.backend = tables).await;
     let (a, b) = (gw.mcp("agent-a").await, gw.mcp("agent-b").await);
     let bobs = call_ok(
@@ -285,7 +286,8 @@ async fn one_account_reaches_no_other_by_any_id() {
         "../bob/primary",
         "../../bob/primary/",
         "/bob/primary/",
-        &format!("{}/bob/primary/", server.url),
+        &format!("{bobs_url}{bobs_home}primary/"),
+        &format!("{bobs_home}primary/"),
         "%2E%2E%2Fbob%2Fprimary",
         "bob%2Fprimary",
         "primary/../../bob/primary",
@@ -301,7 +303,7 @@ async fn one_account_reaches_no_other_by_any_id() {
         bobs_id.to_owned(),
         format!("../../bob/primary/{bobs_id}"),
         format!("%2E%2E%2F%2E%2E%2Fbob%2Fprimary%2F{bobs_id}"),
-        format!("{}/bob/primary/{bobs_id}", server.url),
+        format!("{bobs_url}{bobs_home}primary/{bobs_id}"),
     ] {
         let refused = call_err(
             &a,
@@ -329,4 +331,24 @@ async fn one_account_reaches_no_other_by_any_id() {
                 && l.contains("calendars=primary")),
         "{audit:?}"
     );
+}
+
+#[tokio::test]
+async fn a_change_made_meanwhile_is_a_conflict_not_overwritten_on_radicale() {
+    a_change_made_meanwhile_is_a_conflict_not_overwritten(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn a_change_made_meanwhile_is_a_conflict_not_overwritten_on_xandikos() {
+    a_change_made_meanwhile_is_a_conflict_not_overwritten(Backend::Xandikos).await;
+}
+
+#[tokio::test]
+async fn one_account_reaches_no_other_by_any_id_on_radicale() {
+    one_account_reaches_no_other_by_any_id(Backend::Radicale).await;
+}
+
+#[tokio::test]
+async fn one_account_reaches_no_other_by_any_id_on_xandikos() {
+    one_account_reaches_no_other_by_any_id(Backend::Xandikos).await;
 }

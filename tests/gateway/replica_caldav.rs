@@ -1,4 +1,4 @@
-//! Three replicas on the CalDAV backend (a real Radicale) behind the shipped
+//! Three replicas on the CalDAV backend (a real Radicale or Xandikos) behind the shipped
 //! HAProxy config: the replicas share a calendar server instead of a disk.
 //! One is killed with SIGKILL mid-workload; the client re-sends a call that
 //! failed, with the same idempotency key, as a client after a timeout does.
@@ -13,9 +13,8 @@ use crate::common::{call_stateless, free_port};
 use crate::google_setup::Backend;
 use crate::replica_harness::{CLIENT, Cluster, Connections, client_from};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed() {
-    let (server, _) = shared_calendars(Backend::Radicale).await;
+async fn replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed(backend: Backend) {
+    let (server, _) = shared_calendars(backend).await;
     let mut cluster = Cluster::start_on("", &caldav_tables(&server, &[], ""), |_| ()).await;
     let listen = free_port();
     let _haproxy = cluster.balance(listen, |config| config).await;
@@ -77,5 +76,17 @@ async fn replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed() {
         "{}",
         server.log()
     );
-    println!("30 writes through three replicas on CalDAV, {resent} re-sent, none lost or doubled");
+    println!(
+        "30 writes through three replicas on {backend:?}, {resent} re-sent, none lost or doubled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed_on_radicale() {
+    replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed(Backend::Radicale).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed_on_xandikos() {
+    replicas_on_caldav_lose_and_duplicate_nothing_when_one_is_killed(Backend::Xandikos).await;
 }

@@ -177,6 +177,24 @@ impl DavServer {
         answer.text().await.unwrap()
     }
 
+    /// Writes `text` at `href` as `credentials`, as a person's calendar app
+    /// would (no precondition).
+    pub async fn put_text(&self, href: &str, credentials: Option<(&str, &str)>, text: String) {
+        let mut request = reqwest::Client::new()
+            .put(format!("{}{href}", self.url))
+            .header("Content-Type", "text/calendar")
+            .body(text);
+        if let Some((user, password)) = credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let answer = request.send().await.unwrap();
+        assert!(
+            answer.status().is_success(),
+            "PUT {href}: {}",
+            answer.status()
+        );
+    }
+
     /// The server's log so far (for a failing test's message).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

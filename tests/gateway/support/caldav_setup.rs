@@ -49,6 +49,11 @@ pub fn caldav_tables(server: &DavServer, bob_clients: &[&str], extra: &str) -> S
 
 /// Like [`caldav_tables`], for a server (or a proxy in front of it) at `url`.
 pub fn caldav_tables_at(url: &str, bob_clients: &[&str], extra: &str) -> String {
+    caldav_tables_for(url, url, bob_clients, extra)
+}
+
+/// Like [`caldav_tables`], with Alice's and Bob's accounts on servers of their own.
+pub fn caldav_tables_for(url: &str, bobs_url: &str, bob_clients: &[&str], extra: &str) -> String {
     // Short bounds unless `extra` sets its own.
     let mut extra = extra.to_owned();
     for (key, value) in [
@@ -85,7 +90,7 @@ password = "{alice_password}"
 primary = "primary"
 
 [backend.caldav.accounts.bob]
-url = "{url}/"
+url = "{bobs_url}/"
 username = "{bob_user}"
 password = "{bob_password}"
 "#,
@@ -95,6 +100,11 @@ password = "{bob_password}"
         bob_user = bob.0,
         bob_password = bob.1,
     )
+}
+
+/// Alice's credentials on `backend`'s server (Xandikos asks for none).
+pub fn alice(backend: Backend) -> Option<(&'static str, &'static str)> {
+    (backend == Backend::Radicale).then_some(USERS[0])
 }
 
 impl TestGateway {

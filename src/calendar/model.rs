@@ -14,6 +14,17 @@ pub struct Calendar {
     pub summary: String,
     /// IANA zone used for output and for all-day events when nothing else is asked.
     pub time_zone: String,
+    /// Colour as calendar apps show it (`#RRGGBB`), when one is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+/// `#RRGGBB` from a colour a server keeps (`#RRGGBB`, or `#RRGGBBAA` as
+/// Apple writes it); anything else is no colour.
+pub fn rgb_color(value: &str) -> Option<String> {
+    let hex = value.trim().strip_prefix('#')?;
+    let valid = matches!(hex.len(), 6 | 8) && hex.chars().all(|c| c.is_ascii_hexdigit());
+    valid.then(|| format!("#{}", hex[..6].to_ascii_uppercase()))
 }
 
 /// A start or end: either a timed instant or an all-day date (Google's EventDateTime).
@@ -258,7 +269,16 @@ pub struct BusyInterval {
 
 #[cfg(test)]
 mod tests {
-    use super::{ResponseStatus, Rsvp};
+    use super::{ResponseStatus, Rsvp, rgb_color};
+
+    #[test]
+    fn colours_are_rgb_or_nothing() {
+        assert_eq!(rgb_color("#ff8800").as_deref(), Some("#FF8800"));
+        assert_eq!(rgb_color(" #FF8800CC ").as_deref(), Some("#FF8800"));
+        for junk in ["ff8800", "#ff88", "#gg8800", "red", "#ff8800<script>"] {
+            assert_eq!(rgb_color(junk), None, "{junk}");
+        }
+    }
 
     /// Every answer leaves a status an attendee may carry, and every status
     /// reads back as itself.

@@ -42,7 +42,27 @@ async fn list(client: &McpClient, min: &str, max: &str) -> Vec<Value> {
 async fn made_by_the_gateway_reads_back_in_another_client(backend: Backend) {
     let (gw, home) = gateway_on(backend).await;
     let server = gw.caldav.as_ref().unwrap();
+    server
+        .set_color(alice(backend), &format!("{home}team/"), "#1e90ffff")
+        .await;
     let client = gw.mcp("agent-a").await;
+    let calendars = call_ok(&client, "list_calendars", json!({})).await;
+    let team = &calendars["calendars"][2];
+    assert_eq!(
+        (
+            &team["id"],
+            &team["summary"],
+            &team["timeZone"],
+            &team["color"]
+        ),
+        (
+            &json!("team"),
+            &json!("Team"),
+            &json!("Europe/Berlin"),
+            &json!("#1E90FF")
+        ),
+        "{calendars}"
+    );
     let created = call_ok(
         &client,
         "create_event",

@@ -17,7 +17,7 @@ use crate::calendar::caldav::dav::DavClient;
 use crate::calendar::caldav::discovery::{FoundCalendar, discover};
 use crate::calendar::caldav::failure::from_discovery;
 use crate::calendar::caldav::ical::named_zone;
-use crate::calendar::model::Calendar;
+use crate::calendar::model::{Calendar, rgb_color};
 
 /// How long a discovery is reused: calendars are rarely added or renamed.
 const FRESH_FOR: Duration = Duration::from_secs(60);
@@ -137,6 +137,7 @@ impl Collections {
                 id: id.into_owned(),
                 summary: found.name,
                 time_zone: zone.name().to_owned(),
+                color: found.color.as_deref().and_then(rgb_color),
             },
             href: found.href,
             zone,

@@ -198,6 +198,7 @@ pub(crate) fn load_calendar(conn: &Connection, id: &str) -> Result<Calendar, Cal
                 id: r.get(0)?,
                 summary: r.get(1)?,
                 time_zone: r.get(2)?,
+                color: None,
             })
         },
     )
@@ -221,6 +222,7 @@ impl CalendarBackend for EmbeddedStore {
                         id: r.get(0)?,
                         summary: r.get(1)?,
                         time_zone: r.get(2)?,
+                        color: None,
                     })
                 })
                 .map_err(db_error)?;

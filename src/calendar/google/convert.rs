@@ -10,7 +10,7 @@ use google_calendar3::api;
 use crate::calendar::CalendarError;
 use crate::calendar::model::{
     Attendee, Calendar, Event, EventDateTime, EventPatch, ReminderOverride, Reminders,
-    ResponseStatus,
+    ResponseStatus, rgb_color,
 };
 use crate::calendar::time::{When, format_utc, render, resolve};
 
@@ -27,6 +27,7 @@ pub fn calendar_from_api(entry: api::CalendarListEntry) -> Result<Calendar, Cale
             .or(entry.summary)
             .unwrap_or_else(|| id.clone()),
         time_zone: entry.time_zone.unwrap_or_else(|| "UTC".into()),
+        color: entry.background_color.as_deref().and_then(rgb_color),
         id,
     })
 }

@@ -195,6 +195,26 @@ impl DavServer {
         );
     }
 
+    /// Sets the colour of the calendar at `path`, as Apple's apps do
+    /// (`calendar-color`, `#RRGGBBAA`).
+    pub async fn set_color(&self, credentials: Option<(&str, &str)>, path: &str, color: &str) {
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><D:propertyupdate xmlns:D="DAV:" xmlns:A="http://apple.com/ns/ical/"><D:set><D:prop><A:calendar-color>{color}</A:calendar-color></D:prop></D:set></D:propertyupdate>"#
+        );
+        let mut request = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(b"PROPPATCH").unwrap(),
+                format!("{}{path}", self.url),
+            )
+            .header("Content-Type", "application/xml")
+            .body(body);
+        if let Some((user, password)) = credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let answer = request.send().await.unwrap();
+        assert_eq!(answer.status(), 207, "PROPPATCH {path}");
+    }
+
     /// The server's log so far (for a failing test's message).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()

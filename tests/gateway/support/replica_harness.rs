@@ -109,14 +109,17 @@ impl Cluster {
                 Some(spawn_replica(shared.path(), &config, n))
             })
             .collect();
-        wait_ready(metrics).await;
-        Cluster {
+        let cluster = Cluster {
             shared,
             pki,
             port,
             metrics,
             replicas,
-        }
+        };
+        // Built first: a replica that never gets ready is explained by the
+        // stderr tails the cluster prints when dropped during a panic.
+        wait_ready(metrics).await;
+        cluster
     }
 
     /// Where the replicas write; for the logs.
@@ -213,7 +216,10 @@ fn haproxy_config(listen: u16, port: u16, metrics: u16) -> String {
 async fn wait_ready(metrics: u16) {
     for address in REPLICAS {
         let url = format!("http://{address}:{metrics}/ready");
-        within(Duration::from_secs(20), async || {
+        // Generous: the suite starts many servers at once (gateways, HAProxy,
+        // the Python CalDAV servers), and a start on a starved 2-core machine
+        // is slow, not broken; a replica that fails to start says so below.
+        within(Duration::from_secs(60), async || {
             reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
         })
         .await

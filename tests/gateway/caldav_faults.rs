@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::caldav_setup::{caldav_tables, caldav_tables_at, shared_calendars};
-use crate::common::{McpClient, TestGateway, call, call_err, call_ok};
+use crate::common::{McpClient, TestGateway, call, call_err, call_ok, team_ids_on};
 use crate::fault_proxy::{Fault, FaultProxy};
 use crate::google_setup::Backend;
 
@@ -24,18 +24,7 @@ fn meeting(n: usize) -> Value {
 }
 
 async fn listed(client: &McpClient) -> Vec<String> {
-    let page = call_ok(
-        client,
-        "list_events",
-        json!({ "calendarId": "team", "timeMin": "2030-06-03T00:00:00Z", "timeMax": "2030-06-04T00:00:00Z", "maxResults": 250 }),
-    )
-    .await;
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_owned())
-        .collect()
+    team_ids_on(client, "2030-06-03").await
 }
 
 /// A gateway on `backend` through a fault proxy, with `extra` call settings.

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::caldav_setup::{caldav_tables, shared_calendars};
-use crate::common::{McpClient, TestGateway, call_err, call_ok};
+use crate::common::{McpClient, TestGateway, call_err, call_ok, team_ids_on};
 use crate::google_setup::Backend;
 
 fn review(summary: &str, key: &str) -> Value {
@@ -24,18 +24,7 @@ fn review(summary: &str, key: &str) -> Value {
 
 /// The ids of the events `client` sees on `team` on the review's day.
 async fn team_ids(client: &McpClient) -> Vec<String> {
-    let page = call_ok(
-        client,
-        "list_events",
-        json!({ "calendarId": "team", "timeMin": "2030-05-06T00:00:00Z", "timeMax": "2030-05-07T00:00:00Z" }),
-    )
-    .await;
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap().to_owned())
-        .collect()
+    team_ids_on(client, "2030-05-06").await
 }
 
 async fn a_repeated_create_makes_one_event(backend: Backend) {

@@ -116,16 +116,26 @@ impl CalDavAccount {
         self.collections.find(&self.client, calendar.id()).await
     }
 
-    /// Remembers that `href` is in `collection`, returning its name; `None`
-    /// for an href that is not a direct member (a server's odd answer).
-    pub(super) async fn remember(&self, collection: &Collection, href: &str) -> Option<String> {
-        let name = member_name(&collection.href, href)?;
+    /// Remembers that `hrefs` are in `collection` (one lock for a whole
+    /// listing), returning their names; `None` for an href that is not a
+    /// direct member (a server's odd answer).
+    pub(super) async fn remember(
+        &self,
+        collection: &Collection,
+        hrefs: &[&str],
+    ) -> Vec<Option<String>> {
         let mut names = self.names.lock().await;
         let known = names.entry(collection.href.clone()).or_default();
-        if known.len() < MAX_NAMES || known.contains_key(&name) {
-            known.insert(name.clone(), href.to_owned());
-        }
-        Some(name)
+        hrefs
+            .iter()
+            .map(|href| {
+                let name = member_name(&collection.href, href)?;
+                if known.len() < MAX_NAMES || known.contains_key(&name) {
+                    known.insert(name.clone(), (*href).to_owned());
+                }
+                Some(name)
+            })
+            .collect()
     }
 
     /// Forgets a name whose resource is gone.
@@ -289,8 +299,10 @@ impl CalDavAccount {
             .map_err(|e| from_dav(&self.name, e))?
             .map_err(|status| from_status(&self.name, &what_calendar(collection), status))?;
         let mut read = Vec::with_capacity(objects.len());
-        for object in objects {
-            let Some(name) = self.remember(collection, &object.href).await else {
+        let hrefs: Vec<&str> = objects.iter().map(|o| o.href.as_str()).collect();
+        let names = self.remember(collection, &hrefs).await;
+        for (object, name) in objects.iter().zip(names) {
+            let Some(name) = name else {
                 continue;
             };
             // One object another client wrote badly must not hide the rest.

@@ -39,7 +39,7 @@ impl CalDavAccount {
         }
         let target = Target::Override(occurrence.original);
         apply_patch(content, target, &patch, &changed, zone, now)?;
-        self.write_back(collection, &occurrence.object, changed.event, now)
+        self.write_back(&occurrence.object, changed.event, now)
             .await
     }
 

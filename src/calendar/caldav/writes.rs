@@ -10,14 +10,14 @@ use http::header::ACCEPT;
 use http::{Method, StatusCode};
 
 use crate::calendar::CalendarError;
-use crate::calendar::caldav::account::{CalDavAccount, Loaded};
+use crate::calendar::caldav::account::{CalDavAccount, Loaded, Occurrence};
 use crate::calendar::caldav::collections::Collection;
 use crate::calendar::caldav::compose::new_object;
 use crate::calendar::caldav::edit::{Addressed as Target, apply_patch};
 use crate::calendar::caldav::failure::{from_dav, from_status};
 use crate::calendar::caldav::objects::{Precondition, Written, delete, put};
 use crate::calendar::edits::creation::{CreationId, answer_repeat, deleted_since};
-use crate::calendar::edits::plan::SeriesPlan;
+use crate::calendar::edits::plan::{Addressed, SeriesPlan};
 use crate::calendar::edits::{Stored, answer_invitation, check_instance_patch, new_event, patched};
 use crate::calendar::model::{Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::time::format_utc;
@@ -70,7 +70,7 @@ impl CalDavAccount {
             Written::Changed => return Ok(None),
             Written::Refused(status) => return Err(from_status(&self.name, &what, status)),
         };
-        self.remember(collection, &href).await;
+        self.remember(collection, &[&href]).await;
         stored.event.id = name;
         stored.event.etag = match etag {
             Some(etag) => etag,
@@ -88,8 +88,23 @@ impl CalDavAccount {
         patch: EventPatch,
         scope: Option<SeriesScope>,
     ) -> Result<Event, CalendarError> {
+        let addressed = self.locate(collection, id).await?;
+        self.update_addressed(collection, id, addressed, patch, scope)
+            .await
+    }
+
+    /// Patches what `id` was found to address: the write is conditional on
+    /// the object as it was read then.
+    async fn update_addressed(
+        &self,
+        collection: &Collection,
+        id: &str,
+        addressed: Addressed<Loaded, Occurrence>,
+        patch: EventPatch,
+        scope: Option<SeriesScope>,
+    ) -> Result<Event, CalendarError> {
         let now = Utc::now();
-        match self.locate(collection, id).await?.plan(scope)? {
+        match addressed.plan(scope)? {
             SeriesPlan::Single(object) | SeriesPlan::Series(object) => {
                 self.rewrite_master(collection, object, patch, now).await
             }
@@ -135,8 +150,7 @@ impl CalDavAccount {
             zone,
             now,
         )?;
-        self.write_back(collection, &object, changed.event, now)
-            .await
+        self.write_back(&object, changed.event, now).await
     }
 
     /// Deletes an event, an occurrence, or part of a series.
@@ -204,26 +218,27 @@ impl CalDavAccount {
         answer: Rsvp,
         comment: Option<String>,
     ) -> Result<Event, CalendarError> {
-        let current = match self.locate(collection, id).await? {
-            crate::calendar::edits::plan::Addressed::Single(object)
-            | crate::calendar::edits::plan::Addressed::Series(object) => object.master.event,
-            crate::calendar::edits::plan::Addressed::Instance(occurrence) => {
-                occurrence.current(id)?.event
-            }
+        // One read serves the answer and the write: the attendee list is
+        // written back only over the object it was taken from (If-Match), so
+        // a change to it meanwhile is a conflict, never overwritten.
+        let addressed = self.locate(collection, id).await?;
+        let current = match &addressed {
+            Addressed::Single(object) | Addressed::Series(object) => object.master.event.clone(),
+            Addressed::Instance(occurrence) => occurrence.current(id)?.event,
         };
         let attendees = answer_invitation(current.attendees, email, answer, comment)?;
         let patch = EventPatch {
             attendees: Some(attendees),
             ..EventPatch::default()
         };
-        self.update(collection, id, patch, None).await
+        self.update_addressed(collection, id, addressed, patch, None)
+            .await
     }
 
     /// Writes `object`'s edited content back if it is unchanged since read;
     /// `event` as written, with its new entity tag.
     pub(super) async fn write_back(
         &self,
-        collection: &Collection,
         object: &Loaded,
         mut event: Event,
         now: DateTime<Utc>,
@@ -249,7 +264,6 @@ impl CalDavAccount {
             }
             Written::Refused(status) => return Err(from_status(&self.name, &what, status)),
         };
-        self.remember(collection, &object.href).await;
         event.etag = match etag {
             Some(etag) => etag,
             None => self.current_etag(&object.href, &what).await?,

@@ -195,3 +195,23 @@ pub async fn call_stateless(
     let status = response.status().as_u16();
     (status, rpc_message(&response.text().await.unwrap()))
 }
+
+/// The ids of the events `client` sees on calendar `team` in one day
+/// (`YYYY-MM-DD`, UTC), in start order.
+pub async fn team_ids_on(client: &McpClient, day: &str) -> Vec<String> {
+    let page = call_ok(
+        client,
+        "list_events",
+        serde_json::json!({
+            "calendarId": "team", "timeMin": format!("{day}T00:00:00Z"),
+            "timeMax": format!("{day}T23:59:59Z"), "maxResults": 250
+        }),
+    )
+    .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}

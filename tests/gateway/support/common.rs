@@ -46,7 +46,7 @@ pub use crate::tools::{
 pub use crate::clients::{
     STATELESS, call, call_err, call_ok, call_stateless, http_client, http_client_builder,
     http_client_with_token, initialize, initialize_body, open_session, post, rpc_message,
-    stateless_params, stateless_tool_call,
+    stateless_params, stateless_tool_call, team_ids_on,
 };
 
 /// An rmcp client session over mutual TLS.

@@ -372,3 +372,23 @@ async fn one_account_reaches_no_other_by_any_id_on_radicale() {
 async fn one_account_reaches_no_other_by_any_id_on_xandikos() {
     one_account_reaches_no_other_by_any_id(Backend::Xandikos).await;
 }
+
+/// An account that starts at `/.well-known/caldav` (RFC 6764; what
+/// `domain` configures, on https) is redirected by Radicale to its root and
+/// finds its calendars there.
+#[tokio::test]
+async fn discovery_follows_the_well_known_redirect() {
+    let (server, _) = shared_calendars(Backend::Radicale).await;
+    let start = format!("{}/.well-known/caldav", server.url);
+    let tables = caldav_tables_at(&start, &[], "");
+    let gw = TestGateway::start_custom(|_, _, setup| setup.backend = tables).await;
+    let client = gw.mcp("agent-a").await;
+    let calendars = call_ok(&client, "list_calendars", json!({})).await;
+    let ids: Vec<&str> = calendars["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["primary", "ny", "team"], "{}", server.log());
+}

@@ -211,7 +211,7 @@ enum Signing {
     /// `check-config` (also the systemd unit's ExecStartPre, as the service
     /// user): checked when this user can read it, else a warning.
     IfReadable,
-    /// `serve`, `token revoke`: not read.
+    /// `serve` (unless `[jwt.renewal]` is on), `token revoke`: not read.
     NotNeeded,
 }
 
@@ -220,6 +220,12 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
         eprintln!("{problems}");
         ExitCode::from(EXIT_CONFIG)
     })?;
+    // With renewal on, `serve` signs tokens: the key must be there.
+    let signing = if config.jwt.renewal {
+        Signing::Needed
+    } else {
+        signing
+    };
     let mut problems = tls::server_config(&config.tls).err().unwrap_or_default();
     if let Some(metrics_tls) = &config.metrics.tls {
         problems.extend(tls::metrics_config(metrics_tls).err().unwrap_or_default());

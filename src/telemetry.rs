@@ -57,6 +57,10 @@ fn describe() {
         "When the token signing key file was last written (Unix time), for a rotation-age alert."
     );
     describe_counter!(
+        "mcp_gateway_token_renewals_total",
+        "Token renewals at /token/renew, by outcome (renewed, refused)."
+    );
+    describe_counter!(
         "mcp_gateway_config_reloads_total",
         "Configuration reloads, by result."
     );
@@ -224,6 +228,12 @@ pub fn sessions_open(count: usize) {
 pub fn http_request(status: StatusCode) {
     counter!("mcp_gateway_http_requests_total", "status" => status.as_str().to_owned())
         .increment(1);
+}
+
+/// A token renewal ended: `renewed`, or `refused` (its denial is counted too).
+pub fn token_renewal(renewed: bool) {
+    let outcome = if renewed { "renewed" } else { "refused" };
+    counter!("mcp_gateway_token_renewals_total", "outcome" => outcome).increment(1);
 }
 
 /// A bearer token passed.

@@ -91,6 +91,7 @@ impl Gateway {
         let cert = self.authority.issue_client(identity)?;
         let request = TokenRequest {
             bind_cert_pem: Some(cert.cert_pem.clone()),
+            renewable_for: None,
             ..TokenRequest::full_access(
                 identity,
                 &["127.0.0.0/8", "::1"],

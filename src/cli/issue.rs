@@ -28,6 +28,10 @@ pub struct Request {
     /// Bind the token to this client certificate (PEM): useless without its key.
     #[arg(long)]
     pub bind_cert: Option<PathBuf>,
+    /// Let the client renew the token (with `[jwt.renewal]` on) until this
+    /// long from now, e.g. 30d (at most jwt.max_renewable); needs --bind-cert.
+    #[arg(long)]
+    pub renewable_until: Option<String>,
 }
 
 /// Signs a token for `request` with the key `config` names.
@@ -60,6 +64,11 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
         check_bound_identity(pem, &request.client, config.tls.identity)?;
     }
     let unbound = bind_cert_pem.is_none();
+    let renewable_for = request
+        .renewable_until
+        .as_deref()
+        .map(|text| renewal_limit(config, text, unbound))
+        .transpose()?;
     let token_request = TokenRequest {
         client_id: request.client,
         permissions: request.permissions,
@@ -67,6 +76,7 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
         allowed_ips: request.allowed_ips,
         ttl,
         bind_cert_pem,
+        renewable_for,
     };
     let claims = claims(&token_request, &config.jwt.issuer, &config.jwt.audience)?;
     if unbound && config.jwt.require_cert_binding {
@@ -75,6 +85,35 @@ pub fn issue(config: &Config, request: Request) -> anyhow::Result<String> {
         );
     }
     sign(&claims, &key)
+}
+
+/// The `--renewable-until` span: within `jwt.max_renewable`, longer than
+/// the token's own life is not required (a limit shorter than `--ttl` only
+/// shortens the last renewal), and only for a token bound to its certificate.
+fn renewal_limit(
+    config: &Config,
+    text: &str,
+    unbound: bool,
+) -> anyhow::Result<std::time::Duration> {
+    let span = crate::config::parse_duration(text)
+        .map_err(|why| anyhow::anyhow!("--renewable-until: {why}"))?;
+    if span > config.jwt.max_renewable {
+        anyhow::bail!(
+            "--renewable-until: {text} is longer than jwt.max_renewable ({})",
+            humantime::format_duration(config.jwt.max_renewable)
+        );
+    }
+    if unbound {
+        anyhow::bail!(
+            "--renewable-until: needs --bind-cert; only a token bound to its certificate is renewed (a stolen unbound token could be renewed by anyone)"
+        );
+    }
+    if !config.jwt.renewal {
+        eprintln!(
+            "warning: [jwt.renewal] is not enabled in the config: this gateway will not renew the token until it is"
+        );
+    }
+    Ok(span)
 }
 
 /// `--bind-cert` must be the certificate of `--client`: a token bound to

@@ -221,6 +221,7 @@ pub fn prepare(dir: &Path, wanted: Addresses) -> anyhow::Result<(std::path::Path
         .map_err(|p| anyhow::anyhow!("{}: {p}", config.display()))?;
     let request = TokenRequest {
         bind_cert_pem: Some(fs::read_to_string(dir.join("client.pem"))?),
+        renewable_for: None,
         ..TokenRequest::full_access(
             DEMO_CLIENT,
             &["127.0.0.0/8", "::1"],

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use jsonwebtoken::Header;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
@@ -28,6 +27,8 @@ pub struct TokenRequest {
     pub ttl: Duration,
     /// PEM of the client certificate to bind the token to (`cnf.x5t#S256`).
     pub bind_cert_pem: Option<String>,
+    /// How long from now the token may be renewed (`renewableUntil`).
+    pub renewable_for: Option<Duration>,
 }
 
 impl TokenRequest {
@@ -44,6 +45,7 @@ impl TokenRequest {
             allowed_ips: allowed_ips.iter().map(|ip| (*ip).to_owned()).collect(),
             ttl,
             bind_cert_pem: None,
+            renewable_for: None,
         }
     }
 }
@@ -78,6 +80,9 @@ pub fn claims(request: &TokenRequest, issuer: &str, audience: &str) -> anyhow::R
         "permissions": request.permissions,
         "calendars": request.calendars,
     });
+    if let Some(span) = request.renewable_for {
+        claims["renewableUntil"] = json!(now + span.as_secs() as i64);
+    }
     if let Some(pem) = &request.bind_cert_pem {
         let cert = CertificateDer::from_pem_slice(pem.as_bytes())
             .map_err(|e| anyhow::anyhow!("--bind-cert: not a PEM certificate: {e}"))?;
@@ -91,8 +96,5 @@ pub fn claims(request: &TokenRequest, issuer: &str, audience: &str) -> anyhow::R
 
 /// Signs `claims` with `key`.
 pub fn sign(claims: &Value, key: &SigningKey) -> anyhow::Result<String> {
-    let mut header = Header::new(key.algorithm);
-    header.kid = Some(key.kid.clone());
-    header.typ = Some("JWT".into());
-    Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
+    key.sign(claims)
 }

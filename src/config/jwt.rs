@@ -29,6 +29,21 @@ pub(super) struct RawJwt {
     revocations: Option<PathBuf>,
     #[serde(default)]
     require_cert_binding: bool,
+    #[serde(default = "default_max_renewable")]
+    max_renewable: String,
+    #[serde(default)]
+    renewal: Option<RawRenewal>,
+}
+
+/// `[jwt.renewal]`: off unless the table says `enabled = true`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRenewal {
+    enabled: bool,
+}
+
+fn default_max_renewable() -> String {
+    "30d".into()
 }
 
 fn default_algorithms() -> Vec<String> {
@@ -66,7 +81,17 @@ pub struct Jwt {
     pub revocations: Option<PathBuf>,
     /// Whether every token must be bound to the client certificate (`cnf.x5t#S256`).
     pub require_cert_binding: bool,
+    /// Longest `renewableUntil - iat` that `token issue --renewable-until` writes.
+    pub max_renewable: Duration,
+    /// Whether a certificate-bound token carrying `renewableUntil` may be
+    /// exchanged for a fresh one at [`RENEWAL_PATH`] (`[jwt.renewal]
+    /// enabled`); `serve` then needs `signing_key`.
+    pub renewal: bool,
 }
+
+/// Where a client exchanges a renewable token for a fresh one (POST, with
+/// the token as its bearer, over mutual TLS), when `[jwt.renewal]` is on.
+pub const RENEWAL_PATH: &str = "/token/renew";
 
 pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) -> Jwt {
     let jwks = base.join(&raw.jwks);
@@ -132,6 +157,14 @@ pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) ->
             "at most 5m: a larger leeway keeps expired tokens alive",
         ));
     }
+    let max_renewable = duration("jwt.max_renewable", &raw.max_renewable, problems);
+    let renewal = raw.renewal.is_some_and(|r| r.enabled);
+    if renewal && raw.signing_key.is_none() {
+        problems.push(Problem::new(
+            "jwt.renewal.enabled",
+            "renewal signs fresh tokens: set jwt.signing_key",
+        ));
+    }
     let revocations = raw.revocations.map(|p| base.join(p));
     if let Some(path) = &revocations
         && !path.is_file()
@@ -152,5 +185,7 @@ pub(super) fn validate(raw: RawJwt, base: &Path, problems: &mut Vec<Problem>) ->
         leeway,
         revocations,
         require_cert_binding: raw.require_cert_binding,
+        max_renewable,
+        renewal,
     }
 }

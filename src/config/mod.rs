@@ -15,7 +15,7 @@ mod raw;
 mod sections;
 pub mod widening;
 
-pub use crate::config::jwt::Jwt;
+pub use crate::config::jwt::{Jwt, RENEWAL_PATH};
 pub use crate::config::metrics::Metrics;
 pub use crate::config::network::{
     AllowedNetworks, AuditFormat, CountryList, Geo, Network, parse_cidr,

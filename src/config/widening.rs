@@ -96,6 +96,8 @@ pub fn widened(running: &Config, next: &Config) -> Vec<&'static str> {
     );
     note("jwt.max_lifetime", new.max_lifetime > old.max_lifetime);
     note("jwt.leeway", new.leeway > old.leeway);
+    note("jwt.renewal", new.renewal && !old.renewal);
+    note("jwt.max_renewable", new.max_renewable > old.max_renewable);
     note(
         "jwt.revocations",
         old.revocations.is_some() && new.revocations.is_none(),

@@ -124,6 +124,12 @@ pub enum Reason {
     CertBindingMismatch,
     /// Binding is required and the token has no `cnf`.
     CertBindingMissing,
+    /// A renewal asked with a token that may not be renewed: it carries no
+    /// `renewableUntil`, or is not bound to the certificate (`cnf`).
+    TokenNotRenewable,
+    /// A renewal asked once the token's `renewableUntil` has passed: a new
+    /// token must be issued.
+    RenewalLimitReached,
     /// An `Mcp-Session-Id` that is unknown, expired or another client's.
     SessionNotFound,
     /// The client identity already holds `mcp.max_sessions_per_client` sessions.
@@ -145,8 +151,8 @@ pub enum Reason {
 impl Reason {
     /// Every reason, from [`TABLE`] (for the tables that must cover them
     /// all: the log format, the fail2ban cross-check).
-    pub const ALL: [Reason; 61] = {
-        let mut all = [Reason::LogUnavailable; 61];
+    pub const ALL: [Reason; 63] = {
+        let mut all = [Reason::LogUnavailable; 63];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].reason;

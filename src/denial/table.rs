@@ -70,7 +70,7 @@ const fn row(
 /// revocation list, a stale CRL), a load balancer's traffic, nor an `Origin`
 /// or `Host` refusal, whose address is the victim of a DNS-rebinding page.
 #[rustfmt::skip]
-pub const TABLE: [Row; 61] = [
+pub const TABLE: [Row; 63] = [
     row(Reason::UntrustedProxyHeader, Stage::Proxy, "untrusted_proxy_header", BAN, CLOSE, INVALID_REQUEST),
     row(Reason::MissingProxyHeader, Stage::Proxy, "missing_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
     row(Reason::MalformedProxyHeader, Stage::Proxy, "malformed_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
@@ -125,6 +125,8 @@ pub const TABLE: [Row; 61] = [
     row(Reason::RevocationsUnavailable, Stage::Jwt, "revocations_unavailable", REFUSE, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
     row(Reason::CertBindingMismatch, Stage::Jwt, "cert_binding_mismatch", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
     row(Reason::CertBindingMissing, Stage::Jwt, "cert_binding_missing", BAN, Some(StatusCode::UNAUTHORIZED), UNAUTHORIZED),
+    row(Reason::TokenNotRenewable, Stage::Jwt, "token_not_renewable", REFUSE, Some(StatusCode::FORBIDDEN), UNAUTHORIZED),
+    row(Reason::RenewalLimitReached, Stage::Jwt, "renewal_limit_reached", REFUSE, Some(StatusCode::FORBIDDEN), UNAUTHORIZED),
     row(Reason::SessionNotFound, Stage::Session, "session_not_found", REFUSE, Some(StatusCode::NOT_FOUND), INVALID_REQUEST),
     row(Reason::TooManySessionsForClient, Stage::Session, "too_many_sessions_for_client", REFUSE, Some(StatusCode::TOO_MANY_REQUESTS), INVALID_REQUEST),
     row(Reason::TooManySessions, Stage::Session, "too_many_sessions", REFUSE, Some(StatusCode::TOO_MANY_REQUESTS), INVALID_REQUEST),

@@ -25,6 +25,7 @@ use crate::policy::rate::RateLimits;
 use crate::policy::resource::ProtectedResource;
 use crate::policy::snapshot::Snapshot;
 use crate::policy::token::jwt::TokenVerifier;
+use crate::policy::token::renewal::Renewer;
 use crate::telemetry;
 use crate::transport::shared::Shared;
 use crate::transport::tls;
@@ -208,6 +209,7 @@ impl Reloader {
         let server_tls = tls::server_config(&next.tls).map_err(Problems)?;
         let network = address::from_config(&next.network).map_err(one)?;
         let verifier = TokenVerifier::from_config(&next.jwt).map_err(one)?;
+        let renewer = Renewer::from_config(&next.jwt).map_err(one)?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let notes = needs_restart(&running, &next);
         let wider = crate::config::widening::widened(&running, &next);
@@ -216,7 +218,7 @@ impl Reloader {
         self.shared.live.store(Arc::new(Snapshot {
             acceptor: TlsAcceptor::from(server_tls),
             admission: network,
-            resource: ProtectedResource::new(&running.mcp, verifier),
+            resource: ProtectedResource::new(&running.mcp, verifier).with_renewer(renewer),
             revoked: crate::transport::crl::revoked(&next.tls),
         }));
         let watch = self.shutdown.child_token();

@@ -32,6 +32,7 @@ use crate::policy::rate::RateLimits;
 use crate::policy::resource::ProtectedResource;
 use crate::policy::snapshot::Snapshot;
 use crate::policy::token::jwt::TokenVerifier;
+use crate::policy::token::renewal::Renewer;
 use crate::transport::connection::{accept, serve_connection};
 use crate::transport::limits::AddressSlots;
 use crate::transport::shared::Shared;
@@ -99,10 +100,11 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     let rate = Arc::new(RateLimits::new(config.rate_limits));
     let verifier = TokenVerifier::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
     let revocations = verifier.revocations();
+    let renewer = Renewer::from_config(&config.jwt).map_err(|p| Problems(vec![p]))?;
     let live = Arc::new(ArcSwap::from_pointee(Snapshot {
         acceptor: TlsAcceptor::from(server_tls),
         admission,
-        resource: ProtectedResource::new(&config.mcp, verifier),
+        resource: ProtectedResource::new(&config.mcp, verifier).with_renewer(renewer),
         revoked: crate::transport::crl::revoked(&config.tls),
     }));
     let accounts = open_backend(&config.backend).await?;

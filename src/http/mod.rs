@@ -19,6 +19,7 @@ pub mod activity;
 pub mod body;
 pub mod checks;
 pub mod refusal;
+mod renewal;
 mod stages;
 pub mod strict_json;
 
@@ -38,6 +39,7 @@ use rmcp::transport::streamable_http_server::session::local::LocalSessionManager
 
 use crate::denial::Reason;
 use crate::http::activity::Tracked;
+use crate::http::stages::Route;
 use crate::identity::ClientIdentity;
 use crate::mcp::direct::DirectCalls;
 use crate::mcp::session::{SESSION_HEADER, SessionOwners};
@@ -150,8 +152,11 @@ impl App {
     ) -> Result<HttpResponse, Infallible> {
         let (parts, body) = request.into_parts();
         let grant = match self.check_headers(&parts, &connection) {
-            Ok(Some(grant)) => grant,
-            Ok(None) => return Ok(metadata_response(&self.snapshot.load().resource)),
+            Ok(Route::Mcp(grant)) => grant,
+            Ok(Route::Metadata) => return Ok(metadata_response(&self.snapshot.load().resource)),
+            Ok(Route::Renewal(grant)) => {
+                return Ok(self.renew_token(&parts, body, &connection, grant).await);
+            }
             Err(denial) => {
                 if matches!(denial.reason, Reason::Banned | Reason::CertificateRevoked) {
                     connection.activity.close();

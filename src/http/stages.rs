@@ -10,6 +10,7 @@ use hyper::body::Incoming;
 use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::SessionManager;
 
+use crate::config::RENEWAL_PATH;
 use crate::denial::{Denial, Reason};
 use crate::http::body::read_body;
 use crate::http::checks::{
@@ -25,6 +26,17 @@ use crate::policy::scope;
 
 use crate::http::refusal;
 use crate::http::{App, ConnectionInfo, HttpResponse};
+
+/// Where a request that passed the header checks goes.
+pub(super) enum Route {
+    /// The RFC 9728 metadata document: no token needed.
+    Metadata,
+    /// The MCP endpoint, with the token's grant.
+    Mcp(Grant),
+    /// A token renewal ([`crate::policy::token::renewal`]), with the grant of
+    /// the token to renew.
+    Renewal(Grant),
+}
 
 impl App {
     /// A `tools/call` whose headers name a tool the token may not call is
@@ -150,13 +162,13 @@ impl App {
     /// Stage 1, the headers alone, cheapest first: the logs writable, the
     /// address not banned meanwhile, the certificate not revoked since the
     /// handshake, the request rate, the HTTP/2 header list, the authority,
-    /// the path; on the MCP path, the `Origin` and the token (the grant); on
-    /// the metadata path, nothing more (`None`).
+    /// the path; on the MCP and renewal paths, the `Origin` and the token
+    /// (the grant); on the metadata path, nothing more.
     pub(super) fn check_headers(
         &self,
         parts: &http::request::Parts,
         connection: &ConnectionInfo,
-    ) -> Result<Option<Grant>, Denial> {
+    ) -> Result<Route, Denial> {
         self.check_logs_writable()?;
         if self.seclog.is_banned(connection.client_ip.ip()) {
             // Banned while this connection was open: it serves no more.
@@ -176,12 +188,19 @@ impl App {
             check_header_list_size(parts, self.limits.max_header_list)?;
         }
         check_authority(&parts.uri, &parts.headers, &self.limits.allowed_hosts)?;
-        match parts.uri.path() {
-            METADATA_PATH if parts.method == http::Method::GET => Ok(None),
-            path if path == self.limits.mcp_path => snapshot
+        let admit = || {
+            snapshot
                 .resource
                 .admit(&parts.headers, &connection.identity, connection.client_ip)
-                .map(Some),
+        };
+        match parts.uri.path() {
+            METADATA_PATH if parts.method == http::Method::GET => Ok(Route::Metadata),
+            path if path == self.limits.mcp_path => admit().map(Route::Mcp),
+            RENEWAL_PATH
+                if parts.method == http::Method::POST && snapshot.resource.renewer().is_some() =>
+            {
+                admit().map(Route::Renewal)
+            }
             path => Err(Denial::new(Reason::PathNotFound)
                 .with_detail(path.chars().take(128).collect::<String>())),
         }

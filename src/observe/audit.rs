@@ -103,8 +103,23 @@ impl AuditLog {
 
     /// Records one tool call.
     pub fn record(&self, call: &ToolCall<'_>) {
+        self.record_with(call, None);
+    }
+
+    /// Records a token renewal: one line like a tool call's (`tool=token_renewal`,
+    /// the old token's `jti`), plus the `jti` of the token it issued, so that
+    /// an operator can follow a renewal chain in the audit log.
+    pub fn record_renewal(&self, call: &ToolCall<'_>, issued_jti: &str) {
+        self.record_with(call, Some(issued_jti));
+    }
+
+    fn record_with(&self, call: &ToolCall<'_>, issued_jti: Option<&str>) {
         if self.format == AuditFormat::Json {
-            return self.sink.write(self.json_line(call));
+            let mut line = self.json_fields(call);
+            if let Some(issued) = issued_jti {
+                line.insert("issued_jti".into(), bounded(issued).into());
+            }
+            return self.sink.write(serde_json::Value::Object(line).to_string());
         }
         // Each id escaped on its own: `ceo,primary` is two calendars,
         // `"ceo,primary"` one whose id holds a comma.
@@ -124,12 +139,15 @@ impl AuditLog {
             call.outcome.label(),
             call.millis
         ));
+        if let Some(issued) = issued_jti {
+            line.push_str(&format!(" issued_jti={}", escape(issued)));
+        }
         self.sink.write(line);
     }
 
     /// The JSON line of `call`: the text line's fields, every value escaped by
     /// the JSON encoder, client-influenced text cut as the text line cuts it.
-    fn json_line(&self, call: &ToolCall<'_>) -> String {
+    fn json_fields(&self, call: &ToolCall<'_>) -> serde_json::Map<String, serde_json::Value> {
         let mut fields = self.sink.json_event("AUDIT");
         fields.insert("tool".into(), bounded(call.tool).into());
         fields.insert("client".into(), bounded(call.client).into());
@@ -140,7 +158,7 @@ impl AuditLog {
         fields.insert("calendars".into(), calendars.into());
         fields.insert("outcome".into(), call.outcome.label().into());
         fields.insert("ms".into(), (call.millis as u64).into());
-        serde_json::Value::Object(fields).to_string()
+        fields
     }
 }
 

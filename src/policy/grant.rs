@@ -93,6 +93,8 @@ pub struct Grant {
     calendars: CalendarScope,
     expires_at: DateTime<Utc>,
     token_id: String,
+    /// What a renewal of the token would copy, when it carries `renewableUntil`.
+    renewal: Option<std::sync::Arc<crate::policy::token::renewal::RenewalBasis>>,
 }
 
 impl Grant {
@@ -107,6 +109,7 @@ impl Grant {
         calendars: CalendarScope,
         expires_at: DateTime<Utc>,
         token_id: String,
+        renewal: Option<std::sync::Arc<crate::policy::token::renewal::RenewalBasis>>,
     ) -> Grant {
         let _ = proof;
         Grant {
@@ -116,7 +119,14 @@ impl Grant {
             calendars,
             expires_at,
             token_id,
+            renewal,
         }
+    }
+
+    /// What a renewal of this grant's token copies; `None` when the token
+    /// carries no `renewableUntil`.
+    pub fn renewal(&self) -> Option<&crate::policy::token::renewal::RenewalBasis> {
+        self.renewal.as_deref()
     }
 
     /// Who the client is (from its certificate, confirmed by the token).
@@ -177,6 +187,7 @@ impl Grant {
             calendars,
             Utc::now(),
             "test-jti".into(),
+            None,
         )
     }
 }

@@ -14,6 +14,7 @@ use crate::identity::ClientIdentity;
 use crate::policy::address::ClientIp;
 use crate::policy::grant::Grant;
 use crate::policy::token::jwt::TokenVerifier;
+use crate::policy::token::renewal::Renewer;
 
 /// Path of the RFC 9728 metadata document.
 pub const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
@@ -28,6 +29,8 @@ pub struct ProtectedResource {
     metadata: Bytes,
     /// Absolute URL of the metadata document, for the challenge.
     metadata_url: String,
+    /// Signs renewed tokens, when `[jwt.renewal]` is on.
+    renewer: Option<Renewer>,
 }
 
 /// The scheme and authority of an absolute URL (`https://host:port`).
@@ -57,7 +60,19 @@ impl ProtectedResource {
             allowed_origins: mcp.allowed_origins.clone(),
             metadata,
             metadata_url,
+            renewer: None,
         }
+    }
+
+    /// The same checks, renewing tokens with `renewer` (`[jwt.renewal]` on).
+    pub fn with_renewer(mut self, renewer: Option<Renewer>) -> ProtectedResource {
+        self.renewer = renewer;
+        self
+    }
+
+    /// The renewer, when renewal is on.
+    pub fn renewer(&self) -> Option<&Renewer> {
+        self.renewer.as_ref()
     }
 
     /// The metadata document (JSON), served without a token: clients need

@@ -106,6 +106,7 @@ async fn the_filter_matches_exactly_the_denial_lines() {
         allowed_ips: vec!["127.0.0.0/8".into()],
         ttl: std::time::Duration::from_secs(600),
         bind_cert_pem: None,
+        renewable_for: None,
     };
     let token = gw.pki.token_with(&forged_claim);
     let client = crate::common::http_client_with_token(

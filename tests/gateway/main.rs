@@ -61,6 +61,7 @@ mod readiness;
 mod recurrence_bounds;
 mod reload;
 mod reload_safety;
+mod renewal;
 mod replica_bans;
 mod replica_caldav;
 mod replica_google;

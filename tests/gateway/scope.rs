@@ -19,6 +19,7 @@ fn reader_of_team() -> TokenRequest {
         allowed_ips: vec!["127.0.0.0/8".into()],
         ttl: std::time::Duration::from_secs(600),
         bind_cert_pem: None,
+        renewable_for: None,
     }
 }
 

@@ -121,6 +121,7 @@ async fn every_bad_token_is_refused_and_nothing_reaches_the_backend() {
         &claims(
             &TokenRequest {
                 bind_cert_pem: Some(other_cert.cert_pem.clone()),
+                renewable_for: None,
                 ..request("agent-a")
             },
             ISSUER,
@@ -377,6 +378,7 @@ async fn bound_tokens_and_required_binding() {
     .await;
     let bound = gw.pki.token_with(&TokenRequest {
         bind_cert_pem: Some(cert.cert_pem.clone()),
+        renewable_for: None,
         ..request("agent-a")
     });
     let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(&cert), Some(&bound));

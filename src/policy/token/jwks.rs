@@ -189,6 +189,8 @@ mod tests {
             leeway: std::time::Duration::from_secs(30),
             revocations: None,
             require_cert_binding: true,
+            max_renewable: std::time::Duration::from_secs(86400),
+            renewal: false,
         };
         load(&jwt)
             .and_then(|_| check_signing_key(&jwt))

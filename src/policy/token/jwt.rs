@@ -23,6 +23,7 @@ use crate::policy::address::ip::contains;
 use crate::policy::grant::{CalendarScope, Grant, Permission};
 use crate::policy::token::cache::{MAX_VERIFIED_TOKENS, VerifiedTokens};
 use crate::policy::token::jwks::{self, PinnedKey, algorithm_name, parse_algorithm};
+use crate::policy::token::renewal::RenewalBasis;
 use crate::policy::token::revocations::Revocations;
 
 /// Longest bearer token looked at; a longer one is malformed without parsing.
@@ -61,6 +62,12 @@ struct Claims {
     jti: Option<String>,
     #[serde(default, deserialize_with = "present")]
     cnf: Option<serde_json::Value>,
+    /// Renewal limit ([`crate::policy::token::renewal`]): renewable only with it.
+    #[serde(rename = "renewableUntil")]
+    renewable_until: Option<i64>,
+    /// The `jti` of the first token of a renewal chain: revoking it revokes the chain.
+    #[serde(rename = "rootJti")]
+    root_jti: Option<String>,
 }
 
 /// What a verified token says, read once when its signature is checked and
@@ -74,6 +81,8 @@ struct SignedClaims {
     permissions: Result<BTreeSet<Permission>, Denial>,
     /// `calendars`.
     calendars: CalendarScope,
+    /// What a renewal copies, for a token carrying `renewableUntil`.
+    renewal: Option<Arc<RenewalBasis>>,
 }
 
 /// A `claims_invalid` refusal saying why.
@@ -103,11 +112,32 @@ impl SignedClaims {
         } else {
             CalendarScope::Only(claims.calendars.iter().cloned().collect())
         };
+        let renewal = claims.renewable_until.map(|until| {
+            Arc::new(RenewalBasis {
+                allowed_ips: claims.allowed_ips.clone(),
+                permissions: claims.permissions.clone(),
+                calendars: claims.calendars.clone(),
+                thumbprint: claims
+                    .cnf
+                    .as_ref()
+                    .and_then(|cnf| cnf.get("x5t#S256"))
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+                until,
+                root_jti: claims
+                    .root_jti
+                    .clone()
+                    .or_else(|| claims.jti.clone())
+                    .unwrap_or_default(),
+                lifetime: claims.exp.saturating_sub(claims.iat.unwrap_or(claims.exp)),
+            })
+        });
         SignedClaims {
             claims,
             networks,
             permissions,
             calendars,
+            renewal,
         }
     }
 }
@@ -300,10 +330,17 @@ impl TokenVerifier {
             .clone()
             .filter(|j| !j.is_empty())
             .ok_or_else(|| claims_invalid("missing jti"))?;
-        if let Some(revocations) = &self.revocations
-            && revocations.is_revoked(&jti)?
-        {
-            return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
+        if let Some(revocations) = &self.revocations {
+            if revocations.is_revoked(&jti)? {
+                return Err(Denial::new(Reason::TokenRevoked).with_detail(jti));
+            }
+            // A renewal is revoked with the token its chain began with.
+            if let Some(root) = claims.root_jti.as_deref().filter(|root| *root != jti)
+                && revocations.is_revoked(root)?
+            {
+                return Err(Denial::new(Reason::TokenRevoked)
+                    .with_detail(format!("{jti} (renewed from {root})")));
+            }
         }
         if claims.client_id != identity.id() {
             return Err(Denial::new(Reason::ClientMismatch).with_detail(claims.client_id.clone()));
@@ -332,6 +369,7 @@ impl TokenVerifier {
             calendars,
             expires_at,
             jti,
+            signed.renewal.clone(),
         ))
     }
 }

@@ -21,6 +21,16 @@ pub struct SigningKey {
     pub jwk: Value,
 }
 
+impl SigningKey {
+    /// `claims` as a JWT signed with this key (`typ: JWT`, its `kid`).
+    pub fn sign(&self, claims: &Value) -> anyhow::Result<String> {
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".into());
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
+}
+
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

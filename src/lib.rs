@@ -58,7 +58,9 @@
 //! (`DENY` when fail2ban may ban for it, `REFUSE` otherwise) and, for
 //! requests, answered by [`http::refusal`]; every tool call is one line in
 //! the [`observe::audit`] log; [`telemetry`] counts all of it for Prometheus,
-//! on a listener of its own ([`gateway::metrics_server`]).
+//! on a listener of its own ([`gateway::metrics_server`]). A renewable
+//! token is exchanged for a fresh one at [`config::RENEWAL_PATH`] after the
+//! same stages 1–5 ([`policy::token::renewal`]).
 //!
 //! ## Layout
 //!
@@ -69,6 +71,10 @@
 //!   ([`gateway::reload`]), the metrics and readiness listener, bans shared
 //!   between replicas. [`cli`] beside it: development PKI, token issuing,
 //!   key rotation, `quickstart` (`src/main.rs` holds the commands).
+//! - [`connect`]: the client side, `mcp-gateway connect` — a local stdio
+//!   MCP server that carries a desktop client's messages to the gateway over
+//!   mutual TLS with its token (renewed when renewable); it uses nothing of
+//!   the server's layers but the renewal path ([`config::RENEWAL_PATH`]).
 //! - [`transport`]: bytes until an identity exists, and the connection.
 //! - [`http`]: one request, from its headers to its answer.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for
@@ -93,6 +99,7 @@
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod denial;
 pub mod gateway;
 pub mod http;

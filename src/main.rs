@@ -56,6 +56,7 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Connect(options) => connect(&options),
         Command::Healthcheck { config } => match mcp_gateway::config::Config::load(&config) {
             Ok(config) => match mcp_gateway::cli::healthcheck::check(&config) {
                 Ok(text) => {
@@ -288,6 +289,46 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
         eprintln!("warning: {warning}");
     }
     Ok(config)
+}
+
+/// `connect`: the snippet, the check, or the bridge until stdin closes.
+/// Nothing but JSON-RPC may reach stdout while bridging: a bad option is
+/// one line on stderr and exit code 2.
+fn connect(options: &mcp_gateway::connect::options::Options) -> ExitCode {
+    use mcp_gateway::connect;
+    if let Some(client) = &options.print_config {
+        return report(
+            "connect --print-config",
+            connect::snippets::print_config(options, client)
+                .map(|s| s.trim_end().to_owned())
+                .map_err(anyhow::Error::msg),
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return report("connect", Err(e.into())),
+    };
+    if options.check {
+        return match runtime.block_on(connect::check::check(options)) {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::FAILURE,
+        };
+    }
+    match connect::prepare(options) {
+        Ok(prepared) => {
+            runtime.block_on(connect::run(prepared));
+            // Background work (a renewal's write is atomic) ends with the process.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("mcp-gateway connect: {why}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
 }
 
 /// Prints a command's output, or its error and exit code 2.

@@ -48,6 +48,8 @@ static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
         leeway: std::time::Duration::from_secs(60),
         revocations: None,
         require_cert_binding: false,
+        max_renewable: std::time::Duration::from_secs(30 * 86400),
+        renewal: false,
     };
     let request = TokenRequest::full_access(
         "agent-f",

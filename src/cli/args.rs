@@ -87,6 +87,10 @@ pub enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run a local stdio MCP server that carries an MCP client's messages to
+    /// the gateway over mutual TLS with a bearer token (for desktop clients
+    /// that cannot present a certificate). Stdout carries JSON-RPC only.
+    Connect(crate::connect::options::Options),
     /// Check a configuration file: exit 0 when valid, else one line per problem and exit 2.
     CheckConfig {
         /// The TOML configuration.

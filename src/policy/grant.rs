@@ -84,6 +84,16 @@ impl CalendarRef {
     }
 }
 
+/// What a grant keeps of the token itself, besides what it permits.
+pub(in crate::policy) struct TokenTerms {
+    /// `exp`.
+    pub expires_at: DateTime<Utc>,
+    /// `jti`.
+    pub token_id: String,
+    /// What a renewal would copy, when the token carries `renewableUntil`.
+    pub renewal: Option<std::sync::Arc<crate::policy::token::renewal::RenewalBasis>>,
+}
+
 /// Proof that a request passed every admission check, with what it may do.
 #[derive(Debug, Clone)]
 pub struct Grant {
@@ -107,11 +117,14 @@ impl Grant {
         client_ip: ClientIp,
         permissions: BTreeSet<Permission>,
         calendars: CalendarScope,
-        expires_at: DateTime<Utc>,
-        token_id: String,
-        renewal: Option<std::sync::Arc<crate::policy::token::renewal::RenewalBasis>>,
+        token: TokenTerms,
     ) -> Grant {
         let _ = proof;
+        let TokenTerms {
+            expires_at,
+            token_id,
+            renewal,
+        } = token;
         Grant {
             identity,
             client_ip,
@@ -185,9 +198,11 @@ impl Grant {
             ClientIp::canonical(std::net::IpAddr::from([127, 0, 0, 1])),
             permissions.iter().copied().collect(),
             calendars,
-            Utc::now(),
-            "test-jti".into(),
-            None,
+            TokenTerms {
+                expires_at: Utc::now(),
+                token_id: "test-jti".into(),
+                renewal: None,
+            },
         )
     }
 }

@@ -20,7 +20,7 @@ use crate::config::{Jwt, Problem, parse_cidr};
 use crate::denial::{Denial, Reason};
 use crate::identity::ClientIdentity;
 use crate::policy::address::ip::contains;
-use crate::policy::grant::{CalendarScope, Grant, Permission};
+use crate::policy::grant::{CalendarScope, Grant, Permission, TokenTerms};
 use crate::policy::token::cache::{MAX_VERIFIED_TOKENS, VerifiedTokens};
 use crate::policy::token::jwks::{self, PinnedKey, algorithm_name, parse_algorithm};
 use crate::policy::token::renewal::RenewalBasis;
@@ -367,9 +367,11 @@ impl TokenVerifier {
             client_ip,
             permissions,
             calendars,
-            expires_at,
-            jti,
-            signed.renewal.clone(),
+            TokenTerms {
+                expires_at,
+                token_id: jti,
+                renewal: signed.renewal.clone(),
+            },
         ))
     }
 }

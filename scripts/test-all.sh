@@ -23,10 +23,14 @@ if [ ! -x .venv-mcp1/bin/python ]; then
 fi
 .venv-mcp1/bin/pip install --quiet --disable-pip-version-check -r tests/e2e/requirements-mcp1.txt
 
-echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), logrotate, prometheus (promtool), haproxy (replicas), iproute2, wireguard-go and wireguard-tools (the VPN test)"
+echo "== Node.js clients that launch mcp-gateway connect (the TypeScript SDK, the MCP Inspector CLI), pinned by tests/connect/package-lock.json"
+(cd tests/connect && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), openssl (PKCS#12 and encrypted keys for connect), logrotate, prometheus (promtool), haproxy (replicas), iproute2, wireguard-go and wireguard-tools (the VPN test)"
 missing=()
 command -v fail2ban-regex > /dev/null || missing+=(fail2ban)
 command -v curl > /dev/null || missing+=(curl)
+command -v openssl > /dev/null || missing+=(openssl)
 command -v logrotate > /dev/null || [ -x /usr/sbin/logrotate ] || missing+=(logrotate)
 command -v promtool > /dev/null || missing+=(prometheus)
 command -v haproxy > /dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)

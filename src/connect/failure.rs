@@ -232,29 +232,19 @@ fn label_of(message: &str, status: u16) -> String {
     }
 }
 
-/// A failed exchange, classified: before the request left (connect, TLS)
-/// or after it.
+/// A failed exchange, classified: a connection that could not be opened
+/// says why ([`crate::connect::connector`]); anything after the request
+/// left is an answer lost.
 pub fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
-    if let Some(tls) = find_tls_error(error) {
-        return match tls {
-            rustls::Error::AlertReceived(alert) => {
-                Failure::CertificateRefused(format!("TLS alert {alert:?}"))
-            }
-            rustls::Error::InvalidCertificate(why) => Failure::GatewayUntrusted(format!("{why:?}")),
-            other => Failure::Unreachable(format!("TLS: {other}")),
-        };
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = current {
+        if let Some(failed) = e.downcast_ref::<crate::connect::connector::ConnectFailed>() {
+            return failed.0.clone();
+        }
+        current = e.source();
     }
-    let io = find_io_error(error);
     if error.is_connect() {
-        let text = chain_text(error);
-        return match io.map(std::io::Error::kind) {
-            Some(std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset)
-                if !text.contains("tcp connect") =>
-            {
-                Failure::ClosedBeforeTls
-            }
-            _ => Failure::Unreachable(text),
-        };
+        return Failure::Unreachable(chain_text(error));
     }
     Failure::Lost(chain_text(error))
 }
@@ -272,35 +262,6 @@ fn chain_text(error: &dyn std::error::Error) -> String {
         source = inner.source();
     }
     text.chars().take(300).collect()
-}
-
-fn find_io_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        current = e.source();
-    }
-    None
-}
-
-fn find_tls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(tls) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls);
-        }
-        current = e.source();
-    }
-    None
 }
 
 #[cfg(test)]

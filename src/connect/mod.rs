@@ -9,7 +9,8 @@
 //!   key (PEM, encrypted PKCS#8, PKCS#12), refused when others may read
 //!   the key, and the TLS client configuration;
 //! - [`token_file`]: the token, re-read whenever the file changes;
-//! - [`upstream`]: the HTTPS client, one POST per message, answers read as
+//! - [`upstream`] over [`connector`]: the HTTPS client (a refused
+//!   certificate told apart from a lost connection), one POST per message, answers read as
 //!   JSON or as an event stream;
 //! - [`lifecycle`]: the generation agreed with the gateway (2026-07-28
 //!   stateless, else a 2025-11-25 session) and each message prepared for it;
@@ -23,6 +24,7 @@
 pub mod bridge;
 pub mod check;
 pub mod clock;
+pub mod connector;
 pub mod credentials;
 pub mod failure;
 pub mod lifecycle;

@@ -10,12 +10,11 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::connect::connector::{Alerts, Connector};
 use crate::connect::failure::{Failure, classify, refusal};
 
 /// Longest answer read (one JSON body, or one event of a stream).
@@ -29,11 +28,13 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// The gateway, as `connect` talks to it.
 pub struct Upstream {
     /// The pooled mutual-TLS client.
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     /// The MCP endpoint.
     mcp: Uri,
     /// The renewal endpoint, on the same origin.
     renewal: Uri,
+    /// TLS alerts its connections received: why a connection was lost.
+    alerts: Alerts,
 }
 
 /// An answer that is not a refusal: its status, headers and body.
@@ -57,26 +58,16 @@ impl Upstream {
         let renewal: Uri = format!("https://{authority}{}", crate::config::RENEWAL_PATH)
             .parse()
             .map_err(|e| format!("URL `{url}`: {e}"))?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        http.set_nodelay(true);
-        let mut tls = (*tls).clone();
-        // The connector sets the ALPN protocols it is built for.
-        tls.alpn_protocols.clear();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_only()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
+        let alerts = Alerts::default();
+        let connector = Connector::new(tls, CONNECT_TIMEOUT, alerts.clone());
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
-            .build(https);
+            .build(connector);
         Ok(Upstream {
             client,
             mcp,
             renewal,
+            alerts,
         })
     }
 
@@ -127,7 +118,12 @@ impl Upstream {
         let response = tokio::time::timeout(ANSWER_TIMEOUT, self.client.request(request))
             .await
             .map_err(|_| Failure::Lost(format!("no answer within {}s", ANSWER_TIMEOUT.as_secs())))?
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| match classify(&e) {
+                // The connection was lost to an alert: the gateway refused
+                // this machine's certificate (TLS 1.3 tells it only now).
+                Failure::Lost(lost) => self.alerts.take().unwrap_or(Failure::Lost(lost)),
+                other => other,
+            })?;
         let (parts, body) = response.into_parts();
         if parts.status.is_client_error() || parts.status.is_server_error() {
             let challenge = parts

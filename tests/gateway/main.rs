@@ -5,8 +5,8 @@
 
 mod support;
 pub(crate) use support::{
-    caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy, google_api,
-    google_setup, netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
+    bridge, caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy,
+    google_api, google_setup, netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
 };
 
 mod abuse;
@@ -24,6 +24,8 @@ mod calendar_semantics;
 mod cli;
 mod cli_input;
 mod conformance_errors;
+mod connect_bridge;
+mod connect_clients;
 mod crowd;
 mod direct_calls;
 mod disks;

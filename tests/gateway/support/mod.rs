@@ -6,8 +6,10 @@
 //! `fail2ban-server` ([`fail2ban_server`]), real CalDAV servers
 //! ([`caldav_servers`]), gateways on them ([`caldav_setup`]) and a proxy
 //! that makes them misbehave ([`fault_proxy`]), the gateway as an unprivileged
-//! user ([`nobody`]) and what the secrets sweep collects ([`sweep`]).
+//! user ([`nobody`]), what the secrets sweep collects ([`sweep`]), and
+//! `mcp-gateway connect` with the clients that launch it ([`bridge`]).
 
+pub mod bridge;
 pub mod caldav_servers;
 pub mod caldav_setup;
 pub mod clients;

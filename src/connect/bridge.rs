@@ -103,6 +103,7 @@ impl Bridge {
             (Some("notifications/initialized"), None) => {}
             (Some(_), Some(id)) => {
                 if let Err(failure) = self.forward(message).await {
+                    let failure = self.explain(failure);
                     tracing::warn!(
                         reason = failure.label(),
                         "{}",
@@ -122,6 +123,33 @@ impl Bridge {
                     );
                 }
             }
+        }
+    }
+
+    /// An expired token whose renewal limit has passed is told as such: not
+    /// "write a fresh one" but "renewal is over, ask for a new one".
+    fn explain(&self, failure: Failure) -> Failure {
+        match failure {
+            Failure::Refused {
+                status,
+                reason,
+                code,
+                message,
+            } if reason == "token_expired"
+                && self.token.current().is_ok_and(|held| {
+                    held.claims
+                        .renewable_until
+                        .is_some_and(|until| until <= crate::connect::clock::now())
+                }) =>
+            {
+                Failure::Refused {
+                    status,
+                    reason: "renewal_limit_reached".into(),
+                    code,
+                    message,
+                }
+            }
+            other => other,
         }
     }
 

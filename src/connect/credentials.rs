@@ -129,13 +129,17 @@ fn load_key(
         ));
     }
     if as_text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
-        use pkcs8::der::DecodePem;
-        let encrypted = pkcs8::EncryptedPrivateKeyInfoOwned::from_pem(text).map_err(|e| {
+        use pkcs8::der::Decode;
+        // PEM armour off first: der's PEM reader cannot read this structure.
+        let not_pkcs8 = |e: &dyn std::fmt::Display| {
             format!(
                 "--key: {} is not an encrypted PKCS#8 key: {e}",
                 path.display()
             )
-        })?;
+        };
+        let (_, der) = pkcs8::der::pem::decode_vec(text).map_err(|e| not_pkcs8(&e))?;
+        let encrypted =
+            pkcs8::EncryptedPrivateKeyInfoOwned::from_der(&der).map_err(|e| not_pkcs8(&e))?;
         let secret = passphrase.read(path)?;
         let plain = encrypted.decrypt(secret.as_bytes()).map_err(|_| {
             format!(

@@ -159,8 +159,11 @@ fn advice(reason: &str, setting: &Setting) -> String {
         "ip_not_in_token" => format!(
             "this machine's address is not among the allowedIPs of the token in {file}: connect from an allowed network (the VPN?) or ask for a token that allows it"
         ),
-        "token_not_renewable" | "renewal_limit_reached" => format!(
+        "token_not_renewable" => format!(
             "the token in {file} may not be renewed ({reason}): before it expires, ask the gateway's operator for a new one"
+        ),
+        "renewal_limit_reached" => format!(
+            "the token in {file} has reached its renewal limit (renewableUntil) and expires: ask the gateway's operator for a new token and write it to {file}"
         ),
         "revocations_unavailable" | "log_unavailable" => {
             "the gateway cannot admit anyone right now (its own fault, not yours): try again later and tell its operator".to_owned()

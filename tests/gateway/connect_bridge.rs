@@ -110,6 +110,23 @@ async fn refusals_reach_the_client_as_errors_that_say_what_to_do() {
     );
     assert_eq!(answer["error"]["data"]["reason"], "token_revoked");
     assert!(!message.contains(&revoked));
+    // An expired token (past the leeway).
+    let now = chrono::Utc::now().timestamp();
+    let mut expired = crate::matrix::bent_claims::with(
+        crate::matrix::bent_claims::good_claims(),
+        "clientId",
+        json!(CLIENT),
+    );
+    expired["iat"] = json!(now - 600);
+    expired["nbf"] = json!(now - 600);
+    expired["exp"] = json!(now - 120);
+    files.rotate_token(&crate::tokens::signed(&gw, &expired));
+    let answer = bridge.call(3, "get_access_info", json!({})).await;
+    let message = error_message(&answer);
+    assert!(
+        message.contains("has expired") && message.contains("no restart"),
+        "{message}"
+    );
     // Rotated to a good token: the same bridge serves at once.
     files.rotate_token(&gw.pki.token(CLIENT));
     let answer = bridge.call(2, "get_access_info", json!({})).await;

@@ -26,6 +26,8 @@ mod cli_input;
 mod conformance_errors;
 mod connect_bridge;
 mod connect_clients;
+mod connect_credentials;
+mod connect_renewal;
 mod crowd;
 mod direct_calls;
 mod disks;

@@ -9,27 +9,70 @@ use serde_json::{Value, json};
 
 use crate::connect::options::Options;
 
-/// The clients a snippet is printed for, with where it goes.
-pub const CLIENTS: [(&str, &str); 6] = [
-    (
-        "claude-desktop",
-        "claude_desktop_config.json (Settings → Developer → Edit Config)",
-    ),
-    ("claude-code", "a shell: Claude Code's `claude mcp add`"),
-    (
-        "cursor",
-        "~/.cursor/mcp.json, or .cursor/mcp.json in a project",
-    ),
-    (
-        "vscode",
-        ".vscode/mcp.json in a workspace (or `MCP: Open User Configuration`)",
-    ),
-    ("zed", "Zed's settings.json (`zed: open settings`)"),
-    (
-        "generic",
-        "any client that launches a stdio MCP server: the command line",
-    ),
+/// A client a snippet is printed for.
+pub struct ClientKind {
+    /// Its name for `--print-config`.
+    pub name: &'static str,
+    /// The example shipped in `docs/clients/`.
+    pub example: &'static str,
+    /// Where the snippet goes.
+    pub goes: &'static str,
+}
+
+/// The clients, in the order the docs list them.
+pub const CLIENTS: [ClientKind; 6] = [
+    ClientKind {
+        name: "claude-desktop",
+        example: "claude_desktop_config.json",
+        goes: "claude_desktop_config.json (Settings, Developer, Edit Config)",
+    },
+    ClientKind {
+        name: "claude-code",
+        example: "claude-code.sh",
+        goes: "a shell: Claude Code's `claude mcp add`",
+    },
+    ClientKind {
+        name: "cursor",
+        example: "cursor-mcp.json",
+        goes: "~/.cursor/mcp.json, or .cursor/mcp.json in a project",
+    },
+    ClientKind {
+        name: "vscode",
+        example: "vscode-mcp.json",
+        goes: ".vscode/mcp.json in a workspace (or `MCP: Open User Configuration`)",
+    },
+    ClientKind {
+        name: "zed",
+        example: "zed-settings.json",
+        goes: "Zed's settings.json (`zed: open settings`)",
+    },
+    ClientKind {
+        name: "generic",
+        example: "generic.sh",
+        goes: "any client that launches a stdio MCP server: the command line",
+    },
 ];
+
+/// The program the shipped examples name.
+pub const EXAMPLE_PROGRAM: &str = "/usr/local/bin/mcp-gateway";
+
+/// The arguments the shipped examples carry.
+pub fn example_arguments() -> Vec<String> {
+    let home = "/home/alice/.config/mcp-gateway";
+    [
+        "connect".to_owned(),
+        "https://calendar-gw.vpn.example:8443/mcp".to_owned(),
+        "--cert".to_owned(),
+        format!("{home}/client.pem"),
+        "--key".to_owned(),
+        format!("{home}/client.key"),
+        "--ca".to_owned(),
+        format!("{home}/ca.pem"),
+        "--token-file".to_owned(),
+        format!("{home}/client.token"),
+    ]
+    .to_vec()
+}
 
 /// `path` made absolute against the current folder (clients launch the
 /// command from folders of their own).
@@ -108,7 +151,7 @@ pub fn snippet(client: &str, name: &str, program: &str, args: &[String]) -> Resu
             });
         }
         other => {
-            let known: Vec<&str> = CLIENTS.iter().map(|(c, _)| *c).collect();
+            let known: Vec<&str> = CLIENTS.iter().map(|c| c.name).collect();
             return Err(format!(
                 "--print-config: unknown client `{other}` (known: {})",
                 known.join(", ")

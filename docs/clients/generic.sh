@@ -1,0 +1,1 @@
+/usr/local/bin/mcp-gateway connect https://calendar-gw.vpn.example:8443/mcp --cert /home/alice/.config/mcp-gateway/client.pem --key /home/alice/.config/mcp-gateway/client.key --ca /home/alice/.config/mcp-gateway/ca.pem --token-file /home/alice/.config/mcp-gateway/client.token

@@ -46,7 +46,9 @@ done
 
 "$python" "$here/python_client.py" "$dir" "https://127.0.0.1:$port/mcp"
 if [ -n "$python_mcp1" ]; then
-    "$python" "$here/readme_flows.py" "$here/../../README.md" "$dir" "$port" "$python" "$python_mcp1"
+    # The README's `mcp-gateway …` lines run this build's binary.
+    PATH="$(cd "$(dirname "$gateway")" && pwd):$PATH" \
+        "$python" "$here/readme_flows.py" "$here/../../README.md" "$dir" "$port" "$python" "$python_mcp1"
     echo "end-to-end: 2 passed, 0 failed"
 else
     echo "end-to-end: 1 passed, 0 failed (README flows skipped: no mcp 1.x interpreter given)"

@@ -5,7 +5,7 @@ Usage: readme_flows.py README DIR PORT PYTHON_MCP2 PYTHON_MCP1
 Every fenced block preceded by `<!-- e2e: KIND NAME -->` is taken from the
 README, its `dev/` paths pointed at DIR and its port at PORT, then run: `python
 mcp2` blocks with the mcp 2.x interpreter, `python mcp1` blocks with the mcp 1.x
-one, `sh` blocks with bash. Each must exit 0 and print what the flow promises.
+one, `sh` blocks with bash (the gateway binary on its PATH as `mcp-gateway`). Each must exit 0 and print what the flow promises.
 """
 
 import re
@@ -17,6 +17,8 @@ EXPECTED = {
     "mcp1": ["'get_current_time'", "'timeZone': 'Europe/Paris'"],
     "curl-sessions": ['"identity":"demo-client"'],
     "curl-stateless": ['"timeZone":"Europe/Paris"'],
+    "connect-config": ['"mcpServers"', '"--token-file"'],
+    "connect-check": ["ok    call", '"identity":"demo-client"'],
 }
 
 

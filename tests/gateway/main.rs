@@ -28,6 +28,7 @@ mod connect_bridge;
 mod connect_check;
 mod connect_clients;
 mod connect_credentials;
+mod connect_older;
 mod connect_renewal;
 mod connect_snippets;
 mod crowd;

@@ -96,6 +96,14 @@ impl ClientFiles {
     }
 }
 
+impl Drop for ClientFiles {
+    /// The bridge's stderr goes to the secrets sweep with the key and token
+    /// files beside it: no secret of the client machine may appear there.
+    fn drop(&mut self) {
+        crate::sweep::keep(self.dir.path(), None, &[]);
+    }
+}
+
 /// A program of a test venv (`.venv` for the MCP SDK 2.x, `.venv-mcp1` for 1.x).
 pub fn venv_python(venv: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -11,7 +11,7 @@ use rustls::pki_types::ServerName;
 use serde_json::json;
 
 use crate::connect::clock::describe;
-use crate::connect::credentials::{self, Passphrase};
+use crate::connect::credentials;
 use crate::connect::failure::{Failure, Setting};
 use crate::connect::lifecycle::{self, LocalClient};
 use crate::connect::options::{Options, ProtocolChoice};
@@ -58,11 +58,7 @@ impl Report {
     }
 
     async fn run(&mut self, options: &Options) {
-        let passphrase = match (&options.passphrase_file, &options.passphrase_env) {
-            (Some(file), _) => Passphrase::File(file.clone()),
-            (None, Some(name)) => Passphrase::Env(name.clone()),
-            (None, None) => Passphrase::None,
-        };
+        let passphrase = options.passphrase();
         let Some(cert_path) = options.cert.as_deref() else {
             self.print("certificate", Err("--cert is required".into()));
             return;

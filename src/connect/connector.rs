@@ -30,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use crate::connect::failure::Failure;
+use crate::connect::failure::{Failure, chain_text};
 
 /// Time for the TLS handshake.
 const TLS_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,7 +142,7 @@ impl tower_service::Service<Uri> for Connector {
             let started = std::time::Instant::now();
             let stream = tower_service::Service::call(&mut tcp, uri)
                 .await
-                .map_err(|e| ConnectFailed(Failure::Unreachable(chain(&e))))?
+                .map_err(|e| ConnectFailed(Failure::Unreachable(chain_text(&e))))?
                 .into_inner();
             let mut stream = tokio::time::timeout(TLS_TIMEOUT, tls.connect(name, stream))
                 .await
@@ -183,21 +183,6 @@ fn handshake_failure(error: &io::Error) -> Failure {
         | io::ErrorKind::BrokenPipe => Failure::ClosedBeforeTls,
         _ => Failure::Unreachable(format!("TLS: {error}")),
     }
-}
-
-/// An error and its sources, one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        let next = inner.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = inner.source();
-    }
-    text.chars().take(300).collect()
 }
 
 /// A TLS stream whose reads are watched for an alert from the gateway.

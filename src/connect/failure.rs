@@ -252,8 +252,8 @@ pub fn classify(error: &hyper_util::client::legacy::Error) -> Failure {
     Failure::Lost(chain_text(error))
 }
 
-/// The error and its sources, one line.
-fn chain_text(error: &dyn std::error::Error) -> String {
+/// An error and its sources, one line (at most 300 characters).
+pub fn chain_text(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {

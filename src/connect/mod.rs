@@ -37,7 +37,6 @@ pub mod upstream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::connect::credentials::Passphrase;
 use crate::connect::failure::Setting;
 use crate::connect::options::{Options, ProtocolChoice};
 use crate::connect::token_file::TokenFile;
@@ -70,11 +69,7 @@ fn required<'a>(value: &'a Option<PathBuf>, flag: &str) -> Result<&'a Path, Stri
 pub fn prepare(options: &Options) -> Result<Prepared, String> {
     let cert = required(&options.cert, "--cert")?;
     let token_path = required(&options.token_file, "--token-file")?;
-    let passphrase = match (&options.passphrase_file, &options.passphrase_env) {
-        (Some(file), _) => Passphrase::File(file.clone()),
-        (None, Some(name)) => Passphrase::Env(name.clone()),
-        (None, None) => Passphrase::None,
-    };
+    let passphrase = options.passphrase();
     let choice = ProtocolChoice::parse(&options.gateway_protocol)?;
     let credentials = credentials::load(cert, options.key.as_deref(), &passphrase)?;
     let tls = credentials::client_config(credentials, options.ca.as_deref())?;

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::connect::credentials::Passphrase;
+
 /// `mcp-gateway connect URL --cert C --key K [--ca CA] --token-file T`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -45,6 +47,17 @@ pub struct Options {
     /// The server's name in a printed snippet.
     #[arg(long, default_value = "calendar")]
     pub name: String,
+}
+
+impl Options {
+    /// Where the passphrase comes from (`--passphrase-file`, `--passphrase-env`).
+    pub fn passphrase(&self) -> Passphrase {
+        match (&self.passphrase_file, &self.passphrase_env) {
+            (Some(file), _) => Passphrase::File(file.clone()),
+            (None, Some(name)) => Passphrase::Env(name.clone()),
+            (None, None) => Passphrase::None,
+        }
+    }
 }
 
 /// The protocol generation asked for with `--gateway-protocol`.

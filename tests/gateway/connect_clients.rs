@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::bridge::{BINARY, ClientFiles, run_client, script, venv_python};
+use crate::bridge::{BINARY, ClientFiles, run_client, script, stdio_flow, venv_python};
 use crate::common::TestGateway;
 
 const CLIENT: &str = "agent-c";
@@ -30,14 +30,8 @@ async fn the_python_sdks_run_the_tool_flow_through_connect_on_both_generations()
     for venv in [".venv", ".venv-mcp1"] {
         for (generation, said) in GENERATIONS {
             let log = files.stderr_log();
-            let mut args = vec![
-                script("stdio_flow.py").display().to_string(),
-                "flow".into(),
-                log.display().to_string(),
-                "--".into(),
-                BINARY.into(),
-            ];
-            args.extend(files.args(&gw.url(), &["--gateway-protocol", generation]));
+            let bridge = files.args(&gw.url(), &["--gateway-protocol", generation]);
+            let args = stdio_flow(&["flow"], &log, bridge);
             let (ok, out, err) =
                 run_client(&venv_python(venv), &args, Duration::from_secs(120)).await;
             let stderr = std::fs::read_to_string(&log).unwrap_or_default();
@@ -122,22 +116,21 @@ async fn a_token_rotated_on_disk_during_a_workload_fails_no_call() {
     let gw = TestGateway::start().await;
     let files = files(&gw);
     let log = files.stderr_log();
-    let mut args = vec![
-        script("stdio_flow.py").display().to_string(),
-        "workload".into(),
-        "6".into(),
-        log.display().to_string(),
-        "--".into(),
-        BINARY.into(),
-    ];
-    args.extend(files.args(&gw.url(), &[]));
+    let args = stdio_flow(&["workload", "6"], &log, files.args(&gw.url(), &[]));
     let python = venv_python(".venv");
     let workload =
         tokio::spawn(async move { run_client(&python, &args, Duration::from_secs(60)).await });
     // Two rotations: one by rename (as scripts do), one rewritten in place
     // (as an editor does); each a token with another lifetime, so that the
     // calls show which one served them.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The workload has begun once the bridge agreed a protocol (at the
+    // client's initialize): its first calls go with the first token.
+    let began = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("speaking") {
+        assert!(began.elapsed() < Duration::from_secs(30), "the workload never began");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let shorter = mcp_gateway::cli::token::TokenRequest::full_access(
         CLIENT,
         &["127.0.0.0/8"],

@@ -7,19 +7,12 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use mcp_gateway::cli::token::TokenRequest;
 
-use crate::bridge::{BINARY, ClientFiles, run_client, script, venv_python};
+use crate::bridge::{ClientFiles, run_client, stdio_flow, token_claims, venv_python};
 use crate::common::TestGateway;
 
 const CLIENT: &str = "agent-r";
-
-fn claims_of(token: &str) -> serde_json::Value {
-    let payload = token.trim().split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
 
 #[tokio::test]
 async fn a_client_keeps_working_past_several_expiries_and_stops_at_the_limit() {
@@ -35,19 +28,11 @@ async fn a_client_keeps_working_past_several_expiries_and_stops_at_the_limit() {
             renewable_for: Some(Duration::from_secs(65)),
             ..TokenRequest::full_access(CLIENT, &["127.0.0.0/8"], Duration::from_secs(20))
         });
-        first_jti = claims_of(&token)["jti"].as_str().unwrap().to_owned();
+        first_jti = token_claims(&token)["jti"].as_str().unwrap().to_owned();
         token
     });
     let log = files.stderr_log();
-    let mut args = vec![
-        script("stdio_flow.py").display().to_string(),
-        "workload".into(),
-        "100".into(),
-        log.display().to_string(),
-        "--".into(),
-        BINARY.into(),
-    ];
-    args.extend(files.args(&gw.url(), &[]));
+    let args = stdio_flow(&["workload", "100"], &log, files.args(&gw.url(), &[]));
     let started = std::time::Instant::now();
     let (ok, out, err) = run_client(&venv_python(".venv"), &args, Duration::from_secs(150)).await;
     let stderr = std::fs::read_to_string(&log).unwrap_or_default();
@@ -73,7 +58,7 @@ async fn a_client_keeps_working_past_several_expiries_and_stops_at_the_limit() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
-    let last = claims_of(&std::fs::read_to_string(&files.token).unwrap());
+    let last = token_claims(&std::fs::read_to_string(&files.token).unwrap());
     assert_eq!(last["rootJti"], first_jti.as_str());
     // Each renewal is one audit line.
     let renewals = gw

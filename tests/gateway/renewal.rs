@@ -12,6 +12,7 @@ use mcp_gateway::cli::pki::Issued;
 use mcp_gateway::cli::token::{TokenRequest, claims};
 use serde_json::{Value, json};
 
+use crate::bridge::token_claims;
 use crate::common::{
     AUDIENCE, ISSUER, TestGateway, call_stateless, http_client_with_token, metric,
 };
@@ -45,12 +46,6 @@ fn renewable_claims(cert_pem: Option<&str>, renewable_for: Option<u64>) -> Value
     claims(&request, ISSUER, AUDIENCE).unwrap()
 }
 
-/// The payload of `token`, unverified.
-fn payload(token: &str) -> Value {
-    let part = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
-}
-
 /// POSTs a renewal with `token` presenting `cert`: the status and the body.
 async fn renew(gw: &TestGateway, cert: &Issued, token: &str) -> (u16, Value) {
     let client = http_client_with_token(&gw.pki.ca.issued.cert_pem, Some(cert), Some(token));
@@ -72,7 +67,7 @@ async fn a_bound_renewable_token_is_renewed_with_the_same_grant_and_never_more()
     let (status, body) = renew(&gw, &cert, &old).await;
     assert_eq!(status, 200, "{body}");
     let fresh = body["token"].as_str().unwrap();
-    let new_claims = payload(fresh);
+    let new_claims = token_claims(fresh);
     for same in [
         "iss",
         "aud",
@@ -97,7 +92,7 @@ async fn a_bound_renewable_token_is_renewed_with_the_same_grant_and_never_more()
     let (status, again) = renew(&gw, &cert, fresh).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(
-        payload(again["token"].as_str().unwrap())["rootJti"],
+        token_claims(again["token"].as_str().unwrap())["rootJti"],
         old_claims["jti"]
     );
     // One audit line each, naming the old and the issued jti.
@@ -184,7 +179,7 @@ async fn renewals_are_refused_for_every_token_that_may_not_have_one() {
         .await;
     // An edited claim (a wider calendar list under the old signature).
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-    let mut wider = payload(&token);
+    let mut wider = token_claims(&token);
     wider["calendars"] = json!(["*", "ceo"]);
     parts[1] = URL_SAFE_NO_PAD.encode(wider.to_string());
     let (got, _) = renew(&gw, &cert, &parts.join(".")).await;
@@ -228,7 +223,7 @@ async fn revoking_the_first_token_revokes_every_renewal_of_it() {
     }
     gw.expect_security_line_starting(&format!(
         "DENY stage=jwt reason=token_revoked ip=127.0.0.1 client={CLIENT} detail=\"{} (renewed from {root})\"",
-        payload(&renewed)["jti"].as_str().unwrap()
+        token_claims(&renewed)["jti"].as_str().unwrap()
     ))
     .await;
     let (status, _) = renew(&gw, &cert, &renewed).await;

@@ -117,6 +117,26 @@ pub fn venv_python(venv: &str) -> PathBuf {
     path
 }
 
+/// The arguments that run tests/connect/stdio_flow.py in `mode` (with its
+/// options) against `connect` launched with `bridge_args`, its stderr in `log`.
+pub fn stdio_flow(mode: &[&str], log: &Path, bridge_args: Vec<String>) -> Vec<String> {
+    let mut args = vec![script("stdio_flow.py").display().to_string()];
+    args.extend(mode.iter().map(|m| (*m).to_owned()));
+    args.extend([log.display().to_string(), "--".into(), BINARY.into()]);
+    args.extend(bridge_args);
+    args
+}
+
+/// The claims of `token`, unverified (what the test minted or was given).
+pub fn token_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.trim().split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 /// A file of tests/connect.
 pub fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -200,3 +200,30 @@ fn new_keys_are_checked_by_name() {
         "{problems}"
     );
 }
+
+/// Renewal signs tokens: on without a signing key is a problem named by its
+/// key; a misspelt key of `[jwt.renewal]` is named too; `max_renewable`
+/// follows the duration rule.
+#[test]
+fn renewal_needs_a_signing_key_and_its_table_is_read_strictly() {
+    let base = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\n[network]\nallow_any=true\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let err = Config::parse(
+        &format!("{base}max_renewable='soon'\n[jwt.renewal]\nenabled=true\n"),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        "jwt.renewal.enabled: renewal signs fresh tokens: set jwt.signing_key",
+        "jwt.max_renewable: `soon` is not a duration",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let err = Config::parse(
+        &format!("{base}[jwt.renewal]\nenable=true\n"),
+        Path::new("/nonexistent"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("enable"), "{err}");
+}

@@ -51,6 +51,8 @@ async fn a_client_keeps_working_past_several_expiries_and_stops_at_the_limit() {
     assert!(message.contains("renewal limit"), "{message}");
     assert!(stderr.matches("token renewed").count() >= 3, "{stderr}");
     assert!(stderr.contains("renewal_limit_reached"), "{stderr}");
+    // Told on stderr before it lapsed, and when it had.
+    assert!(stderr.contains("the token expires"), "{stderr}");
     // The token file holds the last renewal: private, of the same chain.
     let mode = std::fs::metadata(&files.token)
         .unwrap()

@@ -126,8 +126,14 @@ async fn a_token_rotated_on_disk_during_a_workload_fails_no_call() {
     // The workload has begun once the bridge agreed a protocol (at the
     // client's initialize): its first calls go with the first token.
     let began = std::time::Instant::now();
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("speaking") {
-        assert!(began.elapsed() < Duration::from_secs(30), "the workload never began");
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("speaking")
+    {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the workload never began"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;

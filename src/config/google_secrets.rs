@@ -171,5 +171,13 @@ pub(super) fn service_account_key(
 
 /// Whether a file may be read by anyone but its owner.
 pub(super) fn readable_by_others(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+    mode_open_to_others(path).is_some()
+}
+
+/// The permission bits of a file group or others may use (read, write or
+/// run), `None` when only its owner may (or it cannot be read): one rule for
+/// every secret file, the gateway's and `connect`'s.
+pub fn mode_open_to_others(path: &Path) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
 }

@@ -15,6 +15,7 @@ mod raw;
 mod sections;
 pub mod widening;
 
+pub use crate::config::google_secrets::mode_open_to_others;
 pub use crate::config::jwt::{Jwt, RENEWAL_PATH};
 pub use crate::config::metrics::Metrics;
 pub use crate::config::network::{

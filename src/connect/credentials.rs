@@ -53,14 +53,12 @@ pub struct Credentials {
 /// Refuses a secret file that group or others may read (or that is not a
 /// regular file), naming it, its mode and the fix.
 pub fn require_private(path: &Path, what: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path)
         .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
     if !meta.is_file() {
         return Err(format!("{what} {} is not a regular file", path.display()));
     }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if let Some(mode) = crate::config::mode_open_to_others(path) {
         return Err(format!(
             "{what} {} has mode {mode:04o}: it must not be readable by group or others; run `chmod 600 {}`",
             path.display(),

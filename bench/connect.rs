@@ -78,7 +78,11 @@ async fn main() -> anyhow::Result<()> {
     for round in 0..rounds {
         let warm = round == 0;
         for _ in 0..calls {
-            let (body, headers) = lifecycle::prepare(call(id), &Generation::Stateless, &local);
+            let (body, headers) = {
+                let message = call(id);
+                let raw = bytes::Bytes::from(message.to_string());
+                lifecycle::prepare(&message, raw, &Generation::Stateless, &local)
+            };
             let started = Instant::now();
             let answer = direct
                 .post(body, &token, &headers)
@@ -86,7 +90,10 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|f| anyhow::anyhow!("{f:?}"))?;
             let mut got = 0;
             answer
-                .messages(|_| got += 1)
+                .messages(|_| {
+                    got += 1;
+                    std::future::ready(())
+                })
                 .await
                 .map_err(|f| anyhow::anyhow!("{f:?}"))?;
             anyhow::ensure!(got == 1, "direct: no answer");

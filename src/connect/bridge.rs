@@ -9,6 +9,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{RwLock, Semaphore, mpsc};
@@ -44,9 +45,9 @@ pub struct Bridge {
     /// The generation agreed with the gateway, once it is.
     agreed: RwLock<Option<Agreed>>,
     /// Who the local client is.
-    local: Mutex<LocalClient>,
+    local: Mutex<Arc<LocalClient>>,
     /// Lines for stdout.
-    out: mpsc::Sender<String>,
+    out: mpsc::Sender<Bytes>,
 }
 
 impl Bridge {
@@ -56,7 +57,7 @@ impl Bridge {
         token: Arc<TokenFile>,
         choice: ProtocolChoice,
         setting: Setting,
-        out: mpsc::Sender<String>,
+        out: mpsc::Sender<Bytes>,
     ) -> Bridge {
         Bridge {
             upstream,
@@ -64,14 +65,19 @@ impl Bridge {
             choice,
             setting,
             agreed: RwLock::new(None),
-            local: Mutex::new(LocalClient::default()),
+            local: Mutex::new(Arc::new(LocalClient::default())),
             out,
         }
     }
 
     async fn write(&self, message: Value) {
         // Compact JSON has no raw newline: one message, one line.
-        let _ = self.out.send(message.to_string()).await;
+        self.write_line(Bytes::from(message.to_string())).await;
+    }
+
+    /// Writes one line (a message already known to be one line of JSON).
+    async fn write_line(&self, line: Bytes) {
+        let _ = self.out.send(line).await;
     }
 
     async fn write_error(&self, id: &Value, error: Value) {
@@ -79,8 +85,9 @@ impl Bridge {
             .await;
     }
 
-    fn local(&self) -> LocalClient {
-        self.local.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// Who the local client is (shared: every stateless request reads it).
+    fn local(&self) -> Arc<LocalClient> {
+        Arc::clone(&self.local.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Handles one line from stdin.
@@ -102,7 +109,7 @@ impl Bridge {
             // The gateway's session was initialised by connect itself.
             (Some("notifications/initialized"), None) => {}
             (Some(_), Some(id)) => {
-                if let Err(failure) = self.forward(message).await {
+                if let Err(failure) = self.forward(&message, Bytes::from(line)).await {
                     let failure = self.explain(failure);
                     tracing::warn!(
                         reason = failure.label(),
@@ -115,7 +122,7 @@ impl Bridge {
             }
             // Notifications, and answers to the gateway's own requests.
             _ => {
-                if let Err(failure) = self.forward(message).await {
+                if let Err(failure) = self.forward(&message, Bytes::from(line)).await {
                     tracing::warn!(
                         reason = failure.label(),
                         "a notification did not reach the gateway: {}",
@@ -158,7 +165,7 @@ impl Bridge {
     /// say why they fail, where the user sees it).
     async fn answer_initialize(&self, message: &Value, id: &Value) {
         {
-            let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+            let mut local = LocalClient::default();
             let params = &message["params"];
             if params["capabilities"].is_object() {
                 local.capabilities = params["capabilities"].clone();
@@ -166,6 +173,7 @@ impl Bridge {
             if params["clientInfo"].is_object() {
                 local.info = params["clientInfo"].clone();
             }
+            *self.local.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(local);
         }
         let declared = match self.agreed().await {
             Ok(agreed) => Some(agreed.declared),
@@ -220,13 +228,14 @@ impl Bridge {
         }
     }
 
-    /// Carries `message` to the gateway and its answers back, retrying an
-    /// unreachable gateway with back-off and a forgotten session once.
-    async fn forward(&self, message: Value) -> Result<(), Failure> {
+    /// Carries `message` (the line `raw`) to the gateway and its answers
+    /// back, retrying an unreachable gateway with back-off and a forgotten
+    /// session once.
+    async fn forward(&self, message: &Value, raw: Bytes) -> Result<(), Failure> {
         let mut tries = 0;
         let mut renewed_session = false;
         loop {
-            let attempt = self.forward_once(&message).await;
+            let attempt = self.forward_once(message, raw.clone()).await;
             match attempt {
                 Err(failure) if failure.retryable() && tries < BACKOFF.len() => {
                     tracing::info!(
@@ -252,11 +261,10 @@ impl Bridge {
         }
     }
 
-    async fn forward_once(&self, message: &Value) -> Result<(), Failure> {
+    async fn forward_once(&self, message: &Value, raw: Bytes) -> Result<(), Failure> {
         let agreed = self.agreed().await?;
         let token = self.token.current().map_err(Failure::Token)?;
-        let (body, headers) =
-            lifecycle::prepare(message.clone(), &agreed.generation, &self.local());
+        let (body, headers) = lifecycle::prepare(message, raw, &agreed.generation, &self.local());
         let answer = match self.upstream.post(body, &token.token, &headers).await {
             Err(Failure::Refused { status: 404, .. })
                 if agreed.generation != Generation::Stateless =>
@@ -271,12 +279,10 @@ impl Bridge {
             }
             other => other?,
         };
-        let mut lines = Vec::new();
-        let delivered = answer.messages(|m| lines.push(m)).await;
-        for line in lines {
-            self.write(line).await;
-        }
-        delivered.map(|_| ())
+        answer
+            .messages(|line| self.write_line(line))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -335,12 +341,15 @@ async fn skip_rest_of_line(stdin: &mut BufReader<tokio::io::Stdin>) {
 }
 
 /// Writes each line to stdout as it comes, until every sender is gone.
-pub async fn write_stdout(mut lines: mpsc::Receiver<String>) {
+pub async fn write_stdout(mut lines: mpsc::Receiver<Bytes>) {
     let mut stdout = tokio::io::stdout();
     while let Some(line) = lines.recv().await {
-        let mut bytes = line.into_bytes();
-        bytes.push(b'\n');
-        if stdout.write_all(&bytes).await.is_err() || stdout.flush().await.is_err() {
+        let written = async {
+            stdout.write_all(&line).await?;
+            stdout.write_all(b"\n").await?;
+            stdout.flush().await
+        };
+        if written.await.is_err() {
             return;
         }
     }

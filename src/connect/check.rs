@@ -253,11 +253,14 @@ async fn one_call(
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": "get_access_info", "arguments": {} },
     });
-    let (body, headers) = lifecycle::prepare(call, &agreed.generation, &local);
+    let (body, headers) = lifecycle::prepare(
+        &call,
+        bytes::Bytes::from(call.to_string()),
+        &agreed.generation,
+        &local,
+    );
     let answer = upstream.post(body, &held.token, &headers).await?;
-    let mut result = None;
-    answer.messages(|m| result = Some(m)).await?;
-    let message = result.ok_or_else(|| Failure::Garbled("no answer to get_access_info".into()))?;
+    let message = lifecycle::one_message(answer).await?;
     if let Some(error) = message.get("error") {
         return Err(Failure::Garbled(format!("get_access_info: {error}")));
     }

@@ -208,10 +208,16 @@ async fn initialize(
 }
 
 /// The single JSON-RPC message of an answer.
-async fn one_message(answer: crate::connect::upstream::Answer) -> Result<Value, Failure> {
+pub async fn one_message(answer: crate::connect::upstream::Answer) -> Result<Value, Failure> {
     let mut found = None;
-    answer.messages(|m| found = Some(m)).await?;
-    found.ok_or_else(|| Failure::Garbled("an empty answer".into()))
+    answer
+        .messages(|m| {
+            found = Some(m);
+            std::future::ready(())
+        })
+        .await?;
+    let found = found.ok_or_else(|| Failure::Garbled("an empty answer".into()))?;
+    serde_json::from_slice(&found).map_err(|e| Failure::Garbled(e.to_string()))
 }
 
 /// The `_meta` a stateless request carries, over `existing` keys the local
@@ -244,20 +250,20 @@ pub fn session_headers(generation: &Generation) -> Vec<(&'static str, String)> {
     }
 }
 
-/// `message` as the gateway must receive it under `generation`, with its
-/// headers. Stateless: `_meta` added to the params, `Mcp-Method` and (for
-/// a named tool, prompt or resource) `Mcp-Name`.
+/// `message` (read from the line `raw`) as the gateway must receive it
+/// under `generation`, with its headers. In a session, `raw` goes as it
+/// came; stateless: `_meta` added to the params, `Mcp-Method` and (for a
+/// named tool, prompt or resource) `Mcp-Name`.
 pub fn prepare(
-    mut message: Value,
+    message: &Value,
+    raw: Bytes,
     generation: &Generation,
     local: &LocalClient,
 ) -> (Bytes, Vec<(&'static str, String)>) {
     if *generation != Generation::Stateless {
-        return (
-            Bytes::from(message.to_string()),
-            session_headers(generation),
-        );
+        return (raw, session_headers(generation));
     }
+    let mut message = message.clone();
     let mut headers = vec![("mcp-protocol-version", STATELESS.to_owned())];
     if let Some(method) = message["method"].as_str().map(str::to_owned) {
         if message.get("id").is_some() {
@@ -312,12 +318,14 @@ pub fn initialize_result(requested: Option<&str>, declared: Option<&Value>) -> V
 #[cfg(test)]
 mod tests {
     use super::{Generation, LocalClient, initialize_result, prepare};
+    use bytes::Bytes;
     use serde_json::json;
 
     #[test]
     fn a_stateless_call_carries_meta_and_its_headers_and_keeps_the_clients_meta() {
         let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"list_events","arguments":{},"_meta":{"progressToken":7}}});
-        let (body, headers) = prepare(call, &Generation::Stateless, &LocalClient::default());
+        let raw = Bytes::from(call.to_string());
+        let (body, headers) = prepare(&call, raw, &Generation::Stateless, &LocalClient::default());
         let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(sent["params"]["_meta"]["progressToken"], 7);
         assert_eq!(
@@ -328,7 +336,8 @@ mod tests {
         assert!(headers.contains(&("mcp-name", "list_events".to_owned())));
         assert!(headers.contains(&("mcp-method", "tools/call".to_owned())));
         let list = json!({"jsonrpc":"2.0","id":4,"method":"tools/list"});
-        let (body, _) = prepare(list, &Generation::Stateless, &LocalClient::default());
+        let raw = Bytes::from(list.to_string());
+        let (body, _) = prepare(&list, raw, &Generation::Stateless, &LocalClient::default());
         let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(sent["params"]["_meta"].is_object());
     }

@@ -4,6 +4,7 @@
 //! the answer read as the messages it carries — one JSON body, or the
 //! events of a stream, each handed on as it arrives.
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -173,22 +174,29 @@ impl Answer {
             .is_some_and(|t| t.starts_with("text/event-stream"))
     }
 
-    /// Hands every JSON-RPC message of the body to `deliver` as it arrives:
-    /// the one JSON body, or each `data` of the event stream. Returns how
-    /// many were delivered.
-    pub async fn messages(self, mut deliver: impl FnMut(Value)) -> Result<usize, Failure> {
+    /// Hands every JSON-RPC message of the body to `deliver` as it arrives
+    /// (awaited before the next is read, so that a notification reaches the
+    /// client while its request is still running): the one JSON body, or
+    /// each `data` of the event stream, as one line ([`one_line`]). Returns
+    /// how many were delivered.
+    pub async fn messages<F, Delivered>(self, mut deliver: F) -> Result<usize, Failure>
+    where
+        F: FnMut(Bytes) -> Delivered,
+        Delivered: Future<Output = ()>,
+    {
         if !self.is_stream() {
             let body = self.read_all().await?;
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(0);
             }
-            let message = serde_json::from_slice(&body)
-                .map_err(|e| Failure::Garbled(format!("the answer is not JSON: {e}")))?;
-            deliver(message);
+            deliver(one_line(body)?).await;
             return Ok(1);
         }
         let mut body = self.body;
         let mut buffer = BytesMut::new();
+        // How far `buffer` is known to hold no event end: each frame is
+        // searched once, not the whole buffer again.
+        let mut searched = 0;
         let mut delivered = 0;
         loop {
             let frame = tokio::time::timeout(ANSWER_TIMEOUT, body.frame())
@@ -204,13 +212,16 @@ impl Answer {
             if let Ok(data) = frame.into_data() {
                 buffer.extend_from_slice(&data);
             }
-            while let Some(end) = event_end(&buffer) {
+            while let Some(end) = event_end(&buffer, searched) {
                 let event = buffer.split_to(end);
+                searched = 0;
                 if let Some(message) = event_data(&event)? {
-                    deliver(message);
+                    deliver(message).await;
                     delivered += 1;
                 }
             }
+            // An end marker is at most 4 bytes: it may straddle this frame.
+            searched = buffer.len().saturating_sub(3);
             if buffer.len() > MAX_ANSWER {
                 return Err(Failure::Garbled(format!(
                     "an event longer than {MAX_ANSWER} bytes"
@@ -218,20 +229,42 @@ impl Answer {
             }
         }
         if let Some(message) = event_data(&buffer)? {
-            deliver(message);
+            deliver(message).await;
             delivered += 1;
         }
         Ok(delivered)
     }
 }
 
-/// Where the first complete event of `buffer` ends (after its blank line).
-fn event_end(buffer: &[u8]) -> Option<usize> {
-    let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buffer
+/// `message` as one line of stdout: checked to be one JSON object, passed on
+/// as the gateway wrote it (no second parse into a tree and back), and
+/// re-rendered only if it spans lines.
+pub fn one_line(message: Bytes) -> Result<Bytes, Failure> {
+    let garbled =
+        |e: &dyn std::fmt::Display| Failure::Garbled(format!("not a JSON-RPC message: {e}"));
+    serde_json::from_slice::<serde::de::IgnoredAny>(&message).map_err(|e| garbled(&e))?;
+    if message.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(garbled(&"not a JSON object"));
+    }
+    if !message.iter().any(|b| *b == b'\n' || *b == b'\r') {
+        return Ok(message);
+    }
+    let value: Value = serde_json::from_slice(&message).map_err(|e| garbled(&e))?;
+    Ok(Bytes::from(value.to_string()))
+}
+
+/// Where the first complete event of `buffer` ends (after its blank line),
+/// looking from `from` on.
+fn event_end(buffer: &[u8], from: usize) -> Option<usize> {
+    let rest = buffer.get(from..)?;
+    let lf = rest
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map(|i| from + i + 2);
+    let crlf = rest
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4);
+        .map(|i| from + i + 4);
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -240,7 +273,7 @@ fn event_end(buffer: &[u8]) -> Option<usize> {
 
 /// The JSON-RPC message of one event: its `data` lines joined; `None` for an
 /// event without data (a priming event, a comment).
-fn event_data(event: &[u8]) -> Result<Option<Value>, Failure> {
+fn event_data(event: &[u8]) -> Result<Option<Bytes>, Failure> {
     let text = String::from_utf8_lossy(event);
     let mut data = String::new();
     for line in text.lines() {
@@ -254,9 +287,7 @@ fn event_data(event: &[u8]) -> Result<Option<Value>, Failure> {
     if data.trim().is_empty() {
         return Ok(None);
     }
-    serde_json::from_str(&data)
-        .map(Some)
-        .map_err(|e| Failure::Garbled(format!("an event is not JSON: {e}")))
+    one_line(Bytes::from(data)).map(Some)
 }
 
 #[cfg(test)]
@@ -266,14 +297,21 @@ mod tests {
     #[test]
     fn events_are_split_at_blank_lines_and_read_from_their_data() {
         let stream = b"id: 1\ndata: \n\nid: 2\ndata: {\"id\":1,\ndata: \"result\":{}}\n\n";
-        let first = event_end(stream).unwrap();
+        let first = event_end(stream, 0).unwrap();
         assert_eq!(event_data(&stream[..first]).unwrap(), None);
         let rest = &stream[first..];
-        let second = event_end(rest).unwrap();
+        let second = event_end(rest, 0).unwrap();
         assert_eq!(second, rest.len());
-        assert_eq!(event_data(rest).unwrap().unwrap()["id"], 1);
+        // Two data lines are one message, on one line.
+        assert_eq!(
+            event_data(rest).unwrap().unwrap(),
+            &b"{\"id\":1,\"result\":{}}"[..]
+        );
         let crlf = b"data: {\"a\":1}\r\n\r\n";
-        assert_eq!(event_end(crlf), Some(crlf.len()));
-        assert_eq!(event_data(crlf).unwrap().unwrap()["a"], 1);
+        assert_eq!(event_end(crlf, 0), Some(crlf.len()));
+        assert_eq!(event_end(crlf, 5), Some(crlf.len()));
+        assert_eq!(event_data(crlf).unwrap().unwrap(), &b"{\"a\":1}"[..]);
+        assert!(event_data(b"data: [1]\n\n").is_err(), "not an object");
+        assert!(event_data(b"data: {\"a\":\n\n").is_err(), "not JSON");
     }
 }

@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("mcp",),  # the tools and sessions
     ("http",),  # the per-request pipeline
     ("transport",),  # bytes until an identity exists; the connection
+    ("acme",),  # the server certificate from an ACME CA
     ("connect",),  # the client side: `mcp-gateway connect`, a stdio bridge
     ("gateway", "cli"),  # the composition root; the command-line helpers
 ]

@@ -21,8 +21,9 @@
 //!    cap of connections per address ([`transport::limits::AddressSlots::take`]);
 //!    a connection that closes before a byte is a counted probe.
 //! 3. `transport::connection::handshake` runs the TLS handshake (the verifier
-//!    [`transport::tls::server_config`] builds) under one deadline with the
-//!    PROXY header: a client certificate chaining to the configured CA, with
+//!    [`transport::tls::server_config`] builds, the certificate
+//!    [`transport::certificate::ServerCertificate`] holds) under one deadline
+//!    with the PROXY header: a client certificate chaining to the configured CA, with
 //!    the clientAuth usage, not revoked by a configured CRL
 //!    ([`transport::crl`] warns before one goes stale).
 //! 4. `transport::connection::identify_client` reads who the client is with
@@ -75,7 +76,13 @@
 //!   MCP server that carries a desktop client's messages to the gateway over
 //!   mutual TLS with its token (renewed when renewable); it uses nothing of
 //!   the server's layers but the renewal path ([`config::RENEWAL_PATH`]).
-//! - [`transport`]: bytes until an identity exists, and the connection.
+//! - [`acme`]: the server certificate from an ACME CA (`[tls.acme]`):
+//!   account, renewal schedule, orders with DNS-01 (RFC 2136 + TSIG) or
+//!   TLS-ALPN-01 challenges, the state folder.
+//! - [`transport`]: bytes until an identity exists, and the connection; the
+//!   server certificate in force ([`transport::certificate`], swapped whole
+//!   when files change or ACME renews it) and TLS-ALPN-01 handshakes
+//!   ([`transport::acme_tls`]).
 //! - [`http`]: one request, from its headers to its answer.
 //! - [`mcp`]: tools ([`mcp::params`] for their arguments, [`mcp::output`] for
 //!   results), sessions ([`mcp::session`]), the direct stateless path.
@@ -96,6 +103,7 @@
 
 #![warn(missing_docs)]
 
+pub mod acme;
 pub mod calendar;
 pub mod cli;
 pub mod config;

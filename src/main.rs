@@ -14,6 +14,7 @@ use mcp_gateway::policy::address;
 use mcp_gateway::policy::token::jwks;
 use mcp_gateway::policy::token::jwt::TokenVerifier;
 use mcp_gateway::secrets;
+use mcp_gateway::transport::certificate::{self, ServerCertificate};
 use mcp_gateway::transport::tls;
 
 /// What the diagnostic log on stderr shows: `MCP_GATEWAY_LOG`, else
@@ -227,7 +228,20 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
     } else {
         signing
     };
-    let mut problems = tls::server_config(&config.tls).err().unwrap_or_default();
+    let mut problems = Vec::new();
+    let certificate = match certificate::initial(&config.tls) {
+        Ok(Some(pair)) => ServerCertificate::serving(&pair),
+        Ok(None) => ServerCertificate::empty(),
+        Err(problem) => {
+            problems.push(problem);
+            ServerCertificate::empty()
+        }
+    };
+    problems.extend(
+        tls::server_config(&config.tls, certificate)
+            .err()
+            .unwrap_or_default(),
+    );
     if let Some(metrics_tls) = &config.metrics.tls {
         problems.extend(tls::metrics_config(metrics_tls).err().unwrap_or_default());
     }

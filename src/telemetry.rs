@@ -57,6 +57,27 @@ fn describe() {
         "When the token signing key file was last written (Unix time), for a rotation-age alert."
     );
     describe_counter!(
+        "mcp_gateway_server_certificate_updates_total",
+        "Server certificates put in force or refused (key mismatch, expiry, a name not covered...), by source (files, acme), outcome and reason."
+    );
+    describe_counter!(
+        "mcp_gateway_acme_orders_total",
+        "ACME certificate orders, by outcome (success, failure) and reason of a failure (directory, account, dns_update, challenge, finalize, storage...)."
+    );
+    describe_gauge!(
+        "mcp_gateway_acme_next_renewal_timestamp_seconds",
+        Unit::Seconds,
+        "When the built-in ACME client next tries to renew (Unix time)."
+    );
+    describe_gauge!(
+        "mcp_gateway_acme_consecutive_failures",
+        "ACME orders failed in a row since the last success (0 when the last one succeeded)."
+    );
+    describe_counter!(
+        "mcp_gateway_acme_challenges_answered_total",
+        "TLS-ALPN-01 handshakes answered with a challenge certificate (then closed)."
+    );
+    describe_counter!(
         "mcp_gateway_token_renewals_total",
         "Token renewals at /token/renew, by outcome (renewed, refused)."
     );
@@ -339,6 +360,40 @@ impl WatchedCertificate {
 pub fn certificate_expiry(which: WatchedCertificate, unix_seconds: i64) {
     gauge!("mcp_gateway_certificate_expiry_timestamp_seconds", "certificate" => which.label())
         .set(unix_seconds as f64);
+}
+
+/// A server certificate candidate (from `source`: files, acme) put in
+/// force or refused (`reason`: a [`crate::transport::certificate::PairProblem`] label).
+pub fn server_certificate_update(
+    source: &'static str,
+    outcome: &'static str,
+    reason: &'static str,
+) {
+    counter!(
+        "mcp_gateway_server_certificate_updates_total",
+        "source" => source,
+        "outcome" => outcome,
+        "reason" => reason
+    )
+    .increment(1);
+}
+
+/// A TLS-ALPN-01 validator was shown a challenge certificate.
+pub fn acme_challenge_answered() {
+    counter!("mcp_gateway_acme_challenges_answered_total").increment(1);
+}
+
+/// An ACME order ended: `reason` is `none` for a success.
+pub fn acme_order(success: bool, reason: &'static str, failures_in_a_row: u32) {
+    let outcome = if success { "success" } else { "failure" };
+    counter!("mcp_gateway_acme_orders_total", "outcome" => outcome, "reason" => reason)
+        .increment(1);
+    gauge!("mcp_gateway_acme_consecutive_failures").set(f64::from(failures_in_a_row));
+}
+
+/// When the ACME client next tries to renew.
+pub fn acme_next_renewal(unix_seconds: i64) {
+    gauge!("mcp_gateway_acme_next_renewal_timestamp_seconds").set(unix_seconds as f64);
 }
 
 /// When the CRL at config key `key` (`tls.crls[0]`) goes stale.

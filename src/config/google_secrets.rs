@@ -3,7 +3,6 @@
 //! and the file-mode check behind the plaintext-secret warnings. Problems name
 //! the setting and never quote the value.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -169,15 +168,9 @@ pub(super) fn service_account_key(
     Some(Arc::new(Secret::new(key)))
 }
 
+use crate::config::private_file::mode_open_to_others;
+
 /// Whether a file may be read by anyone but its owner.
 pub(super) fn readable_by_others(path: &Path) -> bool {
     mode_open_to_others(path).is_some()
-}
-
-/// The permission bits of a file group or others may use (read, write or
-/// run), `None` when only its owner may (or it cannot be read): one rule for
-/// every secret file, the gateway's and `connect`'s.
-pub fn mode_open_to_others(path: &Path) -> Option<u32> {
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then_some(mode)
 }

@@ -88,6 +88,8 @@ pub(super) fn validate(raw: RawMetrics, base: &Path, problems: &mut Vec<Problem>
     let tls = raw.tls.map(|t| Tls {
         certificate: existing_file("metrics.tls.certificate", t.certificate, base, problems),
         private_key: existing_file("metrics.tls.private_key", t.private_key, base, problems),
+        server_names: Vec::new(),
+        acme: None,
         client_ca: existing_file("metrics.tls.client_ca", t.client_ca, base, problems),
         crls: Vec::new(),
         allow_tls12: false,

@@ -2,6 +2,7 @@
 //! are errors), then validated into [`Config`]. Every problem names its key, and
 //! all problems are reported at once so an operator fixes the file in one pass.
 
+pub mod acme;
 pub mod caldav;
 pub mod google;
 mod google_accounts;
@@ -10,17 +11,18 @@ mod jwt;
 mod locate;
 mod metrics;
 mod network;
+mod private_file;
 mod protection;
 mod raw;
 mod sections;
 pub mod widening;
 
-pub use crate::config::google_secrets::mode_open_to_others;
 pub use crate::config::jwt::{Jwt, RENEWAL_PATH};
 pub use crate::config::metrics::Metrics;
 pub use crate::config::network::{
     AllowedNetworks, AuditFormat, CountryList, Geo, Network, parse_cidr,
 };
+pub use crate::config::private_file::{mode_open_to_others, replace_private};
 pub use crate::config::protection::{BanRule, RateBudgets};
 
 use std::fmt;
@@ -167,10 +169,15 @@ pub struct Listen {
 /// TLS settings (paths already resolved against the config file's folder).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tls {
-    /// Server certificate chain (PEM).
+    /// Server certificate chain (PEM); with `[tls.acme]`, the one in its state folder.
     pub certificate: PathBuf,
-    /// Server private key (PEM).
+    /// Server private key (PEM); with `[tls.acme]`, the one in its state folder.
     pub private_key: PathBuf,
+    /// Names every server certificate put in force must cover (`tls.server_names`,
+    /// or `tls.acme.names`); empty: not checked.
+    pub server_names: Vec<String>,
+    /// The certificate from an ACME CA instead of files someone else renews.
+    pub acme: Option<acme::Acme>,
     /// CA bundle client certificates must chain to (PEM).
     pub client_ca: PathBuf,
     /// Certificate revocation lists (PEM or DER).

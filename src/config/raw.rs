@@ -169,8 +169,11 @@ impl Default for RawListen {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTls {
-    pub(super) certificate: PathBuf,
-    pub(super) private_key: PathBuf,
+    pub(super) certificate: Option<PathBuf>,
+    pub(super) private_key: Option<PathBuf>,
+    #[serde(default)]
+    pub(super) server_names: Vec<String>,
+    pub(super) acme: Option<crate::config::acme::RawAcme>,
     pub(super) client_ca: PathBuf,
     #[serde(default)]
     pub(super) crls: Vec<PathBuf>,

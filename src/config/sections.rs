@@ -130,9 +130,50 @@ pub(super) fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>
             IdentitySource::SanUri
         }
     };
+    let acme = raw
+        .acme
+        .map(|acme| crate::config::acme::validate_acme(acme, base, problems));
+    let (certificate, private_key, server_names) = match &acme {
+        Some(acme) => {
+            for (key, written) in [
+                ("tls.certificate", raw.certificate.is_some()),
+                ("tls.private_key", raw.private_key.is_some()),
+                ("tls.server_names", !raw.server_names.is_empty()),
+            ] {
+                if written {
+                    problems.push(Problem::new(
+                        key,
+                        "is set by [tls.acme] (the certificate lives in tls.acme.state_dir and covers tls.acme.names): remove this key",
+                    ));
+                }
+            }
+            (
+                acme.certificate_path(),
+                acme.private_key_path(),
+                acme.names.clone(),
+            )
+        }
+        None => {
+            let mut required = |key: &str, path: Option<PathBuf>| match path {
+                Some(path) => existing_file(key, path, base, problems),
+                None => {
+                    problems.push(Problem::new(
+                        key,
+                        "is required (or get the certificate from a CA with [tls.acme])",
+                    ));
+                    PathBuf::new()
+                }
+            };
+            let certificate = required("tls.certificate", raw.certificate);
+            let private_key = required("tls.private_key", raw.private_key);
+            (certificate, private_key, raw.server_names)
+        }
+    };
     Tls {
-        certificate: existing_file("tls.certificate", raw.certificate, base, problems),
-        private_key: existing_file("tls.private_key", raw.private_key, base, problems),
+        certificate,
+        private_key,
+        server_names,
+        acme,
         client_ca: existing_file("tls.client_ca", raw.client_ca, base, problems),
         crls: raw
             .crls

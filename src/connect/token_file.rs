@@ -6,8 +6,7 @@
 //! The token's claims are read without verifying it — the gateway verifies;
 //! `connect` only needs to know when it expires and whether it renews.
 
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -170,29 +169,7 @@ impl TokenFile {
     /// 0600, synced), then renamed over it, so that no reader ever sees half
     /// a token and a crash leaves the old or the new one.
     pub fn replace(&self, token: &str) -> std::io::Result<()> {
-        let folder = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = self.path.file_name().unwrap_or_default().to_string_lossy();
-        let temporary = folder.join(format!(".{name}.{}.new", std::process::id()));
-        let written = (|| {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&temporary)?;
-            file.write_all(token.as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &self.path)?;
-            std::fs::File::open(folder)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written
+        crate::config::replace_private(&self.path, format!("{token}\n").as_bytes())
     }
 }
 

@@ -27,6 +27,7 @@ use crate::policy::snapshot::Snapshot;
 use crate::policy::token::jwt::TokenVerifier;
 use crate::policy::token::renewal::Renewer;
 use crate::telemetry;
+use crate::transport::certificate::{self, Source};
 use crate::transport::shared::Shared;
 use crate::transport::tls;
 
@@ -69,6 +70,7 @@ fn needs_restart(running: &Config, next: &Config) -> Vec<String> {
             ),
         ),
         ("tls.identity", running.tls.identity != next.tls.identity),
+        ("tls.acme", running.tls.acme != next.tls.acme),
     ];
     differs
         .into_iter()
@@ -206,7 +208,24 @@ impl Reloader {
                 )));
             }
         }
-        let server_tls = tls::server_config(&next.tls).map_err(Problems)?;
+        // Files someone else renews are read again; an ACME certificate is
+        // the ACME client's to replace.
+        let pair = match next.tls.acme {
+            Some(_) => None,
+            None => Some(
+                certificate::load_pair(
+                    &next.tls.certificate,
+                    &next.tls.private_key,
+                    &next.tls.server_names,
+                )
+                .map_err(|why| {
+                    self.shared.certificate.refuse(&why, Source::Files);
+                    one(certificate::problem(&next.tls, &why))
+                })?,
+            ),
+        };
+        let server_tls = tls::server_config(&next.tls, Arc::clone(&self.shared.certificate))
+            .map_err(Problems)?;
         let network = address::from_config(&next.network).map_err(one)?;
         let verifier = TokenVerifier::from_config(&next.jwt).map_err(one)?;
         let renewer = Renewer::from_config(&next.jwt).map_err(one)?;
@@ -215,6 +234,9 @@ impl Reloader {
         let wider = crate::config::widening::widened(&running, &next);
         // Everything is built: one snapshot, swapped in at once.
         let revocations = verifier.revocations();
+        if let Some(pair) = &pair {
+            self.shared.certificate.put_in_force(pair, Source::Files);
+        }
         self.shared.live.store(Arc::new(Snapshot {
             acceptor: TlsAcceptor::from(server_tls),
             admission: network,

@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::acme::AcmeClient;
 use crate::config::{Backend, Config, Problems};
 use crate::gateway::parts::{
     bind_metrics, build_app, http_builder, metrics_access, open_audit_log, open_backend,
@@ -33,6 +34,7 @@ use crate::policy::resource::ProtectedResource;
 use crate::policy::snapshot::Snapshot;
 use crate::policy::token::jwt::TokenVerifier;
 use crate::policy::token::renewal::Renewer;
+use crate::transport::certificate::{self, ServerCertificate, Source};
 use crate::transport::connection::{accept, serve_connection};
 use crate::transport::limits::AddressSlots;
 use crate::transport::shared::Shared;
@@ -94,7 +96,15 @@ impl Gateway {
 pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     // The recorder first, so that nothing recorded from here on is lost.
     let _ = telemetry::handle();
-    let server_tls = tls::server_config(&config.tls).map_err(Problems)?;
+    let certificate = ServerCertificate::empty();
+    if let Some(pair) = certificate::initial(&config.tls).map_err(|p| Problems(vec![p]))? {
+        let source = match config.tls.acme {
+            Some(_) => Source::Acme,
+            None => Source::Files,
+        };
+        certificate.put_in_force(&pair, source);
+    }
+    let server_tls = tls::server_config(&config.tls, Arc::clone(&certificate)).map_err(Problems)?;
     let admission = address::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
     let (seclog, shared_bans) = open_security_log(&config)?;
     let rate = Arc::new(RateLimits::new(config.rate_limits));
@@ -148,6 +158,11 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             shutdown.clone(),
         ));
     }
+    if let Some(acme) = &config.tls.acme {
+        let client =
+            AcmeClient::new(acme, Arc::clone(&certificate)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tokio::spawn(client.run(shutdown.clone()));
+    }
     let revocation_watch = shutdown.child_token();
     if let Some(revocations) = revocations {
         tokio::spawn(revocations.watch(revocation_watch.clone()));
@@ -169,6 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     ));
     let shared = Arc::new(Shared {
         live,
+        certificate,
         app,
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         header_waits: AddressSlots::new(config.listen.max_connections_per_address),

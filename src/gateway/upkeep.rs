@@ -26,11 +26,9 @@ pub(super) fn record_signing_key_age(jwt: &crate::config::Jwt) {
     }
 }
 
-/// Sets the expiry gauges an alert watches: server certificate, client CA, CRLs.
+/// Sets the expiry gauges an alert watches: client CA, CRLs (the server
+/// certificate's is set whenever one is put in force).
 pub(crate) fn record_expiries(tls: &crate::config::Tls) {
-    if let Some(at) = tls::earliest_expiry(&tls.certificate) {
-        telemetry::certificate_expiry(WatchedCertificate::Server, at);
-    }
     if let Some(at) = tls::earliest_expiry(&tls.client_ca) {
         telemetry::certificate_expiry(WatchedCertificate::ClientCa, at);
     }

@@ -20,6 +20,7 @@ use crate::policy::address::ClientIp;
 use crate::policy::snapshot::Snapshot;
 use crate::telemetry;
 use crate::telemetry::Handshake;
+use crate::transport::acme_tls::{self, Outcome};
 use crate::transport::arrival::{Arrived, arrive};
 use crate::transport::requests::serve_requests;
 use crate::transport::shared::Shared;
@@ -121,16 +122,41 @@ async fn handshake(
     client: Client,
 ) -> Result<TlsStream, ()> {
     let acceptor = live.acceptor.clone();
+    // Only while an ACME order waits for TLS-ALPN-01 is the ClientHello read
+    // first (crate::transport::acme_tls); otherwise nothing changes.
+    let challenge = shared
+        .certificate
+        .challenge_pending()
+        .then(|| Arc::clone(&shared.certificate));
     let handshake = tokio::time::timeout_at(
         deadline,
-        Box::pin(async move { acceptor.accept(stream).await.map(Box::new) }),
+        Box::pin(async move {
+            match challenge {
+                None => acceptor
+                    .accept(stream)
+                    .await
+                    .map(|tls| Outcome::Client(Box::new(tls))),
+                Some(certificate) => {
+                    acme_tls::handshake(stream, Arc::clone(acceptor.config()), certificate).await
+                }
+            }
+        }),
     )
     .await;
     let took = accepted_at.elapsed();
     let denial = match handshake {
-        Ok(Ok(stream)) => {
+        Ok(Ok(Outcome::Client(stream))) => {
             telemetry::handshake(Handshake::Ok, took);
             return Ok(stream);
+        }
+        Ok(Ok(Outcome::ChallengeAnswered(name))) => {
+            telemetry::acme_challenge_answered();
+            tracing::info!(
+                ip = %client.ip,
+                name = %crate::observe::escape::escape(&name),
+                "TLS-ALPN-01 challenge certificate shown to a validator; connection closed"
+            );
+            return Err(());
         }
         Ok(Err(e)) => {
             telemetry::handshake(Handshake::Refused, took);

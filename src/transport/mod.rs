@@ -1,11 +1,13 @@
 //! Bytes until an identity exists, and the connection around its requests:
 //! the socket ([`listener`]), the address checks at accept ([`arrival`]) with
 //! the per-address caps of [`limits`], the TLS handshake ([`tls`], with the
-//! CRLs of [`crl`]), and [`connection`], which runs one connection from
+//! CRLs of [`crl`] and the server certificate of [`certificate`]), and [`connection`], which runs one connection from
 //! accept to close with what every connection shares ([`shared`]); its
 //! requests are served by [`requests`].
 
+pub mod acme_tls;
 pub mod arrival;
+pub mod certificate;
 pub mod connection;
 pub mod crl;
 pub mod limits;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::http::App;
 use crate::observe::seclog::SecurityLog;
 use crate::policy::snapshot::Snapshot;
+use crate::transport::certificate::ServerCertificate;
 use crate::transport::limits::AddressSlots;
 
 /// Everything a connection task needs, shared.
@@ -20,6 +21,10 @@ pub(crate) struct Shared {
     /// What a reload replaces, swapped at once: a new connection's TLS and
     /// address checks, every request's token and revocation checks.
     pub(crate) live: Arc<ArcSwap<Snapshot>>,
+    /// The server certificate, apart from the snapshot: every acceptor
+    /// resolves through it, so a renewal swaps it alone, and TLS-ALPN-01
+    /// challenges are looked up in it.
+    pub(crate) certificate: Arc<ServerCertificate>,
     /// The HTTP application.
     pub(crate) app: Arc<App>,
     /// The configuration the gateway started with (listener settings).

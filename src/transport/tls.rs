@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
@@ -18,6 +18,7 @@ use rustls::{
 
 use crate::config::{Problem, Tls};
 use crate::denial::{Denial, Reason};
+use crate::transport::certificate::{ServerCertificate, load_pair};
 
 /// The one crypto provider of the process (aws-lc-rs).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -72,23 +73,14 @@ pub(crate) fn read_crl(
     }
 }
 
-/// Builds the server configuration, or the problems that prevent it (each naming its key).
-pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
+/// Builds the server configuration, or the problems that prevent it (each
+/// naming its key); the certificate comes from `certificate`, checked and
+/// put in force apart (see [`crate::transport::certificate`]).
+pub fn server_config(
+    tls: &Tls,
+    certificate: Arc<ServerCertificate>,
+) -> Result<Arc<ServerConfig>, Vec<Problem>> {
     let mut problems = Vec::new();
-    let chain = read_certs("tls.certificate", &tls.certificate)
-        .map_err(|p| problems.push(p))
-        .ok();
-    let key = PrivateKeyDer::from_pem_file(&tls.private_key)
-        .map_err(|e| {
-            problems.push(Problem::new(
-                "tls.private_key",
-                format!(
-                    "cannot read PEM private key from {}: {e}",
-                    tls.private_key.display()
-                ),
-            ))
-        })
-        .ok();
     let mut roots = RootCertStore::empty();
     if let Ok(cas) = read_certs("tls.client_ca", &tls.client_ca).map_err(|p| problems.push(p)) {
         for (i, ca) in cas.into_iter().enumerate() {
@@ -107,9 +99,9 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
             Err(p) => problems.push(p),
         }
     }
-    let (Some(chain), Some(key), true) = (chain, key, problems.is_empty()) else {
+    if !problems.is_empty() {
         return Err(problems);
-    };
+    }
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
         .with_crls(crls)
         // A stale CRL says nothing about revocations since: fail closed.
@@ -130,13 +122,7 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
         .with_protocol_versions(versions)
         .map_err(|e| vec![Problem::new("tls.min_version", e.to_string())])?
         .with_client_cert_verifier(Arc::new(RequireClientAuth(verifier)))
-        .with_single_cert(chain, key)
-        .map_err(|e| {
-            vec![Problem::new(
-                "tls.private_key",
-                format!("does not match tls.certificate: {e}"),
-            )]
-        })?;
+        .with_cert_resolver(certificate);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     // Stateless session tickets (keys in memory, rotated every six hours), so
     // a returning client skips the certificate exchange and the signatures.
@@ -154,7 +140,9 @@ pub fn server_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
 /// The metrics listener's TLS (`[metrics.tls]`): the same client-certificate
 /// rules as the MCP listener, HTTP/1.1 only; problems name `metrics.tls.*`.
 pub fn metrics_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
-    let config = server_config(tls).map_err(|problems| {
+    let pair = load_pair(&tls.certificate, &tls.private_key, &tls.server_names)
+        .map_err(|p| vec![Problem::new("metrics.tls.certificate", p.to_string())])?;
+    let config = server_config(tls, ServerCertificate::serving(&pair)).map_err(|problems| {
         problems
             .into_iter()
             .map(|p| Problem::new(format!("metrics.{}", p.key), p.problem))

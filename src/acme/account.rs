@@ -95,7 +95,15 @@ pub async fn account(acme: &Acme, state: &State) -> Result<Account, OrderFailure
             binding.as_ref(),
         )
         .await
-        .map_err(|e| OrderFailure::from_acme(Step::Account, &e))?;
+        .map_err(|e| {
+            // Only the CA's own answer is about the account; anything else
+            // is reaching the directory.
+            let step = match e {
+                instant_acme::Error::Api(_) => Step::Account,
+                _ => Step::Directory,
+            };
+            OrderFailure::from_acme(step, &e)
+        })?;
     state
         .save_account(&acme.directory, credentials)
         .map_err(|e| {

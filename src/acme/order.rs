@@ -237,13 +237,16 @@ fn challenge_certificate(
         .custom_extensions
         .push(CustomExtension::new_acme_identifier(digest));
     let certificate = params.self_signed(&key).map_err(fail)?;
-    let now = rustls::pki_types::UnixTime::now().as_secs() as i64;
-    let pair = check_pair(
-        certificate.pem().as_bytes(),
-        key.serialize_pem().as_bytes(),
-        &[],
-        now,
-    )
-    .map_err(|e| OrderFailure::new(Step::Challenge, e.to_string()))?;
-    Ok(pair.key)
+    // Not through check_pair: webpki rightly refuses the critical
+    // acmeIdentifier extension that is the whole point of this certificate.
+    // Nor through CertifiedKey::from_der, whose key check parses it with webpki.
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let signing = crate::transport::tls::provider()
+        .key_provider
+        .load_private_key(key_der)
+        .map_err(|e| OrderFailure::new(Step::Challenge, e.to_string()))?;
+    Ok(Arc::new(rustls::sign::CertifiedKey::new(
+        vec![certificate.der().clone()],
+        signing,
+    )))
 }

@@ -90,11 +90,13 @@ fn fingerprint(
 ) -> Vec<(std::path::PathBuf, Option<std::time::SystemTime>, u64)> {
     let mut files = vec![
         path.to_owned(),
-        config.tls.certificate.clone(),
-        config.tls.private_key.clone(),
         config.tls.client_ca.clone(),
         config.jwt.jwks.clone(),
     ];
+    // An ACME certificate is the ACME client's to replace, not a reason to reload.
+    if config.tls.acme.is_none() {
+        files.extend([config.tls.certificate.clone(), config.tls.private_key.clone()]);
+    }
     files.extend(config.tls.crls.iter().cloned());
     files.extend(config.network.geo.as_ref().map(|g| g.database.clone()));
     files

@@ -97,7 +97,14 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
     // The recorder first, so that nothing recorded from here on is lost.
     let _ = telemetry::handle();
     let certificate = ServerCertificate::empty();
-    if let Some(pair) = certificate::initial(&config.tls).map_err(|p| Problems(vec![p]))? {
+    let initial = certificate::initial(&config.tls).map_err(|p| Problems(vec![p]))?;
+    if initial.is_none() {
+        tracing::warn!(
+            file = %config.tls.certificate.display(),
+            "no usable stored ACME certificate; handshakes fail until the first one is issued"
+        );
+    }
+    if let Some(pair) = initial {
         let source = match config.tls.acme {
             Some(_) => Source::Acme,
             None => Source::Files,

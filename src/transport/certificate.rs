@@ -197,17 +197,15 @@ pub fn problem(tls: &Tls, why: &PairProblem) -> Problem {
 
 /// The pair the gateway starts with: the files' (a problem naming the key
 /// when they are bad), or with `[tls.acme]` the stored one when it is still
-/// good for the names (`None`: the ACME client orders one before anything is served).
+/// good for the names (`None`: none stored, or not usable; the ACME client
+/// orders one before anything is served).
 pub fn initial(tls: &Tls) -> Result<Option<CheckedPair>, Problem> {
     match (
         &tls.acme,
         load_pair(&tls.certificate, &tls.private_key, &tls.server_names),
     ) {
         (_, Ok(pair)) => Ok(Some(pair)),
-        (Some(_), Err(why)) => {
-            tracing::warn!(%why, "no stored ACME certificate in use; one is ordered before the first handshake");
-            Ok(None)
-        }
+        (Some(_), Err(_)) => Ok(None),
         (None, Err(why)) => Err(problem(tls, &why)),
     }
 }

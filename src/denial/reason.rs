@@ -55,6 +55,9 @@ pub enum Reason {
     HandshakeTimeout,
     /// The handshake failed (not TLS, unsupported version, client gave up).
     HandshakeFailed,
+    /// The gateway has no server certificate yet (`[tls.acme]` before its
+    /// first issuance): the gateway's state, never the client's doing.
+    NoServerCertificate,
     /// No complete request within `listen.first_request_timeout` of the handshake.
     FirstRequestTimeout,
     /// No request for `listen.idle_timeout` on a connection that had served some.
@@ -151,8 +154,8 @@ pub enum Reason {
 impl Reason {
     /// Every reason, from [`TABLE`] (for the tables that must cover them
     /// all: the log format, the fail2ban cross-check).
-    pub const ALL: [Reason; 63] = {
-        let mut all = [Reason::LogUnavailable; 63];
+    pub const ALL: [Reason; 64] = {
+        let mut all = [Reason::LogUnavailable; 64];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].reason;

@@ -70,7 +70,7 @@ const fn row(
 /// revocation list, a stale CRL), a load balancer's traffic, nor an `Origin`
 /// or `Host` refusal, whose address is the victim of a DNS-rebinding page.
 #[rustfmt::skip]
-pub const TABLE: [Row; 63] = [
+pub const TABLE: [Row; 64] = [
     row(Reason::UntrustedProxyHeader, Stage::Proxy, "untrusted_proxy_header", BAN, CLOSE, INVALID_REQUEST),
     row(Reason::MissingProxyHeader, Stage::Proxy, "missing_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
     row(Reason::MalformedProxyHeader, Stage::Proxy, "malformed_proxy_header", REFUSE, CLOSE, INVALID_REQUEST),
@@ -93,6 +93,7 @@ pub const TABLE: [Row; 63] = [
     row(Reason::NoIdentity, Stage::Tls, "no_identity", BAN, CLOSE, INVALID_REQUEST),
     row(Reason::HandshakeTimeout, Stage::Tls, "handshake_timeout", BAN, CLOSE, INVALID_REQUEST),
     row(Reason::HandshakeFailed, Stage::Tls, "handshake_failed", BAN, CLOSE, INVALID_REQUEST),
+    row(Reason::NoServerCertificate, Stage::Tls, "no_server_certificate", REFUSE, CLOSE, INVALID_REQUEST),
     row(Reason::FirstRequestTimeout, Stage::Http, "first_request_timeout", BAN, CLOSE, INVALID_REQUEST),
     row(Reason::IdleTimeout, Stage::Http, "idle_timeout", REFUSE, CLOSE, INVALID_REQUEST),
     row(Reason::HeadersTooLarge, Stage::Http, "headers_too_large", REFUSE, Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE), INVALID_REQUEST),

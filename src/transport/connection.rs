@@ -160,7 +160,11 @@ async fn handshake(
         }
         Ok(Err(e)) => {
             telemetry::handshake(Handshake::Refused, took);
-            tls::handshake_denial(&e)
+            if shared.certificate.is_serving() {
+                tls::handshake_denial(&e)
+            } else {
+                Denial::new(Reason::NoServerCertificate).with_detail(e.to_string())
+            }
         }
         Err(_) => {
             telemetry::handshake(Handshake::Timeout, took);

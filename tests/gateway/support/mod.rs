@@ -7,8 +7,10 @@
 //! ([`caldav_servers`]), gateways on them ([`caldav_setup`]) and a proxy
 //! that makes them misbehave ([`fault_proxy`]), the gateway as an unprivileged
 //! user ([`nobody`]), what the secrets sweep collects ([`sweep`]), and
-//! `mcp-gateway connect` with the clients that launch it ([`bridge`]).
+//! `mcp-gateway connect` with the clients that launch it ([`bridge`]), and
+//! BIND 9 with Pebble for the ACME tests ([`acme_lab`]).
 
+pub mod acme_lab;
 pub mod bridge;
 pub mod caldav_servers;
 pub mod caldav_setup;

@@ -9,6 +9,8 @@ pub struct Setup {
     pub address: String,
     /// Extra keys for `[listen]`.
     pub listen: String,
+    /// The server certificate's keys in `[tls]` (empty with `[tls.acme]`).
+    pub tls_files: String,
     /// Extra keys for `[tls]`.
     pub tls: String,
     /// The body of `[network]`.
@@ -19,6 +21,8 @@ pub struct Setup {
     pub identity: String,
     /// Extra keys for `[jwt]`.
     pub jwt: String,
+    /// `mcp.allowed_hosts`, as TOML list items.
+    pub allowed_hosts: String,
     /// Extra keys for `[mcp]`.
     pub mcp: String,
     /// The `[backend…]` tables.
@@ -55,11 +59,13 @@ impl Default for Setup {
         Setup {
             address: "127.0.0.1:0".into(),
             listen: String::new(),
+            tls_files: "certificate = \"server.pem\"\nprivate_key = \"server.key\"".into(),
             tls: String::new(),
             network: r#"allow = ["127.0.0.0/8", "::1"]"#.into(),
             tables: String::new(),
             identity: "san_dns".into(),
             jwt: String::new(),
+            allowed_hosts: r#""localhost", "127.0.0.1", "[::1]""#.into(),
             mcp: String::new(),
             backend: EMBEDDED_BACKEND.into(),
             log: String::new(),
@@ -84,11 +90,13 @@ pub fn render(setup: &Setup) -> String {
     let Setup {
         address,
         listen,
+        tls_files,
         tls,
         network,
         tables,
         identity,
         jwt,
+        allowed_hosts,
         mcp,
         backend,
         log,
@@ -104,14 +112,13 @@ max_request_body_bytes = 65536
 {listen}
 
 [tls]
-certificate = "server.pem"
-private_key = "server.key"
+{tls_files}
 client_ca = "ca.pem"
 identity = "{identity}"
 {tls}
 
 [mcp]
-allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+allowed_hosts = [{allowed_hosts}]
 {mcp}
 
 [network]

@@ -95,7 +95,10 @@ fn fingerprint(
     ];
     // An ACME certificate is the ACME client's to replace, not a reason to reload.
     if config.tls.acme.is_none() {
-        files.extend([config.tls.certificate.clone(), config.tls.private_key.clone()]);
+        files.extend([
+            config.tls.certificate.clone(),
+            config.tls.private_key.clone(),
+        ]);
     }
     files.extend(config.tls.crls.iter().cloned());
     files.extend(config.network.geo.as_ref().map(|g| g.database.clone()));

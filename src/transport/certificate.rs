@@ -276,7 +276,10 @@ impl ServerCertificate {
 
     /// Offers `key` to TLS-ALPN-01 validators of `name` until [`Self::withdraw_challenge`].
     pub fn offer_challenge(&self, name: &str, key: Arc<CertifiedKey>) {
-        tracing::info!(name, "TLS-ALPN-01 challenge certificate offered to acme-tls/1 handshakes");
+        tracing::info!(
+            name,
+            "TLS-ALPN-01 challenge certificate offered to acme-tls/1 handshakes"
+        );
         self.challenges.rcu(|map| {
             let mut map = HashMap::clone(map);
             map.insert(name.to_ascii_lowercase(), Arc::clone(&key));

@@ -5,11 +5,12 @@
 
 mod support;
 pub(crate) use support::{
-    bridge, caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy,
+    acme_lab, bridge, caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy,
     google_api, google_setup, netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
 };
 
 mod abuse;
+mod acme;
 mod admission;
 mod argument_properties;
 mod audit_json;

@@ -13,7 +13,7 @@ use mcp_gateway::cli::pki::{Authority, Issued};
 use tempfile::TempDir;
 use tokio::process::{Child, Command};
 
-use crate::common::{Setup, free_port, render, wait_for_port, write_pki, Pki};
+use crate::common::{Pki, Setup, free_port, render, wait_for_port, write_pki};
 
 /// The name the gateway's certificate is ordered for; `A 127.0.0.1` in the zone.
 pub const NAME: &str = "gw.acme.test";
@@ -114,7 +114,10 @@ impl AcmeLab {
         if self.options.va_sleep_seconds == 0 {
             command.env("PEBBLE_VA_NOSLEEP", "1");
         } else {
-            command.env("PEBBLE_VA_SLEEPTIME", self.options.va_sleep_seconds.to_string());
+            command.env(
+                "PEBBLE_VA_SLEEPTIME",
+                self.options.va_sleep_seconds.to_string(),
+            );
         }
         self.pebble = Some(
             command
@@ -132,11 +135,6 @@ impl AcmeLab {
         }
     }
 
-    /// What Pebble logged so far.
-    pub fn pebble_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
-    }
-
     /// The root Pebble issues from now (PEM), from its management port.
     pub async fn issuing_root(&self) -> String {
         let client = reqwest::Client::builder()
@@ -144,7 +142,10 @@ impl AcmeLab {
             .build()
             .unwrap();
         client
-            .get(format!("https://127.0.0.1:{}/roots/0", self.management_port))
+            .get(format!(
+                "https://127.0.0.1:{}/roots/0",
+                self.management_port
+            ))
             .send()
             .await
             .unwrap()
@@ -156,7 +157,14 @@ impl AcmeLab {
     /// The TXT values at `name` now, asked of named with `dig`.
     pub async fn txt(&self, name: &str) -> Vec<String> {
         let out = Command::new("dig")
-            .args(["@127.0.0.1", "-p", &self.dns_port.to_string(), "+short", name, "TXT"])
+            .args([
+                "@127.0.0.1",
+                "-p",
+                &self.dns_port.to_string(),
+                "+short",
+                name,
+                "TXT",
+            ])
             .output()
             .await
             .expect("dig must be installed (bind9-dnsutils, scripts/test-all.sh)");
@@ -335,7 +343,9 @@ impl AcmeGateway {
                 let mut headers = reqwest::header::HeaderMap::new();
                 headers.insert(
                     reqwest::header::AUTHORIZATION,
-                    format!("Bearer {}", self.pki.token(identity)).parse().unwrap(),
+                    format!("Bearer {}", self.pki.token(identity))
+                        .parse()
+                        .unwrap(),
                 );
                 headers
             })

@@ -2,7 +2,6 @@
 //! CA and BIND 9 as the zone's primary taking TSIG-signed updates, both on
 //! loopback ([`crate::acme_lab`]); the gateway is the real binary.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
@@ -11,7 +10,7 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use crate::acme_lab::{AcmeGateway, AcmeLab, KEY_SECRET, LabOptions, NAME};
+use crate::acme_lab::{AcmeGateway, AcmeLab, KEY_SECRET, LabOptions, NAME, leaf_der, served_leaf};
 use crate::common::{call_stateless, free_port};
 
 /// A lab whose certificates live `validity` seconds.
@@ -23,58 +22,6 @@ async fn lab(tls_port: u16, validity: u64, va_sleep: u64) -> AcmeLab {
         va_sleep_seconds: va_sleep,
     })
     .await
-}
-
-/// The first certificate in a PEM chain, DER.
-fn leaf_der(pem: &str) -> Vec<u8> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap()
-        .to_vec()
-}
-
-/// The leaf the gateway serves to a new handshake for `gw.acme.test`, and
-/// the handshake's outcome for a client with or without a certificate.
-async fn served_leaf(
-    port: u16,
-    root: &str,
-    client: Option<&mcp_gateway::cli::pki::Issued>,
-    alpn: &[&[u8]],
-) -> std::io::Result<Vec<u8>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-    use tokio::io::AsyncReadExt;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(CertificateDer::pem_slice_iter(root.as_bytes()).flatten());
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    let mut config = match client {
-        Some(cert) => builder
-            .with_client_auth_cert(
-                CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
-                    .flatten()
-                    .collect(),
-                PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
-            )
-            .unwrap(),
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from(NAME).unwrap(), tcp)
-        .await?;
-    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    // Under TLS 1.3 a refused client certificate arrives after the client's
-    // handshake: read once to learn the server's verdict.
-    let mut byte = [0u8; 1];
-    match tokio::time::timeout(Duration::from_millis(300), tls.read(&mut byte)).await {
-        Ok(Err(e)) => Err(e),
-        Ok(Ok(0)) if client.is_none() => Err(std::io::Error::other("closed")),
-        _ => Ok(leaf),
-    }
 }
 
 /// The first stored certificate, waiting up to a minute for it.

@@ -11,6 +11,7 @@ pub(crate) use support::{
 
 mod abuse;
 mod acme;
+mod acme_certbot;
 mod admission;
 mod argument_properties;
 mod audit_json;

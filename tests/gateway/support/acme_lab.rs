@@ -74,6 +74,11 @@ impl AcmeLab {
         lab
     }
 
+    /// Where Pebble validates HTTP-01.
+    pub fn http_port(&self) -> u16 {
+        self.options.http_port
+    }
+
     /// The directory URL.
     pub fn directory(&self) -> String {
         format!("https://127.0.0.1:{}/dir", self.acme_port)
@@ -266,16 +271,26 @@ pub struct AcmeGateway {
 impl AcmeGateway {
     /// Writes the config (the `[tls.acme]` table `acme`) into `dir` and starts `serve`.
     pub async fn start(dir: &Path, port: u16, acme: &str) -> AcmeGateway {
+        AcmeGateway::start_with(dir, port, |setup| {
+            setup.tls_files = String::new();
+            setup.tables = acme.to_owned();
+        })
+        .await
+    }
+
+    /// Starts `serve` on `port` in `dir`, with `adjust` applied to the setup
+    /// (which answers to `gw.acme.test`).
+    pub async fn start_with(dir: &Path, port: u16, adjust: impl FnOnce(&mut Setup)) -> AcmeGateway {
         let pki = write_pki(dir);
         let metrics_port = free_port();
-        let text = render(&Setup {
+        let mut setup = Setup {
             address: format!("127.0.0.1:{port}"),
-            tls_files: String::new(),
             allowed_hosts: format!("\"{NAME}\", \"127.0.0.1\""),
             metrics_listen: format!("127.0.0.1:{metrics_port}"),
-            tables: acme.to_owned(),
             ..Setup::default()
-        });
+        };
+        adjust(&mut setup);
+        let text = render(&setup);
         std::fs::write(dir.join("gateway.toml"), text).unwrap();
         let child = spawn_gateway(dir);
         wait_for_port(metrics_port).await;
@@ -377,4 +392,56 @@ fn spawn_gateway(dir: &Path) -> Child {
         .kill_on_drop(true)
         .spawn()
         .unwrap()
+}
+
+/// The first certificate in a PEM chain, DER.
+pub fn leaf_der(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+/// The leaf the gateway serves to a new handshake for `gw.acme.test`, and
+/// the handshake's outcome for a client with or without a certificate.
+pub async fn served_leaf(
+    port: u16,
+    root: &str,
+    client: Option<&mcp_gateway::cli::pki::Issued>,
+    alpn: &[&[u8]],
+) -> std::io::Result<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use tokio::io::AsyncReadExt;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(CertificateDer::pem_slice_iter(root.as_bytes()).flatten());
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let mut config = match client {
+        Some(cert) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(cert.cert_pem.as_bytes())
+                    .flatten()
+                    .collect(),
+                PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let mut tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(ServerName::try_from(NAME).unwrap(), tcp)
+        .await?;
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    // Under TLS 1.3 a refused client certificate arrives after the client's
+    // handshake: read once to learn the server's verdict.
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(300), tls.read(&mut byte)).await {
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(0)) if client.is_none() => Err(std::io::Error::other("closed")),
+        _ => Ok(leaf),
+    }
 }

@@ -26,7 +26,7 @@ fi
 echo "== Node.js clients that launch mcp-gateway connect (the TypeScript SDK, the MCP Inspector CLI), pinned by tests/connect/package-lock.json"
 (cd tests/connect && npm ci --no-audit --no-fund --loglevel=error)
 
-echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), openssl (PKCS#12 and encrypted keys for connect), logrotate, prometheus (promtool), haproxy (replicas), iproute2, wireguard-go and wireguard-tools (the VPN test)"
+echo "== Debian packages the tests run: fail2ban (fail2ban-regex, fail2ban-server), curl (HTTP/2 refusals), openssl (PKCS#12 and encrypted keys for connect), logrotate, prometheus (promtool), haproxy (replicas), iproute2, wireguard-go and wireguard-tools (the VPN test), pebble, bind9 with dig, certbot (the ACME tests)"
 missing=()
 command -v fail2ban-regex > /dev/null || missing+=(fail2ban)
 command -v curl > /dev/null || missing+=(curl)
@@ -37,6 +37,10 @@ command -v haproxy > /dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v ip > /dev/null || [ -x /usr/sbin/ip ] || missing+=(iproute2)
 command -v wireguard-go > /dev/null || missing+=(wireguard-go)
 command -v wg > /dev/null || missing+=(wireguard-tools)
+command -v pebble > /dev/null || missing+=(pebble)
+command -v named > /dev/null || [ -x /usr/sbin/named ] || missing+=(bind9)
+command -v dig > /dev/null || missing+=(bind9-dnsutils)
+command -v certbot > /dev/null || missing+=(certbot)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" > /dev/null

@@ -227,3 +227,82 @@ fn renewal_needs_a_signing_key_and_its_table_is_read_strictly() {
     .to_string();
     assert!(err.contains("enable"), "{err}");
 }
+
+#[test]
+fn acme_settings_are_checked_key_by_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::TempDir::new().unwrap();
+    for file in ["c", "k.json"] {
+        std::fs::write(dir.path().join(file), "").unwrap();
+    }
+    let key = dir.path().join("update.key");
+    std::fs::write(&key, "key \"u\" { algorithm hmac-md5; secret \"YQ==\"; };").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let open = dir.path().join("eab.key");
+    std::fs::write(&open, "c2VjcmV0").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let base = "[network]\nallow=['10.0.0.0/8']\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let text = format!(
+        "[tls]\ncertificate='a.pem'\nclient_ca='c'\n[tls.acme]\ndirectory='http://ca.test/dir'\ncontact=['ops@example.org']\nnames=['gw.example.org', '10.0.0.1', '*.other.org']\nstate_dir='acme'\nchallenge='dns-01'\neab_key_id='kid'\neab_hmac_key_file='eab.key'\ndirectory_ca='missing.pem'\n[tls.acme.dns_update]\nserver='ns.example.org'\nzone='example.org'\ntsig_key_file='update.key'\nttl=0\n{base}"
+    );
+    let err = Config::parse(&text, dir.path()).unwrap_err().to_string();
+    for key in [
+        "tls.certificate: is set by [tls.acme]",
+        "tls.acme.directory: `http://ca.test/dir` must be the CA's https:// directory URL",
+        "tls.acme.contact[0]: `ops@example.org` must be one mailto: address",
+        "tls.acme.names[1]: `10.0.0.1` is not a DNS name",
+        "tls.acme.names[2]: `*.other.org` is not inside tls.acme.dns_update.zone `example.org`",
+        "tls.acme.eab_hmac_key_file:",
+        "has mode 0644",
+        "tls.acme.directory_ca: file not found",
+        "tls.acme.dns_update.server: `ns.example.org` must be the primary server's IP address",
+        "tls.acme.dns_update.ttl: 0 must be 1 to 86400 seconds",
+        "tls.acme.dns_update.tsig_key_file:",
+        "algorithm `hmac-md5` is not supported",
+    ] {
+        assert!(err.contains(key), "missing {key} in:\n{err}");
+    }
+    // Each of the remaining rules, one at a time.
+    let acme = |table: &str| {
+        let text = format!(
+            "[tls]\nclient_ca='c'\n[tls.acme]\ndirectory='https://ca.test/dir'\nnames=['gw.example.org']\nstate_dir='acme'\n{table}\n{base}"
+        );
+        Config::parse(&text, dir.path())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        acme("challenge='http-01'")
+            .contains("tls.acme.challenge: `http-01` is not one of dns-01, tls-alpn-01")
+    );
+    assert!(
+        acme("challenge='dns-01'")
+            .contains("tls.acme.dns_update: is required with challenge = \"dns-01\"")
+    );
+    assert!(
+        acme("challenge='tls-alpn-01'\neab_key_id='k'")
+            .contains("tls.acme.eab_hmac_key_file: is required with eab_key_id")
+    );
+    assert!(acme("challenge='tls-alpn-01'\nbogus=1").contains("bogus"));
+    let wildcard = acme("challenge='tls-alpn-01'").replace("gw.example.org", "x");
+    assert!(wildcard.is_empty(), "{wildcard}");
+    let text = format!(
+        "[tls]\nclient_ca='c'\n[tls.acme]\ndirectory='https://ca.test/dir'\nnames=['*.example.org']\nstate_dir='acme'\nchallenge='tls-alpn-01'\n{base}"
+    );
+    let err = Config::parse(&text, dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "tls.acme.names[0]: `*.example.org`: a wildcard can only be validated with dns-01"
+        ),
+        "{err}"
+    );
+    let valid = Config::parse(
+        &format!("[tls]\nclient_ca='c'\n[tls.acme]\ndirectory='https://ca.test/dir'\nnames=['gw.example.org']\nstate_dir='acme'\nchallenge='tls-alpn-01'\n{base}"),
+        dir.path(),
+    )
+    .unwrap();
+    let tls = valid.tls;
+    assert_eq!(tls.certificate, dir.path().join("acme/certificate.pem"));
+    assert_eq!(tls.server_names, ["gw.example.org"]);
+}

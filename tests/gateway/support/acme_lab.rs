@@ -240,7 +240,13 @@ async fn start_named(dir: &Path, port: u16) -> Child {
     )
     .unwrap();
     let log = std::fs::File::create(dir.join("named.log")).unwrap();
-    let named = Command::new("named")
+    // Debian puts named in /usr/sbin, which a non-login PATH may lack.
+    let program = if Path::new("/usr/sbin/named").exists() {
+        "/usr/sbin/named"
+    } else {
+        "named"
+    };
+    let named = Command::new(program)
         .arg("-g")
         .arg("-c")
         .arg(dir.join("named.conf"))

@@ -15,6 +15,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::acme::failure::{OrderFailure, Step};
+use crate::acme::order::ANSWER_FOR;
 use crate::acme::state::State;
 use crate::config::acme::Acme;
 
@@ -73,28 +74,40 @@ fn http_client(acme: &Acme) -> Result<Box<dyn instant_acme::HttpClient>, OrderFa
 /// The account at `acme.directory`: the stored one, or a new one, stored.
 pub async fn account(acme: &Acme, state: &State) -> Result<Account, OrderFailure> {
     let http = http_client(acme)?;
+    let unanswered = || {
+        OrderFailure::new(
+            Step::Directory,
+            format!(
+                "{} did not answer within {} s",
+                acme.directory,
+                ANSWER_FOR.as_secs()
+            ),
+        )
+    };
     if let Some(credentials) = state.account(&acme.directory) {
-        return Account::builder_with_http(http)
-            .from_credentials(credentials)
-            .await
-            .map_err(|e| OrderFailure::from_acme(Step::Directory, &e));
+        return tokio::time::timeout(
+            ANSWER_FOR,
+            Account::builder_with_http(http).from_credentials(credentials),
+        )
+        .await
+        .map_err(|_| unanswered())?
+        .map_err(|e| OrderFailure::from_acme(Step::Directory, &e));
     }
     let contact: Vec<&str> = acme.contact.iter().map(String::as_str).collect();
     let binding = acme
         .external_account
         .as_ref()
         .map(|eab| ExternalAccountKey::new(eab.key_id.clone(), eab.hmac_key.expose()));
-    let (account, credentials) = Account::builder_with_http(http)
-        .create(
-            &NewAccount {
-                contact: &contact,
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            acme.directory.clone(),
-            binding.as_ref(),
-        )
+    let request = NewAccount {
+        contact: &contact,
+        terms_of_service_agreed: true,
+        only_return_existing: false,
+    };
+    let creating =
+        Account::builder_with_http(http).create(&request, acme.directory.clone(), binding.as_ref());
+    let (account, credentials) = tokio::time::timeout(ANSWER_FOR, creating)
         .await
+        .map_err(|_| unanswered())?
         .map_err(|e| {
             // Only the CA's own answer is about the account; anything else
             // is reaching the directory.

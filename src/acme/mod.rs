@@ -251,3 +251,37 @@ fn certificate_id(leaf: &CertificateDer<'_>) -> Option<CertificateIdentifier<'st
         .into_owned(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{certificate_id, validity};
+
+    /// RFC 9773 §4.1: the identifier is base64url(AKI keyIdentifier) "."
+    /// base64url(DER serial), for the CA to find the certificate by.
+    #[test]
+    fn the_renewal_information_identifier_is_the_aki_and_the_serial() {
+        use base64::Engine;
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(vec![7; 20]);
+        let issuer = rcgen::Issuer::new(ca, ca_key);
+        let mut leaf = rcgen::CertificateParams::new(vec!["gw.example.org".to_owned()]).unwrap();
+        leaf.use_authority_key_identifier_extension = true;
+        leaf.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x01, 0x02, 0x03]));
+        let cert = leaf
+            .signed_by(&rcgen::KeyPair::generate().unwrap(), &issuer)
+            .unwrap();
+        let id = certificate_id(cert.der()).expect("an identifier");
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        assert_eq!(id.to_string(), format!("{}.{}", b64(&[7; 20]), b64(&[1, 2, 3])));
+        let (not_before, not_after) = validity(cert.der()).unwrap();
+        assert!(not_before < not_after);
+        // A certificate without an AKI has no identifier: renewal by lifetime.
+        let plain = rcgen::CertificateParams::new(vec!["x.test".to_owned()])
+            .unwrap()
+            .self_signed(&rcgen::KeyPair::generate().unwrap())
+            .unwrap();
+        assert!(certificate_id(plain.der()).is_none());
+    }
+}

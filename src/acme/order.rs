@@ -21,6 +21,12 @@ use crate::transport::certificate::{CheckedPair, ServerCertificate, check_pair};
 
 /// How long the CA may take to validate and to issue, each.
 const POLL_FOR: Duration = Duration::from_secs(120);
+/// How long the CA may take to answer one request outside the polls (a CA
+/// that accepts the connection and never answers must not hold the renewal
+/// forever).
+pub const ANSWER_FOR: Duration = Duration::from_secs(60);
+/// How long the rest of an order may take, polls included.
+const ORDER_FOR: Duration = Duration::from_secs(600);
 
 /// What an order needs besides the account.
 pub struct Orderer<'a> {
@@ -66,12 +72,23 @@ impl Orderer<'_> {
         if let Some(replaces) = replaces {
             request = request.replaces(replaces);
         }
-        let mut order = account
-            .new_order(&request)
+        let mut order = tokio::time::timeout(ANSWER_FOR, account.new_order(&request))
             .await
+            .map_err(|_| OrderFailure::new(Step::Order, "the CA did not answer the new order"))?
             .map_err(|e| OrderFailure::from_acme(Step::Order, &e))?;
         let mut published = Vec::new();
-        let outcome = self.validate_and_finalize(&mut order, &mut published).await;
+        let outcome = tokio::time::timeout(
+            ORDER_FOR,
+            self.validate_and_finalize(&mut order, &mut published),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(OrderFailure::new(
+                Step::Order,
+                format!("the order took longer than {} s", ORDER_FOR.as_secs()),
+            ))
+        });
+        // Withdrawn whatever the outcome, timeouts included.
         self.withdraw(published).await;
         outcome
     }

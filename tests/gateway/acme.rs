@@ -20,6 +20,7 @@ async fn lab(tls_port: u16, validity: u64, va_sleep: u64) -> AcmeLab {
         http_port: free_port(),
         validity_seconds: validity,
         va_sleep_seconds: va_sleep,
+        eab: None,
     })
     .await
 }
@@ -371,4 +372,45 @@ async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
         assert!(Instant::now() < deadline, "{security}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_account_binding_is_required_and_sent() {
+    const KID: &str = "kid-1";
+    const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let lab = AcmeLab::start(LabOptions {
+        tls_port: free_port(),
+        http_port: free_port(),
+        validity_seconds: 3600,
+        va_sleep_seconds: 0,
+        eab: Some((KID, HMAC)),
+    })
+    .await;
+    // Without the binding, the CA refuses the account: named, retried.
+    let refused_dir = tempfile::TempDir::new().unwrap();
+    let acme = lab.acme_table(refused_dir.path(), "dns-01", KEY_SECRET);
+    let refused = AcmeGateway::start(refused_dir.path(), free_port(), &acme).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !refused.log().contains("ACME order failed at account") {
+        assert!(Instant::now() < deadline, "{}", refused.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        refused.log().contains("externalAccountRequired"),
+        "{}",
+        refused.log()
+    );
+    // With it (the HMAC key in a 0600 file), an account and a certificate.
+    let dir = tempfile::TempDir::new().unwrap();
+    let key = dir.path().join("eab.key");
+    std::fs::write(&key, format!("{HMAC}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET).replace(
+        "[tls.acme.dns_update]",
+        &format!("eab_key_id = \"{KID}\"\neab_hmac_key_file = \"eab.key\"\n[tls.acme.dns_update]"),
+    );
+    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    first_certificate(&gateway).await;
+    assert!(gateway.log().contains("ACME account created and stored"));
 }

@@ -74,6 +74,7 @@ async fn a_certbot_renewal_is_served_without_restart_and_a_mismatched_pair_is_re
         http_port: free_port(),
         validity_seconds: 3600,
         va_sleep_seconds: 0,
+        eab: None,
     })
     .await;
     let dir = tempfile::TempDir::new().unwrap();

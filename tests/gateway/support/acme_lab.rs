@@ -32,6 +32,8 @@ pub struct LabOptions {
     pub validity_seconds: u64,
     /// Pebble's longest random wait before validating (0: none).
     pub va_sleep_seconds: u64,
+    /// External Account Binding required, with this key id and HMAC key (base64url).
+    pub eab: Option<(&'static str, &'static str)>,
 }
 
 /// BIND and Pebble, running.
@@ -94,7 +96,8 @@ impl AcmeLab {
             "httpPort": self.options.http_port,
             "tlsPort": self.options.tls_port,
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
+            "externalAccountBindingRequired": self.options.eab.is_some(),
+            "externalAccountMACKeys": self.options.eab.map(|(kid, key)| serde_json::json!({ kid: key })),
             "certificateValidityPeriod": self.options.validity_seconds,
         }});
         let path = self.dir.path().join("pebble.json");

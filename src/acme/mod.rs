@@ -274,7 +274,10 @@ mod tests {
             .unwrap();
         let id = certificate_id(cert.der()).expect("an identifier");
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        assert_eq!(id.to_string(), format!("{}.{}", b64(&[7; 20]), b64(&[1, 2, 3])));
+        assert_eq!(
+            id.to_string(),
+            format!("{}.{}", b64(&[7; 20]), b64(&[1, 2, 3]))
+        );
         let (not_before, not_after) = validity(cert.der()).unwrap();
         assert!(not_before < not_after);
         // A certificate without an AKI has no identifier: renewal by lifetime.

@@ -279,13 +279,7 @@ async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is
         leaf_der(&chain)
     );
     // ...while the CA is asked again after 5 s, then 10 s.
-    let failures = "ACME order failed at directory";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while gateway.log().matches(failures).count() < 2 {
-        assert!(Instant::now() < deadline, "{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let log = gateway.log();
+    let log = gateway.log_with("ACME order failed at directory", 2).await;
     assert!(
         log.contains("retry_in_seconds=5") && log.contains("retry_in_seconds=10"),
         "{log}"
@@ -299,11 +293,7 @@ async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is
     );
     // The CA back: the next try reaches it and schedules the renewal.
     lab.start_pebble().await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !gateway.log().contains("renewal scheduled") {
-        assert!(Instant::now() < deadline, "{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    gateway.log_with("renewal scheduled", 1).await;
     assert_eq!(
         std::fs::read_to_string(dir.path().join("acme-state/certificate.pem")).unwrap(),
         chain
@@ -317,17 +307,7 @@ async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
     let wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy1zZWNyZXQ=";
     let acme = lab.acme_table(dir.path(), "dns-01", wrong);
     let mut gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while gateway
-        .log()
-        .matches("ACME order failed at dns_update")
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "{}", gateway.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let log = gateway.log();
+    let log = gateway.log_with("ACME order failed at dns_update", 2).await;
     let line = log
         .lines()
         .find(|l| l.contains("ACME order failed at dns_update"))
@@ -390,16 +370,8 @@ async fn external_account_binding_is_required_and_sent() {
     let refused_dir = tempfile::TempDir::new().unwrap();
     let acme = lab.acme_table(refused_dir.path(), "dns-01", KEY_SECRET);
     let refused = AcmeGateway::start(refused_dir.path(), free_port(), &acme).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !refused.log().contains("ACME order failed at account") {
-        assert!(Instant::now() < deadline, "{}", refused.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(
-        refused.log().contains("externalAccountRequired"),
-        "{}",
-        refused.log()
-    );
+    let log = refused.log_with("ACME order failed at account", 1).await;
+    assert!(log.contains("externalAccountRequired"), "{log}");
     // With it (the HMAC key in a 0600 file), an account and a certificate.
     let dir = tempfile::TempDir::new().unwrap();
     let key = dir.path().join("eab.key");

@@ -324,6 +324,22 @@ impl AcmeGateway {
         std::fs::read_to_string(self.dir.join("gateway.stderr")).unwrap_or_default()
     }
 
+    /// Waits (up to 30 s) until the log holds `needle` `times` times; the log.
+    pub async fn log_with(&self, needle: &str, times: usize) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= times {
+                return log;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{needle:?} not {times} times in:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// One series of the gateway's own metrics (0 when absent).
     pub async fn metric(&self, series: &str) -> f64 {
         crate::common::metric(([127, 0, 0, 1], self.metrics_port).into(), series).await

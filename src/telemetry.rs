@@ -388,7 +388,12 @@ pub fn acme_order(success: bool, reason: &'static str, failures_in_a_row: u32) {
     let outcome = if success { "success" } else { "failure" };
     counter!("mcp_gateway_acme_orders_total", "outcome" => outcome, "reason" => reason)
         .increment(1);
-    gauge!("mcp_gateway_acme_consecutive_failures").set(f64::from(failures_in_a_row));
+    acme_failures_in_a_row(failures_in_a_row);
+}
+
+/// The ACME client's failures in a row, set back to 0 once the CA answers again.
+pub fn acme_failures_in_a_row(count: u32) {
+    gauge!("mcp_gateway_acme_consecutive_failures").set(f64::from(count));
 }
 
 /// When the ACME client next tries to renew.

@@ -44,6 +44,9 @@ pub struct AcmeClient {
     state: State,
     dns: Option<DnsUpdater>,
     certificate: Arc<ServerCertificate>,
+    /// An issued chain and key served but not yet stored (the state folder
+    /// refused them): written before anything else is tried.
+    unsaved: std::sync::Mutex<Option<(String, String)>>,
 }
 
 /// When the certificate in force is due, and what it is (for ARI's `replaces`).
@@ -66,6 +69,7 @@ impl AcmeClient {
             acme: acme.clone(),
             dns,
             certificate,
+            unsaved: std::sync::Mutex::new(None),
         })
     }
 
@@ -87,7 +91,7 @@ impl AcmeClient {
                 }
             }
             let step = tokio::select! {
-                outcome = self.step(&mut account, &shutdown) => outcome,
+                outcome = self.step(&mut account, &mut failures, &shutdown) => outcome,
                 () = shutdown.cancelled() => return,
             };
             match step {
@@ -113,13 +117,21 @@ impl AcmeClient {
     async fn step(
         &self,
         account: &mut Option<Account>,
+        failures: &mut u32,
         shutdown: &CancellationToken,
     ) -> Result<(), OrderFailure> {
+        self.store_unsaved()?;
         let ready = match account.take() {
             Some(ready) => ready,
             None => account::account(&self.acme, &self.state).await?,
         };
         let account = account.insert(ready);
+        // The CA answers and what is served is stored: whatever failed
+        // before is over, though the next order may be weeks away.
+        if *failures > 0 {
+            *failures = 0;
+            telemetry::acme_failures_in_a_row(0);
+        }
         let due = self.due(account).await;
         let wait = (due.at - now()).max(0);
         telemetry::acme_next_renewal(due.at);
@@ -141,25 +153,35 @@ impl AcmeClient {
         };
         let issued = orderer.order(account, due.replaces).await?;
         // Served first: a certificate that cannot be stored still replaces
-        // one about to expire; the storage failure is retried as an order.
+        // one about to expire; storing it is retried with back-off.
         self.certificate.put_in_force(&issued.pair, Source::Acme);
-        self.state
-            .save_certificate(&issued.chain_pem, &issued.key_pem)
-            .map_err(|e| {
-                OrderFailure::new(
-                    Step::Storage,
-                    format!(
-                        "the new certificate is served but cannot be stored in {}: {e}",
-                        self.state.folder().display()
-                    ),
-                )
-            })?;
+        *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((issued.chain_pem.clone(), issued.key_pem.clone()));
+        self.store_unsaved()?;
         telemetry::acme_order(true, "none", 0);
         tracing::info!(
             names = %self.acme.names.join(","),
             not_after = issued.pair.not_after,
             "ACME certificate issued, stored and put in force"
         );
+        Ok(())
+    }
+
+    /// Writes the certificate served but not stored yet, if any.
+    fn store_unsaved(&self) -> Result<(), OrderFailure> {
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((chain, key)) = unsaved.as_ref() {
+            self.state.save_certificate(chain, key).map_err(|e| {
+                OrderFailure::new(
+                    Step::Storage,
+                    format!(
+                        "the certificate in force cannot be stored in {} (a restart would not find it): {e}",
+                        self.state.folder().display()
+                    ),
+                )
+            })?;
+            *unsaved = None;
+        }
         Ok(())
     }
 

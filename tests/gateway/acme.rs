@@ -291,9 +291,17 @@ async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is
             >= 2.0,
         "{log}"
     );
-    // The CA back: the next try reaches it and schedules the renewal.
+    // The CA back: the next try reaches it and schedules the renewal (the
+    // log is appended to across the restart: the first run scheduled one too).
     lab.start_pebble().await;
-    gateway.log_with("renewal scheduled", 1).await;
+    gateway.log_with("renewal scheduled", 2).await;
+    assert_eq!(
+        gateway
+            .metric("mcp_gateway_acme_consecutive_failures")
+            .await,
+        0.0,
+        "the CA answers again: no renewal is failing"
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("acme-state/certificate.pem")).unwrap(),
         chain
@@ -385,4 +393,41 @@ async fn external_account_binding_is_required_and_sent() {
     let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
     first_certificate(&gateway).await;
     assert!(gateway.log().contains("ACME account created and stored"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_the_state_folder_refuses_is_served_and_stored_later() {
+    let lab = lab(free_port(), 3600, 0).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    // A folder where the certificate file goes: the rename over it fails.
+    let blocker = dir.path().join("acme-state/certificate.pem");
+    std::fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET);
+    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let log = gateway.log_with("ACME order failed at storage", 1).await;
+    assert!(log.contains("cannot be stored"), "{log}");
+    // Served meanwhile.
+    let root = lab.issuing_root().await;
+    let probe = gateway.pki.ca.issue_client("probe").unwrap();
+    let served = served_leaf(gateway.port, &root, Some(&probe), &[b"h2"])
+        .await
+        .unwrap();
+    // The folder fixed, the next try stores what is served (no new order).
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let stored = first_certificate(&gateway).await;
+    assert_eq!(leaf_der(&stored), served);
+    assert_eq!(
+        gateway
+            .metric("mcp_gateway_acme_orders_total{outcome=\"success\",reason=\"none\"}")
+            .await,
+        0.0,
+        "the order succeeded once, its storage failed; no second order"
+    );
+    gateway.log_with("renewal scheduled", 1).await;
+    assert_eq!(
+        gateway
+            .metric("mcp_gateway_acme_consecutive_failures")
+            .await,
+        0.0
+    );
 }

@@ -15,6 +15,7 @@ mod private_file;
 mod protection;
 mod raw;
 mod sections;
+mod tsig_key;
 pub mod widening;
 
 pub use crate::config::jwt::{Jwt, RENEWAL_PATH};

@@ -10,7 +10,8 @@ use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
 
-use crate::acme_lab::{AcmeGateway, AcmeLab, KEY_SECRET, LabOptions, NAME, leaf_der, served_leaf};
+use crate::acme_gateway::{AcmeGateway, leaf_der, served_leaf};
+use crate::acme_lab::{AcmeLab, KEY_SECRET, LabOptions, NAME};
 use crate::common::{call_stateless, free_port};
 
 /// A lab whose certificates live `validity` seconds.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::acme_lab::{AcmeGateway, AcmeLab, LabOptions, NAME, leaf_der, served_leaf};
+use crate::acme_gateway::{AcmeGateway, leaf_der, served_leaf};
+use crate::acme_lab::{AcmeLab, LabOptions, NAME};
 use crate::common::{call_stateless, free_port};
 
 /// Runs certbot with its folders in `dir/le`, trusting Pebble's HTTPS.

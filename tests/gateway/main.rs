@@ -5,8 +5,9 @@
 
 mod support;
 pub(crate) use support::{
-    acme_lab, bridge, caldav_servers, caldav_setup, clients, common, fail2ban_server, fault_proxy,
-    google_api, google_setup, netns, nobody, replica_harness, setup, sweep, tools, vpn_setup,
+    acme_gateway, acme_lab, bridge, caldav_servers, caldav_setup, clients, common, fail2ban_server,
+    fault_proxy, google_api, google_setup, netns, nobody, replica_harness, setup, sweep, tools,
+    vpn_setup,
 };
 
 mod abuse;

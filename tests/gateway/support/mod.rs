@@ -8,8 +8,10 @@
 //! that makes them misbehave ([`fault_proxy`]), the gateway as an unprivileged
 //! user ([`nobody`]), what the secrets sweep collects ([`sweep`]), and
 //! `mcp-gateway connect` with the clients that launch it ([`bridge`]), and
-//! BIND 9 with Pebble for the ACME tests ([`acme_lab`]).
+//! BIND 9 with Pebble for the ACME tests ([`acme_lab`]) with the gateway on
+//! top ([`acme_gateway`]).
 
+pub mod acme_gateway;
 pub mod acme_lab;
 pub mod bridge;
 pub mod caldav_servers;

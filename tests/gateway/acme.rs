@@ -432,3 +432,26 @@ async fn a_certificate_the_state_folder_refuses_is_served_and_stored_later() {
         0.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_allowlist_applies_to_tls_alpn01_validators() {
+    let port = free_port();
+    let lab = lab(port, 3600, 0).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let acme = lab.acme_table(dir.path(), "tls-alpn-01", KEY_SECRET);
+    // Pebble validates from 127.0.0.1, which this gateway does not allow.
+    let gateway = AcmeGateway::start_with(dir.path(), port, |setup| {
+        setup.tls_files = String::new();
+        setup.network = r#"allow = ["127.0.0.2/32"]"#.into();
+        setup.tables = acme;
+    })
+    .await;
+    let log = gateway.log_with("ACME order failed at challenge", 1).await;
+    assert!(log.contains("for the tls-alpn-01 challenge"), "{log}");
+    assert!(!log.contains("challenge certificate shown"), "{log}");
+    let security = std::fs::read_to_string(dir.path().join("security.log")).unwrap();
+    assert!(
+        security.contains("DENY stage=ip reason=ip_not_allowed ip=127.0.0.1"),
+        "{security}"
+    );
+}

@@ -98,8 +98,13 @@ impl AcmeClient {
                 Ok(()) => failures = 0,
                 Err(failure) => {
                     failures = failures.saturating_add(1);
-                    if failure.step == Step::Directory {
-                        account = None;
+                    match failure.step {
+                        Step::Directory => account = None,
+                        Step::Account => {
+                            account = None;
+                            self.state.forget_account();
+                        }
+                        _ => {}
                     }
                     telemetry::acme_order(false, failure.step.label(), failures);
                     tracing::error!(
@@ -126,16 +131,16 @@ impl AcmeClient {
             None => account::account(&self.acme, &self.state).await?,
         };
         let account = account.insert(ready);
-        // The CA answers and what is served is stored: whatever failed
-        // before is over, though the next order may be weeks away.
-        if *failures > 0 {
-            *failures = 0;
-            telemetry::acme_failures_in_a_row(0);
-        }
         let due = self.due(account).await;
         let wait = (due.at - now()).max(0);
         telemetry::acme_next_renewal(due.at);
         if wait > 0 {
+            // The CA answers, what is served is stored and not due: whatever
+            // failed before is over, though the next order may be weeks away.
+            if *failures > 0 {
+                *failures = 0;
+                telemetry::acme_failures_in_a_row(0);
+            }
             tracing::info!(
                 next_renewal = due.at,
                 in_seconds = wait,

@@ -75,7 +75,22 @@ impl Orderer<'_> {
         let mut order = tokio::time::timeout(ANSWER_FOR, account.new_order(&request))
             .await
             .map_err(|_| OrderFailure::new(Step::Order, "the CA did not answer the new order"))?
-            .map_err(|e| OrderFailure::from_acme(Step::Order, &e))?;
+            .map_err(|e| match &e {
+                // The CA lost or removed the account (a reset test CA, a
+                // deactivated account): a new one is made on the next try.
+                instant_acme::Error::Api(problem)
+                    if problem
+                        .r#type
+                        .as_deref()
+                        .is_some_and(|t| t.ends_with(":accountDoesNotExist")) =>
+                {
+                    OrderFailure::new(
+                        Step::Account,
+                        "the CA no longer knows the stored account; a new one is made on the next try",
+                    )
+                }
+                _ => OrderFailure::from_acme(Step::Order, &e),
+            })?;
         let mut published = Vec::new();
         let outcome = tokio::time::timeout(
             ORDER_FOR,

@@ -87,6 +87,18 @@ impl State {
         replace_private(&self.account_path(), &text)
     }
 
+    /// Drops the stored account (the CA no longer knows it): the next try
+    /// makes a new one. Kept beside as `account.json.gone` for the operator.
+    pub fn forget_account(&self) {
+        let path = self.account_path();
+        if !path.exists() {
+            return;
+        }
+        if let Err(e) = std::fs::rename(&path, self.folder.join("account.json.gone")) {
+            tracing::warn!(error = %e, path = %path.display(), "cannot set the unknown ACME account aside");
+        }
+    }
+
     /// Keeps an issued certificate: the key first, then the chain, so a
     /// crash between the two leaves a pair the next start refuses as
     /// mismatched (and orders again) rather than one it serves wrongly.

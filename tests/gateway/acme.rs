@@ -455,3 +455,29 @@ async fn the_address_allowlist_applies_to_tls_alpn01_validators() {
         "{security}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_that_forgot_the_account_gets_a_new_one_at_the_next_renewal() {
+    let mut lab = lab(free_port(), 30, 0).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET);
+    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let first = first_certificate(&gateway).await;
+    // A restarted Pebble knows no account: the renewal's order is refused.
+    lab.stop_pebble().await;
+    lab.start_pebble().await;
+    gateway
+        .stored_certificate_other_than(&first, Duration::from_secs(90))
+        .await;
+    let log = gateway.log();
+    assert!(
+        log.contains("the CA no longer knows the stored account"),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("ACME account created and stored").count(),
+        2,
+        "{log}"
+    );
+    assert!(dir.path().join("acme-state/account.json.gone").exists());
+}

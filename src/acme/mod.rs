@@ -35,6 +35,7 @@ use crate::acme::failure::{OrderFailure, Step};
 use crate::acme::order::Orderer;
 use crate::acme::state::State;
 use crate::config::acme::{Acme, AcmeChallenge};
+use crate::observe::readiness::Readiness;
 use crate::telemetry;
 use crate::transport::certificate::{ServerCertificate, Source};
 
@@ -44,6 +45,8 @@ pub struct AcmeClient {
     state: State,
     dns: Option<DnsUpdater>,
     certificate: Arc<ServerCertificate>,
+    /// Told once a certificate is in force (a balancer waits for it).
+    readiness: Arc<Readiness>,
     /// An issued chain and key served but not yet stored (the state folder
     /// refused them): written before anything else is tried.
     unsaved: std::sync::Mutex<Option<(String, String)>>,
@@ -57,7 +60,11 @@ struct Due {
 
 impl AcmeClient {
     /// A client for `acme` that puts what it obtains in `certificate`.
-    pub fn new(acme: &Acme, certificate: Arc<ServerCertificate>) -> Result<AcmeClient, String> {
+    pub fn new(
+        acme: &Acme,
+        certificate: Arc<ServerCertificate>,
+        readiness: Arc<Readiness>,
+    ) -> Result<AcmeClient, String> {
         let dns = match &acme.challenge {
             AcmeChallenge::Dns01(update) => {
                 Some(DnsUpdater::new(update).map_err(|e| e.to_string())?)
@@ -69,6 +76,7 @@ impl AcmeClient {
             acme: acme.clone(),
             dns,
             certificate,
+            readiness,
             unsaved: std::sync::Mutex::new(None),
         })
     }
@@ -160,6 +168,7 @@ impl AcmeClient {
         // Served first: a certificate that cannot be stored still replaces
         // one about to expire; storing it is retried with back-off.
         self.certificate.put_in_force(&issued.pair, Source::Acme);
+        self.readiness.server_certificate(true);
         *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((issued.chain_pem.clone(), issued.key_pem.clone()));
         self.store_unsaved()?;

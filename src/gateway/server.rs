@@ -165,9 +165,10 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
             shutdown.clone(),
         ));
     }
+    readiness.server_certificate(certificate.is_serving());
     if let Some(acme) = &config.tls.acme {
-        let client =
-            AcmeClient::new(acme, Arc::clone(&certificate)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let client = AcmeClient::new(acme, Arc::clone(&certificate), Arc::clone(&readiness))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         tokio::spawn(client.run(shutdown.clone()));
     }
     let revocation_watch = shutdown.child_token();

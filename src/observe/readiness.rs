@@ -2,8 +2,10 @@
 //! asks at `GET /ready` on the metrics listener. Not ready while draining
 //! (from SIGTERM until it stops accepting, `listen.drain_delay` later), nor
 //! while a log cannot be written, when it would refuse every request anyway;
-//! and, only where the operator asked for it (`backend.caldav.
-//! ready_follows_backend`), not while the calendar server cannot be reached.
+//! nor while it has no server certificate to serve (`[tls.acme]` before its
+//! first issuance: every handshake would be refused); and, only where the
+//! operator asked for it (`backend.caldav.ready_follows_backend`), not while
+//! the calendar server cannot be reached.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +24,8 @@ pub struct Readiness {
     /// Set while the calendar server cannot be reached (only where readiness
     /// follows the backend).
     backend_unreachable: AtomicBool,
+    /// Set while no server certificate is in force.
+    no_server_certificate: AtomicBool,
 }
 
 impl Readiness {
@@ -32,7 +36,14 @@ impl Readiness {
             seclog,
             audit,
             backend_unreachable: AtomicBool::new(false),
+            no_server_certificate: AtomicBool::new(false),
         }
+    }
+
+    /// Records whether a server certificate is in force.
+    pub fn server_certificate(&self, in_force: bool) {
+        self.no_server_certificate
+            .store(!in_force, Ordering::Relaxed);
     }
 
     /// Records whether the calendar server answered the last probe.
@@ -54,6 +65,8 @@ impl Readiness {
             Err("the security log cannot be written")
         } else if !self.audit.writable() {
             Err("the audit log cannot be written")
+        } else if self.no_server_certificate.load(Ordering::Relaxed) {
+            Err("no server certificate yet: the ACME order has not succeeded")
         } else if self.backend_unreachable.load(Ordering::Relaxed) {
             Err("the calendar server cannot be reached")
         } else {

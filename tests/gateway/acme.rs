@@ -101,6 +101,14 @@ async fn dns01_obtains_a_certificate_curl_is_served_and_the_record_is_removed() 
         leaf_der(&chain)
     );
     assert!(lab.txt(&format!("_acme-challenge.{NAME}")).await.is_empty());
+    let ready = reqwest::get(format!("http://127.0.0.1:{}/ready", gateway.metrics_port))
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "ready once the certificate is in force"
+    );
     // The account key and certificate key are the gateway user's alone.
     use std::os::unix::fs::PermissionsExt;
     let mode = |name: &str| {
@@ -339,6 +347,18 @@ async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
     assert!(
         gateway.child.try_wait().unwrap().is_none(),
         "the gateway keeps running"
+    );
+    // A balancer sends it nothing meanwhile.
+    let ready = reqwest::get(format!("http://127.0.0.1:{}/ready", gateway.metrics_port))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(
+        ready
+            .text()
+            .await
+            .unwrap()
+            .contains("no server certificate yet")
     );
     // Nothing is served without a certificate, and that is not the client's doing.
     let probe = gateway.pki.ca.issue_client("probe").unwrap();

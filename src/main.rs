@@ -231,7 +231,18 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
     let mut problems = Vec::new();
     let certificate = match certificate::initial(&config.tls) {
         Ok(Some(pair)) => ServerCertificate::serving(&pair),
-        Ok(None) => ServerCertificate::empty(),
+        Ok(None) => {
+            eprintln!(
+                "note: tls.acme: no usable certificate in {} yet; `serve` orders one from {} before the first handshake",
+                config.tls.certificate.display(),
+                config
+                    .tls
+                    .acme
+                    .as_ref()
+                    .map_or("", |acme| acme.directory.as_str())
+            );
+            ServerCertificate::empty()
+        }
         Err(problem) => {
             problems.push(problem);
             ServerCertificate::empty()

@@ -26,6 +26,16 @@ async fn lab(tls_port: u16, validity: u64, va_sleep: u64) -> AcmeLab {
     .await
 }
 
+/// A lab with `validity`-second certificates and a gateway ordering by
+/// DNS-01 with the TSIG secret `secret`, and the gateway's folder.
+async fn dns01_gateway(validity: u64, secret: &str) -> (AcmeLab, tempfile::TempDir, AcmeGateway) {
+    let lab = lab(free_port(), validity, 0).await;
+    let dir = tempfile::TempDir::new().unwrap();
+    let acme = lab.acme_table(dir.path(), "dns-01", secret);
+    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    (lab, dir, gateway)
+}
+
 /// The first stored certificate, waiting up to a minute for it.
 async fn first_certificate(gateway: &AcmeGateway) -> String {
     gateway
@@ -144,10 +154,7 @@ async fn dns01_obtains_a_certificate_curl_is_served_and_the_record_is_removed() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renewals_under_an_mcp_workload_fail_no_call_and_drop_no_connection() {
     // 30-second certificates: renewed about every 20 seconds.
-    let lab = lab(free_port(), 30, 0).await;
-    let dir = tempfile::TempDir::new().unwrap();
-    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET);
-    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let (lab, dir, gateway) = dns01_gateway(30, KEY_SECRET).await;
     let mut stored = first_certificate(&gateway).await;
     let root = lab.issuing_root().await;
     let http = gateway.client(&root, "agent-a");
@@ -268,10 +275,7 @@ async fn tls_alpn01_on_the_mcp_port_still_refuses_a_client_without_a_certificate
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is_retried() {
-    let mut lab = lab(free_port(), 3600, 0).await;
-    let dir = tempfile::TempDir::new().unwrap();
-    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET);
-    let mut gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let (mut lab, dir, mut gateway) = dns01_gateway(3600, KEY_SECRET).await;
     let chain = first_certificate(&gateway).await;
     let root = lab.issuing_root().await;
     lab.stop_pebble().await;
@@ -319,11 +323,8 @@ async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
-    let lab = lab(free_port(), 3600, 0).await;
-    let dir = tempfile::TempDir::new().unwrap();
     let wrong = "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy1zZWNyZXQ=";
-    let acme = lab.acme_table(dir.path(), "dns-01", wrong);
-    let mut gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let (lab, dir, mut gateway) = dns01_gateway(3600, wrong).await;
     let log = gateway.log_with("ACME order failed at dns_update", 2).await;
     let line = log
         .lines()
@@ -478,10 +479,7 @@ async fn the_address_allowlist_applies_to_tls_alpn01_validators() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_that_forgot_the_account_gets_a_new_one_at_the_next_renewal() {
-    let mut lab = lab(free_port(), 30, 0).await;
-    let dir = tempfile::TempDir::new().unwrap();
-    let acme = lab.acme_table(dir.path(), "dns-01", KEY_SECRET);
-    let gateway = AcmeGateway::start(dir.path(), free_port(), &acme).await;
+    let (mut lab, dir, gateway) = dns01_gateway(30, KEY_SECRET).await;
     let first = first_certificate(&gateway).await;
     // A restarted Pebble knows no account: the renewal's order is refused.
     lab.stop_pebble().await;

@@ -86,11 +86,15 @@ pub fn parse_date(field: &str, value: &str) -> Result<NaiveDate, CalendarError> 
 
 /// Validates a start or end as sent by a client.
 pub fn resolve(field: &str, value: &EventDateTime) -> Result<When, CalendarError> {
-    let zone = value
-        .time_zone
-        .as_deref()
-        .map(|z| parse_zone(&format!("{field}.timeZone"), z))
-        .transpose()?;
+    // The dotted field names are written only for an error: every event
+    // listed passes here twice on the way in and twice on the way out.
+    let zone = match value.time_zone.as_deref() {
+        Some(name) => Some(
+            name.parse::<Tz>()
+                .or_else(|_| parse_zone(&format!("{field}.timeZone"), name))?,
+        ),
+        None => None,
+    };
     match (&value.date_time, &value.date) {
         (Some(_), Some(_)) => Err(CalendarError::invalid(
             field,
@@ -102,13 +106,13 @@ pub fn resolve(field: &str, value: &EventDateTime) -> Result<When, CalendarError
         )),
         (None, Some(date)) => Ok(When::AllDay(parse_date(&format!("{field}.date"), date)?)),
         (Some(text), None) => {
-            let dt_field = format!("{field}.dateTime");
             if let Ok(at) = DateTime::parse_from_rfc3339(text) {
                 return Ok(When::Timed {
                     at: at.with_timezone(&Utc),
                     zone,
                 });
             }
+            let dt_field = format!("{field}.dateTime");
             let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").map_err(|_| {
                 CalendarError::invalid(&dt_field, format!("`{text}` is not an RFC 3339 date-time"))
             })?;

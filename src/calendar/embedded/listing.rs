@@ -35,6 +35,10 @@ fn edited_instances(
     rows.collect::<Result<_, _>>().map_err(db_error)
 }
 
+/// The series masters of a calendar (through `events_series_masters`).
+const SERIES_MASTERS: &str =
+    "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 1 AND status = 'confirmed'";
+
 /// Calls `each` on every series master of the calendar, decoded.
 fn each_series(
     conn: &Connection,
@@ -42,9 +46,7 @@ fn each_series(
     zone: Tz,
     mut each: impl FnMut(Stored) -> Result<(), CalendarError>,
 ) -> Result<(), CalendarError> {
-    let mut stmt = conn
-        .prepare("SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 1 AND status = 'confirmed'")
-        .map_err(db_error)?;
+    let mut stmt = conn.prepare(SERIES_MASTERS).map_err(db_error)?;
     let mut rows = stmt.query(params![calendar_id]).map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
         let body: String = row.get(0).map_err(db_error)?;
@@ -253,4 +255,29 @@ fn one_off_times(
         times.push((at(start).max(min), at(end).min(max)));
     }
     Ok(times)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SERIES_MASTERS;
+
+    /// Every listing runs this query; through `events_by_series` it read
+    /// every row of the calendar to find the few series (bench/README.md).
+    #[test]
+    fn the_series_masters_are_found_by_their_own_index() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::calendar::embedded::SCHEMA)
+            .unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {SERIES_MASTERS}"))
+            .unwrap()
+            .query_map(["primary"], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            plan,
+            ["SEARCH events USING INDEX events_series_masters (calendar_id=?)"]
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Why an ACME order failed: the step it failed at (the metric's `reason`)
 //! and a sentence for the operator naming what to check.
 
+use crate::observe::escape::escape;
+
 /// The step of an order that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -58,13 +60,14 @@ impl OrderFailure {
         }
     }
 
-    /// An instant-acme error at `step`; a CA problem document keeps its type and detail.
+    /// An instant-acme error at `step`; a CA problem document keeps its type
+    /// and detail, escaped and bounded like any text from outside.
     pub fn from_acme(step: Step, error: &instant_acme::Error) -> OrderFailure {
         let text = match error {
             instant_acme::Error::Api(problem) => format!(
                 "the CA answered {}: {}",
-                problem.r#type.as_deref().unwrap_or("an error"),
-                problem.detail.as_deref().unwrap_or("(no detail)")
+                escape(problem.r#type.as_deref().unwrap_or("an error")),
+                escape(problem.detail.as_deref().unwrap_or("(no detail)"))
             ),
             other => {
                 // hyper's errors say "client error (Connect)"; the cause says why.
@@ -74,7 +77,7 @@ impl OrderFailure {
                     text.push_str(&format!(": {cause}"));
                     source = cause.source();
                 }
-                text
+                escape(&text)
             }
         };
         OrderFailure::new(step, text)

@@ -229,7 +229,7 @@ impl Orderer<'_> {
 async fn why_invalid(order: &mut Order) -> String {
     let mut reasons = Vec::new();
     if let Some(problem) = &order.state().error {
-        reasons.push(problem.to_string());
+        reasons.push(crate::observe::escape::escape(&problem.to_string()));
     }
     let mut authorizations = order.authorizations();
     while let Some(Ok(authorization)) = authorizations.next().await {
@@ -238,7 +238,9 @@ async fn why_invalid(order: &mut Order) -> String {
                 reasons.push(format!(
                     "{}: {}",
                     authorization.identifier(),
-                    problem.detail.as_deref().unwrap_or("(no detail)")
+                    crate::observe::escape::escape(
+                        problem.detail.as_deref().unwrap_or("(no detail)")
+                    )
                 ));
             }
         }

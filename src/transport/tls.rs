@@ -18,7 +18,7 @@ use rustls::{
 
 use crate::config::{Problem, Tls};
 use crate::denial::{Denial, Reason};
-use crate::transport::certificate::{ServerCertificate, load_pair};
+use crate::transport::certificate::{ServerCertificate, load_pair, problem};
 
 /// The one crypto provider of the process (aws-lc-rs).
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -140,14 +140,15 @@ pub fn server_config(
 /// The metrics listener's TLS (`[metrics.tls]`): the same client-certificate
 /// rules as the MCP listener, HTTP/1.1 only; problems name `metrics.tls.*`.
 pub fn metrics_config(tls: &Tls) -> Result<Arc<ServerConfig>, Vec<Problem>> {
-    let pair = load_pair(&tls.certificate, &tls.private_key, &tls.server_names)
-        .map_err(|p| vec![Problem::new("metrics.tls.certificate", p.to_string())])?;
-    let config = server_config(tls, ServerCertificate::serving(&pair)).map_err(|problems| {
+    let metrics_keys = |problems: Vec<Problem>| {
         problems
             .into_iter()
             .map(|p| Problem::new(format!("metrics.{}", p.key), p.problem))
             .collect::<Vec<_>>()
-    })?;
+    };
+    let pair = load_pair(&tls.certificate, &tls.private_key, &tls.server_names)
+        .map_err(|why| metrics_keys(vec![problem(tls, &why)]))?;
+    let config = server_config(tls, ServerCertificate::serving(&pair)).map_err(metrics_keys)?;
     let mut config = (*config).clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

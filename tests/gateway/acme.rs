@@ -36,6 +36,14 @@ async fn dns01_gateway(validity: u64, secret: &str) -> (AcmeLab, tempfile::TempD
     (lab, dir, gateway)
 }
 
+/// The log shows the first two retries, 5 s then 10 s apart.
+fn assert_backed_off(log: &str) {
+    assert!(
+        log.contains("retry_in_seconds=5") && log.contains("retry_in_seconds=10"),
+        "{log}"
+    );
+}
+
 /// The first stored certificate, waiting up to a minute for it.
 async fn first_certificate(gateway: &AcmeGateway) -> String {
     gateway
@@ -111,14 +119,8 @@ async fn dns01_obtains_a_certificate_curl_is_served_and_the_record_is_removed() 
         leaf_der(&chain)
     );
     assert!(lab.txt(&format!("_acme-challenge.{NAME}")).await.is_empty());
-    let ready = reqwest::get(format!("http://127.0.0.1:{}/ready", gateway.metrics_port))
-        .await
-        .unwrap();
-    assert_eq!(
-        ready.status(),
-        200,
-        "ready once the certificate is in force"
-    );
+    let (status, _) = gateway.ready().await;
+    assert_eq!(status, 200, "ready once the certificate is in force");
     // The account key and certificate key are the gateway user's alone.
     use std::os::unix::fs::PermissionsExt;
     let mode = |name: &str| {
@@ -293,10 +295,7 @@ async fn the_ca_unreachable_at_start_leaves_the_stored_certificate_served_and_is
     );
     // ...while the CA is asked again after 5 s, then 10 s.
     let log = gateway.log_with("ACME order failed at directory", 2).await;
-    assert!(
-        log.contains("retry_in_seconds=5") && log.contains("retry_in_seconds=10"),
-        "{log}"
-    );
+    assert_backed_off(&log);
     assert!(
         gateway
             .metric("mcp_gateway_acme_consecutive_failures")
@@ -335,10 +334,7 @@ async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
         "{line}"
     );
     assert!(line.contains("tsig_key_file"), "says what to check: {line}");
-    assert!(
-        log.contains("retry_in_seconds=5") && log.contains("retry_in_seconds=10"),
-        "{log}"
-    );
+    assert_backed_off(&log);
     assert!(
         gateway
             .metric("mcp_gateway_acme_orders_total{outcome=\"failure\",reason=\"dns_update\"}")
@@ -350,17 +346,9 @@ async fn a_wrong_tsig_key_is_named_and_retried_with_back_off() {
         "the gateway keeps running"
     );
     // A balancer sends it nothing meanwhile.
-    let ready = reqwest::get(format!("http://127.0.0.1:{}/ready", gateway.metrics_port))
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), 503);
-    assert!(
-        ready
-            .text()
-            .await
-            .unwrap()
-            .contains("no server certificate yet")
-    );
+    let (status, why) = gateway.ready().await;
+    assert_eq!(status, 503);
+    assert!(why.contains("no server certificate yet"), "{why}");
     // Nothing is served without a certificate, and that is not the client's doing.
     let probe = gateway.pki.ca.issue_client("probe").unwrap();
     assert!(

@@ -88,6 +88,14 @@ impl AcmeGateway {
         }
     }
 
+    /// `GET /ready` on the metrics listener: status and body.
+    pub async fn ready(&self) -> (u16, String) {
+        let answer = reqwest::get(format!("http://127.0.0.1:{}/ready", self.metrics_port))
+            .await
+            .unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
+    }
+
     /// One series of the gateway's own metrics (0 when absent).
     pub async fn metric(&self, series: &str) -> f64 {
         crate::common::metric(([127, 0, 0, 1], self.metrics_port).into(), series).await

@@ -166,6 +166,14 @@ pub(super) fn validate_tls(raw: RawTls, base: &Path, problems: &mut Vec<Problem>
             };
             let certificate = required("tls.certificate", raw.certificate);
             let private_key = required("tls.private_key", raw.private_key);
+            for (i, name) in raw.server_names.iter().enumerate() {
+                if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                    problems.push(Problem::new(
+                        format!("tls.server_names[{i}]"),
+                        format!("`{name}` is not a DNS name or IP address"),
+                    ));
+                }
+            }
             (certificate, private_key, raw.server_names)
         }
     };

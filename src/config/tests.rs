@@ -306,3 +306,19 @@ fn acme_settings_are_checked_key_by_key() {
     assert_eq!(tls.certificate, dir.path().join("acme/certificate.pem"));
     assert_eq!(tls.server_names, ["gw.example.org"]);
 }
+
+#[test]
+fn server_names_must_be_names() {
+    let text = "[tls]\ncertificate='a'\nprivate_key='b'\nclient_ca='c'\nserver_names=['gw.example.org', '10.0.0.1', 'not a name']\n[network]\nallow=['10.0.0.0/8']\n[jwt]\njwks='k.json'\nissuer='i'\naudience='https://gw/mcp'\n";
+    let err = Config::parse(text, Path::new("/nonexistent"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tls.server_names[2]: `not a name` is not a DNS name or IP address"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("tls.server_names[0]") && !err.contains("tls.server_names[1]"),
+        "{err}"
+    );
+}

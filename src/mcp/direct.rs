@@ -23,7 +23,7 @@ use http_body_util::{BodyExt, Full};
 use rmcp::Service;
 use rmcp::model::{
     ClientJsonRpcMessage, ClientRequest, ErrorCode, GetExtensions, GetMeta, JsonRpcRequest,
-    ProtocolVersion, ServerJsonRpcMessage,
+    ProtocolVersion, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::service::{
     Peer, RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage, serve_directly,
@@ -31,6 +31,7 @@ use rmcp::service::{
 use rmcp::transport::Transport;
 
 use crate::mcp::CalendarServer;
+use crate::mcp::structured::{with_structured_as_text, write_response, written_once};
 
 /// The only protocol version served this way: the stateless one.
 const STATELESS: &str = "2026-07-28";
@@ -145,25 +146,39 @@ impl DirectCalls {
         context.meta = std::mem::take(request.request.get_meta_mut());
         context.extensions = std::mem::take(request.request.extensions_mut());
         context.extensions.insert(parts);
-        let message: ServerJsonRpcMessage =
-            match self.server.handle_request(request.request, context).await {
-                Ok(result) => ServerJsonRpcMessage::response(result, request.id),
-                Err(error) => ServerJsonRpcMessage::error(error, Some(request.id)),
+        let (answer, written) =
+            with_structured_as_text(self.server.handle_request(request.request, context)).await;
+        if let (Ok(ServerResult::CallToolResult(result)), Some(structured)) = (&answer, &written)
+            && written_once(result, structured)
+        {
+            return match write_response(&request.id, result, structured) {
+                Ok(body) => json_response(StatusCode::OK, body),
+                Err(e) => unserializable(&e),
             };
-        let status = status_of(&message);
-        let body = match serde_json::to_vec(&message) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(error = %e, "a tool answer could not be serialized");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "answer not serializable");
-            }
+        }
+        let message: ServerJsonRpcMessage = match answer {
+            Ok(result) => ServerJsonRpcMessage::response(result, request.id),
+            Err(error) => ServerJsonRpcMessage::error(error, Some(request.id)),
         };
-        Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, JSON)
-            .body(Full::new(Bytes::from(body)).boxed())
-            .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad answer"))
+        match serde_json::to_vec(&message) {
+            Ok(body) => json_response(status_of(&message), body),
+            Err(e) => unserializable(&e),
+        }
     }
+}
+
+/// A JSON answer of `body`.
+fn json_response(status: StatusCode, body: Vec<u8>) -> Response<BoxBody<Bytes, Infallible>> {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, JSON)
+        .body(Full::new(Bytes::from(body)).boxed())
+        .unwrap_or_else(|_| plain(StatusCode::INTERNAL_SERVER_ERROR, "bad answer"))
+}
+
+fn unserializable(error: &serde_json::Error) -> Response<BoxBody<Bytes, Infallible>> {
+    tracing::error!(%error, "a tool answer could not be serialized");
+    plain(StatusCode::INTERNAL_SERVER_ERROR, "answer not serializable")
 }
 
 /// The HTTP status rmcp gives a stateless answer: JSON-RPC errors stay 200

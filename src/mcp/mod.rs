@@ -11,6 +11,7 @@ pub mod params;
 mod refusals;
 pub mod results;
 pub mod session;
+mod structured;
 mod tool_support;
 mod tools;
 

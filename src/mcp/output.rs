@@ -12,12 +12,9 @@ use crate::calendar::time::{When, render, resolve};
 
 /// A successful result: `summary` for people, `value` (one of
 /// [`crate::mcp::results`], or an event) for programs.
+/// Written once on the direct path ([`crate::mcp::structured`]).
 pub fn success(summary: String, value: &impl serde::Serialize) -> CallToolResult {
-    // These types have string keys only: serialising them cannot fail.
-    let value = serde_json::to_value(value).unwrap_or_default();
-    let mut result = CallToolResult::structured(value);
-    result.content.insert(0, ContentBlock::text(summary));
-    result
+    crate::mcp::structured::structured_result(summary, value)
 }
 
 /// A tool error the calling model can read and correct.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use mcp_gateway::cli::token::TokenRequest;
 
-use crate::common::{TestGateway, http_client_with_token, rpc_message, stateless_params};
+use crate::common::{TestGateway, call_ok, http_client_with_token, rpc_message, stateless_params};
 
 use crate::common::STATELESS as VERSION;
 const DIRECT_ACCEPT: &str = "application/json, text/event-stream";
@@ -53,6 +53,40 @@ async fn send(gw: &TestGateway, token: &str, accept: &str, body: &Value) -> (u16
 #[tokio::test]
 async fn direct_answers_are_rmcp_answers() {
     let gw = TestGateway::start().await;
+    // Events to list: the answer written once (`mcp::structured`) must read
+    // as rmcp's, attendees, reminders and a series' instances included.
+    let writer = gw.mcp("agent-a").await;
+    call_ok(
+        &writer,
+        "create_event",
+        json!({
+            "calendarId": "team", "summary": "Review \"Q1\" ✓", "location": "Room 4",
+            "start": { "dateTime": "2030-01-01T09:00:00", "timeZone": "Europe/Berlin" },
+            "end": { "dateTime": "2030-01-01T10:00:00", "timeZone": "Europe/Berlin" },
+            "attendees": [{ "email": "a@example.com", "displayName": "A" }],
+        }),
+    )
+    .await;
+    call_ok(
+        &writer,
+        "create_event",
+        json!({
+            "calendarId": "team", "summary": "Standup",
+            "start": { "dateTime": "2029-12-31T08:00:00Z" },
+            "end": { "dateTime": "2029-12-31T08:15:00Z" },
+            "recurrence": ["RRULE:FREQ=DAILY;COUNT=5"],
+        }),
+    )
+    .await;
+    call_ok(
+        &writer,
+        "create_event",
+        json!({
+            "calendarId": "team", "summary": "Holiday",
+            "start": { "date": "2030-01-01" }, "end": { "date": "2030-01-02" },
+        }),
+    )
+    .await;
     let reader = gw.pki.token_with(&TokenRequest {
         permissions: vec!["readCalendars".into()],
         calendars: vec!["team".into()],
@@ -128,6 +162,15 @@ async fn direct_answers_are_rmcp_answers() {
     }
     let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[3]).await;
     assert_eq!(answer["error"]["code"], -32003, "{answer}");
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[2]).await;
+    let items = &answer["result"]["structuredContent"]["items"];
+    assert_eq!(items.as_array().map(Vec::len), Some(3), "{answer}");
+    let text = answer["result"]["content"][1]["text"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap(),
+        answer["result"]["structuredContent"],
+        "the text block is the structured content"
+    );
     let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[1]).await;
     let calendars = &answer["result"]["structuredContent"]["calendars"];
     assert_eq!(calendars.as_array().map(Vec::len), Some(1), "{answer}");

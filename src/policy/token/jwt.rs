@@ -249,8 +249,7 @@ impl TokenVerifier {
         client_ip: ClientIp,
         now: DateTime<Utc>,
     ) -> Result<Grant, Denial> {
-        let digest = VerifiedTokens::<SignedClaims>::digest(token);
-        let signed = match self.verified.get(&digest, now.timestamp()) {
+        let signed = match self.verified.get(token, now.timestamp()) {
             Some(signed) => {
                 // The entry ends at exp + leeway, so the token has not expired;
                 // a clock set back could make `nbf` matter again.
@@ -267,7 +266,7 @@ impl TokenVerifier {
                 let signed = Arc::new(SignedClaims::read(self.verify_signature(token)?));
                 let usable_until = signed.claims.exp.saturating_add(self.leeway as i64);
                 self.verified
-                    .insert(digest, usable_until, Arc::clone(&signed), now.timestamp());
+                    .insert(token, usable_until, Arc::clone(&signed), now.timestamp());
                 signed
             }
         };

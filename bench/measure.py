@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import time
 
+import oha
 from servers import stateless_headers, token, start
 from settings import WORK, LOAD_BIN, ROUNDS, SECONDS, IDLE, PORTS, sh
 
@@ -32,9 +33,15 @@ def refusal_source(server_name, run):
     return f"127.{10 + run}.{list(PORTS).index(server_name) + 1}.1"
 
 
-def one_run(server, mode, body, headers, extra, run):
-    """One measured run; with the CPU the server used per successful request."""
+def one_run(server, mode, body, headers, extra, run, loader="own"):
+    """One measured run by `loader` (bench/load/ or oha); with the CPU the
+    server used per successful request."""
     cpu = server.cpu_seconds()
+    if loader == "oha":
+        result = oha.run(server.name, mode, body, headers, SECONDS)
+        spent = server.cpu_seconds() - cpu
+        result["cpu_us_per_request"] = spent / result["ok"] * 1e6 if result["ok"] else None
+        return result
     source = ["--source", refusal_source(server.name, run)] if mode == "refuse" else []
     result = load(server.name, mode, body, headers, [*extra, *source])
     # Warm-up requests cost CPU too: charge the CPU of the whole run to the
@@ -46,13 +53,13 @@ def one_run(server, mode, body, headers, extra, run):
     return result
 
 
-def rounds(servers, mode, body, headers=(), extra=()):
+def rounds(servers, mode, body, headers=(), extra=(), loader="own"):
     """ROUNDS runs on each server, taken in turn (gateway, nginx, floor, then
     again), so that a noisy minute on a shared machine weighs on all of them."""
     runs = {server.name: [] for server in servers}
     for run in range(ROUNDS):
         for server in servers:
-            runs[server.name].append(one_run(server, mode, body, headers, extra, run))
+            runs[server.name].append(one_run(server, mode, body, headers, extra, run, loader))
     return {name: summarize(results) for name, results in runs.items()}
 
 

@@ -6,6 +6,7 @@ import platform
 import subprocess
 from pathlib import Path
 
+import oha
 from settings import IDLE, CONNECTIONS
 
 
@@ -16,7 +17,8 @@ def machine():
             cpu = line.split(":", 1)[1].strip()
             break
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "nginx": nginx}
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "nginx": nginx,
+            "oha": oha.version()}
 
 
 def table(report):
@@ -46,17 +48,23 @@ def table(report):
         cells.append(ratio(gm, med(fl, unit_key)) if fl else "—")
         rows.append(cells)
 
-    row("keep-alive tools/call, stateless: req/s", "keepalive_stateless")
-    row("  p50 µs", "keepalive_stateless", "p50_us")
-    row("  p99 µs", "keepalive_stateless", "p99_us")
-    row("  server CPU µs per request", "keepalive_stateless", "cpu_us_per_request")
+    for key, loader in (("keepalive_stateless", "own loader"), ("keepalive_stateless_oha", "oha")):
+        row(f"keep-alive tools/call, stateless, {loader}: req/s", key)
+        row("  p50 µs", key, "p50_us")
+        row("  p99 µs", key, "p99_us")
+        row("  server CPU µs per request", key, "cpu_us_per_request")
     row("keep-alive, one session per connection: req/s", "keepalive_sessions")
     row("  p50 µs", "keepalive_sessions", "p50_us")
     row("keep-alive, 16 connections on ONE session: req/s", "keepalive_one_session")
-    row("list_events (a week of 1,000 events): req/s", "list_events_week")
-    row("  p50 µs", "list_events_week", "p50_us")
+    for key, loader in (("list_events_week", "own loader"), ("list_events_week_oha", "oha")):
+        row(f"list_events (a week of 1,000 events), {loader}: req/s", key)
+        row("  p50 µs", key, "p50_us")
     row("full mTLS handshake + 1 call: conn/s", "handshake_full")
+    row("  server CPU µs per connection", "handshake_full", "cpu_us_per_request")
     row("resumed handshake + 1 call: conn/s", "handshake_resumed")
+    row("  server CPU µs per connection", "handshake_resumed", "cpu_us_per_request")
+    row("oha, a connection per call (it resumes): conn/s", "handshake_oha")
+    row("  server CPU µs per connection", "handshake_oha", "cpu_us_per_request")
     row("refusals of a disallowed address: /s", "refusal")
     for key, label in (("idle_rss", "after one call"), ("idle_rss_handshake_only", "handshake only")):
         idle = f[key]
@@ -83,9 +91,10 @@ def table(report):
                      f["handshake_resumed"]["gateway"]["per_second"]["median"])
     refusals = f["refusal"]["gateway"]["per_second"]["median"]
     lines += ["", f"Taken {report['when']} on {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, "
-                  f"{m['nginx']}; {report['rounds']} runs of {report['seconds']:g} s (after 2 s of "
-                  f"warm-up) per server, the servers taken in turn; {CONNECTIONS} connections, "
-                  f"HTTP/1.1, TLS 1.3, ECDSA P-256.",
+                  f"{m['nginx']}, {m.get('oha') or 'no oha'}; {report['rounds']} runs of {report['seconds']:g} s (after 2 s of "
+                  f"warm-up; none for oha, after the own loader's runs) per server and loader, the "
+                  f"servers taken in turn; {CONNECTIONS} connections, HTTP/1.1, TLS 1.3, ECDSA "
+                  f"P-256. The own loader runs on one core, oha on both (beside the server).",
               f"One session ÷ one session per connection: {shared / one:.2f}; "
               f"resumed ÷ full handshakes: {resumed / full:.2f}; "
               f"refusals ÷ full handshakes: {refusals / full:.2f}.",

@@ -18,6 +18,7 @@ import sys
 import time
 
 from measure import idle_rss, instructions, rounds
+import oha
 from report import machine, table
 from servers import stateless_headers, prepare, https, seed_events, start
 from settings import WORK, RESULTS, ROUNDS, SECONDS, IDLE, CALLGRIND, CONNECTIONS, PORTS, SESSIONS
@@ -38,6 +39,11 @@ def measure_under_load(figures, servers, time_headers):
     figures["handshake_full"] = rounds(everyone, "handshake", "time.json", time_headers)
     figures["handshake_resumed"] = rounds(everyone, "handshake", "time.json", time_headers,
                                           ["--resume"])
+    print("the same with oha", file=sys.stderr)
+    figures["keepalive_stateless_oha"] = rounds(everyone, "keepalive", "time.json", time_headers,
+                                                loader="oha")
+    figures["handshake_oha"] = rounds(everyone, "handshake", "time.json", time_headers,
+                                      loader="oha")
     figures["refusal"] = rounds([gateway, servers["nginx"]], "refuse", "time.json",
                                 time_headers)
     print("gateway only: sessions, list_events", file=sys.stderr)
@@ -49,6 +55,8 @@ def measure_under_load(figures, servers, time_headers):
         ["--session-version", SESSIONS, "--shared-session"])
     figures["list_events_week"] = rounds(
         [gateway], "keepalive", "week.json", stateless_headers("list_events"))
+    figures["list_events_week_oha"] = rounds(
+        [gateway], "keepalive", "week.json", stateless_headers("list_events"), loader="oha")
 
 
 def main():
@@ -60,6 +68,8 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, limit), hard))
     if limit < IDLE + 500:
         raise SystemExit(f"the open-file limit ({hard}) is too low for BENCH_IDLE={IDLE}")
+    if not oha.OHA:
+        raise SystemExit("oha is missing: bench/run.sh installs it (cargo install oha --locked)")
     prepare()
     figures = {}
     time_headers = stateless_headers("get_current_time")

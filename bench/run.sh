@@ -18,5 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_ systemctl disable --now nginx 2>/dev/null || $sudo_ nginx -s stop 2>/dev/null || true
 fi
 
+# The second load generator (bench/oha.py); its version is in the report.
+command -v oha >/dev/null || cargo install oha --locked
+
 cargo build --release --bin mcp-gateway --example bench-load --example bench-floor --example bench-geoip
 exec python3 bench/run.py "$@"

@@ -41,8 +41,28 @@ pub struct Stored {
 }
 
 impl Stored {
-    /// Understands a stored or freshly patched event; `field` prefixes errors.
+    /// Understands a stored or freshly patched event, and writes its times
+    /// in their normal form (what is stored is what every later read returns).
     pub fn analyse(event: Event, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+        let mut stored = Stored::understand(event, calendar_zone)?;
+        stored.event.start = render(&stored.start, stored.zone);
+        stored.event.end = render(&stored.end, stored.zone);
+        if let Some(series) = &stored.series {
+            stored.event.recurrence = series.lines.clone();
+        }
+        Ok(stored)
+    }
+
+    /// Understands an event read back from the embedded store, which wrote
+    /// it [`Stored::analyse`]d: its times are already in their normal form
+    /// and are not written again here (the tools write every listed event's
+    /// times once more, in the zone the caller asked for).
+    pub fn read_back(event: Event, calendar_zone: Tz) -> Result<Stored, CalendarError> {
+        Stored::understand(event, calendar_zone)
+    }
+
+    /// The event's times, zone and rule, checked.
+    fn understand(event: Event, calendar_zone: Tz) -> Result<Stored, CalendarError> {
         let start = resolve("start", &event.start)?;
         let end = resolve("end", &event.end)?;
         let zone = match start {
@@ -63,13 +83,6 @@ impl Stored {
             }
             Some(Series::new(start, end, zone, &event.recurrence)?)
         };
-        let mut event = event;
-        // Normalise so that what is stored is what every later read returns.
-        event.start = render(&start, zone);
-        event.end = render(&end, zone);
-        if let Some(series) = &series {
-            event.recurrence = series.lines.clone();
-        }
         Ok(Stored {
             event,
             start,

@@ -50,7 +50,7 @@ fn each_series(
     let mut rows = stmt.query(params![calendar_id]).map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
         let body: String = row.get(0).map_err(db_error)?;
-        each(Stored::analyse(decode(&body)?, zone)?)?;
+        each(Stored::read_back(decode(&body)?, zone)?)?;
     }
     Ok(())
 }
@@ -129,7 +129,7 @@ fn each_one_off(
         .map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
         let body: String = row.get(0).map_err(db_error)?;
-        if !each(Stored::analyse(decode(&body)?, zone)?) {
+        if !each(Stored::read_back(decode(&body)?, zone)?) {
             break;
         }
     }

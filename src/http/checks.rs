@@ -8,6 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, Uri, header};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::denial::{Denial, Reason};
@@ -142,6 +143,18 @@ pub struct MessageHead {
     id: Option<Value>,
     method: Option<Value>,
     params: Option<ParamsHead>,
+    /// Whether the keys are there, whatever their value (`null` included):
+    /// a message with a method and a `result` or `error` key is no request
+    /// to rmcp.
+    #[serde(default, deserialize_with = "key_present")]
+    result: bool,
+    #[serde(default, deserialize_with = "key_present")]
+    error: bool,
+}
+
+/// True for a key that is present, whatever its value.
+fn key_present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(value).map(|_| true)
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -156,6 +169,12 @@ impl MessageHead {
     /// The message's method, when it is a string.
     pub fn method(&self) -> Option<&str> {
         self.method.as_ref().and_then(Value::as_str)
+    }
+
+    /// Whether rmcp reads the message as a request: a method and an id,
+    /// and neither a `result` nor an `error` key.
+    pub fn is_request(&self) -> bool {
+        self.method.is_some() && self.id.is_some() && !self.result && !self.error
     }
 
     /// The JSON-RPC id of a request (absent on notifications).
@@ -313,6 +332,20 @@ mod tests {
         let refused = check_protocol_version(&headers(&[("mcp-protocol-version", "1999-01-01")]))
             .unwrap_err();
         assert_eq!(refused.reason, Reason::ProtocolVersionUnsupported);
+    }
+
+    /// rmcp reads a message with a method, an id and neither a `result`
+    /// nor an `error` key as a request; a key present with a null value counts.
+    #[test]
+    fn a_request_is_told_by_its_keys() {
+        let read = |body: &str| read_message(&http::Method::POST, body.as_bytes()).unwrap();
+        assert!(read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_request());
+        assert!(!read(r#"{"jsonrpc":"2.0","method":"tools/list"}"#).is_request());
+        assert!(
+            !read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","result":null}"#).is_request()
+        );
+        assert!(!read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","error":{}}"#).is_request());
+        assert!(!read(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).is_request());
     }
 
     #[test]

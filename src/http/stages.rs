@@ -7,7 +7,6 @@ use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use rmcp::model::ClientJsonRpcMessage;
 use rmcp::transport::streamable_http_server::session::SessionManager;
 
 use crate::config::RENEWAL_PATH;
@@ -17,7 +16,7 @@ use crate::http::checks::{
     MessageHead, check_authority, check_header_list_size, check_mcp_headers,
     check_protocol_version, named_tool, read_message,
 };
-use crate::mcp::direct::direct_call;
+use crate::mcp::direct::{direct_call, read_tool_request};
 use crate::mcp::session::{RequestInFlight, SESSION_HEADER, SessionCheck, SessionSlot};
 use crate::observe::audit::{Outcome, ToolCall};
 use crate::policy::grant::Grant;
@@ -146,8 +145,10 @@ impl App {
         parts.extensions.insert(grant);
         if !in_session
             && parts.method == http::Method::POST
-            && matches!(message.method(), Some("tools/call" | "tools/list"))
-            && let Ok(parsed) = serde_json::from_slice::<ClientJsonRpcMessage>(&body)
+            && message.is_request()
+            && let Some(parsed) = message
+                .method()
+                .and_then(|method| read_tool_request(method, &body))
             && let Some(call) = direct_call(&parts.headers, parsed)
         {
             return self.direct.answer(call, parts).await;

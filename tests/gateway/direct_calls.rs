@@ -23,6 +23,12 @@ fn message(method: &str, name: Option<&str>, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": 11, "method": method, "params": params })
 }
 
+/// `message` with `key` set to `value` at its top level.
+fn with_key(mut message: Value, key: &str, value: Value) -> Value {
+    message[key] = value;
+    message
+}
+
 /// The status, content type and message of `body` posted with `accept`.
 async fn send(gw: &TestGateway, token: &str, accept: &str, body: &Value) -> (u16, String, Value) {
     let cert = gw.client_cert("agent-d");
@@ -43,11 +49,14 @@ async fn send(gw: &TestGateway, token: &str, accept: &str, body: &Value) -> (u16
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    (
-        status,
-        content_type,
-        rpc_message(&response.text().await.unwrap()),
-    )
+    let text = response.text().await.unwrap();
+    // rmcp refuses a body it cannot read as a message with plain text.
+    let message = if serde_json::from_str::<Value>(&text).is_err() && !text.contains("data:") {
+        Value::String(text)
+    } else {
+        rpc_message(&text)
+    };
+    (status, content_type, message)
 }
 
 #[tokio::test]
@@ -125,6 +134,36 @@ async fn direct_answers_are_rmcp_answers() {
             Some("get_current_time"),
             json!({ "arguments": { "timeZone": "Mars/Olympus" } }),
         ),
+        // Keys rmcp reads by their presence, whatever their value: a
+        // `result` key (even null) makes the message no request to rmcp;
+        // an unknown key is read by the same request type both ways.
+        with_key(
+            message(
+                "tools/call",
+                Some("list_calendars"),
+                json!({ "arguments": {} }),
+            ),
+            "result",
+            Value::Null,
+        ),
+        with_key(
+            message(
+                "tools/call",
+                Some("list_calendars"),
+                json!({ "arguments": {} }),
+            ),
+            "error",
+            Value::Null,
+        ),
+        with_key(
+            message(
+                "tools/call",
+                Some("list_calendars"),
+                json!({ "arguments": {} }),
+            ),
+            "extra",
+            json!(1),
+        ),
         // A tool that does not exist.
         message(
             "tools/call",
@@ -156,7 +195,8 @@ async fn direct_answers_are_rmcp_answers() {
             strip_times(&rmcp_lines.1),
             "{body}"
         );
-        if body["method"] == "tools/call" {
+        // A call rmcp refused to read is no tool call: its line is a security one.
+        if body["method"] == "tools/call" && direct.2.is_object() {
             assert_eq!(direct_lines.0.len(), 1, "one audit line: {body}");
         }
     }

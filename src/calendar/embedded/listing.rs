@@ -13,7 +13,7 @@ use rusqlite::{Connection, params};
 use crate::calendar::edits::{Stored, materialise};
 use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::calendar_zone;
-use crate::calendar::embedded::rows::decode;
+use crate::calendar::embedded::rows::decode_column;
 use crate::calendar::paging::{
     Position, decode_cursor, encode_cursor, is_after, matches_text, position,
 };
@@ -27,7 +27,7 @@ fn edited_instances(
     calendar_id: &str,
 ) -> Result<HashSet<(String, i64)>, CalendarError> {
     let mut stmt = conn
-        .prepare("SELECT series_id, original_start FROM events WHERE calendar_id = ?1 AND series_id IS NOT NULL")
+        .prepare_cached("SELECT series_id, original_start FROM events WHERE calendar_id = ?1 AND series_id IS NOT NULL")
         .map_err(db_error)?;
     let rows = stmt
         .query_map(params![calendar_id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -46,11 +46,10 @@ fn each_series(
     zone: Tz,
     mut each: impl FnMut(Stored) -> Result<(), CalendarError>,
 ) -> Result<(), CalendarError> {
-    let mut stmt = conn.prepare(SERIES_MASTERS).map_err(db_error)?;
+    let mut stmt = conn.prepare_cached(SERIES_MASTERS).map_err(db_error)?;
     let mut rows = stmt.query(params![calendar_id]).map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
-        let body: String = row.get(0).map_err(db_error)?;
-        each(Stored::read_back(decode(&body)?, zone)?)?;
+        each(Stored::read_back(decode_column(row)?, zone)?)?;
     }
     Ok(())
 }
@@ -112,7 +111,7 @@ fn each_one_off(
 ) -> Result<(), CalendarError> {
     let (at, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
              AND start_utc < ?2 AND end_utc > ?3 AND (start_utc > ?4 OR (start_utc = ?4 AND id > ?5))
              ORDER BY start_utc, id",
@@ -128,8 +127,7 @@ fn each_one_off(
         ])
         .map_err(db_error)?;
     while let Some(row) = rows.next().map_err(db_error)? {
-        let body: String = row.get(0).map_err(db_error)?;
-        if !each(Stored::read_back(decode(&body)?, zone)?) {
+        if !each(Stored::read_back(decode_column(row)?, zone)?) {
             break;
         }
     }
@@ -237,7 +235,7 @@ fn one_off_times(
     max: DateTime<Utc>,
 ) -> Result<Vec<Interval>, CalendarError> {
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT start_utc, end_utc FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
              AND start_utc < ?2 AND end_utc > ?3",
         )

@@ -193,21 +193,20 @@ pub(crate) fn db_error(e: rusqlite::Error) -> CalendarError {
 
 /// Loads one calendar or says which id is unknown.
 pub(crate) fn load_calendar(conn: &Connection, id: &str) -> Result<Calendar, CalendarError> {
-    conn.query_row(
-        "SELECT id, summary, time_zone FROM calendars WHERE id = ?1",
-        params![id],
-        |r| {
+    // Cached: every tool call reads its calendar, a listing twice.
+    conn.prepare_cached("SELECT id, summary, time_zone FROM calendars WHERE id = ?1")
+        .map_err(db_error)?
+        .query_row(params![id], |r| {
             Ok(Calendar {
                 id: r.get(0)?,
                 summary: r.get(1)?,
                 time_zone: r.get(2)?,
                 color: None,
             })
-        },
-    )
-    .optional()
-    .map_err(db_error)?
-    .ok_or_else(|| CalendarError::calendar_not_found(id))
+        })
+        .optional()
+        .map_err(db_error)?
+        .ok_or_else(|| CalendarError::calendar_not_found(id))
 }
 
 #[async_trait]

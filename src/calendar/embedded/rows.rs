@@ -27,15 +27,23 @@ pub fn load(
     calendar_id: &str,
     id: &str,
 ) -> Result<Option<Event>, CalendarError> {
-    let body: Option<String> = conn
-        .query_row(
-            "SELECT body FROM events WHERE calendar_id = ?1 AND id = ?2",
-            params![calendar_id, id],
-            |r| r.get(0),
-        )
+    conn.prepare_cached("SELECT body FROM events WHERE calendar_id = ?1 AND id = ?2")
+        .map_err(db_error)?
+        .query_row(params![calendar_id, id], |row| Ok(decode_column(row)))
         .optional()
-        .map_err(db_error)?;
-    body.map(|b| decode(&b)).transpose()
+        .map_err(db_error)?
+        .transpose()
+}
+
+/// Decodes the body in the first column of `row`, read in place (a listing
+/// decodes one per event: no copy of the text first).
+pub fn decode_column(row: &rusqlite::Row<'_>) -> Result<Event, CalendarError> {
+    let body = row
+        .get_ref(0)
+        .map_err(db_error)?
+        .as_str()
+        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))?;
+    decode(body)
 }
 
 /// Decodes a stored body.

@@ -163,11 +163,22 @@ mod tests {
         };
         let distinct: Vec<usize> = (0..40).collect();
         assert!(check_no_duplicate_keys(object(&distinct).as_bytes()).is_ok());
-        for (first, again) in [(0, 1), (3, 15), (5, 16), (15, 16), (16, 17), (20, 39), (0, 39)] {
+        for (first, again) in [
+            (0, 1),
+            (3, 15),
+            (5, 16),
+            (15, 16),
+            (16, 17),
+            (20, 39),
+            (0, 39),
+        ] {
             let mut keys = distinct.clone();
             keys[again] = keys[first];
             let error = check_no_duplicate_keys(object(&keys).as_bytes()).unwrap_err();
-            assert!(error.to_string().starts_with("duplicate key"), "{first} {again}");
+            assert!(
+                error.to_string().starts_with("duplicate key"),
+                "{first} {again}"
+            );
         }
     }
 

@@ -31,7 +31,10 @@ use rmcp::service::{
 use rmcp::transport::Transport;
 
 use crate::mcp::CalendarServer;
-use crate::mcp::structured::{with_structured_as_text, write_response, written_once};
+use crate::mcp::structured::{
+    with_structured_as_text, write_raw_response, write_response, written_once,
+};
+use crate::mcp::tool_lists::ToolListAnswers;
 
 /// The only protocol version served this way: the stateless one.
 const STATELESS: &str = "2026-07-28";
@@ -151,6 +154,8 @@ pub struct DirectCalls {
     /// A peer with no client behind it: a stateless request cannot carry
     /// server-to-client messages, so a tool that tried would get an error.
     peer: Peer<RoleServer>,
+    /// `tools/list` results already written.
+    tool_lists: ToolListAnswers,
 }
 
 impl DirectCalls {
@@ -160,7 +165,11 @@ impl DirectCalls {
     pub fn new(server: CalendarServer) -> DirectCalls {
         let running = serve_directly(server.clone(), NoClient, None);
         let peer = running.peer().clone();
-        DirectCalls { server, peer }
+        DirectCalls {
+            server,
+            peer,
+            tool_lists: ToolListAnswers::default(),
+        }
     }
 
     /// The answer to `call`, whose HTTP request head is `parts` (the grant and
@@ -182,6 +191,16 @@ impl DirectCalls {
             && written_once(result, structured)
         {
             return match write_response(&request.id, result, structured) {
+                Ok(body) => json_response(StatusCode::OK, body),
+                Err(e) => unserializable(&e),
+            };
+        }
+        if let Ok(ServerResult::ListToolsResult(list)) = &answer {
+            let body = self
+                .tool_lists
+                .json(list)
+                .and_then(|json| write_raw_response(&request.id, &json));
+            return match body {
                 Ok(body) => json_response(StatusCode::OK, body),
                 Err(e) => unserializable(&e),
             };

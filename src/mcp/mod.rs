@@ -12,6 +12,7 @@ mod refusals;
 pub mod results;
 pub mod session;
 mod structured;
+mod tool_lists;
 mod tool_support;
 mod tools;
 

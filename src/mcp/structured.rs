@@ -91,11 +91,25 @@ pub fn write_response(
     Ok(body)
 }
 
+/// The JSON-RPC response carrying `result`, already JSON.
+pub fn write_raw_response(id: &RequestId, result: &RawValue) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(result.get().len() + 64);
+    serde_json::to_writer(
+        &mut body,
+        &Response {
+            jsonrpc: "2.0",
+            id,
+            result,
+        },
+    )?;
+    Ok(body)
+}
+
 #[derive(Serialize)]
-struct Response<'a> {
+struct Response<'a, R> {
     jsonrpc: &'static str,
     id: &'a RequestId,
-    result: ResultWithRaw<'a>,
+    result: R,
 }
 
 /// rmcp's `CallToolResult`, field for field, with the structured content raw.

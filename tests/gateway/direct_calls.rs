@@ -107,6 +107,8 @@ async fn direct_answers_are_rmcp_answers() {
     });
     let cases = [
         message("tools/list", None, json!({})),
+        // The same list again: its JSON is reused (`mcp::tool_lists`).
+        message("tools/list", None, json!({})),
         message(
             "tools/call",
             Some("list_calendars"),
@@ -200,9 +202,9 @@ async fn direct_answers_are_rmcp_answers() {
             assert_eq!(direct_lines.0.len(), 1, "one audit line: {body}");
         }
     }
-    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[3]).await;
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[4]).await;
     assert_eq!(answer["error"]["code"], -32003, "{answer}");
-    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[2]).await;
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[3]).await;
     let items = &answer["result"]["structuredContent"]["items"];
     assert_eq!(items.as_array().map(Vec::len), Some(3), "{answer}");
     let text = answer["result"]["content"][1]["text"].as_str().unwrap();
@@ -211,7 +213,7 @@ async fn direct_answers_are_rmcp_answers() {
         answer["result"]["structuredContent"],
         "the text block is the structured content"
     );
-    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[1]).await;
+    let (_, _, answer) = send(&gw, &reader, DIRECT_ACCEPT, &cases[2]).await;
     let calendars = &answer["result"]["structuredContent"]["calendars"];
     assert_eq!(calendars.as_array().map(Vec::len), Some(1), "{answer}");
 }

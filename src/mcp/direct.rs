@@ -187,10 +187,10 @@ impl DirectCalls {
         context.extensions.insert(parts);
         let (answer, written) =
             with_structured_as_text(self.server.handle_request(request.request, context)).await;
-        if let (Ok(ServerResult::CallToolResult(result)), Some(structured)) = (&answer, &written)
-            && written_once(result, structured)
+        if let (Ok(ServerResult::CallToolResult(result)), Some(at)) = (&answer, written)
+            && let Some(json) = written_once(result, at)
         {
-            return match write_response(&request.id, result, structured) {
+            return match write_response(&request.id, result, json) {
                 Ok(body) => json_response(StatusCode::OK, body),
                 Err(e) => unserializable(&e),
             };
@@ -199,7 +199,7 @@ impl DirectCalls {
             let body = self
                 .tool_lists
                 .json(list)
-                .and_then(|json| write_raw_response(&request.id, &json));
+                .and_then(|json| write_raw_response(&request.id, json.get()));
             return match body {
                 Ok(body) => json_response(StatusCode::OK, body),
                 Err(e) => unserializable(&e),

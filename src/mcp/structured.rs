@@ -6,122 +6,176 @@
 //! text escaped. For a week of 168 events that was about a third of the
 //! gateway's CPU (bench/README.md). On the direct path
 //! ([`crate::mcp::direct`]), which writes the answer itself, the result is
-//! serialized once: the text block is that JSON, and the same bytes are
-//! placed unparsed as `structuredContent`. rmcp's path (sessions, anything
-//! unusual) still gets a `Value`; both paths carry the same text.
+//! serialized once, into the text block; the answer places those bytes
+//! escaped as the block and unchanged as `structuredContent`. rmcp's path
+//! (sessions, anything unusual) still gets a `Value`; both carry the same text.
 //!
 //! The direct path marks the task that runs the handler
-//! ([`with_structured_as_text`]); [`structured_result`] looks for the mark.
+//! ([`with_structured_as_text`]); [`structured_result`] looks for the mark
+//! and leaves the address and length of the text it wrote, so that the
+//! answer uses exactly that string ([`written_once`]).
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
-use rmcp::model::{CallToolResult, ContentBlock, MetaObject, RequestId, ResultType};
+use rmcp::model::{CallToolResult, ContentBlock, RequestId, TextContent};
 use serde::Serialize;
-use serde_json::value::RawValue;
 
 tokio::task_local! {
-    /// Present while a direct call's handler runs: the structured content
-    /// of its successful result, once the tool has written it.
-    static WRITTEN_ONCE: RefCell<Option<Box<RawValue>>>;
+    /// Present while a direct call's handler runs: where the JSON text of
+    /// its successful result lies, once the tool has written it.
+    static WRITTEN_ONCE: Cell<Option<TextAt>>;
+}
+
+/// Where a text block's string lies: its address and length.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct TextAt(usize, usize);
+
+impl TextAt {
+    fn of(text: &str) -> TextAt {
+        TextAt(text.as_ptr() as usize, text.len())
+    }
 }
 
 /// A successful result with `summary` first, then `value` as JSON text, and
-/// `value` as structured content: kept for the direct path when inside
-/// [`with_structured_as_text`], else as a `Value` for rmcp.
+/// `value` as structured content: a `Value` for rmcp, or, inside
+/// [`with_structured_as_text`], left in the text block for the direct path.
 pub fn structured_result(summary: String, value: &impl Serialize) -> CallToolResult {
+    // Room up front: a listing's JSON grew by doubling, copied each time.
+    let mut json = Vec::with_capacity(4096);
     // The tools' result types have string keys only: serialising them cannot fail.
-    let raw = serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned());
-    let text = raw.get().to_owned();
+    if serde_json::to_writer(&mut json, value).is_err() {
+        json = b"null".to_vec();
+    }
+    // serde_json writes UTF-8.
+    let text = String::from_utf8(json).unwrap_or_default();
+    let at = TextAt::of(&text);
     let mut result =
         CallToolResult::success(vec![ContentBlock::text(summary), ContentBlock::text(text)]);
-    let kept = WRITTEN_ONCE.try_with(move |slot| *slot.borrow_mut() = Some(raw));
-    if kept.is_err() {
+    if WRITTEN_ONCE.try_with(|slot| slot.set(Some(at))).is_err() {
         result.structured_content = Some(serde_json::to_value(value).unwrap_or_default());
     }
     result
 }
 
-/// Runs `handler` with the mark; returns its output and the structured
-/// content a successful result left (then absent from the result itself:
-/// see [`written_once`]).
-pub async fn with_structured_as_text<T>(
-    handler: impl Future<Output = T>,
-) -> (T, Option<Box<RawValue>>) {
+/// Runs `handler` with the mark; returns its output and where the JSON text
+/// of a successful result lies (its structured content then only there).
+pub async fn with_structured_as_text<T>(handler: impl Future<Output = T>) -> (T, Option<TextAt>) {
     WRITTEN_ONCE
-        .scope(RefCell::new(None), async {
+        .scope(Cell::new(None), async {
             let output = handler.await;
-            (output, WRITTEN_ONCE.with(|slot| slot.borrow_mut().take()))
+            (output, WRITTEN_ONCE.with(Cell::get))
         })
         .await
 }
 
-/// Whether `structured`, left by the handler, is `result`'s own: a result
-/// made by [`structured_result`] has no `Value` and ends with that text.
-pub fn written_once(result: &CallToolResult, structured: &RawValue) -> bool {
-    result.structured_content.is_none()
-        && result
-            .content
-            .last()
-            .and_then(|block| block.as_text())
-            .is_some_and(|text| text.text == structured.get())
+/// The JSON text `result` carries as its structured content: its last
+/// block, when that block is the very string [`structured_result`] wrote
+/// (`at`) in a plain `ContentBlock::text` (no annotations, no `_meta`), and
+/// no `Value` was made. (A field rmcp may add to text blocks would be
+/// missing from [`write_response`]'s block: `tests/gateway/direct_calls.rs`
+/// compares the answer with rmcp's.)
+pub fn written_once(result: &CallToolResult, at: TextAt) -> Option<&str> {
+    if result.structured_content.is_some() {
+        return None;
+    }
+    match result.content.last() {
+        Some(ContentBlock::Text(TextContent {
+            text,
+            meta: None,
+            annotations: None,
+            ..
+        })) if TextAt::of(text) == at => Some(text),
+        _ => None,
+    }
 }
 
-/// The JSON-RPC response carrying `result` with `structured` as its
-/// `structuredContent`, in the field order rmcp writes.
+/// The JSON-RPC response carrying `result`, whose last block is `json`
+/// ([`written_once`]): rmcp's fields, in rmcp's order, with `json` written
+/// escaped as that block and unchanged as `structuredContent`.
 pub fn write_response(
     id: &RequestId,
     result: &CallToolResult,
-    structured: &RawValue,
+    json: &str,
 ) -> serde_json::Result<Vec<u8>> {
-    let response = Response {
-        jsonrpc: "2.0",
-        id,
-        result: ResultWithRaw {
-            result_type: result.result_type.as_ref(),
-            content: &result.content,
-            structured_content: structured,
-            is_error: result.is_error,
-            meta: result.meta.as_ref(),
-        },
-    };
-    // The text block and the structured content hold the same JSON, the
-    // block escaped: room for both up front.
-    let mut body = Vec::with_capacity(structured.get().len() * 2 + 256);
-    serde_json::to_writer(&mut body, &response)?;
+    let mut body = Vec::with_capacity(json.len() * 2 + 512);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut body, id)?;
+    body.extend_from_slice(br#","result":{"#);
+    if let Some(result_type) = &result.result_type {
+        body.extend_from_slice(br#""resultType":"#);
+        serde_json::to_writer(&mut body, result_type)?;
+        body.push(b',');
+    }
+    body.extend_from_slice(br#""content":["#);
+    for block in &result.content[..result.content.len().saturating_sub(1)] {
+        serde_json::to_writer(&mut body, block)?;
+        body.push(b',');
+    }
+    body.extend_from_slice(br#"{"type":"text","text":""#);
+    escape_json_text(&mut body, json);
+    body.extend_from_slice(br#""}],"structuredContent":"#);
+    body.extend_from_slice(json.as_bytes());
+    if let Some(is_error) = result.is_error {
+        body.extend_from_slice(br#","isError":"#);
+        serde_json::to_writer(&mut body, &is_error)?;
+    }
+    if let Some(meta) = &result.meta {
+        body.extend_from_slice(br#","_meta":"#);
+        serde_json::to_writer(&mut body, meta)?;
+    }
+    body.extend_from_slice(b"}}");
     Ok(body)
 }
 
 /// The JSON-RPC response carrying `result`, already JSON.
-pub fn write_raw_response(id: &RequestId, result: &RawValue) -> serde_json::Result<Vec<u8>> {
-    let mut body = Vec::with_capacity(result.get().len() + 64);
-    serde_json::to_writer(
-        &mut body,
-        &Response {
-            jsonrpc: "2.0",
-            id,
-            result,
-        },
-    )?;
+pub fn write_raw_response(id: &RequestId, result: &str) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(result.len() + 64);
+    body.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut body, id)?;
+    body.extend_from_slice(br#","result":"#);
+    body.extend_from_slice(result.as_bytes());
+    body.push(b'}');
     Ok(body)
 }
 
-#[derive(Serialize)]
-struct Response<'a, R> {
-    jsonrpc: &'static str,
-    id: &'a RequestId,
-    result: R,
+/// Appends `json` (serde_json's compact output) as the contents of a JSON
+/// string. Such text holds no control character (serde_json escapes them
+/// inside strings and writes no whitespace outside), so only `"` and `\`
+/// need escaping: found with `memchr`, the runs between copied whole (a
+/// byte-by-byte escape was a seventh of a listing's instructions).
+fn escape_json_text(out: &mut Vec<u8>, json: &str) {
+    let bytes = json.as_bytes();
+    let mut from = 0;
+    for at in memchr::memchr2_iter(b'"', b'\\', bytes) {
+        out.extend_from_slice(&bytes[from..at]);
+        out.push(b'\\');
+        out.push(bytes[at]);
+        from = at + 1;
+    }
+    out.extend_from_slice(&bytes[from..]);
 }
 
-/// rmcp's `CallToolResult`, field for field, with the structured content raw.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ResultWithRaw<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result_type: Option<&'a ResultType>,
-    content: &'a [ContentBlock],
-    structured_content: &'a RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    is_error: Option<bool>,
-    #[serde(rename = "_meta", skip_serializing_if = "Option::is_none")]
-    meta: Option<&'a MetaObject>,
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::escape_json_text;
+
+    /// The escaped text reads back as the JSON it was made from, whatever
+    /// serde_json put in its strings (quotes, backslashes, control
+    /// characters, non-ASCII).
+    #[test]
+    fn the_text_block_reads_back_as_the_json() {
+        let value = json!({
+            "a": "say \"hi\"\\", "b": "line\nbreak\ttab\u{1}", "c": "Zürich ✓ 𝄞",
+            "d": [1, -2.5, null, true], "e": { "\"k\"": "\\\\" }, "f": ""
+        });
+        let text = serde_json::to_string(&value).unwrap();
+        let mut quoted = vec![b'"'];
+        escape_json_text(&mut quoted, &text);
+        quoted.push(b'"');
+        let read: String = serde_json::from_slice(&quoted).unwrap();
+        assert_eq!(read, text);
+        assert_eq!(serde_json::from_str::<Value>(&read).unwrap(), value);
+    }
 }

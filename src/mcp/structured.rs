@@ -174,6 +174,8 @@ mod tests {
         let mut quoted = vec![b'"'];
         escape_json_text(&mut quoted, &text);
         quoted.push(b'"');
+        // Byte for byte what serde_json writes for that string.
+        assert_eq!(quoted, serde_json::to_vec(&text).unwrap());
         let read: String = serde_json::from_slice(&quoted).unwrap();
         assert_eq!(read, text);
         assert_eq!(serde_json::from_str::<Value>(&read).unwrap(), value);

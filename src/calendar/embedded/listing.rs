@@ -149,7 +149,9 @@ pub fn list(
     let mut occurrences =
         first_occurrences(conn, calendar_id, zone, query, after.as_ref(), wanted)?.into_iter();
     let mut next_occurrence = occurrences.next();
-    let mut page: Vec<Stored> = Vec::new();
+    // Room for a usual page up front: a row is large, and growing by
+    // doubling copied the page seven times for a week of 168 events.
+    let mut page: Vec<Stored> = Vec::with_capacity(wanted.min(256));
     each_one_off(
         conn,
         calendar_id,

@@ -101,16 +101,17 @@ def idle_rss(server, request=True):
             "kib_per_connection": (after - before) / held if held else None}
 
 
-def instructions(name, body, headers, count=500):
-    """Instructions per admitted keep-alive request under callgrind: counters
-    zeroed after a warm-up, then `count` requests, then dumped."""
+def instructions(name, body, headers, count=500, mode="keepalive"):
+    """Instructions per admitted request under callgrind (`mode` "keepalive",
+    or "handshake": a full mTLS handshake per call): counters zeroed after a
+    warm-up, then `count` requests, then dumped."""
     out = WORK / f"callgrind.{name}"
     server = start(name, valgrind_out=out)
     try:
         extra = ["--connections", 1]
-        load(name, "keepalive", body, headers, extra + ["--count", 50], seconds=120, warmup=0)
+        load(name, mode, body, headers, extra + ["--count", 50], seconds=120, warmup=0)
         sh("callgrind_control", "-z", server.process.pid, stdout=subprocess.DEVNULL)
-        result = load(name, "keepalive", body, headers, extra + ["--count", count],
+        result = load(name, mode, body, headers, extra + ["--count", count],
                       seconds=300, warmup=0)
         sh("callgrind_control", "-d", server.process.pid, stdout=subprocess.DEVNULL)
         time.sleep(1)

@@ -85,7 +85,7 @@ struct Args {
     /// Local address to connect from.
     #[arg(long)]
     source: Option<IpAddr>,
-    /// Keep-alive mode: stop each connection after this many measured requests (0: no limit).
+    /// Keep-alive and handshake modes: stop each worker after this many measured requests (0: no limit).
     #[arg(long, default_value_t = 0)]
     count: u64,
     /// Idle mode: hold connections after the handshake alone, no request.

@@ -86,11 +86,13 @@ pub async fn one_per_connection(
     tally: Arc<Tally>,
 ) -> anyhow::Result<Latencies> {
     let mut latencies = Vec::new();
+    let mut sent = 0u64;
     loop {
         let began = Instant::now();
-        if began >= end {
+        if began >= end || (target.args.count > 0 && sent >= target.args.count) {
             break;
         }
+        sent += u64::from(began >= measure);
         let outcome = match target.args.mode {
             Mode::Refuse => refused(&target, worker).await,
             _ => match target.connect().await {

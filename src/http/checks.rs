@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::denial::{Denial, Reason};
+use crate::mcp::header_names;
 
 /// A host and optional port, as written in `Host`, `:authority` or a config entry.
 fn split_authority(text: &str) -> (String, Option<&str>) {
@@ -99,7 +100,7 @@ pub fn check_header_list_size(parts: &http::request::Parts, max: usize) -> Resul
 /// gateway serves ([`crate::mcp::PROTOCOL_VERSIONS`]); the refusal's detail is
 /// the version requested (cut to 64 characters).
 pub fn check_protocol_version(headers: &HeaderMap) -> Result<(), Denial> {
-    let Some(value) = headers.get("mcp-protocol-version") else {
+    let Some(value) = headers.get(header_names::PROTOCOL_VERSION) else {
         return Ok(());
     };
     let text = String::from_utf8_lossy(value.as_bytes());
@@ -129,11 +130,11 @@ fn decode_mcp_header(raw: &str) -> Option<String> {
 /// before the body — and the arguments in it — are read. The body must then
 /// agree ([`check_mcp_headers`]).
 pub fn named_tool(headers: &HeaderMap) -> Option<String> {
-    let method = headers.get("mcp-method")?.to_str().ok()?;
+    let method = headers.get(header_names::METHOD)?.to_str().ok()?;
     if method != "tools/call" {
         return None;
     }
-    decode_mcp_header(headers.get("mcp-name")?.to_str().ok()?)
+    decode_mcp_header(headers.get(header_names::NAME)?.to_str().ok()?)
 }
 
 /// What the gateway reads of a JSON-RPC message: its method and what its
@@ -217,8 +218,8 @@ pub fn read_message(method: &http::Method, body: &[u8]) -> Result<MessageHead, D
 /// does: intermediaries (and this gateway's logs) route and decide on them.
 /// Missing headers are left to rmcp, which knows which versions require them.
 pub fn check_mcp_headers(headers: &HeaderMap, message: &MessageHead) -> Result<(), Denial> {
-    let method_header = headers.get("mcp-method");
-    let name_header = headers.get("mcp-name");
+    let method_header = headers.get(header_names::METHOD);
+    let name_header = headers.get(header_names::NAME);
     if method_header.is_none() && name_header.is_none() {
         return Ok(());
     }

@@ -151,27 +151,29 @@ impl App {
         connection: ConnectionInfo,
     ) -> Result<HttpResponse, Infallible> {
         let (parts, body) = request.into_parts();
+        // The rare or large branches (renewal, refusal, and rmcp's own
+        // service in `answer_mcp`) are boxed where taken: this whole future
+        // is moved into a box per request (`transport::requests`), a copy of
+        // its full size — 33.6 KB with them inline, 4.9 KB without.
         let grant = match self.check_headers(&parts, &connection) {
             Ok(Route::Mcp(grant)) => grant,
             Ok(Route::Metadata) => return Ok(metadata_response(&self.snapshot.load().resource)),
             Ok(Route::Renewal(grant)) => {
-                return Ok(self.renew_token(&parts, body, &connection, grant).await);
+                return Ok(Box::pin(self.renew_token(&parts, body, &connection, grant)).await);
             }
             Err(denial) => {
                 if matches!(denial.reason, Reason::Banned | Reason::CertificateRevoked) {
                     connection.activity.close();
                 }
-                return Ok(self
-                    .refuse(denial, &connection, Some(body), &parts.method)
-                    .await);
+                return Ok(
+                    Box::pin(self.refuse(denial, &connection, Some(body), &parts.method)).await,
+                );
             }
         };
         let requested = parts.headers.get(SESSION_HEADER).cloned();
         if let Err(denial) = self.check_before_body(&parts, &grant, requested.as_ref(), &connection)
         {
-            return Ok(self
-                .refuse(denial, &connection, Some(body), &parts.method)
-                .await);
+            return Ok(Box::pin(self.refuse(denial, &connection, Some(body), &parts.method)).await);
         }
         let (body, message) = match self.read_request(&parts, body, &connection).await {
             Ok(read) => read,

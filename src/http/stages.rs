@@ -155,9 +155,7 @@ impl App {
         }
         // `handle` borrows the service; the tower `call` would clone it (and its
         // config) on every request.
-        self.mcp
-            .handle(Request::from_parts(parts, Full::new(body)))
-            .await
+        Box::pin(self.mcp.handle(Request::from_parts(parts, Full::new(body)))).await
     }
 
     /// Stage 1, the headers alone, cheapest first: the logs writable, the

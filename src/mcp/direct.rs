@@ -17,7 +17,7 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use rmcp::Service;
@@ -31,6 +31,7 @@ use rmcp::service::{
 use rmcp::transport::Transport;
 
 use crate::mcp::CalendarServer;
+use crate::mcp::header_names;
 use crate::mcp::structured::{
     with_structured_as_text, write_raw_response, write_response, written_once,
 };
@@ -67,11 +68,11 @@ pub fn direct_call(headers: &HeaderMap, message: ClientJsonRpcMessage) -> Option
         && meta
             .missing_required_keys(&ProtocolVersion::V_2026_07_28)
             .is_empty()
-        && only_value(headers, "mcp-protocol-version") == Some(STATELESS)
-        && only_value(headers, "mcp-method") == Some(method)
+        && only_value(headers, header_names::PROTOCOL_VERSION) == Some(STATELESS)
+        && only_value(headers, header_names::METHOD) == Some(method)
         && match name {
-            Some(name) => only_value(headers, "mcp-name") == Some(name),
-            None => !headers.contains_key("mcp-name"),
+            Some(name) => only_value(headers, header_names::NAME) == Some(name),
+            None => !headers.contains_key(header_names::NAME),
         }
         && !headers
             .keys()
@@ -110,7 +111,7 @@ pub fn read_tool_request(method: &str, body: &[u8]) -> Option<ClientJsonRpcMessa
 }
 
 /// The one value of header `name`, as text.
-fn only_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn only_value(headers: &HeaderMap, name: HeaderName) -> Option<&str> {
     let mut values = headers.get_all(name).iter();
     let value = values.next()?;
     match values.next() {
@@ -141,7 +142,7 @@ fn accepts_json_and_events(headers: &HeaderMap) -> bool {
 
 /// One `Content-Type`, JSON (parameters such as a charset allowed, as rmcp does).
 fn content_type_is_json(headers: &HeaderMap) -> bool {
-    only_value(headers, "content-type").is_some_and(|value| {
+    only_value(headers, http::header::CONTENT_TYPE).is_some_and(|value| {
         let essence = value.split_once(';').map_or(value, |(essence, _)| essence);
         essence.trim().eq_ignore_ascii_case(JSON)
     })
@@ -185,8 +186,10 @@ impl DirectCalls {
         context.meta = std::mem::take(request.request.get_meta_mut());
         context.extensions = std::mem::take(request.request.extensions_mut());
         context.extensions.insert(parts);
-        let (answer, written) =
-            with_structured_as_text(self.server.handle_request(request.request, context)).await;
+        // Boxed: rmcp's handler future (every tool's state) would otherwise
+        // be copied whole into each request's future (see `App::respond`).
+        let handler = Box::pin(self.server.handle_request(request.request, context));
+        let (answer, written) = with_structured_as_text(handler).await;
         if let (Ok(ServerResult::CallToolResult(result)), Some(at)) = (&answer, written)
             && let Some(json) = written_once(result, at)
         {

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod direct;
+pub mod header_names;
 pub mod output;
 pub mod params;
 mod refusals;

@@ -13,7 +13,7 @@ use http::{HeaderValue, Method, StatusCode};
 use crate::denial::{Denial, Reason};
 
 /// The session header of the streamable HTTP transport.
-pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const SESSION_HEADER: http::HeaderName = crate::mcp::header_names::SESSION_ID;
 
 /// The caps and the idle time, from `[mcp]`.
 #[derive(Debug, Clone, Copy)]

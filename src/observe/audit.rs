@@ -14,6 +14,7 @@
 //! {"timestamp":"2026-11-22T10:31:00.004Z","process":"mcp-gateway","pid":1234,"event":"AUDIT","tool":"create_event","client":"agent-42","ip":"10.8.0.7","jti":"5f0c…","calendars":["team"],"outcome":"ok","ms":3}
 //! ```
 
+use std::fmt::Write;
 use std::path::Path;
 
 use crate::config::AuditFormat;
@@ -130,7 +131,9 @@ impl AuditLog {
             items.join(",")
         };
         let mut line = self.sink.prefix("AUDIT");
-        line.push_str(&format!(
+        // Written into the line itself (a String's `write!` cannot fail).
+        let _ = write!(
+            line,
             " tool={} client={} ip={} jti={} calendars={calendars} outcome={} ms={}",
             escape(call.tool),
             escape(call.client),
@@ -138,9 +141,9 @@ impl AuditLog {
             escape(call.token_id),
             call.outcome.label(),
             call.millis
-        ));
+        );
         if let Some(issued) = issued_jti {
-            line.push_str(&format!(" issued_jti={}", escape(issued)));
+            let _ = write!(line, " issued_jti={}", escape(issued));
         }
         self.sink.write(line);
     }

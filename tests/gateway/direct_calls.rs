@@ -23,8 +23,13 @@ fn message(method: &str, name: Option<&str>, params: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": 11, "method": method, "params": params })
 }
 
-/// `message` with `key` set to `value` at its top level.
-fn with_key(mut message: Value, key: &str, value: Value) -> Value {
+/// A `list_calendars` call with `key` set to `value` at its top level.
+fn list_calendars_with(key: &str, value: Value) -> Value {
+    let mut message = message(
+        "tools/call",
+        Some("list_calendars"),
+        json!({ "arguments": {} }),
+    );
     message[key] = value;
     message
 }
@@ -139,33 +144,9 @@ async fn direct_answers_are_rmcp_answers() {
         // Keys rmcp reads by their presence, whatever their value: a
         // `result` key (even null) makes the message no request to rmcp;
         // an unknown key is read by the same request type both ways.
-        with_key(
-            message(
-                "tools/call",
-                Some("list_calendars"),
-                json!({ "arguments": {} }),
-            ),
-            "result",
-            Value::Null,
-        ),
-        with_key(
-            message(
-                "tools/call",
-                Some("list_calendars"),
-                json!({ "arguments": {} }),
-            ),
-            "error",
-            Value::Null,
-        ),
-        with_key(
-            message(
-                "tools/call",
-                Some("list_calendars"),
-                json!({ "arguments": {} }),
-            ),
-            "extra",
-            json!(1),
-        ),
+        list_calendars_with("result", Value::Null),
+        list_calendars_with("error", Value::Null),
+        list_calendars_with("extra", json!(1)),
         // A tool that does not exist.
         message(
             "tools/call",

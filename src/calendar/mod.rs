@@ -7,6 +7,7 @@ pub mod caldav;
 pub mod edits;
 pub mod embedded;
 pub mod google;
+pub mod listed;
 pub mod model;
 pub mod paging;
 pub mod retry;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::calendar::edits::creation::CreationId;
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 
 /// Why a calendar operation failed; the tool layer turns each into an MCP tool error.
@@ -116,7 +118,7 @@ pub struct EventQuery {
 #[derive(Debug, Clone)]
 pub struct EventPage {
     /// The events on this page.
-    pub items: Vec<Event>,
+    pub items: Vec<ListedEvent>,
     /// Present when more events match: pass it back as `pageToken`.
     pub next_page_token: Option<String>,
 }

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::calendar::edits::Stored;
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::model::Event;
 use crate::calendar::{CalendarError, EventPage, EventQuery};
 
@@ -43,13 +44,9 @@ pub fn matches_text(event: &Event, needle: &str) -> bool {
         .any(|text| text.to_lowercase().contains(&needle))
 }
 
-/// The page cursor after `stored`: its start and id, opaque to clients.
-pub fn encode_cursor(stored: &Stored) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}:{}",
-        stored.start.instant(stored.zone).timestamp(),
-        stored.event.id
-    ))
+/// The page cursor after the event at `(start, id)` ([`position`]): opaque to clients.
+pub fn encode_cursor((start, id): (i64, &str)) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{start}:{id}"))
 }
 
 /// A page cursor read back; a token no listing made is an invalid argument.
@@ -76,11 +73,14 @@ pub fn page(sorted: Vec<Stored>, query: &EventQuery) -> Result<EventPage, Calend
     });
     let items: Vec<Stored> = matching.by_ref().take(query.max_results).collect();
     let next_page_token = match matching.next() {
-        Some(_) => items.last().map(encode_cursor),
+        Some(_) => items.last().map(|last| encode_cursor(position(last))),
         None => None,
     };
     Ok(EventPage {
-        items: items.into_iter().map(|stored| stored.event).collect(),
+        items: items
+            .into_iter()
+            .map(|stored| ListedEvent::from(stored.event))
+            .collect(),
         next_page_token,
     })
 }
@@ -132,7 +132,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let ids = |p: &crate::calendar::EventPage| {
-            p.items.iter().map(|e| e.id.clone()).collect::<Vec<_>>()
+            p.items
+                .iter()
+                .map(|e| e.clone().into_event().unwrap().id)
+                .collect::<Vec<_>>()
         };
         let first = page(all(), &query(None, 4, None)).unwrap();
         assert_eq!(ids(&first), ["e08", "e09", "e10", "e11"]);

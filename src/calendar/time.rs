@@ -136,6 +136,30 @@ pub fn resolve(field: &str, value: &EventDateTime) -> Result<When, CalendarError
     }
 }
 
+/// A start or end as the tools write it. As in Google Calendar, `timeZone`
+/// stays the value's own zone (the zone given is the zone returned);
+/// `dateTime` is written in `zone` when `forced` (the caller asked for a
+/// zone), else in the value's own zone, else in `zone`. A value that does
+/// not parse is written as it is.
+pub fn written_in(value: &EventDateTime, zone: Tz, forced: bool) -> EventDateTime {
+    let Ok(when) = resolve("time", value) else {
+        return value.clone();
+    };
+    let own = match &when {
+        When::Timed { zone, .. } => *zone,
+        When::AllDay(_) => None,
+    };
+    let write_in = match (forced, own) {
+        (false, Some(own)) => own,
+        _ => zone,
+    };
+    let mut rendered = render(&when, write_in);
+    if let (Some(own), Some(_)) = (own, &rendered.date_time) {
+        rendered.time_zone = Some(own.name().to_owned());
+    }
+    rendered
+}
+
 /// Renders a start or end for output in `zone`.
 pub fn render(when: &When, zone: Tz) -> EventDateTime {
     match when {

@@ -7,8 +7,8 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::json;
 
 use crate::calendar::CalendarError;
-use crate::calendar::model::{Event, EventDateTime};
-use crate::calendar::time::{When, render, resolve};
+use crate::calendar::listed::event_written_in;
+use crate::calendar::model::Event;
 
 /// A successful result: `summary` for people, `value` (one of
 /// [`crate::mcp::results`], or an event) for programs.
@@ -53,34 +53,9 @@ pub struct OutputZone {
     pub requested: bool,
 }
 
-/// One start or end for output. As in Google Calendar, `timeZone` stays the
-/// event's own zone (the zone given is the zone returned); `dateTime` is
-/// written in the requested zone, else in the event's own, else the calendar's.
-fn in_zone(value: &EventDateTime, out: OutputZone) -> EventDateTime {
-    let Ok(when) = resolve("time", value) else {
-        return value.clone();
-    };
-    let own = match &when {
-        When::Timed { zone, .. } => *zone,
-        When::AllDay(_) => None,
-    };
-    let write_in = match (out.requested, own) {
-        (false, Some(own)) => own,
-        _ => out.zone,
-    };
-    let mut rendered = render(&when, write_in);
-    if let (Some(own), Some(_)) = (own, &rendered.date_time) {
-        rendered.time_zone = Some(own.name().to_owned());
-    }
-    rendered
-}
-
 /// The event with its times written for `out`.
-pub fn event_in_zone(mut event: Event, out: OutputZone) -> Event {
-    event.start = in_zone(&event.start, out);
-    event.end = in_zone(&event.end, out);
-    event.original_start_time = event.original_start_time.map(|o| in_zone(&o, out));
-    event
+pub fn event_in_zone(event: Event, out: OutputZone) -> Event {
+    event_written_in(event, out.zone, out.requested)
 }
 
 /// A short human description of an event: `"Standup" 2026-03-02T09:00:00+01:00`.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::model::{Calendar, Event};
 
 /// `get_access_info`: who the client is and what its token allows.
@@ -41,7 +42,8 @@ pub struct CalendarList {
 #[serde(rename_all = "camelCase")]
 pub struct EventList {
     /// The events, recurring series expanded into instances, in start order.
-    pub items: Vec<Event>,
+    #[schemars(with = "Vec<Event>")]
+    pub items: Vec<ListedEvent>,
     /// Present when more events match: pass it back as `pageToken`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,

@@ -11,6 +11,7 @@ use rmcp::model::CallToolResult;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::model::Event;
 use crate::calendar::slots::WorkingHours;
 use crate::calendar::time::{parse_instant, parse_zone};
@@ -205,11 +206,16 @@ impl CalendarServer {
             page_token: p.page_token,
         };
         let page = backend.list_events(calendar, query).await?;
-        let items: Vec<_> = page
+        // Text in normal form is what `event_in_zone` would write unless
+        // the caller asked for a zone (calendar::listed): passed on as it is.
+        let items = page
             .items
             .into_iter()
-            .map(|e| event_in_zone(e, zone))
-            .collect();
+            .map(|listed| match listed {
+                ListedEvent::Normal(_) if !zone.requested => Ok(listed),
+                other => Ok(ListedEvent::from(event_in_zone(other.into_event()?, zone))),
+            })
+            .collect::<Result<Vec<_>, CalendarError>>()?;
         let more = if page.next_page_token.is_some() {
             " (more: pass nextPageToken)"
         } else {

@@ -9,11 +9,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, params};
+use serde_json::value::RawValue;
 
 use crate::calendar::edits::{Stored, materialise};
-use crate::calendar::embedded::db_error;
 use crate::calendar::embedded::lookup::calendar_zone;
-use crate::calendar::embedded::rows::decode_column;
+use crate::calendar::embedded::rows::{body_text, decode_column};
+use crate::calendar::embedded::{body_format, db_error};
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::paging::{
     Position, decode_cursor, encode_cursor, is_after, matches_text, position,
 };
@@ -98,25 +100,59 @@ fn first_occurrences(
     Ok(kept)
 }
 
+/// One event of a page being gathered.
+enum Entry {
+    /// A series occurrence, or a row read through the decoder (boxed: a
+    /// page of text entries stays small).
+    Decoded(Box<Stored>),
+    /// A one-off row in normal form, passed on as its text, with where it
+    /// sorts from its indexed columns (the start `save` derived from it).
+    Normal {
+        start: i64,
+        id: String,
+        text: Box<RawValue>,
+    },
+}
+
+impl Entry {
+    /// Where the entry sorts ([`position`]).
+    fn position(&self) -> (i64, &str) {
+        match self {
+            Entry::Decoded(stored) => position(stored),
+            Entry::Normal { start, id, .. } => (*start, id),
+        }
+    }
+
+    fn listed(self) -> ListedEvent {
+        match self {
+            Entry::Decoded(stored) => ListedEvent::from(stored.event),
+            Entry::Normal { text, .. } => ListedEvent::Normal(text),
+        }
+    }
+}
+
+/// The one-off rows of a window after a cursor, in page order (through
+/// `events_in_order`: no sort).
+const ONE_OFFS_IN_ORDER: &str = "SELECT body, start_utc, id, body_format FROM events
+     WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
+     AND start_utc < ?2 AND end_utc > ?3 AND (start_utc > ?4 OR (start_utc = ?4 AND id > ?5))
+     ORDER BY start_utc, id";
+
 /// Calls `each` on the one-off events and edited instances overlapping
-/// `[min, max)` after `after`, in start order, one row decoded at a time,
-/// until it returns false.
+/// `[min, max)` after `after`, in start order, one row at a time, until it
+/// returns false. Rows in the current body format come as their text unless
+/// `decode_all` (a text filter reads the fields).
 fn each_one_off(
     conn: &Connection,
     calendar_id: &str,
     zone: Tz,
     (min, max): (DateTime<Utc>, DateTime<Utc>),
     after: Option<&Position>,
-    mut each: impl FnMut(Stored) -> bool,
+    decode_all: bool,
+    mut each: impl FnMut(Entry) -> bool,
 ) -> Result<(), CalendarError> {
     let (at, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT body FROM events WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
-             AND start_utc < ?2 AND end_utc > ?3 AND (start_utc > ?4 OR (start_utc = ?4 AND id > ?5))
-             ORDER BY start_utc, id",
-        )
-        .map_err(db_error)?;
+    let mut stmt = conn.prepare_cached(ONE_OFFS_IN_ORDER).map_err(db_error)?;
     let mut rows = stmt
         .query(params![
             calendar_id,
@@ -126,12 +162,31 @@ fn each_one_off(
             id
         ])
         .map_err(db_error)?;
+    let current = body_format::current();
     while let Some(row) = rows.next().map_err(db_error)? {
-        if !each(Stored::read_back(decode_column(row)?, zone)?) {
+        let normal = !decode_all
+            && row.get_ref(3).map_err(db_error)?.as_str_or_null().ok() == Some(Some(current));
+        let entry = if normal {
+            Entry::Normal {
+                start: row.get(1).map_err(db_error)?,
+                id: row.get(2).map_err(db_error)?,
+                text: raw_column(row)?,
+            }
+        } else {
+            Entry::Decoded(Box::new(Stored::read_back(decode_column(row)?, zone)?))
+        };
+        if !each(entry) {
             break;
         }
     }
     Ok(())
+}
+
+/// The body in the first column of `row` as JSON text, checked to be JSON
+/// (the store is a file: what it holds is read with care).
+fn raw_column(row: &rusqlite::Row<'_>) -> Result<Box<RawValue>, CalendarError> {
+    RawValue::from_string(body_text(row)?.to_owned())
+        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))
 }
 
 /// One page of a window, optionally filtered by text: the series
@@ -151,27 +206,26 @@ pub fn list(
     let mut next_occurrence = occurrences.next();
     // Room for a usual page up front: a row is large, and growing by
     // doubling copied the page seven times for a week of 168 events.
-    let mut page: Vec<Stored> = Vec::with_capacity(wanted.min(256));
+    let mut page: Vec<Entry> = Vec::with_capacity(wanted.min(256));
     each_one_off(
         conn,
         calendar_id,
         zone,
         (query.time_min, query.time_max),
         after.as_ref(),
+        query.text.is_some(),
         |one_off| {
-            if query
-                .text
-                .as_deref()
-                .is_some_and(|t| !matches_text(&one_off.event, t))
+            if let (Some(text), Entry::Decoded(stored)) = (&query.text, &one_off)
+                && !matches_text(&stored.event, text)
             {
                 return true;
             }
             while page.len() < wanted
                 && next_occurrence
                     .as_ref()
-                    .is_some_and(|o| position(o) < position(&one_off))
+                    .is_some_and(|o| position(o) < one_off.position())
             {
-                page.extend(next_occurrence.take());
+                page.extend(next_occurrence.take().map(|o| Entry::Decoded(Box::new(o))));
                 next_occurrence = occurrences.next();
             }
             if page.len() < wanted {
@@ -183,18 +237,18 @@ pub fn list(
     while page.len() < wanted
         && let Some(occurrence) = next_occurrence.take()
     {
-        page.push(occurrence);
+        page.push(Entry::Decoded(Box::new(occurrence)));
         next_occurrence = occurrences.next();
     }
     let more = page.len() > query.max_results;
     page.truncate(query.max_results);
     let next_page_token = if more {
-        page.last().map(encode_cursor)
+        page.last().map(|last| encode_cursor(last.position()))
     } else {
         None
     };
     Ok(EventPage {
-        items: page.into_iter().map(|s| s.event).collect(),
+        items: page.into_iter().map(Entry::listed).collect(),
         next_page_token,
     })
 }
@@ -259,24 +313,41 @@ fn one_off_times(
 
 #[cfg(test)]
 mod tests {
-    use super::SERIES_MASTERS;
+    use super::{ONE_OFFS_IN_ORDER, SERIES_MASTERS};
+
+    fn plan(query: &str, parameters: usize) -> Vec<String> {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::calendar::embedded::SCHEMA)
+            .unwrap();
+        crate::calendar::embedded::body_format::add_column(&mut conn).unwrap();
+        conn.prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(vec![0; parameters]), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Every listing runs this query: sorting its window copied every row,
+    /// body included, into SQLite's sorter (bench/README.md).
+    #[test]
+    fn a_window_is_read_in_page_order_without_a_sort() {
+        let plan = plan(ONE_OFFS_IN_ORDER, 5);
+        assert_eq!(plan.len(), 1, "{plan:?}");
+        assert!(
+            plan[0].starts_with("SEARCH events USING INDEX events_in_order (calendar_id=?"),
+            "{plan:?}"
+        );
+    }
 
     /// Every listing runs this query; through `events_by_series` it read
     /// every row of the calendar to find the few series (bench/README.md).
     #[test]
     fn the_series_masters_are_found_by_their_own_index() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::calendar::embedded::SCHEMA)
-            .unwrap();
-        let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {SERIES_MASTERS}"))
-            .unwrap()
-            .query_map(["primary"], |row| row.get::<_, String>(3))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
         assert_eq!(
-            plan,
+            plan(SERIES_MASTERS, 1),
             ["SEARCH events USING INDEX events_series_masters (calendar_id=?)"]
         );
     }

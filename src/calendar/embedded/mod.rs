@@ -5,9 +5,12 @@
 //! that expands recurring series) holds up neither writes nor other readers.
 //! Every call runs under a deadline ([`crate::calendar::series::budget`]).
 
+mod body_format;
 mod events;
 mod listing;
 mod lookup;
+#[cfg(test)]
+mod normal_form_tests;
 mod rows;
 
 use crate::policy::grant::CalendarRef;
@@ -57,7 +60,10 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL,
     PRIMARY KEY (calendar_id, id)
 );
-CREATE INDEX IF NOT EXISTS events_by_start ON events(calendar_id, start_utc);
+-- A window's rows in the order a listing pages them: with the start alone
+-- SQLite sorted every row of the window, body included, by id.
+CREATE INDEX IF NOT EXISTS events_in_order ON events(calendar_id, start_utc, id);
+DROP INDEX IF EXISTS events_by_start;
 CREATE INDEX IF NOT EXISTS events_by_series ON events(calendar_id, series_id);
 -- The series masters alone: every listing expands them, and through
 -- events_by_series their query read every row of the calendar.
@@ -91,12 +97,13 @@ impl EmbeddedStore {
                 .mode(0o600)
                 .open(path)?;
         }
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        body_format::add_column(&mut conn)?;
         parse_zone("calendar.time_zone", primary_zone)?;
         conn.execute(
             "INSERT OR IGNORE INTO calendars (id, summary, time_zone) VALUES ('primary', 'Primary', ?1)",
@@ -111,6 +118,10 @@ impl EmbeddedStore {
                 "INSERT OR IGNORE INTO calendars (id, summary, time_zone) VALUES (?1, ?2, ?3)",
                 params![seed.id, seed.name, seed.time_zone],
             )?;
+        }
+        let rewritten = body_format::normalise(&mut conn)?;
+        if rewritten > 0 {
+            tracing::info!(rewritten, "stored events rewritten in this build's format");
         }
         let readers = (0..READERS)
             .map(|_| {

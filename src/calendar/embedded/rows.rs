@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::calendar::CalendarError;
 use crate::calendar::edits::Stored;
-use crate::calendar::embedded::db_error;
+use crate::calendar::embedded::{body_format, db_error};
+use crate::calendar::listed::{decode_stored, event_written_in};
 use crate::calendar::model::Event;
 use crate::calendar::time::{When, format_utc};
 
@@ -35,21 +36,18 @@ pub fn load(
         .transpose()
 }
 
-/// Decodes the body in the first column of `row`, read in place (a listing
-/// decodes one per event: no copy of the text first).
-pub fn decode_column(row: &rusqlite::Row<'_>) -> Result<Event, CalendarError> {
-    let body = row
-        .get_ref(0)
+/// The body in the first column of `row`, borrowed (a listing reads one
+/// per event: no copy of the text first).
+pub fn body_text<'row>(row: &'row rusqlite::Row<'_>) -> Result<&'row str, CalendarError> {
+    row.get_ref(0)
         .map_err(db_error)?
         .as_str()
-        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))?;
-    decode(body)
+        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))
 }
 
-/// Decodes a stored body.
-pub fn decode(body: &str) -> Result<Event, CalendarError> {
-    serde_json::from_str(body)
-        .map_err(|e| CalendarError::Backend(format!("corrupt stored event: {e}")))
+/// Decodes the body in the first column of `row`, read in place.
+pub fn decode_column(row: &rusqlite::Row<'_>) -> Result<Event, CalendarError> {
+    decode_stored(body_text(row)?)
 }
 
 /// Inserts or replaces the row for `stored`, deriving every indexed column from it.
@@ -59,8 +57,10 @@ pub fn save(
     stored: &Stored,
     original_start: Option<&When>,
 ) -> Result<(), CalendarError> {
-    let body =
-        serde_json::to_string(&stored.event).map_err(|e| CalendarError::Backend(e.to_string()))?;
+    // Normal form (calendar::listed): what a listing passes on as it is.
+    // An analysed event is in it already; writing it once more makes sure.
+    let normal = event_written_in(stored.event.clone(), stored.zone, false);
+    let body = serde_json::to_string(&normal).map_err(|e| CalendarError::Backend(e.to_string()))?;
     let (start, end) = match &stored.series {
         // A series row is found through expansion, never by its own window.
         Some(_) => (i64::MIN, i64::MAX),
@@ -71,8 +71,8 @@ pub fn save(
     };
     conn.execute(
         "INSERT OR REPLACE INTO events
-         (calendar_id, id, series_id, original_start, is_series, start_utc, end_utc, status, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         (calendar_id, id, series_id, original_start, is_series, start_utc, end_utc, status, body, body_format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             calendar_id,
             stored.event.id,
@@ -82,7 +82,8 @@ pub fn save(
             start,
             end,
             stored.event.status,
-            body
+            body,
+            body_format::current()
         ],
     )
     .map_err(db_error)?;

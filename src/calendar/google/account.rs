@@ -17,6 +17,7 @@ use crate::calendar::edits::creation::CreationId;
 use crate::calendar::google::call::Api;
 use crate::calendar::google::convert::{calendar_from_api, event_from_api};
 use crate::calendar::google::failure::Target;
+use crate::calendar::listed::ListedEvent;
 use crate::calendar::model::{Calendar, Event, EventPatch, Rsvp, SeriesScope};
 use crate::calendar::series::parse_instance_id;
 use crate::calendar::slots::merge;
@@ -241,7 +242,7 @@ impl CalendarBackend for GoogleAccount {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|e| event_from_api(e, zone))
+            .map(|e| event_from_api(e, zone).map(ListedEvent::from))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(EventPage {
             items,

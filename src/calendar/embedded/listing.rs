@@ -135,7 +135,7 @@ impl Entry {
 /// `events_in_order`: no sort).
 const ONE_OFFS_IN_ORDER: &str = "SELECT body, start_utc, id, body_format FROM events
      WHERE calendar_id = ?1 AND is_series = 0 AND status = 'confirmed'
-     AND start_utc < ?2 AND end_utc > ?3 AND (start_utc > ?4 OR (start_utc = ?4 AND id > ?5))
+     AND start_utc < ?2 AND end_utc > ?3 AND (start_utc, id) > (?4, ?5)
      ORDER BY start_utc, id";
 
 /// Calls `each` on the one-off events and edited instances overlapping
@@ -313,7 +313,12 @@ fn one_off_times(
 
 #[cfg(test)]
 mod tests {
+    use chrono::{TimeZone, Utc};
+    use rusqlite::StatementStatus;
+
     use super::{ONE_OFFS_IN_ORDER, SERIES_MASTERS};
+    use crate::calendar::EventQuery;
+    use crate::calendar::embedded::EmbeddedStore;
 
     fn plan(query: &str, parameters: usize) -> Vec<String> {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
@@ -334,12 +339,42 @@ mod tests {
     /// body included, into SQLite's sorter (bench/README.md).
     #[test]
     fn a_window_is_read_in_page_order_without_a_sort() {
-        let plan = plan(ONE_OFFS_IN_ORDER, 5);
-        assert_eq!(plan.len(), 1, "{plan:?}");
-        assert!(
-            plan[0].starts_with("SEARCH events USING INDEX events_in_order (calendar_id=?"),
-            "{plan:?}"
+        // The cursor as a row value: the index seeks to it, later pages too.
+        assert_eq!(
+            plan(ONE_OFFS_IN_ORDER, 5),
+            [
+                "SEARCH events USING INDEX events_in_order (calendar_id=? AND (start_utc,id)>(?,?) AND start_utc<?)"
+            ]
         );
+    }
+
+    /// A cached statement is parsed and planned once per connection, however
+    /// its values change (the listing's was planned again on every call:
+    /// `open_connection`).
+    #[test]
+    fn the_listing_statements_are_planned_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("store.db"), "UTC", &[]).unwrap();
+        let reader = store.readers[0].lock().unwrap();
+        for day in 1..=3 {
+            let query = EventQuery {
+                time_min: Utc.with_ymd_and_hms(2030, 1, day, 0, 0, 0).unwrap(),
+                time_max: Utc.with_ymd_and_hms(2030, 1, day + 7, 0, 0, 0).unwrap(),
+                text: None,
+                max_results: 50,
+                page_token: None,
+            };
+            super::list(&reader, "primary", &query).unwrap();
+        }
+        for query in [ONE_OFFS_IN_ORDER, SERIES_MASTERS] {
+            let statement = reader.prepare_cached(query).unwrap();
+            assert_eq!(
+                statement.get_status(StatementStatus::RePrepare),
+                0,
+                "{query}"
+            );
+            assert_eq!(statement.get_status(StatementStatus::Run), 3, "{query}");
+        }
     }
 
     /// Every listing runs this query; through `events_by_series` it read

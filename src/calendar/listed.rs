@@ -61,6 +61,13 @@ impl Serialize for ListedEvent {
     }
 }
 
+/// The text of `event` in normal form (module docs), its times without a
+/// zone of their own written in `zone` (the calendar's): what the store
+/// keeps and a listing passes on.
+pub fn normal_text(event: Event, zone: Tz) -> serde_json::Result<String> {
+    serde_json::to_string(&event_written_in(event, zone, false))
+}
+
 /// The event with its start, end and original start each written by
 /// [`written_in`]: in `zone` when `forced`, else in its own zone, else in
 /// `zone` (the calendar's). With `forced` false this is the normal form.

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use rusqlite::{Connection, params};
 
-use crate::calendar::listed::{decode_stored, event_written_in};
+use crate::calendar::listed::{decode_stored, normal_text};
 use crate::calendar::time::parse_zone;
 
 /// The version of the text `Event` serializes to. Bump it with any change
@@ -76,11 +76,8 @@ pub fn normalise(conn: &mut Connection) -> anyhow::Result<usize> {
                 tracing::warn!(rowid, "stored event does not decode: left as it is");
                 continue;
             };
-            let normal = serde_json::to_string(&event_written_in(event, zone, false))?;
-            tx.execute(
-                "UPDATE events SET body = ?1, body_format = ?2 WHERE rowid = ?3",
-                params![normal, current(), rowid],
-            )?;
+            tx.prepare_cached("UPDATE events SET body = ?1, body_format = ?2 WHERE rowid = ?3")?
+                .execute(params![normal_text(event, zone)?, current(), rowid])?;
             rewritten += 1;
         }
     }

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::calendar::CalendarError;
 use crate::calendar::edits::Stored;
 use crate::calendar::embedded::{body_format, db_error};
-use crate::calendar::listed::{decode_stored, event_written_in};
+use crate::calendar::listed::{decode_stored, normal_text};
 use crate::calendar::model::Event;
 use crate::calendar::time::{When, format_utc};
 
@@ -59,8 +59,8 @@ pub fn save(
 ) -> Result<(), CalendarError> {
     // Normal form (calendar::listed): what a listing passes on as it is.
     // An analysed event is in it already; writing it once more makes sure.
-    let normal = event_written_in(stored.event.clone(), stored.zone, false);
-    let body = serde_json::to_string(&normal).map_err(|e| CalendarError::Backend(e.to_string()))?;
+    let body = normal_text(stored.event.clone(), stored.zone)
+        .map_err(|e| CalendarError::Backend(e.to_string()))?;
     let (start, end) = match &stored.series {
         // A series row is found through expansion, never by its own window.
         Some(_) => (i64::MIN, i64::MAX),

@@ -256,11 +256,18 @@ async fn tls_alpn01_on_the_mcp_port_still_refuses_a_client_without_a_certificate
         log.contains("TLS-ALPN-01 challenge certificate shown to a validator"),
         "{log}"
     );
-    // Each was refused as before: no_certificate, never anything looser.
-    let security = std::fs::read_to_string(dir.path().join("security.log")).unwrap();
-    let refused = security
-        .matches("DENY stage=tls reason=no_certificate")
-        .count();
+    // Each was refused as before: no_certificate, never anything looser. The
+    // client may hear its refusal before the line is written: wait for them.
+    let security_log = dir.path().join("security.log");
+    let refusals = || {
+        let security = std::fs::read_to_string(&security_log).unwrap_or_default();
+        let refused = security
+            .matches("DENY stage=tls reason=no_certificate")
+            .count();
+        (refused, security)
+    };
+    crate::common::wait_until(|| refusals().0 >= attempts.len()).await;
+    let (refused, security) = refusals();
     assert!(
         refused >= attempts.len(),
         "{refused} lines for {} attempts:\n{security}",

@@ -368,3 +368,14 @@ impl TestGateway {
             .expect("MCP initialize over mutual TLS")
     }
 }
+
+/// Polls `condition` for up to 20 s without blocking the gateway's runtime.
+pub async fn wait_until(condition: impl Fn() -> bool) -> bool {
+    for _ in 0..200 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    condition()
+}

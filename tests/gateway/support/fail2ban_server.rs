@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use crate::common::wait_until;
+
 /// A private fail2ban configuration: the system's stock files, only our jail
 /// enabled, reading `log`, and an action that records bans in `banned` instead
 /// of touching the firewall.
@@ -56,17 +58,6 @@ fn jail_config(
     )
     .unwrap();
     conf
-}
-
-/// Polls `condition` for up to 20 s without blocking the gateway's runtime.
-pub async fn wait_until(condition: impl Fn() -> bool) -> bool {
-    for _ in 0..200 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    condition()
 }
 
 /// A real `fail2ban-server` in the foreground running the shipped jail on a

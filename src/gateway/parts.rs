@@ -4,11 +4,8 @@
 //! rules, the HTTP settings. Each fails with the setting it could not use.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -158,28 +155,4 @@ pub(super) fn metrics_access(
         max_connections: config.metrics.max_connections,
         tls,
     })
-}
-
-/// The HTTP settings every connection is served with.
-pub(super) fn http_builder(listen: &crate::config::Listen) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(listen.header_read_timeout)
-        .max_buf_size(listen.max_header_list_bytes as usize);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(listen.max_concurrent_streams)
-        // h2 refuses a larger list itself, with a 431 the gateway never hears
-        // of; up to twice the limit the request reaches crate::http, which
-        // refuses it with its line.
-        .max_header_list_size(listen.max_header_list_bytes.saturating_mul(2))
-        .max_pending_accept_reset_streams(Some(32))
-        .max_local_error_reset_streams(Some(32))
-        // PINGs detect dead peers; they never count as activity (see crate::transport::connection).
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(10));
-    builder
 }

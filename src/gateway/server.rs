@@ -20,8 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::acme::AcmeClient;
 use crate::config::{Backend, Config, Problems};
 use crate::gateway::parts::{
-    bind_metrics, build_app, http_builder, metrics_access, open_audit_log, open_backend,
-    open_security_log,
+    bind_metrics, build_app, metrics_access, open_audit_log, open_backend, open_security_log,
 };
 use crate::gateway::reload::Reloader;
 use crate::gateway::upkeep::{close_idle_sessions, record_expiries, record_signing_key_age};
@@ -37,6 +36,7 @@ use crate::policy::token::renewal::Renewer;
 use crate::transport::certificate::{self, ServerCertificate, Source};
 use crate::transport::connection::{accept, serve_connection};
 use crate::transport::limits::AddressSlots;
+use crate::transport::protocol::HttpBuilders;
 use crate::transport::shared::Shared;
 use crate::transport::tls;
 use crate::{mcp, telemetry};
@@ -196,7 +196,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         app,
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         header_waits: AddressSlots::new(config.listen.max_connections_per_address),
-        http: http_builder(&config.listen),
+        http: HttpBuilders::new(&config.listen),
         config: config.clone(),
         seclog: Arc::clone(&seclog),
     });

@@ -22,6 +22,7 @@ use crate::telemetry;
 use crate::telemetry::Handshake;
 use crate::transport::acme_tls::{self, Outcome};
 use crate::transport::arrival::{Arrived, arrive};
+use crate::transport::protocol::Protocol;
 use crate::transport::requests::serve_requests;
 use crate::transport::shared::Shared;
 use crate::transport::tls;
@@ -95,7 +96,8 @@ pub(crate) async fn serve_connection(
         identity,
         activity: Activity::new(),
     };
-    serve_requests(tls_stream, info, &shared, shutdown).await;
+    let agreed = Protocol::from_alpn(tls_stream.get_ref().1.alpn_protocol());
+    serve_requests(tls_stream, agreed, info, &shared, shutdown).await;
 }
 
 /// Where a connection comes from, as the address checks found it.

@@ -1,40 +1,56 @@
 //! The requests of one identified connection: HTTP/1.1 or HTTP/2 served by
 //! hyper, each request handed to [`crate::http::App`], until the connection
 //! ends, is cut for idleness ([`crate::http::activity`]), its address is
-//! banned meanwhile, or the gateway shuts down. A refusal hyper or h2 makes
-//! on its own (a head too large, a flood of resets) gets its one line here.
+//! banned meanwhile, or the gateway shuts down. Until its first bytes arrive
+//! the connection holds no HTTP state at all ([`crate::transport::protocol`]).
+//! A refusal hyper or h2 makes on its own (a head too large, a flood of
+//! resets) gets its one line here.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::denial::{Denial, Reason};
 use crate::http::ConnectionInfo;
 use crate::http::activity::{Activity, IdleVerdict, Tracked};
+use crate::transport::protocol::{FirstBytes, Protocol, read_first_bytes};
 use crate::transport::shared::Shared;
 
 /// How long a connection cut for idleness gets to close gracefully (HTTP/2
 /// GOAWAY) before its socket is dropped.
 const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
 
-/// Serves the connection's requests until it ends.
+/// Serves the connection's requests until it ends; `agreed` is the version
+/// ALPN chose, if any.
 pub(crate) async fn serve_requests<S>(
-    stream: S,
+    mut stream: S,
+    agreed: Option<Protocol>,
     info: ConnectionInfo,
     shared: &Shared,
     shutdown: CancellationToken,
 ) where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let listen = &shared.config.listen;
     let client_ip = info.client_ip;
     let client_id = info.identity.id().to_owned();
     let activity = Arc::clone(&info.activity);
+    let Some(first) = Box::pin(await_first_bytes(
+        &mut stream,
+        agreed,
+        &info,
+        shared,
+        &shutdown,
+    ))
+    .await
+    else {
+        return;
+    };
     let app = Arc::clone(&shared.app);
     let tracked = Arc::clone(&activity);
     let service = service_fn(move |request| {
@@ -47,7 +63,7 @@ pub(crate) async fn serve_requests<S>(
             Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))
         }
     });
-    let mut connection = Box::pin(shared.http.serve_connection(TokioIo::new(stream), service));
+    let mut connection = shared.http.serve(stream, first, service);
     let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
     // Set once a graceful close has started: past it, the socket is dropped.
     let mut hard_close: Option<Instant> = None;
@@ -74,7 +90,7 @@ pub(crate) async fn serve_requests<S>(
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
-                    match protocol_refusal(e.as_ref(), &activity) {
+                    match protocol_refusal(&e, &activity) {
                         Some(denial) if !cut_logged => shared.seclog.deny(&denial, client_ip, Some(&client_id)),
                         _ => tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error"),
                     }
@@ -104,6 +120,62 @@ pub(crate) async fn serve_requests<S>(
     }
 }
 
+/// Waits for the connection's first bytes and learns its HTTP version, under
+/// the same deadlines as the requests after it: no first request within
+/// `listen.first_request_timeout` is cut with its line; the gateway shutting
+/// down, the address banned meanwhile (logged by whoever banned it) or the
+/// client closing end it quietly. `None`: the connection is over.
+async fn await_first_bytes<S>(
+    stream: &mut S,
+    agreed: Option<Protocol>,
+    info: &ConnectionInfo,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+) -> Option<FirstBytes>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let listen = &shared.config.listen;
+    let activity = &info.activity;
+    let outcome = {
+        let reading = read_first_bytes(&mut *stream, agreed);
+        tokio::pin!(reading);
+        loop {
+            let check_at = match activity.verdict(
+                Instant::now(),
+                listen.first_request_timeout,
+                listen.idle_timeout,
+            ) {
+                IdleVerdict::Cut(denial) => {
+                    shared
+                        .seclog
+                        .deny(&denial, info.client_ip, Some(info.identity.id()));
+                    break None;
+                }
+                IdleVerdict::WaitUntil(at) => at,
+                IdleVerdict::Busy => Instant::now() + listen.idle_timeout,
+            };
+            tokio::select! {
+                read = &mut reading => match read {
+                    Ok(first) => return first,
+                    Err(e) => {
+                        tracing::debug!(ip = %info.client_ip, error = %e, "connection ended before its first request");
+                        return None;
+                    }
+                },
+                () = shutdown.cancelled() => break None,
+                () = activity.changed() => if activity.is_closing() {
+                    break None;
+                },
+                () = tokio::time::sleep_until(check_at) => {}
+            }
+        }
+    };
+    // Cut or closing: say goodbye (TLS close_notify) without waiting long.
+    let _ = tokio::time::timeout(GRACEFUL_CLOSE, stream.shutdown()).await;
+    outcome
+}
+
 /// The refusal hyper made itself when it ended a connection over the request
 /// head, so that it too gets its line: 431 for headers over
 /// `listen.max_header_list_bytes`, 400 for a head HTTP/1.1 does not allow
@@ -112,11 +184,7 @@ pub(crate) async fn serve_requests<S>(
 /// `listen.header_read_timeout` — which HTTP/1.1 also applies between the
 /// requests of a keep-alive connection, so it reads as the first-request or
 /// the idle deadline, depending on whether a request was ever served.
-fn protocol_refusal(
-    error: &(dyn std::error::Error + 'static),
-    activity: &Activity,
-) -> Option<Denial> {
-    let hyper = error.downcast_ref::<hyper::Error>()?;
+fn protocol_refusal(hyper: &hyper::Error, activity: &Activity) -> Option<Denial> {
     if let Some(h2) = std::error::Error::source(hyper).and_then(|e| e.downcast_ref::<h2::Error>()) {
         return http2_refusal(h2);
     }

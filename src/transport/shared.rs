@@ -6,8 +6,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 
 use crate::config::Config;
 use crate::http::App;
@@ -15,6 +13,7 @@ use crate::observe::seclog::SecurityLog;
 use crate::policy::snapshot::Snapshot;
 use crate::transport::certificate::ServerCertificate;
 use crate::transport::limits::AddressSlots;
+use crate::transport::protocol::HttpBuilders;
 
 /// Everything a connection task needs, shared.
 pub(crate) struct Shared {
@@ -30,7 +29,7 @@ pub(crate) struct Shared {
     /// The configuration the gateway started with (listener settings).
     pub(crate) config: Config,
     /// HTTP/1.1 + HTTP/2 connection settings, built once.
-    pub(crate) http: auto::Builder<TokioExecutor>,
+    pub(crate) http: HttpBuilders,
     pub(crate) seclog: Arc<SecurityLog>,
     /// Open connections per client address.
     pub(crate) address_slots: Arc<AddressSlots>,

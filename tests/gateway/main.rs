@@ -92,5 +92,6 @@ mod stuffing;
 mod token_keys;
 mod token_revocation;
 mod tokens;
+mod versions;
 mod vpn;
 mod zones;

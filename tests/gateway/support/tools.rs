@@ -81,7 +81,11 @@ pub fn client_tls(ca_pem: &str, cert: &Issued, alpn: &[u8]) -> rustls::ClientCon
             PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes()).unwrap(),
         )
         .unwrap();
-    config.alpn_protocols = vec![alpn.to_vec()];
+    // Empty: a client that offers no ALPN at all.
+    config.alpn_protocols = match alpn {
+        b"" => Vec::new(),
+        _ => vec![alpn.to_vec()],
+    };
     config
 }
 

@@ -76,6 +76,9 @@ def summarize(runs):
             "ok": sum(r["ok"] for r in runs), "runs": runs}
 
 
+IDLE_SETTLE_SECONDS = 3
+
+
 def idle_rss(server, request=True):
     """RSS growth per held mTLS connection: after one request each (what a
     keep-alive client leaves), or after the handshake alone."""
@@ -92,6 +95,9 @@ def idle_rss(server, request=True):
     loader = subprocess.Popen([str(a) for a in argv], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     ready = json.loads(loader.stdout.readline())
+    # Every server gets the same few seconds to settle its idle connections
+    # (the gateway sets an HTTP/1.1 connection aside after 1 s idle).
+    time.sleep(IDLE_SETTLE_SECONDS)
     after = server.rss_kib()
     loader.stdin.close()
     loader.wait(60)

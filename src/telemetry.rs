@@ -145,6 +145,10 @@ fn describe() {
         "Health checks of trusted balancers: connections closed before TLS without a client address."
     );
     describe_counter!(
+        "mcp_gateway_connections_parked_total",
+        "Idle HTTP/1.1 keep-alive connections taken out of the HTTP stack until their next request, which frees its buffers."
+    );
+    describe_counter!(
         "mcp_gateway_silent_probes_total",
         "Client connections closed before sending a byte (TCP health probes): never a ban, never a log line."
     );
@@ -184,6 +188,11 @@ pub fn denial(denial: &Denial) {
 /// byte, or after a PROXY LOCAL header): no refusal, so no security line.
 pub fn balancer_check() {
     counter!("mcp_gateway_balancer_checks_total").increment(1);
+}
+
+/// An idle HTTP/1.1 connection was taken out of hyper.
+pub fn connection_parked() {
+    counter!("mcp_gateway_connections_parked_total").increment(1);
 }
 
 /// A client connection closed before sending a byte (a TCP health probe).

@@ -112,6 +112,13 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
+    /// Since when the connection has been idle after its last request;
+    /// `None` while a request is in flight, or before the first.
+    pub fn idle_after_serving_since(&self) -> Option<Instant> {
+        let state = self.lock();
+        (state.in_flight == 0 && state.served).then_some(state.idle_since)
+    }
+
     /// Whether any request has started on this connection.
     pub fn has_served(&self) -> bool {
         self.lock().served

@@ -16,5 +16,6 @@ pub mod listener;
 pub mod protocol;
 pub mod replayed;
 pub mod requests;
+pub mod serving;
 pub mod shared;
 pub mod tls;

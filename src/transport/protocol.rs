@@ -11,20 +11,24 @@
 //! ([`crate::transport::replayed`]): a connection that has done nothing but
 //! its handshake holds no HTTP buffers, and hyper's first read holds the
 //! whole first head. (hyper-util's `auto` builder made the same choice by
-//! bytes alone and cost an idle connection 16 KiB of read buffer.)
+//! bytes alone and cost an idle connection 16 KiB of read buffer.) The same
+//! wait serves an HTTP/1.1 connection set aside while idle
+//! ([`crate::transport::serving`]).
 
-use std::pin::Pin;
 use std::time::Duration;
 
-use hyper::body::{Body, Incoming};
+use bytes::Bytes;
 use hyper::server::conn::{http1, http2};
-use hyper::service::HttpService;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::config::Listen;
-use crate::transport::replayed::{Replayed, SNIFF_LEN};
+use crate::transport::replayed::Replayed;
+use crate::transport::serving::{RequestService, Serving};
+
+/// At most this many bytes are read before the version is known: the length
+/// of the HTTP/2 connection preface.
+const SNIFF_LEN: usize = 24;
 
 /// What an HTTP/2 client sends first.
 const HTTP2_PREFACE: &[u8; SNIFF_LEN] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -49,18 +53,16 @@ impl Protocol {
 
 /// The first bytes a connection sent, and the version they are served with.
 pub(crate) struct FirstBytes {
-    bytes: [u8; SNIFF_LEN],
-    len: usize,
+    pub(crate) bytes: Bytes,
     pub(crate) protocol: Protocol,
 }
 
-/// Reads until the version is known: one read when ALPN chose it, otherwise
-/// until the bytes leave HTTP/2's preface or complete it. `None`: the stream
-/// ended first. Cancel-safe only in the sense that matters here: dropping it
-/// drops the connection.
+/// Reads until the version is known: one read when it is `known` (by ALPN,
+/// or from an earlier request), otherwise until the bytes leave HTTP/2's
+/// preface or complete it. `None`: the stream ended first.
 pub(crate) async fn read_first_bytes<S: AsyncRead + Unpin>(
     stream: &mut S,
-    agreed: Option<Protocol>,
+    known: Option<Protocol>,
 ) -> std::io::Result<Option<FirstBytes>> {
     let mut bytes = [0u8; SNIFF_LEN];
     let mut len = 0;
@@ -70,7 +72,7 @@ pub(crate) async fn read_first_bytes<S: AsyncRead + Unpin>(
             return Ok(None);
         }
         len += read;
-        let protocol = match agreed {
+        let protocol = match known {
             Some(protocol) => Some(protocol),
             None if bytes[..len] != HTTP2_PREFACE[..len] => Some(Protocol::Http1),
             None if len == SNIFF_LEN => Some(Protocol::Http2),
@@ -78,17 +80,12 @@ pub(crate) async fn read_first_bytes<S: AsyncRead + Unpin>(
         };
         if let Some(protocol) = protocol {
             return Ok(Some(FirstBytes {
-                bytes,
-                len,
+                bytes: Bytes::copy_from_slice(&bytes[..len]),
                 protocol,
             }));
         }
     }
 }
-
-/// A connection being served by hyper, whichever the version.
-pub(crate) type Serving =
-    Pin<Box<dyn GracefulConnection<Error = hyper::Error, Output = hyper::Result<()>> + Send>>;
 
 /// The settings of both versions, built once from `[listen]`.
 pub(crate) struct HttpBuilders {
@@ -119,21 +116,21 @@ impl HttpBuilders {
         HttpBuilders { http1, http2 }
     }
 
-    /// Serves `stream`, whose `first` bytes were already read, with `service`.
-    pub(crate) fn serve<I, S, B>(&self, stream: I, first: FirstBytes, service: S) -> Serving
+    /// Serves `stream` (whose bytes already read it replays first) in
+    /// `protocol` with `service`.
+    pub(crate) fn serve<S>(
+        &self,
+        stream: Replayed<S>,
+        protocol: Protocol,
+        service: RequestService,
+    ) -> Serving<S>
     where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: HttpService<Incoming, ResBody = B> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-        B: Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = TokioIo::new(Replayed::new(stream, &first.bytes[..first.len]));
-        match first.protocol {
-            Protocol::Http1 => Box::pin(self.http1.serve_connection(io, service)),
-            Protocol::Http2 => Box::pin(self.http2.serve_connection(io, service)),
+        let io = TokioIo::new(stream);
+        match protocol {
+            Protocol::Http1 => Serving::Http1(Box::new(self.http1.serve_connection(io, service))),
+            Protocol::Http2 => Serving::Http2(Box::pin(self.http2.serve_connection(io, service))),
         }
     }
 }
@@ -149,7 +146,7 @@ mod tests {
         client.write_all(sent).await.unwrap();
         drop(client);
         let first = read_first_bytes(&mut server, agreed).await.unwrap()?;
-        Some((first.protocol, first.bytes[..first.len].to_vec()))
+        Some((first.protocol, first.bytes.to_vec()))
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
-//! A stream whose first bytes were already read (to learn the HTTP version)
-//! and are given back before the rest.
+//! A stream whose first bytes were already read (to learn the HTTP version,
+//! or by a connection set aside while idle) and are given back before the
+//! rest; it also tells whether everything written to it was flushed.
 //!
 //! Unlike hyper-util's `Rewind`, a read that returns the replayed bytes also
 //! fills what is left of the caller's buffer with whatever the stream has
@@ -10,37 +11,55 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// At most this many bytes are read before the version is known: the length
-/// of the HTTP/2 connection preface.
-pub(crate) const SNIFF_LEN: usize = 24;
-
-/// `inner`, with `prefix[start..end]` read before it.
+/// `inner`, with `prefix` read before it.
 pub(crate) struct Replayed<S> {
     inner: S,
-    prefix: [u8; SNIFF_LEN],
-    start: usize,
-    end: usize,
+    prefix: Bytes,
     /// An error the stream gave while a read was already returning replayed
     /// bytes: it is the next read's answer.
     deferred_error: Option<io::Error>,
+    /// False from a write until the next flush succeeds: shared with whoever
+    /// must know, without reaching into hyper, that nothing waits to be sent.
+    flushed: Arc<AtomicBool>,
 }
 
 impl<S> Replayed<S> {
-    /// `inner` with `prefix` (at most [`SNIFF_LEN`] bytes) read first.
-    pub(crate) fn new(inner: S, prefix: &[u8]) -> Replayed<S> {
-        let mut bytes = [0u8; SNIFF_LEN];
-        bytes[..prefix.len()].copy_from_slice(prefix);
+    /// `inner` with `prefix` read first.
+    pub(crate) fn new(inner: S, prefix: Bytes) -> Replayed<S> {
         Replayed {
             inner,
-            prefix: bytes,
-            start: 0,
-            end: prefix.len(),
+            prefix,
             deferred_error: None,
+            flushed: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Reads true while everything written so far has been flushed.
+    pub(crate) fn flushed(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.flushed)
+    }
+
+    /// The same stream with `unread` (bytes taken from it and given back)
+    /// read before what is left of the prefix.
+    pub(crate) fn give_back(mut self, unread: Bytes) -> Replayed<S> {
+        self.prefix = match (unread.is_empty(), self.prefix.is_empty()) {
+            (true, _) => self.prefix,
+            (false, true) => unread,
+            (false, false) => [unread, self.prefix].concat().into(),
+        };
+        self
+    }
+
+    /// Whether bytes are waiting to be replayed.
+    pub(crate) fn has_prefix(&self) -> bool {
+        !self.prefix.is_empty()
     }
 }
 
@@ -54,13 +73,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for Replayed<S> {
         if let Some(error) = this.deferred_error.take() {
             return Poll::Ready(Err(error));
         }
-        if this.start == this.end {
+        if this.prefix.is_empty() {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        let replay = (this.end - this.start).min(buf.remaining());
-        buf.put_slice(&this.prefix[this.start..this.start + replay]);
-        this.start += replay;
-        if this.start == this.end && buf.remaining() > 0 {
+        let replay = this.prefix.len().min(buf.remaining());
+        buf.put_slice(&this.prefix[..replay]);
+        this.prefix.advance(replay);
+        if this.prefix.is_empty() && buf.remaining() > 0 {
             // Whatever is ready now joins the replayed bytes; nothing ready
             // (or the end of the stream) is simply a shorter read.
             if let Poll::Ready(Err(error)) = Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -77,7 +96,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replayed<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        this.flushed.store(false, Ordering::Relaxed);
+        Pin::new(&mut this.inner).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -85,7 +106,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replayed<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        this.flushed.store(false, Ordering::Relaxed);
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -93,7 +116,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Replayed<S> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = Pin::new(&mut this.inner).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = flushed {
+            this.flushed.store(true, Ordering::Relaxed);
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -111,7 +139,7 @@ mod tests {
     async fn the_prefix_comes_first_joined_by_what_is_ready() {
         let (mut client, server) = tokio::io::duplex(64);
         client.write_all(b" / HTTP/1.1\r\n").await.unwrap();
-        let mut stream = Replayed::new(server, b"GET");
+        let mut stream = Replayed::new(server, Bytes::from_static(b"GET"));
         let mut buf = [0u8; 64];
         let n = stream.read(&mut buf).await.unwrap();
         // One read: the replayed bytes and the rest of the head together.
@@ -124,7 +152,7 @@ mod tests {
     #[tokio::test]
     async fn a_small_buffer_takes_the_prefix_in_parts() {
         let (_client, server) = tokio::io::duplex(64);
-        let mut stream = Replayed::new(server, b"PRI * HTTP/2.0");
+        let mut stream = Replayed::new(server, Bytes::from_static(b"PRI * HTTP/2.0"));
         let mut buf = [0u8; 4];
         let mut seen = Vec::new();
         while seen.len() < 14 {
@@ -138,17 +166,32 @@ mod tests {
     async fn the_end_of_the_stream_follows_the_prefix() {
         let (client, server) = tokio::io::duplex(64);
         drop(client);
-        let mut stream = Replayed::new(server, b"GE");
+        let mut stream = Replayed::new(server, Bytes::from_static(b"GE"));
         let mut all = Vec::new();
         stream.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, b"GE");
     }
 
     #[tokio::test]
-    async fn writes_reach_the_stream() {
+    async fn bytes_given_back_come_before_the_rest_of_the_prefix() {
+        let (client, server) = tokio::io::duplex(64);
+        drop(client);
+        let stream = Replayed::new(server, Bytes::from_static(b"Host"));
+        let mut stream = stream.give_back(Bytes::from_static(b"GET / HTTP/1.1\r\n"));
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"GET / HTTP/1.1\r\nHost");
+    }
+
+    #[tokio::test]
+    async fn writes_reach_the_stream_and_a_flush_is_seen() {
         let (mut client, server) = tokio::io::duplex(64);
-        let mut stream = Replayed::new(server, b"");
+        let mut stream = Replayed::new(server, Bytes::new());
+        let flushed = stream.flushed();
         stream.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        assert!(!flushed.load(Ordering::Relaxed), "written, not yet flushed");
+        stream.flush().await.unwrap();
+        assert!(flushed.load(Ordering::Relaxed));
         let mut buf = [0u8; 64];
         let n = client.read(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"HTTP/1.1 200 OK\r\n");

@@ -1,24 +1,28 @@
 //! The requests of one identified connection: HTTP/1.1 or HTTP/2 served by
 //! hyper, each request handed to [`crate::http::App`], until the connection
 //! ends, is cut for idleness ([`crate::http::activity`]), its address is
-//! banned meanwhile, or the gateway shuts down. Until its first bytes arrive
-//! the connection holds no HTTP state at all ([`crate::transport::protocol`]).
+//! banned meanwhile, or the gateway shuts down. Until its first bytes arrive,
+//! and while an HTTP/1.1 connection is parked between requests, it holds no
+//! HTTP state at all ([`crate::transport::protocol`],
+//! [`crate::transport::serving`]).
 //! A refusal hyper or h2 makes on its own (a head too large, a flood of
 //! resets) gets its one line here.
 
-use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use hyper::service::service_fn;
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::denial::{Denial, Reason};
 use crate::http::ConnectionInfo;
-use crate::http::activity::{Activity, IdleVerdict, Tracked};
+use crate::http::activity::{Activity, IdleVerdict};
 use crate::transport::protocol::{FirstBytes, Protocol, read_first_bytes};
+use crate::transport::replayed::Replayed;
+use crate::transport::serving::{PARK_AFTER, Parked, RequestService, Serving};
 use crate::transport::shared::Shared;
 
 /// How long a connection cut for idleness gets to close gracefully (HTTP/2
@@ -28,7 +32,7 @@ const GRACEFUL_CLOSE: Duration = Duration::from_secs(1);
 /// Serves the connection's requests until it ends; `agreed` is the version
 /// ALPN chose, if any.
 pub(crate) async fn serve_requests<S>(
-    mut stream: S,
+    stream: S,
     agreed: Option<Protocol>,
     info: ConnectionInfo,
     shared: &Shared,
@@ -36,34 +40,53 @@ pub(crate) async fn serve_requests<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let listen = &shared.config.listen;
-    let client_ip = info.client_ip;
-    let client_id = info.identity.id().to_owned();
-    let activity = Arc::clone(&info.activity);
-    let Some(first) = Box::pin(await_first_bytes(
-        &mut stream,
-        agreed,
-        &info,
-        shared,
-        &shutdown,
-    ))
-    .await
-    else {
-        return;
-    };
-    let app = Arc::clone(&shared.app);
-    let tracked = Arc::clone(&activity);
-    let service = service_fn(move |request| {
-        let in_flight = tracked.begin();
-        // Boxed: hyper keeps a slot the size of this future for the whole
-        // connection; the request's own (large) future lives only while it runs.
-        let response = Box::pin(Arc::clone(&app).handle(request, info.clone()));
-        async move {
-            let response = response.await?;
-            Ok::<_, Infallible>(response.map(|body| Tracked::boxed(body, in_flight)))
+    let mut stream = Replayed::new(stream, Bytes::new());
+    let mut service = RequestService::new(Arc::clone(&shared.app), info.clone());
+    let mut known = agreed;
+    loop {
+        // Bytes hyper had read of a next head, given back when it was parked:
+        // served at once, and not parked again before a request has ended
+        // (else a client stalled mid-head would go in and out of hyper).
+        let replaying = stream.has_prefix();
+        let protocol = match (replaying, known) {
+            (true, Some(protocol)) => protocol,
+            _ => {
+                let waiting = await_first_bytes(&mut stream, known, &info, shared, &shutdown);
+                let Some(first) = Box::pin(waiting).await else {
+                    return;
+                };
+                stream = stream.give_back(first.bytes);
+                first.protocol
+            }
+        };
+        known = Some(protocol);
+        let flushed = stream.flushed();
+        let connection = shared.http.serve(stream, protocol, service);
+        let served = serve_until_idle(connection, &flushed, !replaying, &info, shared, &shutdown);
+        match Box::pin(served).await {
+            Some(parked) => (stream, service) = (parked.stream, parked.service),
+            None => return,
         }
-    });
-    let mut connection = shared.http.serve(stream, first, service);
+    }
+}
+
+/// Serves requests in hyper until the connection ends (`None`) or, being
+/// HTTP/1.1 and quiet for [`PARK_AFTER`], is taken out of hyper. `may_park`
+/// false: not before a request has ended.
+async fn serve_until_idle<S>(
+    mut connection: Serving<S>,
+    flushed: &AtomicBool,
+    may_park: bool,
+    info: &ConnectionInfo,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+) -> Option<Parked<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let listen = &shared.config.listen;
+    let (client_ip, client_id) = (info.client_ip, info.identity.id());
+    let activity = &info.activity;
     let (first_request, idle) = (listen.first_request_timeout, listen.idle_timeout);
     // Set once a graceful close has started: past it, the socket is dropped.
     let mut hard_close: Option<Instant> = None;
@@ -71,63 +94,88 @@ pub(crate) async fn serve_requests<S>(
     // deadline may end it with an error at the same moment, and a refusal
     // gets one line, not two.
     let mut cut_logged = false;
+    // The earliest the connection may be parked (`None`: not before a
+    // request has ended; never for HTTP/2).
+    let parkable = connection.is_http1();
+    let mut park_not_before = (may_park && parkable).then(Instant::now);
     loop {
-        let check_at = match (
-            hard_close,
-            activity.verdict(Instant::now(), first_request, idle),
-        ) {
-            (Some(at), _) => at,
+        let now = Instant::now();
+        let (check_at, park_at) = match (hard_close, activity.verdict(now, first_request, idle)) {
+            (Some(at), _) => (at, None),
             (None, IdleVerdict::Cut(denial)) => {
-                shared.seclog.deny(&denial, client_ip, Some(&client_id));
+                shared.seclog.deny(&denial, client_ip, Some(client_id));
                 cut_logged = true;
-                connection.as_mut().graceful_shutdown();
-                hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
+                connection.graceful_shutdown();
+                hard_close = Some(now + GRACEFUL_CLOSE);
                 continue;
             }
-            (None, IdleVerdict::WaitUntil(at)) => at,
-            (None, IdleVerdict::Busy) => Instant::now() + idle,
+            (None, IdleVerdict::WaitUntil(at)) => {
+                let park_at = park_not_before.and_then(|not_before| {
+                    let since = activity.idle_after_serving_since()?;
+                    Some((since + PARK_AFTER).max(not_before))
+                });
+                (at, park_at)
+            }
+            (None, IdleVerdict::Busy) => (now + idle, None),
         };
+        if park_at.is_some_and(|at| at <= now) {
+            if flushed.load(Ordering::Relaxed) {
+                match connection.park() {
+                    Ok(parked) => return Some(parked),
+                    Err(http2) => connection = http2,
+                }
+            }
+            // Not yet (an answer still being flushed): look again later.
+            park_not_before = Some(now + PARK_AFTER);
+        }
+        let wake_at = park_at.map_or(check_at, |at| at.min(check_at));
         tokio::select! {
-            result = connection.as_mut() => {
+            result = std::future::poll_fn(|cx| connection.poll_serve(cx)) => {
                 if let Err(e) = result {
-                    match protocol_refusal(&e, &activity) {
-                        Some(denial) if !cut_logged => shared.seclog.deny(&denial, client_ip, Some(&client_id)),
+                    match protocol_refusal(&e, activity) {
+                        Some(denial) if !cut_logged => shared.seclog.deny(&denial, client_ip, Some(client_id)),
                         _ => tracing::debug!(ip = %client_ip, error = %e, "connection ended with an error"),
                     }
                 }
-                return;
+                return None;
             }
             () = shutdown.cancelled(), if hard_close.is_none() => {
-                connection.as_mut().graceful_shutdown();
+                connection.graceful_shutdown();
                 hard_close = Some(Instant::now() + listen.drain_timeout);
             }
-            // Gone idle (the deadline moves: look again), or banned while
-            // open: the request that found out was refused and logged, and
-            // the connection ends like an idle one (GOAWAY on HTTP/2).
+            // A request ended (the idle deadline moves: look again), or
+            // banned while open: the request that found out was refused and
+            // logged, and the connection ends like an idle one (GOAWAY on
+            // HTTP/2).
             () = activity.changed(), if hard_close.is_none() => {
+                if parkable {
+                    park_not_before.get_or_insert(Instant::now());
+                }
                 if activity.is_closing() {
-                    connection.as_mut().graceful_shutdown();
+                    connection.graceful_shutdown();
                     hard_close = Some(Instant::now() + GRACEFUL_CLOSE);
                 }
             }
-            () = tokio::time::sleep_until(check_at) => {
-                if hard_close.is_some() {
+            () = tokio::time::sleep_until(wake_at) => {
+                if hard_close.is_some_and(|at| at <= Instant::now()) {
                     // A peer that ignores the graceful close: drop the socket.
-                    return;
+                    return None;
                 }
             }
         }
     }
 }
 
-/// Waits for the connection's first bytes and learns its HTTP version, under
-/// the same deadlines as the requests after it: no first request within
-/// `listen.first_request_timeout` is cut with its line; the gateway shutting
-/// down, the address banned meanwhile (logged by whoever banned it) or the
-/// client closing end it quietly. `None`: the connection is over.
+/// Waits, out of hyper, for the connection's first bytes (and learns its
+/// HTTP version) or, once parked, for its next request's, under the same
+/// deadlines as in hyper: no first request within
+/// `listen.first_request_timeout`, or nothing for `listen.idle_timeout`, is
+/// cut with its line; the gateway shutting down, the address banned
+/// meanwhile (logged by whoever banned it) or the client closing end it
+/// quietly. `None`: the connection is over.
 async fn await_first_bytes<S>(
     stream: &mut S,
-    agreed: Option<Protocol>,
+    known: Option<Protocol>,
     info: &ConnectionInfo,
     shared: &Shared,
     shutdown: &CancellationToken,
@@ -138,7 +186,7 @@ where
     let listen = &shared.config.listen;
     let activity = &info.activity;
     let outcome = {
-        let reading = read_first_bytes(&mut *stream, agreed);
+        let reading = read_first_bytes(&mut *stream, known);
         tokio::pin!(reading);
         loop {
             let check_at = match activity.verdict(

@@ -64,6 +64,7 @@ mod mcp_flow;
 mod metrics;
 mod origin_metadata;
 mod packaging;
+mod parking;
 mod probes;
 mod properties;
 mod proxy_holding;

@@ -30,8 +30,10 @@
 //!    [`identity::identify`] (SAN URI, SAN DNS or subject CN, its SHA-256
 //!    fingerprint and its revocation key), and refuses a resumed session whose
 //!    certificate has expired since.
-//! 5. `transport::requests::serve_requests` serves HTTP/1.1 or HTTP/2 under the
-//!    connection deadlines of [`http::activity`]; `http::App::respond` takes
+//! 5. `transport::requests::serve_requests` serves HTTP/1.1 or HTTP/2 (the
+//!    version ALPN agreed on, [`transport::protocol`]) under the connection
+//!    deadlines of [`http::activity`], setting an idle HTTP/1.1 connection
+//!    aside out of hyper ([`transport::serving`]); `http::App::respond` takes
 //!    each request, in the stages of `http::stages`: `check_headers` (the logs writable, a ban
 //!    meanwhile, a CRL loaded since the handshake, the rate, the header list,
 //!    [`http::checks::check_authority`], the path, and the `Origin` and the

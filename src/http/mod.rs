@@ -153,7 +153,7 @@ impl App {
         let (parts, body) = request.into_parts();
         // The rare or large branches (renewal, refusal, and rmcp's own
         // service in `answer_mcp`) are boxed where taken: this whole future
-        // is moved into a box per request (`transport::requests`), a copy of
+        // is moved into a box per request (`transport::serving`), a copy of
         // its full size — 33.6 KB with them inline, 4.9 KB without.
         let grant = match self.check_headers(&parts, &connection) {
             Ok(Route::Mcp(grant)) => grant,

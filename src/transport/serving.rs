@@ -3,7 +3,7 @@
 //!
 //! hyper keeps an 8 KiB read and an 8 KiB write buffer for as long as an
 //! HTTP/1.1 connection lives, used or not. A keep-alive client that has gone
-//! quiet ([`PARK_AFTER`]) is taken out of hyper ([`Serving::park`]): the TLS
+//! quiet (`PARK_AFTER`) is taken out of hyper (`Serving::park`): the TLS
 //! stream, any bytes hyper had read but not used, and the service are kept;
 //! hyper's connection and its buffers are freed, and built again when the
 //! next request's bytes arrive. It is only done when hyper has nothing left

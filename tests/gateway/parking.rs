@@ -75,46 +75,41 @@ async fn parked(gw: &TestGateway) -> f64 {
     metric(gw.gateway.metrics_addr.unwrap(), PARKED).await
 }
 
+/// Writes `bytes`; the body of the one answer they complete, which must be a 200.
+async fn answered(tls: &mut TlsStream<TcpStream>, bytes: String) -> String {
+    tls.write_all(bytes.as_bytes()).await.unwrap();
+    let (status, answer) = read_answer(tls).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// Stays quiet for `seconds`; the parked counter must have moved meanwhile.
+async fn quiet_until_parked(gw: &TestGateway, seconds: u64) {
+    let before = parked(gw).await;
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    assert!(parked(gw).await > before, "nothing parked in {seconds} s");
+}
+
 #[tokio::test]
 async fn a_parked_connection_serves_its_next_requests_and_replays_what_was_read() {
     let gw = TestGateway::start_with_listen("header_read_timeout = \"3s\"").await;
     let cert = gw.client_cert("agent-a");
     let (head, body) = time_call(&gw.pki.token("agent-a"));
     let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
-    tls.write_all(format!("{head}{body}").as_bytes())
-        .await
-        .unwrap();
-    let (status, answer) = read_answer(&mut tls).await;
-    assert_eq!(status, 200, "{answer}");
-    let before = parked(&gw).await;
+    answered(&mut tls, format!("{head}{body}")).await;
     // Quiet past the parking delay and hyper's header timeout: parked, and
     // served again as before.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(parked(&gw).await > before);
-    tls.write_all(format!("{head}{body}").as_bytes())
-        .await
-        .unwrap();
-    let (status, again) = read_answer(&mut tls).await;
-    assert_eq!(status, 200, "{again}");
+    quiet_until_parked(&gw, 4).await;
+    let again = answered(&mut tls, format!("{head}{body}")).await;
     assert!(again.contains("result"), "{again}");
     // A request and half of the next head in one write: the half is what
     // hyper had read when the connection was parked; it comes back first.
     let (first_half, second_half) = head.split_at(head.len() / 2);
-    tls.write_all(format!("{head}{body}{first_half}").as_bytes())
-        .await
-        .unwrap();
-    let (status, _) = read_answer(&mut tls).await;
-    assert_eq!(status, 200);
+    answered(&mut tls, format!("{head}{body}{first_half}")).await;
     // Parked after 1 s with the half given back and served again at once,
     // under hyper's header timeout anew (up to 4 s in all): sent at 2 s.
-    let before = parked(&gw).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(parked(&gw).await > before);
-    tls.write_all(format!("{second_half}{body}").as_bytes())
-        .await
-        .unwrap();
-    let (status, last) = read_answer(&mut tls).await;
-    assert_eq!(status, 200, "{last}");
+    quiet_until_parked(&gw, 2).await;
+    answered(&mut tls, format!("{second_half}{body}")).await;
     let audited = gw.audit_lines().len();
     assert_eq!(audited, 4, "{:?}", gw.audit_lines());
     assert_eq!(refusals(&gw), Vec::<String>::new());
@@ -127,10 +122,7 @@ async fn a_parked_connection_is_cut_at_the_idle_timeout_with_its_line() {
     let cert = gw.client_cert("agent-a");
     let (head, body) = time_call(&gw.pki.token("agent-a"));
     let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
-    tls.write_all(format!("{head}{body}").as_bytes())
-        .await
-        .unwrap();
-    assert_eq!(read_answer(&mut tls).await.0, 200);
+    answered(&mut tls, format!("{head}{body}")).await;
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the parked connection stayed open");

@@ -95,9 +95,11 @@ where
     // gets one line, not two.
     let mut cut_logged = false;
     // The earliest the connection may be parked (`None`: not before a
-    // request has ended; never for HTTP/2).
+    // request has ended; never for HTTP/2): not within `PARK_AFTER` of hyper
+    // being built either, so that bytes of a head still coming are not
+    // parked at once.
     let parkable = connection.is_http1();
-    let mut park_not_before = (may_park && parkable).then(Instant::now);
+    let mut park_not_before = (may_park && parkable).then(|| Instant::now() + PARK_AFTER);
     loop {
         let now = Instant::now();
         let (check_at, park_at) = match (hard_close, activity.verdict(now, first_request, idle)) {

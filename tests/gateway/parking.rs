@@ -134,3 +134,31 @@ async fn a_parked_connection_is_cut_at_the_idle_timeout_with_its_line() {
     .await;
     assert_eq!(refusals(&gw).len(), 1, "{:?}", gw.security_lines());
 }
+
+#[tokio::test]
+async fn a_head_left_half_sent_after_parking_meets_the_header_timeout() {
+    let gw = TestGateway::start_with_listen("header_read_timeout = \"2s\"").await;
+    let cert = gw.client_cert("agent-a");
+    let (head, body) = time_call(&gw.pki.token("agent-a"));
+    let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
+    answered(&mut tls, format!("{head}{body}")).await;
+    quiet_until_parked(&gw, 2).await;
+    // Half a head, then nothing: back in hyper, it is cut by the header
+    // timeout (set aside once more at most, never for longer).
+    let started = std::time::Instant::now();
+    tls.write_all(&head.as_bytes()[..head.len() / 2])
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(15), tls.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "a half-sent head held the connection");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "cut before the header timeout"
+    );
+    gw.expect_security_line(
+        "REFUSE stage=http reason=idle_timeout ip=127.0.0.1 client=agent-a detail=\"no new request head in time\"",
+    )
+    .await;
+    assert_eq!(refusals(&gw).len(), 1, "{:?}", gw.security_lines());
+}

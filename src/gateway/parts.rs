@@ -1,7 +1,7 @@
 //! The parts [`crate::gateway::server::start`] builds from the
 //! configuration, one function each: the backend, the logs, the HTTP
 //! application around the MCP service, the metrics listener and its access
-//! rules, the HTTP settings. Each fails with the setting it could not use.
+//! rules. Each fails with the setting it could not use.
 
 use std::sync::Arc;
 

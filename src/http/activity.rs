@@ -60,8 +60,14 @@ impl Drop for InFlight {
 /// When to look again, or why to cut the connection now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum IdleVerdict {
-    /// Nothing to do before this instant.
-    WaitUntil(Instant),
+    /// Nothing to do before `deadline`.
+    WaitUntil {
+        /// The first-request or idle deadline.
+        deadline: Instant,
+        /// When the last request ended (`None` before the first): an idle
+        /// HTTP/1.1 connection is set aside from then (`transport::serving`).
+        idle_after_request_since: Option<Instant>,
+    },
     /// Busy: check again after the idle period.
     Busy,
     /// Cut the connection, for this reason.
@@ -112,13 +118,6 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    /// Since when the connection has been idle after its last request;
-    /// `None` while a request is in flight, or before the first.
-    pub fn idle_after_serving_since(&self) -> Option<Instant> {
-        let state = self.lock();
-        (state.in_flight == 0 && state.served).then_some(state.idle_since)
-    }
-
     /// Whether any request has started on this connection.
     pub fn has_served(&self) -> bool {
         self.lock().served
@@ -140,7 +139,10 @@ impl Activity {
             let detail = format!("nothing for {}s", limit.as_secs_f32());
             IdleVerdict::Cut(Denial::new(reason).with_detail(detail))
         } else {
-            IdleVerdict::WaitUntil(deadline)
+            IdleVerdict::WaitUntil {
+                deadline,
+                idle_after_request_since: state.served.then_some(state.idle_since),
+            }
         }
     }
 }
@@ -195,7 +197,7 @@ mod tests {
         let start = Instant::now();
         assert!(matches!(
             activity.verdict(start, first, idle),
-            IdleVerdict::WaitUntil(_)
+            IdleVerdict::WaitUntil { .. }
         ));
         match activity.verdict(start + Duration::from_secs(11), first, idle) {
             IdleVerdict::Cut(denial) => assert_eq!(denial.reason, Reason::FirstRequestTimeout),
@@ -210,7 +212,7 @@ mod tests {
         let after = Instant::now();
         assert!(matches!(
             activity.verdict(after + Duration::from_secs(30), first, idle),
-            IdleVerdict::WaitUntil(_)
+            IdleVerdict::WaitUntil { .. }
         ));
         match activity.verdict(after + Duration::from_secs(61), first, idle) {
             IdleVerdict::Cut(denial) => assert_eq!(denial.reason, Reason::IdleTimeout),

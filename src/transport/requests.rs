@@ -111,12 +111,18 @@ where
                 hard_close = Some(now + GRACEFUL_CLOSE);
                 continue;
             }
-            (None, IdleVerdict::WaitUntil(at)) => {
-                let park_at = park_not_before.and_then(|not_before| {
-                    let since = activity.idle_after_serving_since()?;
-                    Some((since + PARK_AFTER).max(not_before))
-                });
-                (at, park_at)
+            (
+                None,
+                IdleVerdict::WaitUntil {
+                    deadline,
+                    idle_after_request_since,
+                },
+            ) => {
+                let park_at = park_not_before.zip(idle_after_request_since);
+                (
+                    deadline,
+                    park_at.map(|(not_before, since)| (since + PARK_AFTER).max(not_before)),
+                )
             }
             (None, IdleVerdict::Busy) => (now + idle, None),
         };
@@ -202,7 +208,7 @@ where
                         .deny(&denial, info.client_ip, Some(info.identity.id()));
                     break None;
                 }
-                IdleVerdict::WaitUntil(at) => at,
+                IdleVerdict::WaitUntil { deadline, .. } => deadline,
                 IdleVerdict::Busy => Instant::now() + listen.idle_timeout,
             };
             tokio::select! {

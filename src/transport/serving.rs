@@ -35,7 +35,6 @@ pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
 
 /// Hands each request of one connection to [`App`], counting it in flight
 /// until its response body has been sent.
-#[derive(Clone)]
 pub(crate) struct RequestService {
     app: Arc<App>,
     info: ConnectionInfo,
@@ -85,6 +84,7 @@ type Io<S> = TokioIo<Replayed<S>>;
 
 /// A connection being served by hyper.
 pub(crate) enum Serving<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> {
+    /// Boxed but not pinned (it is `Unpin`): `into_parts` takes it by value.
     Http1(Box<http1::Connection<Io<S>, RequestService>>),
     Http2(Pin<Box<http2::Connection<Io<S>, RequestService, TokioExecutor>>>),
 }

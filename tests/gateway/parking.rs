@@ -90,13 +90,29 @@ async fn quiet_until_parked(gw: &TestGateway, seconds: u64) {
     assert!(parked(gw).await > before, "nothing parked in {seconds} s");
 }
 
-#[tokio::test]
-async fn a_parked_connection_serves_its_next_requests_and_replays_what_was_read() {
-    let gw = TestGateway::start_with_listen("header_read_timeout = \"3s\"").await;
+/// A gateway with `listen` settings, and an HTTP/1.1 connection of agent-a
+/// that has made one call, with that call's head and body.
+async fn after_one_call(listen: &str) -> (TestGateway, TlsStream<TcpStream>, String, String) {
+    let gw = TestGateway::start_with_listen(listen).await;
     let cert = gw.client_cert("agent-a");
     let (head, body) = time_call(&gw.pki.token("agent-a"));
     let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
     answered(&mut tls, format!("{head}{body}")).await;
+    (gw, tls, head, body)
+}
+
+/// Reads until the gateway closes the connection; whether it did within `seconds`.
+async fn closed_within(tls: &mut TlsStream<TcpStream>, seconds: u64) -> bool {
+    let mut rest = Vec::new();
+    let reading = tls.read_to_end(&mut rest);
+    tokio::time::timeout(Duration::from_secs(seconds), reading)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_parked_connection_serves_its_next_requests_and_replays_what_was_read() {
+    let (gw, mut tls, head, body) = after_one_call("header_read_timeout = \"3s\"").await;
     // Quiet past the parking delay and hyper's header timeout: parked, and
     // served again as before.
     quiet_until_parked(&gw, 4).await;
@@ -117,15 +133,12 @@ async fn a_parked_connection_serves_its_next_requests_and_replays_what_was_read(
 
 #[tokio::test]
 async fn a_parked_connection_is_cut_at_the_idle_timeout_with_its_line() {
-    let gw =
-        TestGateway::start_with_listen("idle_timeout = \"4s\"\nheader_read_timeout = \"2s\"").await;
-    let cert = gw.client_cert("agent-a");
-    let (head, body) = time_call(&gw.pki.token("agent-a"));
-    let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
-    answered(&mut tls, format!("{head}{body}")).await;
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "the parked connection stayed open");
+    let listen = "idle_timeout = \"4s\"\nheader_read_timeout = \"2s\"";
+    let (gw, mut tls, _, _) = after_one_call(listen).await;
+    assert!(
+        closed_within(&mut tls, 10).await,
+        "the parked connection stayed open"
+    );
     // Cut by the idle timeout, not by hyper's header timeout ("no new
     // request head in time"): it was out of hyper.
     gw.expect_security_line(
@@ -137,11 +150,7 @@ async fn a_parked_connection_is_cut_at_the_idle_timeout_with_its_line() {
 
 #[tokio::test]
 async fn a_head_left_half_sent_after_parking_meets_the_header_timeout() {
-    let gw = TestGateway::start_with_listen("header_read_timeout = \"2s\"").await;
-    let cert = gw.client_cert("agent-a");
-    let (head, body) = time_call(&gw.pki.token("agent-a"));
-    let mut tls = gw.tls_connect(&cert, b"http/1.1").await.unwrap();
-    answered(&mut tls, format!("{head}{body}")).await;
+    let (gw, mut tls, head, _) = after_one_call("header_read_timeout = \"2s\"").await;
     quiet_until_parked(&gw, 2).await;
     // Half a head, then nothing: back in hyper, it is cut by the header
     // timeout (set aside once more at most, never for longer).
@@ -149,9 +158,10 @@ async fn a_head_left_half_sent_after_parking_meets_the_header_timeout() {
     tls.write_all(&head.as_bytes()[..head.len() / 2])
         .await
         .unwrap();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(15), tls.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "a half-sent head held the connection");
+    assert!(
+        closed_within(&mut tls, 15).await,
+        "a half-sent head held the connection"
+    );
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "cut before the header timeout"

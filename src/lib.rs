@@ -43,7 +43,7 @@
 //!    the tool a `Mcp-Name` names, the session's owner in
 //!    [`mcp::session::SessionOwners::check`]); `read_request`
 //!    ([`http::body::read_body`], [`http::checks::read_message`] with
-//!    [`http::strict_json`], [`http::checks::check_mcp_headers`]);
+//!    [`mcp::strict_json`], [`http::checks::check_mcp_headers`]);
 //!    `hold_places` (the session caps, the id in flight); `answer_mcp` (plain
 //!    stateless calls by [`mcp::direct`], everything else by rmcp's HTTP
 //!    service); and `settle` (the session recorded, rmcp's own refusals

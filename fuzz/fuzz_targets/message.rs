@@ -1,5 +1,6 @@
 //! A request body and the tool arguments in it, on arbitrary bytes: the
-//! gateway's head parse, rmcp's typed parse and the direct-call check, then
+//! gateway's head parse, the plain reading (which must give the checks the
+//! head the usual reading gives) and the direct-call check, then
 //! the argument parsers (instants, zones, instance ids, recurrence rules and
 //! their expansion). Refusals are clean errors that name their argument;
 //! nothing panics, and a series never expands past its cap.
@@ -9,9 +10,9 @@ use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use mcp_gateway::calendar::series::{Series, parse_instance_id};
 use mcp_gateway::calendar::time::{When, parse_instant, parse_zone};
-use mcp_gateway::http::checks::read_message;
+use mcp_gateway::http::checks::{MessageHead, read_message};
 use mcp_gateway::mcp::direct::direct_call;
-use rmcp::model::ClientJsonRpcMessage;
+use mcp_gateway::mcp::plain_request::PlainRequest;
 
 fn plain_headers() -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
@@ -29,10 +30,11 @@ fn plain_headers() -> http::HeaderMap {
 
 fuzz_target!(|input: (&[u8], String, String, Vec<String>)| {
     let (body, text, zone, lines) = input;
-    if read_message(&http::Method::POST, body).is_ok()
-        && let Ok(message) = serde_json::from_slice::<ClientJsonRpcMessage>(body)
-    {
-        let _ = direct_call(&plain_headers(), message);
+    let usual = read_message(&http::Method::POST, body);
+    if let Some(plain) = PlainRequest::read(body) {
+        let usual = usual.expect("a body read plainly passes the usual reading");
+        assert_eq!(MessageHead::of_plain(&plain), usual);
+        let _ = direct_call(&plain_headers(), plain);
     }
     if let Err(e) = parse_instant("timeMin", &text) {
         assert!(e.to_string().contains("timeMin"), "{e}");

@@ -75,7 +75,7 @@ pub enum Reason {
     /// The request body is not JSON.
     BodyNotJson,
     /// The request body names one key twice in an object: the gateway and
-    /// rmcp could read it differently ([`crate::http::strict_json`]).
+    /// rmcp could read it differently ([`crate::mcp::strict_json`]).
     DuplicateJsonKey,
     /// The authority the request names (`Host`, `:authority`, absolute target) is
     /// not in `mcp.allowed_hosts`.

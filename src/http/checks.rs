@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::denial::{Denial, Reason};
 use crate::mcp::header_names;
+use crate::mcp::plain_request::PlainRequest;
 
 /// A host and optional port, as written in `Host`, `:authority` or a config entry.
 fn split_authority(text: &str) -> (String, Option<&str>) {
@@ -139,7 +140,7 @@ pub fn named_tool(headers: &HeaderMap) -> Option<String> {
 
 /// What the gateway reads of a JSON-RPC message: its method and what its
 /// params name. Everything else (arguments above all) is skipped unparsed.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, PartialEq, serde::Deserialize)]
 pub struct MessageHead {
     id: Option<Value>,
     method: Option<Value>,
@@ -158,7 +159,7 @@ fn key_present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Er
     serde::de::IgnoredAny::deserialize(value).map(|_| true)
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, PartialEq, serde::Deserialize)]
 struct ParamsHead {
     name: Option<Value>,
     uri: Option<Value>,
@@ -167,6 +168,22 @@ struct ParamsHead {
 }
 
 impl MessageHead {
+    /// The head of a body read once as a plain stateless request: what
+    /// [`read_message`] reads from the same body (a test holds them equal).
+    pub fn of_plain(plain: &PlainRequest) -> MessageHead {
+        MessageHead {
+            id: Some(plain.id_json().clone()),
+            method: Some(Value::String(plain.method().to_owned())),
+            params: Some(ParamsHead {
+                name: plain.tool_name().map(|name| Value::String(name.to_owned())),
+                uri: None,
+                task_id: None,
+            }),
+            result: false,
+            error: false,
+        }
+    }
+
     /// The message's method, when it is a string.
     pub fn method(&self) -> Option<&str> {
         self.method.as_ref().and_then(Value::as_str)
@@ -194,14 +211,14 @@ impl MessageHead {
 
 /// Reads a request body once, for every check that needs it: a POST body must
 /// be one JSON-RPC message object that the gateway reads exactly as rmcp will
-/// (no key written twice anywhere, [`crate::http::strict_json`]), so that every later
+/// (no key written twice anywhere, [`crate::mcp::strict_json`]), so that every later
 /// check, the session caps above all, decides on what rmcp acts on. Other
 /// methods carry none.
 pub fn read_message(method: &http::Method, body: &[u8]) -> Result<MessageHead, Denial> {
     if method != http::Method::POST {
         return Ok(MessageHead::default());
     }
-    crate::http::strict_json::check_no_duplicate_keys(body).map_err(|e| {
+    crate::mcp::strict_json::check_no_duplicate_keys(body).map_err(|e| {
         let reason = match e.classify() {
             serde_json::error::Category::Data => Reason::DuplicateJsonKey,
             _ => Reason::BodyNotJson,
@@ -252,7 +269,8 @@ pub fn check_mcp_headers(headers: &HeaderMap, message: &MessageHead) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::{
-        HeaderMap, Reason, check_authority, check_mcp_headers, check_protocol_version, read_message,
+        HeaderMap, MessageHead, PlainRequest, Reason, check_authority, check_mcp_headers,
+        check_protocol_version, read_message,
     };
 
     proptest::proptest! {
@@ -347,6 +365,32 @@ mod tests {
         );
         assert!(!read(r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","error":{}}"#).is_request());
         assert!(!read(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#).is_request());
+    }
+
+    /// A body read once as a plain request gives the checks the head
+    /// `read_message` reads from it.
+    #[test]
+    fn plain_reads_match_the_usual_reads() {
+        let meta = r#"{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
+        for body in [
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"get_current_time","arguments":{{"timeZone":"UTC"}},"_meta":{meta}}}}}"#
+            ),
+            format!(
+                r#"{{"params":{{"_meta":{meta},"na\u006de":"t\u00e9"}},"id":"a\"b","method":"tools\/call","jsonrpc":"2.0"}}"#
+            ),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":-0,"method":"tools/list","params":{{"_meta":{meta}}}}}"#
+            ),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":9223372036854775807,"method":"tools/list","params":{{"cursor":"c","_meta":{meta}}}}}"#
+            ),
+        ] {
+            let plain =
+                PlainRequest::read(body.as_bytes()).unwrap_or_else(|| panic!("not plain: {body}"));
+            let usual = read_message(&http::Method::POST, body.as_bytes()).unwrap();
+            assert_eq!(MessageHead::of_plain(&plain), usual, "{body}");
+        }
     }
 
     #[test]

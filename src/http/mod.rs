@@ -21,7 +21,6 @@ pub mod checks;
 pub mod refusal;
 mod renewal;
 mod stages;
-pub mod strict_json;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -175,7 +174,7 @@ impl App {
         {
             return Ok(Box::pin(self.refuse(denial, &connection, Some(body), &parts.method)).await);
         }
-        let (body, message) = match self.read_request(&parts, body, &connection).await {
+        let (body, message, plain) = match self.read_request(&parts, body, &connection).await {
             Ok(read) => read,
             Err(refused) => return Ok(refused),
         };
@@ -188,8 +187,7 @@ impl App {
         let response = self
             .answer_mcp(
                 parts,
-                body,
-                &message,
+                (body, plain),
                 requested.is_some(),
                 &connection,
                 grant,

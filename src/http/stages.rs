@@ -16,7 +16,9 @@ use crate::http::checks::{
     MessageHead, check_authority, check_header_list_size, check_mcp_headers,
     check_protocol_version, named_tool, read_message,
 };
-use crate::mcp::direct::{direct_call, read_tool_request};
+use crate::mcp::direct::direct_call;
+use crate::mcp::header_names;
+use crate::mcp::plain_request::PlainRequest;
 use crate::mcp::session::{RequestInFlight, SESSION_HEADER, SessionCheck, SessionSlot};
 use crate::observe::audit::{Outcome, ToolCall};
 use crate::policy::grant::Grant;
@@ -135,8 +137,7 @@ impl App {
     pub(super) async fn answer_mcp(
         &self,
         mut parts: http::request::Parts,
-        body: Bytes,
-        message: &MessageHead,
+        (body, plain): (Bytes, Option<PlainRequest>),
         in_session: bool,
         connection: &ConnectionInfo,
         grant: Grant,
@@ -144,12 +145,8 @@ impl App {
         parts.extensions.insert(connection.clone());
         parts.extensions.insert(grant);
         if !in_session
-            && parts.method == http::Method::POST
-            && message.is_request()
-            && let Some(parsed) = message
-                .method()
-                .and_then(|method| read_tool_request(method, &body))
-            && let Some(call) = direct_call(&parts.headers, parsed)
+            && let Some(plain) = plain
+            && let Some(call) = direct_call(&parts.headers, plain)
         {
             return self.direct.answer(call, parts).await;
         }
@@ -225,25 +222,34 @@ impl App {
 
     /// Stage 3, the body: read within its size and time limits, one JSON-RPC
     /// message the gateway and rmcp read alike, its `Mcp-*` headers agreeing.
+    /// A plain stateless call is read once, for the checks and the tool
+    /// ([`PlainRequest`]); any other body is read for the checks here and
+    /// by rmcp again.
     pub(super) async fn read_request(
         &self,
         parts: &http::request::Parts,
         body: Incoming,
         connection: &ConnectionInfo,
-    ) -> Result<(Bytes, MessageHead), HttpResponse> {
+    ) -> Result<(Bytes, MessageHead, Option<PlainRequest>), HttpResponse> {
         let refuse = |denial| self.refuse(denial, connection, None, &parts.method);
         let body = match read_body(body, self.limits.max_body, self.limits.body_timeout).await {
             Ok(bytes) => bytes,
             Err(denial) => return Err(refuse(denial).await),
         };
-        let message = match read_message(&parts.method, &body) {
-            Ok(message) => message,
-            Err(denial) => return Err(refuse(denial).await),
+        let plain = may_be_plain(parts)
+            .then(|| PlainRequest::read(&body))
+            .flatten();
+        let message = match &plain {
+            Some(plain) => MessageHead::of_plain(plain),
+            None => match read_message(&parts.method, &body) {
+                Ok(message) => message,
+                Err(denial) => return Err(refuse(denial).await),
+            },
         };
         if let Err(denial) = check_mcp_headers(&parts.headers, &message) {
             return Err(self.refuse_read(denial, connection, &message));
         }
-        Ok((body, message))
+        Ok((body, message, plain))
     }
 
     /// Stage 4, the places a request holds while rmcp answers it: a session
@@ -326,4 +332,16 @@ impl App {
         }
         response
     }
+}
+
+/// Whether a request may carry a plain stateless call: a POST outside any
+/// session whose `Mcp-Method` header names `tools/call` or `tools/list`
+/// (every other body is read only the usual way).
+fn may_be_plain(parts: &http::request::Parts) -> bool {
+    parts.method == http::Method::POST
+        && !parts.headers.contains_key(SESSION_HEADER)
+        && parts
+            .headers
+            .get(header_names::METHOD)
+            .is_some_and(|method| method == "tools/call" || method == "tools/list")
 }

@@ -22,8 +22,8 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use rmcp::Service;
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientRequest, ErrorCode, GetExtensions, GetMeta, JsonRpcRequest,
-    ProtocolVersion, ServerJsonRpcMessage, ServerResult,
+    ClientRequest, ErrorCode, ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage,
+    ServerResult,
 };
 use rmcp::service::{
     Peer, RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage, serve_directly,
@@ -32,6 +32,7 @@ use rmcp::transport::Transport;
 
 use crate::mcp::CalendarServer;
 use crate::mcp::header_names;
+use crate::mcp::plain_request::PlainRequest;
 use crate::mcp::structured::{
     with_structured_as_text, write_raw_response, write_response, written_once,
 };
@@ -43,25 +44,21 @@ const JSON: &str = "application/json";
 const EVENT_STREAM: &str = "text/event-stream";
 
 /// A stateless request the gateway answers itself, as rmcp would.
-pub struct DirectCall(JsonRpcRequest<ClientRequest>);
+pub struct DirectCall {
+    id: RequestId,
+    request: ClientRequest,
+    meta: RequestMetaObject,
+}
 
-/// `message` as a [`DirectCall`] when `headers` and it are plain enough that
+/// `request` as a [`DirectCall`] when `headers` and it are plain enough that
 /// rmcp's answer is the handler's answer: POST without a session (the caller's
 /// check), `Accept` naming JSON and event streams without parameters, a JSON
 /// content type, one `MCP-Protocol-Version` equal to the `_meta` version
 /// 2026-07-28 with every `_meta` key that version requires, one `Mcp-Method`
 /// and (for `tools/call`) one `Mcp-Name` equal to the body's, and no
 /// `Mcp-Param-*` header.
-pub fn direct_call(headers: &HeaderMap, message: ClientJsonRpcMessage) -> Option<DirectCall> {
-    let ClientJsonRpcMessage::Request(request) = message else {
-        return None;
-    };
-    let (method, name) = match &request.request {
-        ClientRequest::CallToolRequest(call) => ("tools/call", Some(call.params.name.as_ref())),
-        ClientRequest::ListToolsRequest(_) => ("tools/list", None),
-        _ => return None,
-    };
-    let meta = request.request.get_meta();
+pub fn direct_call(headers: &HeaderMap, request: PlainRequest) -> Option<DirectCall> {
+    let meta = request.meta();
     let plain = accepts_json_and_events(headers)
         && content_type_is_json(headers)
         && meta.protocol_version() == Some(ProtocolVersion::V_2026_07_28)
@@ -69,45 +66,18 @@ pub fn direct_call(headers: &HeaderMap, message: ClientJsonRpcMessage) -> Option
             .missing_required_keys(&ProtocolVersion::V_2026_07_28)
             .is_empty()
         && only_value(headers, header_names::PROTOCOL_VERSION) == Some(STATELESS)
-        && only_value(headers, header_names::METHOD) == Some(method)
-        && match name {
+        && only_value(headers, header_names::METHOD) == Some(request.method())
+        && match request.tool_name() {
             Some(name) => only_value(headers, header_names::NAME) == Some(name),
             None => !headers.contains_key(header_names::NAME),
         }
         && !headers
             .keys()
             .any(|key| key.as_str().starts_with("mcp-param-"));
-    plain.then_some(DirectCall(request))
-}
-
-/// A `tools/call` or `tools/list` request body (`method`, from the
-/// gateway's own reading) read as rmcp reads it, or `None` (then rmcp reads
-/// it). rmcp reads a message through two untagged enums: its shape (a method
-/// and an id and no result or error: the caller's check), then each of its
-/// twenty request types in turn until one takes the method — formatting an
-/// error for each one that does not, a fifth of an admitted call's
-/// instructions (bench/README.md). Only `CallToolRequest` takes `tools/call`
-/// and only `ListToolsRequest` takes `tools/list` (every other type names
-/// its own method, and the catch-all comes last), so reading the body as that
-/// one type is what the enum would have chosen, through the same
-/// `Deserialize` code; a body that type refuses is left to rmcp.
-pub fn read_tool_request(method: &str, body: &[u8]) -> Option<ClientJsonRpcMessage> {
-    fn typed<R: serde::de::DeserializeOwned>(
-        body: &[u8],
-        into: impl FnOnce(R) -> ClientRequest,
-    ) -> Option<ClientJsonRpcMessage> {
-        let request = serde_json::from_slice::<JsonRpcRequest<R>>(body).ok()?;
-        Some(ClientJsonRpcMessage::Request(JsonRpcRequest {
-            jsonrpc: request.jsonrpc,
-            id: request.id,
-            request: into(request.request),
-        }))
-    }
-    match method {
-        "tools/call" => typed(body, ClientRequest::CallToolRequest),
-        "tools/list" => typed(body, ClientRequest::ListToolsRequest),
-        _ => None,
-    }
+    plain.then(|| {
+        let (id, request, meta) = request.into_parts();
+        DirectCall { id, request, meta }
+    })
 }
 
 /// The one value of header `name`, as text.
@@ -181,19 +151,18 @@ impl DirectCalls {
         call: DirectCall,
         parts: http::request::Parts,
     ) -> Response<BoxBody<Bytes, Infallible>> {
-        let DirectCall(mut request) = call;
-        let mut context = RequestContext::new(request.id.clone(), self.peer.clone());
-        context.meta = std::mem::take(request.request.get_meta_mut());
-        context.extensions = std::mem::take(request.request.extensions_mut());
+        let DirectCall { id, request, meta } = call;
+        let mut context = RequestContext::new(id.clone(), self.peer.clone());
+        context.meta = meta;
         context.extensions.insert(parts);
         // Boxed: rmcp's handler future (every tool's state) would otherwise
         // be copied whole into each request's future (see `App::respond`).
-        let handler = Box::pin(self.server.handle_request(request.request, context));
+        let handler = Box::pin(self.server.handle_request(request, context));
         let (answer, written) = with_structured_as_text(handler).await;
         if let (Ok(ServerResult::CallToolResult(result)), Some(at)) = (&answer, written)
             && let Some(json) = written_once(result, at)
         {
-            return match write_response(&request.id, result, json) {
+            return match write_response(&id, result, json) {
                 Ok(body) => json_response(StatusCode::OK, body),
                 Err(e) => unserializable(&e),
             };
@@ -202,15 +171,15 @@ impl DirectCalls {
             let body = self
                 .tool_lists
                 .json(list)
-                .and_then(|json| write_raw_response(&request.id, json.get()));
+                .and_then(|json| write_raw_response(&id, json.get()));
             return match body {
                 Ok(body) => json_response(StatusCode::OK, body),
                 Err(e) => unserializable(&e),
             };
         }
         let message: ServerJsonRpcMessage = match answer {
-            Ok(result) => ServerJsonRpcMessage::response(result, request.id),
-            Err(error) => ServerJsonRpcMessage::error(error, Some(request.id)),
+            Ok(result) => ServerJsonRpcMessage::response(result, id),
+            Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
         };
         match serde_json::to_vec(&message) {
             Ok(body) => json_response(status_of(&message), body),
@@ -281,10 +250,10 @@ impl Transport<RoleServer> for NoClient {
 #[cfg(test)]
 mod tests {
     use http::HeaderMap;
-    use rmcp::model::ClientJsonRpcMessage;
     use serde_json::{Value, json};
 
     use super::direct_call;
+    use crate::mcp::plain_request::PlainRequest;
 
     fn call_body() -> Value {
         json!({
@@ -312,8 +281,8 @@ mod tests {
         for (name, value) in headers {
             map.append(*name, value.parse().unwrap());
         }
-        let message: ClientJsonRpcMessage = serde_json::from_value(body.clone()).unwrap();
-        direct_call(&map, message).is_some()
+        PlainRequest::read(body.to_string().as_bytes())
+            .is_some_and(|request| direct_call(&map, request).is_some())
     }
 
     /// `headers` with `name` set to `value` (or removed, for `None`).

@@ -14,8 +14,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
+use rmcp::model::JsonObject;
 use serde::Deserializer;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
 /// Checks that `body` is one JSON value in which no object names a key twice
 /// (keys compared after unescaping: `"na\u006de"` is `"name"`). The error says
@@ -25,6 +27,94 @@ pub fn check_no_duplicate_keys(body: &[u8]) -> Result<(), serde_json::Error> {
     deserializer
         .deserialize_any(UniqueKeys)
         .and_then(|()| deserializer.end())
+}
+
+/// Any JSON value, read as [`Value`] reads it, refusing an object that names a
+/// key twice at any depth (where `Value` keeps the last) and the one key
+/// `Value` treats as a command rather than a name (serde_json's raw-value
+/// marker, which makes `Value` parse the string under it as JSON). Read
+/// this way, a free-form part of a body ([`crate::mcp::plain_request`]) is
+/// what the duplicate check and rmcp would both have read.
+#[derive(Debug, PartialEq)]
+pub struct UniqueValue(pub Value);
+
+/// A JSON object read like [`UniqueValue`].
+#[derive(Debug, PartialEq)]
+pub struct UniqueObject(pub JsonObject);
+
+/// The key serde_json's `Value` reads as "the raw JSON text follows".
+const RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
+
+impl<'de> serde::Deserialize<'de> for UniqueValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UniqueValue, D::Error> {
+        deserializer.deserialize_any(ValueVisitor).map(UniqueValue)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<UniqueObject, D::Error> {
+        match deserializer.deserialize_map(ValueVisitor)? {
+            Value::Object(object) => Ok(UniqueObject(object)),
+            _ => Err(de::Error::custom("expected a JSON object")),
+        }
+    }
+}
+
+/// Builds a [`Value`] as serde_json's own visitor does, refusing repeats.
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueValue(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = JsonObject::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == RAW_VALUE_KEY {
+                return Err(de::Error::custom("a raw-value marker as a key"));
+            }
+            let UniqueValue(value) = map.next_value()?;
+            if let Some(_earlier) = object.insert(key, value) {
+                return Err(de::Error::custom("duplicate key"));
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Walks any JSON value, refusing an object that repeats a key.

@@ -4,11 +4,14 @@
 //! reasons, tool names the gateway serves, status codes): never a string a
 //! client chose.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use ::metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use http::StatusCode;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -256,7 +259,12 @@ pub fn sessions_open(count: usize) {
 
 /// An HTTP answer left with `status`.
 pub fn http_request(status: StatusCode) {
-    counter!("mcp_gateway_http_requests_total", "status" => status.as_str().to_owned())
+    static BY_STATUS: Registered<u16, Counter> = Registered::new();
+    BY_STATUS
+        .handle(
+            status.as_u16(),
+            || counter!("mcp_gateway_http_requests_total", "status" => status.as_str().to_owned()),
+        )
         .increment(1);
 }
 
@@ -268,15 +276,66 @@ pub fn token_renewal(renewed: bool) {
 
 /// A bearer token passed.
 pub fn token_accepted() {
-    counter!("mcp_gateway_tokens_accepted_total").increment(1);
+    static ACCEPTED: Registered<(), Counter> = Registered::new();
+    ACCEPTED
+        .handle((), || counter!("mcp_gateway_tokens_accepted_total"))
+        .increment(1);
 }
 
 /// A tool call ended with `outcome` after `took`. `tool` is a name the
 /// gateway serves, or `unknown` (the caller maps it), so that a client cannot
 /// mint label values.
 pub fn tool_call(tool: &'static str, outcome: &'static str, took: Duration) {
-    counter!("mcp_gateway_tool_calls_total", "tool" => tool, "outcome" => outcome).increment(1);
-    histogram!("mcp_gateway_tool_duration_seconds", "tool" => tool).record(took.as_secs_f64());
+    static CALLS: Registered<(&str, &str), Counter> = Registered::new();
+    static DURATIONS: Registered<&str, Histogram> = Registered::new();
+    CALLS
+        .handle(
+            (tool, outcome),
+            || counter!("mcp_gateway_tool_calls_total", "tool" => tool, "outcome" => outcome),
+        )
+        .increment(1);
+    DURATIONS
+        .handle(
+            tool,
+            || histogram!("mcp_gateway_tool_duration_seconds", "tool" => tool),
+        )
+        .record(took.as_secs_f64());
+}
+
+/// The handles of one metric family, by label values, each taken from the
+/// recorder on first use and kept: the `counter!` and `histogram!` macros
+/// build the key (a vector of labels) and look it up in the recorder's
+/// registry on every call, about 1.7k instructions each on the path of every
+/// admitted call (bench/README.md). Only families whose label values come
+/// from closed sets use it, so the table stays small.
+struct Registered<K, H> {
+    handles: RwLock<Option<HashMap<K, H>>>,
+}
+
+impl<K: Eq + Hash, H: Clone> Registered<K, H> {
+    const fn new() -> Registered<K, H> {
+        Registered {
+            handles: RwLock::new(None),
+        }
+    }
+
+    /// The handle for `labels`, registered by `register` the first time.
+    fn handle(&self, labels: K, register: impl FnOnce() -> H) -> H {
+        let known = self.handles.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = known.as_ref().and_then(|handles| handles.get(&labels)) {
+            return handle.clone();
+        }
+        drop(known);
+        // The recorder first: a handle taken before it is installed would
+        // record nothing, for good.
+        let _ = handle();
+        let mut known = self.handles.write().unwrap_or_else(PoisonError::into_inner);
+        known
+            .get_or_insert_with(HashMap::new)
+            .entry(labels)
+            .or_insert_with(register)
+            .clone()
+    }
 }
 
 /// A tool call ended in a backend error of `kind` (its error code).

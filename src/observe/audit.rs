@@ -18,7 +18,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::config::AuditFormat;
-use crate::observe::escape::{MAX_VALUE_CHARS, escape, escape_item};
+use crate::observe::escape::{MAX_VALUE_CHARS, push_item, push_value};
 use crate::observe::logsink::LogSink;
 use crate::policy::address::ClientIp;
 
@@ -122,28 +122,23 @@ impl AuditLog {
             }
             return self.sink.write(serde_json::Value::Object(line).to_string());
         }
-        // Each id escaped on its own: `ceo,primary` is two calendars,
-        // `"ceo,primary"` one whose id holds a comma.
-        let calendars = if call.calendars.is_empty() {
-            "-".to_owned()
-        } else {
-            let items: Vec<String> = call.calendars.iter().map(|c| escape_item(c)).collect();
-            items.join(",")
-        };
+        // Written into the line itself, piece by piece (a String's `write!`
+        // cannot fail): this runs for every call.
         let mut line = self.sink.prefix("AUDIT");
-        // Written into the line itself (a String's `write!` cannot fail).
-        let _ = write!(
-            line,
-            " tool={} client={} ip={} jti={} calendars={calendars} outcome={} ms={}",
-            escape(call.tool),
-            escape(call.client),
-            call.ip,
-            escape(call.token_id),
-            call.outcome.label(),
-            call.millis
-        );
+        line.push_str(" tool=");
+        push_value(&mut line, call.tool);
+        line.push_str(" client=");
+        push_value(&mut line, call.client);
+        let _ = write!(line, " ip={} jti=", call.ip);
+        push_value(&mut line, call.token_id);
+        line.push_str(" calendars=");
+        push_calendars(&mut line, call.calendars);
+        line.push_str(" outcome=");
+        line.push_str(call.outcome.label());
+        let _ = write!(line, " ms={}", call.millis);
         if let Some(issued) = issued_jti {
-            let _ = write!(line, " issued_jti={}", escape(issued));
+            line.push_str(" issued_jti=");
+            push_value(&mut line, issued);
         }
         self.sink.write(line);
     }
@@ -165,6 +160,20 @@ impl AuditLog {
     }
 }
 
+/// The `calendars=` value: `-` for none, else each id escaped on its own
+/// (`ceo,primary` is two calendars, `"ceo,primary"` one whose id holds a comma).
+fn push_calendars(line: &mut String, ids: &[String]) {
+    if ids.is_empty() {
+        line.push('-');
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        push_item(line, id);
+    }
+}
+
 /// `value` cut to [`MAX_VALUE_CHARS`] characters, saying how many went.
 fn bounded(value: &str) -> String {
     let total = value.chars().count();
@@ -177,7 +186,7 @@ fn bounded(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_item;
+    use super::push_calendars;
     use proptest::prelude::proptest;
 
     /// Reads a `calendars=` value back into its ids: items split at commas
@@ -226,13 +235,9 @@ mod tests {
     }
 
     fn field(ids: &[String]) -> String {
-        if ids.is_empty() {
-            return "-".to_owned();
-        }
-        ids.iter()
-            .map(|c| escape_item(c))
-            .collect::<Vec<_>>()
-            .join(",")
+        let mut field = String::new();
+        push_calendars(&mut field, ids);
+        field
     }
 
     #[test]

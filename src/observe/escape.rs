@@ -16,35 +16,41 @@ pub const MAX_VALUE_CHARS: usize = 256;
 /// and non-ASCII characters escaped, so it can never end the line or a field.
 /// Values longer than [`MAX_VALUE_CHARS`] are cut, and say by how much.
 pub fn escape(value: &str) -> String {
-    escape_with(value, is_plain)
+    let mut out = String::new();
+    push_value(&mut out, value);
+    out
 }
 
-/// Like [`escape`], for one item of a comma-separated list: an item holding a
-/// comma (or being `-`, which stands for an empty list) is quoted, so the
-/// list reads back as exactly the items written.
-pub fn escape_item(value: &str) -> String {
+/// Appends [`escape`]'s rendering of `value` to a line being written.
+pub fn push_value(out: &mut String, value: &str) {
+    push_with(out, value, is_plain);
+}
+
+/// Like [`push_value`], for one item of a comma-separated list: an item
+/// holding a comma (or being `-`, which stands for an empty list) is quoted,
+/// so the list reads back as exactly the items written.
+pub fn push_item(out: &mut String, value: &str) {
     if value == "-" {
-        return "\"-\"".to_owned();
+        return out.push_str("\"-\"");
     }
-    escape_with(value, |c| c != ',' && is_plain(c))
+    push_with(out, value, |c| c != ',' && is_plain(c));
 }
 
-fn escape_with(value: &str, plain: impl Fn(char) -> bool) -> String {
+fn push_with(out: &mut String, value: &str, plain: impl Fn(char) -> bool) {
     // The common case, a short plain value (an address, an identity), in one pass.
     if !value.is_empty() && value.len() <= MAX_VALUE_CHARS && value.chars().all(plain) {
-        return value.to_owned();
+        return out.push_str(value);
     }
     let total = value.chars().count();
     let kept: String = value.chars().take(MAX_VALUE_CHARS).collect();
     let cut = total - total.min(MAX_VALUE_CHARS);
-    let mut out = String::with_capacity(kept.len() + 24);
+    out.reserve(kept.len() + 24);
     out.push('"');
-    push_escaped(&mut out, &kept);
+    push_escaped(out, &kept);
     if cut > 0 {
         out.push_str(&format!("...[{cut} more chars]"));
     }
     out.push('"');
-    out
 }
 
 /// Appends `text` with `"`, `\`, control and non-ASCII characters escaped:

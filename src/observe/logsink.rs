@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::SystemTime;
 
 use chrono::Utc;
 
@@ -24,6 +25,8 @@ pub struct LogSink {
     file: Option<(PathBuf, Mutex<File>)>,
     /// Process id written in every line, as syslog-style tools expect.
     pid: u32,
+    /// What follows the time in every text line: ` mcp-gateway[<pid>]: `.
+    tag: String,
     /// Names the log in the error reported when a line cannot be written.
     name: &'static str,
     /// Lines lost since the last line that was written; 0 while writing works.
@@ -46,6 +49,7 @@ impl LogSink {
         Ok(LogSink {
             file: Some((path.to_owned(), Mutex::new(append_to(path)?))),
             pid: std::process::id(),
+            tag: format!(" mcp-gateway[{}]: ", std::process::id()),
             name,
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
@@ -93,6 +97,7 @@ impl LogSink {
         LogSink {
             file: None,
             pid: std::process::id(),
+            tag: format!(" mcp-gateway[{}]: ", std::process::id()),
             name,
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
@@ -101,13 +106,14 @@ impl LogSink {
         }
     }
 
-    /// The start of a line for `event` (`DENY`, `ALLOW`, `AUDIT`).
+    /// The start of a line for `event` (`DENY`, `ALLOW`, `AUDIT`), in a
+    /// buffer with room for the whole line (this runs for every call).
     pub fn prefix(&self, event: &str) -> String {
-        format!(
-            "{} mcp-gateway[{}]: {event}",
-            line_time(Utc::now()),
-            self.pid
-        )
+        let mut line = String::with_capacity(LINE_CAPACITY);
+        push_line_time(&mut line, SystemTime::now());
+        line.push_str(&self.tag);
+        line.push_str(event);
+        line
     }
 
     /// The start of a JSON line for `event`: the same time, process id and
@@ -209,8 +215,20 @@ fn write_whole(out: &mut impl Write, bytes: &[u8]) -> Result<(), (std::io::Error
 /// A line's time, `2026-03-02T09:00:00.123Z` (what the fail2ban filter's
 /// `datepattern` reads), without parsing a format string for every line.
 fn line_time(at: chrono::DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    let mut text = String::new();
+    push_line_time(&mut text, at.into());
+    text
 }
+
+/// Appends `at` as RFC 3339 UTC with milliseconds (`2026-03-02T09:00:00.123Z`),
+/// formatted by humantime into a buffer of its own, without chrono's format machinery.
+fn push_line_time(out: &mut String, at: SystemTime) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{}", humantime::format_rfc3339_millis(at));
+}
+
+/// Room for a whole typical line, so writing one does not grow its buffer.
+const LINE_CAPACITY: usize = 256;
 
 /// `path` opened for appending, created mode 0640 when missing.
 fn append_to(path: &Path) -> std::io::Result<File> {

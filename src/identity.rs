@@ -2,6 +2,8 @@
 //! rule (SAN URI, SAN DNS name or subject CN). Authentication stops here;
 //! what the client may do is decided elsewhere.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -14,8 +16,13 @@ use crate::config::IdentitySource;
 /// The authenticated client of one connection; travels with every request
 /// on it. Read from a verified certificate by [`identify`] only: its fields
 /// cannot be set from outside, so an identity always names a certificate.
+/// Shared, not copied: every request on the connection, and its grant, holds
+/// it (a clone per stage cost three strings copied each time).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity {
+pub struct ClientIdentity(Arc<IdentityFields>);
+
+#[derive(Debug, PartialEq, Eq)]
+struct IdentityFields {
     /// The identity string, e.g. `spiffe://corp/agent/42` or `demo-client`.
     id: String,
     /// Lowercase hex SHA-256 of the certificate's DER: pins this exact certificate.
@@ -32,39 +39,39 @@ pub struct ClientIdentity {
 impl ClientIdentity {
     /// The identity string, e.g. `spiffe://corp/agent/42` or `demo-client`.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.0.id
     }
 
     /// Lowercase hex SHA-256 of the certificate's DER.
     pub fn fingerprint_sha256(&self) -> &str {
-        &self.fingerprint_sha256
+        &self.0.fingerprint_sha256
     }
 
     /// The certificate's digest as `cnf.x5t#S256` writes it.
     pub fn x5t_s256(&self) -> &str {
-        &self.x5t_s256
+        &self.0.x5t_s256
     }
 
     /// When the certificate stops being valid.
     pub fn not_after(&self) -> DateTime<Utc> {
-        self.not_after
+        self.0.not_after
     }
 
     /// Which certificate this is to a CRL.
     pub fn revocation_key(&self) -> &[u8; 32] {
-        &self.revocation_key
+        &self.0.revocation_key
     }
 
     /// An identity for unit tests of the layers behind the handshake.
     #[cfg(test)]
     pub(crate) fn for_tests(id: &str) -> ClientIdentity {
-        ClientIdentity {
+        ClientIdentity(Arc::new(IdentityFields {
             id: id.to_owned(),
             fingerprint_sha256: String::new(),
             x5t_s256: String::new(),
             not_after: Utc::now(),
             revocation_key: [0; 32],
-        }
+        }))
     }
 }
 
@@ -140,7 +147,7 @@ pub fn identify(
     let not_after =
         DateTime::from_timestamp(parsed.validity().not_after.timestamp(), 0).unwrap_or_default();
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
-    Ok(ClientIdentity {
+    Ok(ClientIdentity(Arc::new(IdentityFields {
         id,
         fingerprint_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
@@ -149,7 +156,7 @@ pub fn identify(
             parsed.issuer().as_raw(),
             &parsed.tbs_certificate.serial.to_bytes_be(),
         ),
-    })
+    })))
 }
 
 /// Every subject alternative name `pick` reads.
@@ -216,21 +223,21 @@ mod tests {
             "common",
         );
         assert_eq!(
-            identify(&cert, IdentitySource::SanUri).unwrap().id,
+            identify(&cert, IdentitySource::SanUri).unwrap().id(),
             "spiffe://corp/agent/42"
         );
         assert_eq!(
-            identify(&cert, IdentitySource::SanDns).unwrap().id,
+            identify(&cert, IdentitySource::SanDns).unwrap().id(),
             "agent.example"
         );
         assert_eq!(
-            identify(&cert, IdentitySource::SubjectCn).unwrap().id,
+            identify(&cert, IdentitySource::SubjectCn).unwrap().id(),
             "common"
         );
         assert_eq!(
             identify(&cert, IdentitySource::SanUri)
                 .unwrap()
-                .fingerprint_sha256,
+                .fingerprint_sha256(),
             sha256_hex(cert.as_ref())
         );
     }
@@ -283,7 +290,7 @@ mod tests {
                 || cn.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'));
             match identify(&cert_with(vec![], &cn), IdentitySource::SubjectCn) {
                 Ok(identity) => {
-                    proptest::prop_assert_eq!(&identity.id, &cn);
+                    proptest::prop_assert_eq!(identity.id(), &cn);
                     proptest::prop_assert!(!unusable);
                 }
                 Err(_) => proptest::prop_assert!(unusable, "{cn:?} refused"),

@@ -95,8 +95,12 @@ pub(in crate::policy) struct TokenTerms {
 }
 
 /// Proof that a request passed every admission check, with what it may do.
+/// Shared, not copied: the stages of a request and its tool each hold it.
 #[derive(Debug, Clone)]
-pub struct Grant {
+pub struct Grant(std::sync::Arc<GrantFields>);
+
+#[derive(Debug)]
+struct GrantFields {
     identity: ClientIdentity,
     client_ip: ClientIp,
     permissions: BTreeSet<Permission>,
@@ -125,7 +129,7 @@ impl Grant {
             token_id,
             renewal,
         } = token;
-        Grant {
+        Grant(std::sync::Arc::new(GrantFields {
             identity,
             client_ip,
             permissions,
@@ -133,53 +137,53 @@ impl Grant {
             expires_at,
             token_id,
             renewal,
-        }
+        }))
     }
 
     /// What a renewal of this grant's token copies; `None` when the token
     /// carries no `renewableUntil`.
     pub fn renewal(&self) -> Option<&crate::policy::token::renewal::RenewalBasis> {
-        self.renewal.as_deref()
+        self.0.renewal.as_deref()
     }
 
     /// Who the client is (from its certificate, confirmed by the token).
     pub fn identity(&self) -> &ClientIdentity {
-        &self.identity
+        &self.0.identity
     }
 
     /// The client's address.
     pub fn client_ip(&self) -> ClientIp {
-        self.client_ip
+        self.0.client_ip
     }
 
     /// Whether the token permits `permission`.
     pub fn permits(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
+        self.0.permissions.contains(&permission)
     }
 
     /// The permissions the token carries.
     pub fn permissions(&self) -> &BTreeSet<Permission> {
-        &self.permissions
+        &self.0.permissions
     }
 
     /// The calendars the token reaches.
     pub fn calendars(&self) -> &CalendarScope {
-        &self.calendars
+        &self.0.calendars
     }
 
     /// When the token expires.
     pub fn expires_at(&self) -> DateTime<Utc> {
-        self.expires_at
+        self.0.expires_at
     }
 
     /// The token's `jti`, for audit lines (never the token itself).
     pub fn token_id(&self) -> &str {
-        &self.token_id
+        &self.0.token_id
     }
 
     /// `calendar_id` as a handle a backend accepts, if the token reaches it.
     pub fn calendar(&self, calendar_id: &str) -> Result<CalendarRef, Denial> {
-        if self.calendars.allows(calendar_id) {
+        if self.0.calendars.allows(calendar_id) {
             Ok(CalendarRef {
                 id: calendar_id.to_owned(),
             })

@@ -42,8 +42,9 @@
 //!    [`policy::grant::Grant`]); `check_before_body` (the protocol version,
 //!    the tool a `Mcp-Name` names, the session's owner in
 //!    [`mcp::session::SessionOwners::check`]); `read_request`
-//!    ([`http::body::read_body`], [`http::checks::read_message`] with
-//!    [`mcp::strict_json`], [`http::checks::check_mcp_headers`]);
+//!    ([`http::body::read_body`]; a plain stateless call read once by
+//!    [`mcp::plain_request`], any other body by [`http::checks::read_message`]
+//!    with [`mcp::strict_json`]; [`http::checks::check_mcp_headers`]);
 //!    `hold_places` (the session caps, the id in flight); `answer_mcp` (plain
 //!    stateless calls by [`mcp::direct`], everything else by rmcp's HTTP
 //!    service); and `settle` (the session recorded, rmcp's own refusals

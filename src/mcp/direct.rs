@@ -8,10 +8,12 @@
 //! Here the same handler ([`Service::handle_request`], which does rmcp's own
 //! `_meta` and version checks) runs inside the request's own future.
 //!
-//! Only requests whose answer cannot differ from rmcp's take this way
-//! ([`direct_call`]): everything unusual (parameters in `Accept`, `Mcp-Param-*`
-//! headers, a missing `_meta` key, another version) goes to rmcp, which
-//! answers or refuses it as before. A test sends each request both ways and
+//! Only requests whose answer cannot differ from rmcp's take this way: a
+//! body read once as a plain request ([`crate::mcp::plain_request`]) and
+//! headers that [`direct_call`] finds plain. Everything unusual (a key no
+//! plain call has, parameters in `Accept`, `Mcp-Param-*` headers, a missing
+//! `_meta` key, another version) goes to rmcp, which answers or refuses it
+//! as before. A test sends each request both ways and
 //! compares the answers (`tests/gateway/direct_calls.rs`).
 
 use std::convert::Infallible;

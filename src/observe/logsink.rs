@@ -11,18 +11,20 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use chrono::Utc;
 
 use crate::observe::escape::push_escaped;
 
 /// Where lines go.
 pub struct LogSink {
-    /// The open log file and its path (to reopen it after rotation), or `None` for stderr.
-    file: Option<(PathBuf, Mutex<File>)>,
+    /// The open log file and its path (to reopen it after rotation), or
+    /// `None` for stderr. No lock around it: see [`write_once`].
+    file: Option<(PathBuf, ArcSwap<File>)>,
     /// Process id written in every line, as syslog-style tools expect.
     pid: u32,
     /// What follows the time in every text line: ` mcp-gateway[<pid>]: `.
@@ -47,7 +49,7 @@ impl LogSink {
     /// Appends to `path`, creating it (mode 0640) when missing.
     pub fn open(path: &Path, name: &'static str) -> std::io::Result<LogSink> {
         Ok(LogSink {
-            file: Some((path.to_owned(), Mutex::new(append_to(path)?))),
+            file: Some((path.to_owned(), ArcSwap::from_pointee(append_to(path)?))),
             pid: std::process::id(),
             tag: format!(" mcp-gateway[{}]: ", std::process::id()),
             name,
@@ -75,7 +77,7 @@ impl LogSink {
         };
         match append_to(path) {
             Ok(fresh) => {
-                *file.lock().unwrap_or_else(|p| p.into_inner()) = fresh;
+                file.store(Arc::new(fresh));
                 self.cut.store(false, Ordering::Relaxed);
                 if self.stale.swap(false, Ordering::Relaxed) {
                     tracing::warn!(log = self.name, path = %path.display(), "the log is reopened");
@@ -182,10 +184,7 @@ impl LogSink {
     fn append(&self, mut line: String) -> std::io::Result<()> {
         line.push('\n');
         let written = match &self.file {
-            Some((_, file)) => {
-                let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-                write_whole(&mut *file, line.as_bytes())
-            }
+            Some((_, file)) => write_once(&mut &**file.load(), line.as_bytes()),
             None => write_whole(&mut std::io::stderr(), line.as_bytes()),
         };
         written.map_err(|(e, cut)| {
@@ -197,8 +196,35 @@ impl LogSink {
     }
 }
 
-/// Writes all of `bytes`; on failure, also whether some of them went out
-/// (leaving a cut line behind).
+/// Writes `bytes` (one line) to a file opened for appending in one `write`,
+/// without a lock: the kernel places each such write whole at the end of the
+/// file, so lines from the two worker threads never interleave. A lock held
+/// across the write made the threads queue for it on every call (a futex
+/// wait and wake per call under load, bench/README.md). A write that takes
+/// only part of the line (a disk filling up) is not continued: the part
+/// stays as a cut line, ended by the next `LOST` line, and the line counts
+/// as lost — a continuation could land after another thread's line and
+/// start a line with the middle of this one, client text included. On
+/// failure, also whether some bytes went out.
+fn write_once(out: &mut impl Write, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
+    loop {
+        match out.write(bytes) {
+            Ok(n) if n == bytes.len() => return Ok(()),
+            Ok(n) => {
+                let error = std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    format!("only {n} of the line's {} bytes were written", bytes.len()),
+                );
+                return Err((error, n > 0));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, false)),
+        }
+    }
+}
+
+/// Writes all of `bytes` to stderr (which locks itself); on failure, also
+/// whether some of them went out (leaving a cut line behind).
 fn write_whole(out: &mut impl Write, bytes: &[u8]) -> Result<(), (std::io::Error, bool)> {
     let mut done = 0;
     while done < bytes.len() {
@@ -288,11 +314,13 @@ impl Write for EscapingLine {
 
 #[cfg(test)]
 mod tests {
-    use super::{diagnostic_line, line_time, write_whole};
+    use super::{diagnostic_line, line_time, write_once, write_whole};
 
-    /// Takes `room` bytes, then fails as a full disk does.
+    /// Takes `room` bytes, at most `chunk` per write, then fails as a full
+    /// disk does.
     struct Disk {
         room: usize,
+        chunk: usize,
         taken: Vec<u8>,
     }
 
@@ -301,7 +329,7 @@ mod tests {
             if self.room == 0 {
                 return Err(std::io::Error::from_raw_os_error(28));
             }
-            let n = buf.len().min(self.room).min(7);
+            let n = buf.len().min(self.room).min(self.chunk);
             self.room -= n;
             self.taken.extend_from_slice(&buf[..n]);
             Ok(n)
@@ -318,6 +346,7 @@ mod tests {
         for (room, cut) in [(0, false), (1, true), (30, true), (line.len() - 1, true)] {
             let mut disk = Disk {
                 room,
+                chunk: 7,
                 taken: Vec::new(),
             };
             let (error, was_cut) = write_whole(&mut disk, line).unwrap_err();
@@ -327,10 +356,36 @@ mod tests {
         }
         let mut disk = Disk {
             room: 1000,
+            chunk: 7,
             taken: Vec::new(),
         };
         assert!(write_whole(&mut disk, line).is_ok());
         assert_eq!(disk.taken, line);
+    }
+
+    /// A log file's line goes out in one write or is left cut, never
+    /// continued by a second write (which could follow another thread's line).
+    #[test]
+    fn a_file_line_is_one_write_or_a_cut_line() {
+        let line = b"AUDIT tool=list_events client=x outcome=ok ms=1\n";
+        let disk = |room, chunk| Disk {
+            room,
+            chunk,
+            taken: Vec::new(),
+        };
+        let mut whole = disk(1000, usize::MAX);
+        assert!(write_once(&mut whole, line).is_ok());
+        assert_eq!(whole.taken, line);
+        for (room, chunk, cut) in [
+            (0, usize::MAX, false),
+            (10, usize::MAX, true),
+            (1000, 7, true),
+        ] {
+            let mut disk = disk(room, chunk);
+            let (_, was_cut) = write_once(&mut disk, line).unwrap_err();
+            assert_eq!(was_cut, cut, "room {room} chunk {chunk}");
+            assert_eq!(disk.taken, line[..room.min(chunk)], "one write only");
+        }
     }
 
     #[test]

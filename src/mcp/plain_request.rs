@@ -153,7 +153,7 @@ impl PlainRequest {
         (self.id, self.request, self.meta)
     }
 
-    /// The arguments of a `tools/call` (for tests and the fuzz target).
+    /// The arguments of a `tools/call`.
     pub fn arguments(&self) -> Option<&JsonObject> {
         match &self.request {
             ClientRequest::CallToolRequest(call) => call.params.arguments.as_ref(),

@@ -22,8 +22,8 @@
 //! in `http::checks`, and the tests below).
 
 use rmcp::model::{
-    CallToolRequestParams, ClientRequest, JsonObject, JsonRpcVersion2_0, PaginatedRequestParams,
-    Request, RequestId, RequestMetaObject, RequestOptionalParam,
+    CallToolRequestParams, ClientRequest, JsonRpcVersion2_0, PaginatedRequestParams, Request,
+    RequestId, RequestMetaObject, RequestOptionalParam,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -151,14 +151,6 @@ impl PlainRequest {
     /// The id, the request and its `_meta`, as rmcp's model holds them.
     pub fn into_parts(self) -> (RequestId, ClientRequest, RequestMetaObject) {
         (self.id, self.request, self.meta)
-    }
-
-    /// The arguments of a `tools/call`.
-    pub fn arguments(&self) -> Option<&JsonObject> {
-        match &self.request {
-            ClientRequest::CallToolRequest(call) => call.params.arguments.as_ref(),
-            _ => None,
-        }
     }
 }
 

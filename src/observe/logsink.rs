@@ -48,16 +48,27 @@ pub struct LogSink {
 impl LogSink {
     /// Appends to `path`, creating it (mode 0640) when missing.
     pub fn open(path: &Path, name: &'static str) -> std::io::Result<LogSink> {
-        Ok(LogSink {
-            file: Some((path.to_owned(), ArcSwap::from_pointee(append_to(path)?))),
-            pid: std::process::id(),
-            tag: format!(" mcp-gateway[{}]: ", std::process::id()),
+        let file = ArcSwap::from_pointee(append_to(path)?);
+        Ok(LogSink::writing_to(Some((path.to_owned(), file)), name))
+    }
+
+    /// Writes to stderr.
+    pub fn stderr(name: &'static str) -> LogSink {
+        LogSink::writing_to(None, name)
+    }
+
+    fn writing_to(file: Option<(PathBuf, ArcSwap<File>)>, name: &'static str) -> LogSink {
+        let pid = std::process::id();
+        LogSink {
+            file,
+            pid,
+            tag: format!(" mcp-gateway[{pid}]: "),
             name,
             lost: AtomicU64::new(0),
             cut: AtomicBool::new(false),
             stale: AtomicBool::new(false),
             json: false,
-        })
+        }
     }
 
     /// The same sink writing JSON lines ([`LogSink::json_event`]).
@@ -91,20 +102,6 @@ impl LogSink {
                 }
                 false
             }
-        }
-    }
-
-    /// Writes to stderr.
-    pub fn stderr(name: &'static str) -> LogSink {
-        LogSink {
-            file: None,
-            pid: std::process::id(),
-            tag: format!(" mcp-gateway[{}]: ", std::process::id()),
-            name,
-            lost: AtomicU64::new(0),
-            cut: AtomicBool::new(false),
-            stale: AtomicBool::new(false),
-            json: false,
         }
     }
 

@@ -18,7 +18,9 @@
 //! grow a line without limit.
 
 use crate::denial::{Denial, Stage};
-use crate::observe::escape::escape;
+use std::fmt::Write;
+
+use crate::observe::escape::{escape, push_value};
 use crate::observe::logsink::LogSink;
 use std::net::IpAddr;
 use std::path::Path;
@@ -119,18 +121,26 @@ impl SecurityLog {
         } else {
             "ip"
         };
+        // Written into the line piece by piece, as the audit line is: a
+        // refusal of an address runs this for every connection refused.
         let mut line = self.sink.prefix(event);
-        line.push_str(&format!(
-            " stage={} reason={} {address}={ip} client={}",
+        let _ = write!(
+            line,
+            " stage={} reason={} {address}={ip} client=",
             denial.reason.stage().label(),
             denial.reason.label(),
-            client.map(escape).unwrap_or_else(|| "-".to_owned())
-        ));
+        );
+        match client {
+            Some(client) => push_value(&mut line, client),
+            None => line.push('-'),
+        }
         if let Some(country) = &denial.country {
-            line.push_str(&format!(" country={}", escape(country)));
+            line.push_str(" country=");
+            push_value(&mut line, country);
         }
         if let Some(detail) = &denial.detail {
-            line.push_str(&format!(" detail={}", escape(detail)));
+            line.push_str(" detail=");
+            push_value(&mut line, detail);
         }
         self.sink.write(line);
         if let Some(bans) = &self.bans
@@ -154,11 +164,8 @@ impl SecurityLog {
     pub fn allow(&self, stage: Stage, ip: impl Into<IpAddr>, client: &str) {
         let ip = ip.into();
         let mut line = self.sink.prefix("ALLOW");
-        line.push_str(&format!(
-            " stage={} ip={ip} client={}",
-            stage.label(),
-            escape(client)
-        ));
+        let _ = write!(line, " stage={} ip={ip} client=", stage.label());
+        push_value(&mut line, client);
         self.sink.write(line);
     }
 }

@@ -267,11 +267,17 @@ fn the_plain_reading_gives_the_call_and_its_meta() {
     assert_eq!(plain.tool_name(), Some("get_current_time"));
     assert_eq!(plain.id_json(), &serde_json::json!(7));
     assert_eq!(
-        plain.arguments().and_then(|a| a.get("timeZone")),
-        Some(&serde_json::json!("UTC"))
-    );
-    assert_eq!(
         plain.meta().protocol_version(),
         Some(rmcp::model::ProtocolVersion::V_2026_07_28)
+    );
+    let (_, request, _) = plain.into_parts();
+    let rmcp::model::ClientRequest::CallToolRequest(call) = request else {
+        panic!("not a tools/call: {request:?}");
+    };
+    assert_eq!(
+        call.params
+            .arguments
+            .and_then(|a| a.get("timeZone").cloned()),
+        Some(serde_json::json!("UTC"))
     );
 }

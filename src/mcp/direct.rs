@@ -5,8 +5,9 @@
 //! service loop, spawns the handler in a second task, checks the `Mcp-*`
 //! headers again by serializing the whole message back to JSON, and waits on a
 //! channel for the answer: about a third of the CPU of a cheap admitted call.
-//! Here the same handler ([`Service::handle_request`], which does rmcp's own
-//! `_meta` and version checks) runs inside the request's own future.
+//! Here the same handler methods (`call_tool`, `list_tools`) run inside the
+//! request's own future, after the `_meta` and version checks rmcp's
+//! `Service::handle_request` would make ([`direct_call`]).
 //!
 //! Only requests whose answer cannot differ from rmcp's take this way: a
 //! body read once as a plain request ([`crate::mcp::plain_request`]) and
@@ -22,15 +23,15 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use rmcp::Service;
 use rmcp::model::{
-    ClientRequest, ErrorCode, ProtocolVersion, RequestId, RequestMetaObject, ServerJsonRpcMessage,
-    ServerResult,
+    CallToolResponse, ClientCapabilities, ClientRequest, ErrorCode, ProtocolVersion, RequestId,
+    RequestMetaObject, ServerJsonRpcMessage, ServerResult,
 };
 use rmcp::service::{
     Peer, RequestContext, RoleServer, RxJsonRpcMessage, TxJsonRpcMessage, serve_directly,
 };
 use rmcp::transport::Transport;
+use rmcp::{ErrorData, ServerHandler};
 
 use crate::mcp::CalendarServer;
 use crate::mcp::header_names;
@@ -157,9 +158,9 @@ impl DirectCalls {
         let mut context = RequestContext::new(id.clone(), self.peer.clone());
         context.meta = meta;
         context.extensions.insert(parts);
-        // Boxed: rmcp's handler future (every tool's state) would otherwise
-        // be copied whole into each request's future (see `App::respond`).
-        let handler = Box::pin(self.server.handle_request(request, context));
+        // Boxed: the handler future (every tool's state) would otherwise be
+        // copied whole into each request's future (see `App::respond`).
+        let handler = Box::pin(self.handle(request, context));
         let (answer, written) = with_structured_as_text(handler).await;
         if let (Ok(ServerResult::CallToolResult(result)), Some(at)) = (&answer, written)
             && let Some(json) = written_once(result, at)
@@ -186,6 +187,66 @@ impl DirectCalls {
         match serde_json::to_vec(&message) {
             Ok(body) => json_response(status_of(&message), body),
             Err(e) => unserializable(&e),
+        }
+    }
+}
+
+impl DirectCalls {
+    /// What rmcp's `Service::handle_request` does with a plain stateless
+    /// request, without the checks [`direct_call`] already made: the `_meta`
+    /// version is 2026-07-28, which the gateway serves
+    /// ([`crate::mcp::PROTOCOL_VERSIONS`]), and no key that version requires
+    /// is missing. rmcp would check both again and dispatch to the same two
+    /// handler methods (together 4 % of the call's instructions). What rmcp
+    /// does to a 2026-07-28 answer is done here too: cache hints filled in,
+    /// and resource-not-found reported as invalid params.
+    async fn handle(
+        &self,
+        request: ClientRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ServerResult, ErrorData> {
+        let mut answer = self.dispatch(request, context).await;
+        match &mut answer {
+            Ok(result) => result.fill_missing_cache_hints(),
+            Err(error) if error.code == ErrorCode::RESOURCE_NOT_FOUND => {
+                error.code = ErrorCode::INVALID_PARAMS;
+            }
+            Err(_) => {}
+        }
+        answer
+    }
+
+    /// The handler method `request` names.
+    async fn dispatch(
+        &self,
+        request: ClientRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ServerResult, ErrorData> {
+        match request {
+            ClientRequest::CallToolRequest(call) => {
+                match self.server.call_tool(call.params, context).await? {
+                    // No tool of the gateway answers with a task. Were one to,
+                    // the client is refused as rmcp refuses one that did not
+                    // declare the tasks capability: a client that did not
+                    // could not read the task handle.
+                    CallToolResponse::Task(_) => {
+                        Err(ErrorData::missing_required_client_capability(
+                            ClientCapabilities::builder().enable_tasks().build(),
+                        ))
+                    }
+                    response => Ok(ServerResult::from(response)),
+                }
+            }
+            ClientRequest::ListToolsRequest(list) => self
+                .server
+                .list_tools(list.params, context)
+                .await
+                .map(ServerResult::ListToolsResult),
+            // `PlainRequest` holds only these two.
+            _ => Err(ErrorData::invalid_request(
+                "not a plain stateless request",
+                None,
+            )),
         }
     }
 }

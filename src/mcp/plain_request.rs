@@ -84,12 +84,15 @@ impl PlainRequest {
     /// a `_meta` object) or `tools/list` (an optional `cursor`, a `_meta`
     /// object) with a number or string id, or `None` when it is anything else.
     pub fn read(body: &[u8]) -> Option<PlainRequest> {
+        // Checked as UTF-8 once, whole: read from bytes, serde_json would check
+        // each string again (a fifth of this reading's instructions). A body
+        // that is not UTF-8 is not JSON either way.
         let Body {
             jsonrpc: _,
             id: UniqueValue(id_json),
             method,
             params,
-        } = serde_json::from_slice(body).ok()?;
+        } = serde_json::from_str(std::str::from_utf8(body).ok()?).ok()?;
         if !(id_json.is_number() || id_json.is_string()) {
             return None;
         }

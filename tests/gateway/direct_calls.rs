@@ -153,6 +153,14 @@ async fn direct_answers_are_rmcp_answers() {
             Some("no_such_tool"),
             json!({ "arguments": {} }),
         ),
+        // A cursor the gateway never gave out.
+        message("tools/list", None, json!({ "cursor": "no-such-page" })),
+        // An event that does not exist.
+        message(
+            "tools/call",
+            Some("get_event"),
+            json!({ "arguments": { "calendarId": "team", "eventId": "missing" } }),
+        ),
     ];
     for body in &cases {
         let audit_before = gw.audit_lines().len();

@@ -149,7 +149,7 @@ pub fn identify(
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.as_ref());
     Ok(ClientIdentity(Arc::new(IdentityFields {
         id,
-        fingerprint_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+        fingerprint_sha256: hex::encode(digest.as_ref()),
         x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
         not_after,
         revocation_key: revocation_key(
@@ -192,7 +192,7 @@ fn only_usable(field: &'static str, mut values: Vec<String>) -> Result<String, I
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest.as_ref())
 }
 
 #[cfg(test)]

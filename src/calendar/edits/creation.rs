@@ -47,11 +47,7 @@ impl CreationId {
             calendar_id.len()
         );
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input.as_bytes());
-        let hex: String = digest.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok(CreationId(hex))
+        Ok(CreationId(hex::encode(&digest.as_ref()[..16])))
     }
 
     /// The id.

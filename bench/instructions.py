@@ -4,7 +4,7 @@ callgrind, for several builds side by side in one run: a refactor must not
 raise the count, and the count is deterministic, so two builds compare on a
 noisy machine where req/s would not.
 
-    python3 bench/instructions.py [--listing | --handshake] OLD_BINARY NEW_BINARY [...]
+    python3 bench/instructions.py [--listing | --handshake [--resume]] OLD_BINARY NEW_BINARY [...]
 
 Each binary serves the same configuration, PKI and request (bench/run.py's
 stateless `get_current_time`); the load generator and the GeoIP tool come
@@ -13,7 +13,8 @@ valgrind must be installed (bench/run.sh installs it). With `--listing`,
 the call is bench/run.py's `list_events` over a week of a 1,000-event
 calendar (100 calls; the store is seeded once, by the last binary). With
 `--handshake`, each of 200 calls comes on a new connection with a full mTLS
-handshake (no resumption): the per-connection work, call included.
+handshake (no resumption): the per-connection work, call included; with
+`--resume` as well, each connection resumes a TLS session instead.
 """
 
 import sys
@@ -28,6 +29,7 @@ def main():
     arguments = sys.argv[1:]
     listing = "--listing" in arguments
     mode = "handshake" if "--handshake" in arguments else "keepalive"
+    resume = mode == "handshake" and "--resume" in arguments
     binaries = [Path(b).resolve() for b in arguments if not b.startswith("--")]
     if not binaries or not all(b.is_file() for b in binaries):
         raise SystemExit(__doc__)
@@ -47,7 +49,7 @@ def main():
     for binary in binaries:
         # servers.start reads the gateway's path from its own module globals.
         servers.GATEWAY_BIN = binary
-        counts[binary] = measure.instructions("gateway", *call, mode=mode)
+        counts[binary] = measure.instructions("gateway", *call, mode=mode, resume=resume)
     first = counts[binaries[0]]
     print(f"{'instructions per call':>24}  {'vs first':>8}  binary")
     for binary, count in counts.items():

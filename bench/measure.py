@@ -107,14 +107,15 @@ def idle_rss(server, request=True):
             "kib_per_connection": (after - before) / held if held else None}
 
 
-def instructions(name, body, headers, count=500, mode="keepalive"):
+def instructions(name, body, headers, count=500, mode="keepalive", resume=False):
     """Instructions per admitted request under callgrind (`mode` "keepalive",
-    or "handshake": a full mTLS handshake per call): counters zeroed after a
-    warm-up, then `count` requests, then dumped."""
+    or "handshake": a full mTLS handshake per call, or a resumed one with
+    `resume`): counters zeroed after a warm-up, then `count` requests, then
+    dumped."""
     out = WORK / f"callgrind.{name}"
     server = start(name, valgrind_out=out)
     try:
-        extra = ["--connections", 1]
+        extra = ["--connections", 1] + (["--resume"] if resume else [])
         load(name, mode, body, headers, extra + ["--count", 50], seconds=120, warmup=0)
         sh("callgrind_control", "-z", server.process.pid, stdout=subprocess.DEVNULL)
         result = load(name, mode, body, headers, extra + ["--count", count],

@@ -62,6 +62,12 @@ impl ClientIdentity {
         &self.0.revocation_key
     }
 
+    /// Whether `other` is this very value, not only an equal one.
+    #[cfg(test)]
+    pub(crate) fn is_same_value(&self, other: &ClientIdentity) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// An identity for unit tests of the layers behind the handshake.
     #[cfg(test)]
     pub(crate) fn for_tests(id: &str) -> ClientIdentity {

@@ -35,6 +35,7 @@ use crate::policy::token::jwt::TokenVerifier;
 use crate::policy::token::renewal::Renewer;
 use crate::transport::certificate::{self, ServerCertificate, Source};
 use crate::transport::connection::{accept, serve_connection};
+use crate::transport::known_identities::KnownIdentities;
 use crate::transport::limits::AddressSlots;
 use crate::transport::protocol::HttpBuilders;
 use crate::transport::shared::Shared;
@@ -197,6 +198,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         header_waits: AddressSlots::new(config.listen.max_connections_per_address),
         http: HttpBuilders::new(&config.listen),
+        identities: KnownIdentities::new(config.tls.identity),
         config: config.clone(),
         seclog: Arc::clone(&seclog),
     });

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::denial::{Denial, Reason, Stage};
 use crate::http::ConnectionInfo;
 use crate::http::activity::Activity;
-use crate::identity::{ClientIdentity, identify};
+use crate::identity::ClientIdentity;
 use crate::policy::address::ClientIp;
 use crate::policy::snapshot::Snapshot;
 use crate::telemetry;
@@ -203,7 +203,7 @@ fn identify_client(
         refuse(Denial::new(Reason::NoCertificate), None);
         return Err(());
     };
-    let identity = identify(cert, shared.config.tls.identity).map_err(|e| {
+    let identity = shared.identities.identify(cert).map_err(|e| {
         refuse(
             Denial::new(Reason::NoIdentity).with_detail(e.to_string()),
             None,

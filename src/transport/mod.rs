@@ -11,6 +11,7 @@ pub mod arrival;
 pub mod certificate;
 pub mod connection;
 pub mod crl;
+pub mod known_identities;
 pub mod limits;
 pub mod listener;
 pub mod protocol;

@@ -12,6 +12,7 @@ use crate::http::App;
 use crate::observe::seclog::SecurityLog;
 use crate::policy::snapshot::Snapshot;
 use crate::transport::certificate::ServerCertificate;
+use crate::transport::known_identities::KnownIdentities;
 use crate::transport::limits::AddressSlots;
 use crate::transport::protocol::HttpBuilders;
 
@@ -35,4 +36,6 @@ pub(crate) struct Shared {
     pub(crate) address_slots: Arc<AddressSlots>,
     /// Connections per trusted balancer still waiting for their PROXY header.
     pub(crate) header_waits: Arc<AddressSlots>,
+    /// Client identities by certificate, read once per certificate.
+    pub(crate) identities: KnownIdentities,
 }

@@ -28,8 +28,9 @@
 //!    ([`transport::crl`] warns before one goes stale).
 //! 4. `transport::connection::identify_client` reads who the client is with
 //!    [`identity::identify`] (SAN URI, SAN DNS or subject CN, its SHA-256
-//!    fingerprint and its revocation key), and refuses a resumed session whose
-//!    certificate has expired since.
+//!    fingerprint and its revocation key; read once per certificate and kept
+//!    by its exact bytes, [`transport::known_identities`]), and refuses a
+//!    resumed session whose certificate has expired since.
 //! 5. `transport::requests::serve_requests` serves HTTP/1.1 or HTTP/2 (the
 //!    version ALPN agreed on, [`transport::protocol`]) under the connection
 //!    deadlines of [`http::activity`], setting an idle HTTP/1.1 connection

@@ -197,7 +197,7 @@ impl DirectCalls {
     /// version is 2026-07-28, which the gateway serves
     /// ([`crate::mcp::PROTOCOL_VERSIONS`]), and no key that version requires
     /// is missing. rmcp would check both again and dispatch to the same two
-    /// handler methods (together 4 % of the call's instructions). What rmcp
+    /// handler methods (3 % of the call's instructions). What rmcp
     /// does to a 2026-07-28 answer is done here too: cache hints filled in,
     /// and resource-not-found reported as invalid params.
     async fn handle(

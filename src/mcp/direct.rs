@@ -189,9 +189,7 @@ impl DirectCalls {
             Err(e) => unserializable(&e),
         }
     }
-}
 
-impl DirectCalls {
     /// What rmcp's `Service::handle_request` does with a plain stateless
     /// request, without the checks [`direct_call`] already made: the `_meta`
     /// version is 2026-07-28, which the gateway serves

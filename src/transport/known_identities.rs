@@ -18,7 +18,7 @@
 //! rustls verified it (or resumed a session it had verified).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rustls::pki_types::CertificateDer;
 
@@ -32,13 +32,17 @@ pub const MAX_REMEMBERED: usize = 1024;
 /// A certificate longer than this is read every time, never kept.
 pub const MAX_REMEMBERED_BYTES: usize = 4096;
 
+/// Identities by the exact DER of their certificates. Seeded per process:
+/// the keys are certificates a client chose (though ones the CA signed), so
+/// their hashes must not be predictable.
+type ByCertificate = HashMap<Box<[u8]>, ClientIdentity, foldhash::fast::RandomState>;
+
 /// Identities by the exact DER of their certificates.
 pub struct KnownIdentities {
     /// Which certificate field names the client.
     source: IdentitySource,
-    /// Seeded per process: the keys are certificates a client chose (though
-    /// ones the CA signed), so their hashes must not be predictable.
-    known: Mutex<HashMap<Box<[u8]>, ClientIdentity, foldhash::fast::RandomState>>,
+    /// The identities read so far.
+    known: Mutex<ByCertificate>,
 }
 
 impl KnownIdentities {
@@ -68,10 +72,7 @@ impl KnownIdentities {
         Ok(identity)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Box<[u8]>, ClientIdentity, foldhash::fast::RandomState>>
-    {
+    fn lock(&self) -> MutexGuard<'_, ByCertificate> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono_tz::Tz;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
@@ -117,9 +120,83 @@ pub struct CurrentTime {
     /// Now, RFC 3339 in the zone.
     pub date_time: String,
     /// The IANA zone.
-    pub time_zone: String,
+    pub time_zone: &'static str,
     /// English weekday name.
-    pub weekday: String,
+    pub weekday: &'static str,
     /// The zone's offset now, `+01:00`.
     pub utc_offset: String,
+}
+
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+impl CurrentTime {
+    /// `now` as seen in `zone`. Written without chrono's format strings
+    /// (`%A`, `%:z`), which it parses again on every call: the offset is the
+    /// tail of the RFC 3339 text, which chrono writes with the same
+    /// formatter as `%:z` (minutes, with a colon, never `Z` here), and the
+    /// weekday comes from a table.
+    pub fn at(now: DateTime<Utc>, zone: Tz) -> CurrentTime {
+        let local = now.with_timezone(&zone);
+        let date_time = local.to_rfc3339_opts(SecondsFormat::Secs, false);
+        let utc_offset = date_time[date_time.len() - "+00:00".len()..].to_owned();
+        CurrentTime {
+            date_time,
+            time_zone: zone.name(),
+            weekday: WEEKDAYS[local.weekday().num_days_from_monday() as usize],
+            utc_offset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Duration, Utc};
+    use chrono_tz::Tz;
+
+    use super::CurrentTime;
+
+    /// The same text as chrono's own format strings, in zones east and west
+    /// of UTC, on whole, half and quarter hours, across a year of days.
+    #[test]
+    fn current_time_matches_chronos_format_strings() {
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "America/St_Johns",
+            "Asia/Kolkata",
+            "Asia/Kathmandu",
+            "Pacific/Chatham",
+            "Pacific/Kiritimati",
+            "Pacific/Pago_Pago",
+        ];
+        let start: DateTime<Utc> = "2026-01-01T00:17:43Z".parse().unwrap();
+        for name in zones {
+            let zone: Tz = name.parse().unwrap();
+            for step in 0..800 {
+                let now = start + Duration::hours(11 * step);
+                let time = CurrentTime::at(now, zone);
+                let local = now.with_timezone(&zone);
+                assert_eq!(
+                    time.date_time,
+                    local.format("%Y-%m-%dT%H:%M:%S%:z").to_string()
+                );
+                assert_eq!(
+                    time.utc_offset,
+                    local.format("%:z").to_string(),
+                    "{name} {now}"
+                );
+                assert_eq!(time.weekday, local.format("%A").to_string(), "{name} {now}");
+                assert_eq!(time.time_zone, name);
+            }
+        }
+    }
 }

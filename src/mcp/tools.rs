@@ -346,15 +346,11 @@ impl CalendarServer {
     ) -> ToolResult {
         finish((|| {
             let zone = parse_zone("timeZone", p.time_zone.as_deref().unwrap_or("UTC"))?;
-            let now = Utc::now().with_timezone(&zone);
-            let text = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
-            let time = CurrentTime {
-                date_time: text.clone(),
-                time_zone: zone.name().to_owned(),
-                weekday: now.format("%A").to_string(),
-                utc_offset: now.format("%:z").to_string(),
-            };
-            Ok(success(format!("{text} ({})", zone.name()), &time))
+            let time = CurrentTime::at(Utc::now(), zone);
+            Ok(success(
+                format!("{} ({})", time.date_time, time.time_zone),
+                &time,
+            ))
         })())
     }
 }

@@ -103,11 +103,13 @@
 //! - The shared vocabulary every layer uses: [`denial`] (the refusal table);
 //!   and one file each, because a folder would hold nothing else,
 //!   [`secrets`] (`ENC:` values, AES-256-GCM), [`identity`] (who a
-//!   certificate names), [`telemetry`] (metric recording).
+//!   certificate names), [`telemetry`] (metric recording), [`allocator`]
+//!   (mimalloc, the process's allocator; the crate's only `unsafe`).
 
 #![warn(missing_docs)]
 
 pub mod acme;
+pub mod allocator;
 pub mod calendar;
 pub mod cli;
 pub mod config;

@@ -29,11 +29,11 @@ fn diagnostic_filter() -> tracing_subscriber::EnvFilter {
 /// The diagnostic filter when none is set.
 const DEFAULT_DIAGNOSTICS: &str = "warn,mcp_gateway=info";
 
-/// mimalloc instead of glibc's allocator: glibc's malloc, free and arena
-/// locks were a fifth of an admitted call's CPU (bench/README.md). It serves
-/// the Rust code only; the C libraries (aws-lc, SQLite) keep libc's malloc.
+/// mimalloc instead of glibc's allocator (`mcp_gateway::allocator` says
+/// why and how). It serves the Rust code only; the C libraries (aws-lc,
+/// SQLite) keep libc's malloc.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: mcp_gateway::allocator::Mimalloc = mcp_gateway::allocator::Mimalloc;
 
 /// Exit code for an invalid configuration.
 const EXIT_CONFIG: u8 = 2;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use mcp_gateway::cli::args::{
@@ -15,6 +16,7 @@ use mcp_gateway::policy::token::jwks;
 use mcp_gateway::policy::token::jwt::TokenVerifier;
 use mcp_gateway::secrets;
 use mcp_gateway::transport::certificate::{self, ServerCertificate};
+use mcp_gateway::transport::known_identities::KnownIdentities;
 use mcp_gateway::transport::tls;
 
 /// What the diagnostic log on stderr shows: `MCP_GATEWAY_LOG`, else
@@ -249,9 +251,13 @@ fn load_checked(path: &Path, signing: Signing) -> Result<Config, ExitCode> {
         }
     };
     problems.extend(
-        tls::server_config(&config.tls, certificate)
-            .err()
-            .unwrap_or_default(),
+        tls::server_config(
+            &config.tls,
+            certificate,
+            Arc::new(KnownIdentities::new(config.tls.identity)),
+        )
+        .err()
+        .unwrap_or_default(),
     );
     if let Some(metrics_tls) = &config.metrics.tls {
         problems.extend(tls::metrics_config(metrics_tls).err().unwrap_or_default());

@@ -229,8 +229,12 @@ impl Reloader {
                 })?,
             ),
         };
-        let server_tls = tls::server_config(&next.tls, Arc::clone(&self.shared.certificate))
-            .map_err(Problems)?;
+        let server_tls = tls::server_config(
+            &next.tls,
+            Arc::clone(&self.shared.certificate),
+            Arc::clone(&self.shared.identities),
+        )
+        .map_err(Problems)?;
         let network = address::from_config(&next.network).map_err(one)?;
         let verifier = TokenVerifier::from_config(&next.jwt).map_err(one)?;
         let renewer = Renewer::from_config(&next.jwt).map_err(one)?;

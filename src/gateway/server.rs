@@ -112,7 +112,13 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         };
         certificate.put_in_force(&pair, source);
     }
-    let server_tls = tls::server_config(&config.tls, Arc::clone(&certificate)).map_err(Problems)?;
+    let identities = Arc::new(KnownIdentities::new(config.tls.identity));
+    let server_tls = tls::server_config(
+        &config.tls,
+        Arc::clone(&certificate),
+        Arc::clone(&identities),
+    )
+    .map_err(Problems)?;
     let admission = address::from_config(&config.network).map_err(|p| Problems(vec![p]))?;
     let (seclog, shared_bans) = open_security_log(&config)?;
     let rate = Arc::new(RateLimits::new(config.rate_limits));
@@ -198,7 +204,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         address_slots: AddressSlots::new(config.listen.max_connections_per_address),
         header_waits: AddressSlots::new(config.listen.max_connections_per_address),
         http: HttpBuilders::new(&config.listen),
-        identities: KnownIdentities::new(config.tls.identity),
+        identities,
         config: config.clone(),
         seclog: Arc::clone(&seclog),
     });

@@ -16,6 +16,11 @@
 //! connection and request from the identity's own fields (`not_after`,
 //! the revocation key), and a certificate reaches this table only after
 //! rustls verified it (or resumed a session it had verified).
+//!
+//! The verifier uses the table too: the `clientAuth` usage it requires is
+//! read from the certificate only when these bytes are not held
+//! ([`KnownIdentities::holds`]), which keeps x509-parser out of a known
+//! client's full handshakes altogether.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -70,6 +75,17 @@ impl KnownIdentities {
             known.insert(cert.as_ref().into(), identity.clone());
         }
         Ok(identity)
+    }
+
+    /// Whether exactly these bytes are remembered. An entry is made only
+    /// for the peer certificate of a connection this listener's verifier
+    /// accepted (rustls exposes no other), so a held certificate has passed
+    /// the verifier's own checks of its bytes, the `clientAuth` usage among
+    /// them ([`crate::transport::tls`] skips reading that again). The chain,
+    /// expiry and revocation are not properties of the bytes alone: they are
+    /// checked on every handshake all the same.
+    pub fn holds(&self, cert: &CertificateDer<'_>) -> bool {
+        self.lock().contains_key(cert.as_ref())
     }
 
     fn lock(&self) -> MutexGuard<'_, ByCertificate> {

@@ -37,5 +37,5 @@ pub(crate) struct Shared {
     /// Connections per trusted balancer still waiting for their PROXY header.
     pub(crate) header_waits: Arc<AddressSlots>,
     /// Client identities by certificate, read once per certificate.
-    pub(crate) identities: KnownIdentities,
+    pub(crate) identities: Arc<KnownIdentities>,
 }

@@ -24,7 +24,8 @@
 //!    [`transport::tls::server_config`] builds, the certificate
 //!    [`transport::certificate::ServerCertificate`] holds) under one deadline
 //!    with the PROXY header: a client certificate chaining to the configured CA, with
-//!    the clientAuth usage, not revoked by a configured CRL
+//!    the clientAuth usage (not read again for the exact bytes of a
+//!    certificate accepted before), not revoked by a configured CRL
 //!    ([`transport::crl`] warns before one goes stale).
 //! 4. `transport::connection::identify_client` reads who the client is with
 //!    [`identity::identify`] (SAN URI, SAN DNS or subject CN, its SHA-256

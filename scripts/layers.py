@@ -27,7 +27,7 @@ PATH = re.compile(r"\bcrate::([a-z_][a-z0-9_]*)")
 
 # Bottom first. A module may import only from layers below its own.
 LAYERS: list[tuple[str, ...]] = [
-    ("denial", "secrets"),  # the refusal vocabulary; sealed credentials
+    ("allocator", "denial", "secrets"),  # the process's allocator; the refusal vocabulary; sealed credentials
     ("config",),  # the TOML file as plain validated data
     ("identity", "telemetry"),  # who a certificate names; metrics recording
     ("policy",),  # every allow/deny decision, as values
@@ -48,6 +48,7 @@ LEAF_FILES: dict[str, str] = {
     "secrets.rs": "ENC: values, read by config and the Google backend alike",
     "identity.rs": "the client identity a certificate names, used from policy up",
     "telemetry.rs": "metric recording, called from every layer",
+    "allocator.rs": "the process's global allocator, named by the binary; it imports nothing of the crate",
 }
 
 

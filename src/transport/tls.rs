@@ -301,31 +301,19 @@ impl ClientCertVerifier for RequireClientAuth {
 mod tests {
     use std::sync::Arc;
 
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    };
     use rustls::RootCertStore;
+    use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, UnixTime};
     use rustls::server::WebPkiClientVerifier;
     use rustls::server::danger::ClientCertVerifier;
 
     use super::{RequireClientAuth, provider};
+    use crate::cli::pki::{Authority, Issued};
     use crate::config::IdentitySource;
     use crate::transport::known_identities::KnownIdentities;
 
-    fn client(
-        name: &str,
-        usages: Vec<ExtendedKeyUsagePurpose>,
-        ca: &Issuer<'_, KeyPair>,
-    ) -> CertificateDer<'static> {
-        let mut params = CertificateParams::new(vec![format!("{name}.example")]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.extended_key_usages = usages;
-        params
-            .signed_by(&KeyPair::generate().unwrap(), ca)
-            .unwrap()
-            .der()
-            .clone()
+    fn der(issued: &Issued) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(issued.cert_pem.as_bytes()).unwrap()
     }
 
     /// A certificate without the `clientAuth` usage (here: with no usage
@@ -334,16 +322,9 @@ mod tests {
     /// the very bytes of a certificate accepted before skip the reading.
     #[test]
     fn the_client_auth_usage_is_read_unless_these_very_bytes_were_accepted() {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
+        let ca = Authority::generate("test CA").unwrap();
         let mut roots = RootCertStore::empty();
-        roots.add(ca_cert.der().clone()).unwrap();
+        roots.add(der(&ca.issued)).unwrap();
         let known = Arc::new(KnownIdentities::new(IdentitySource::SubjectCn));
         let verifier = RequireClientAuth {
             verifier: WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
@@ -351,8 +332,10 @@ mod tests {
                 .unwrap(),
             known: Arc::clone(&known),
         };
-        let alice = client("alice", vec![ExtendedKeyUsagePurpose::ClientAuth], &ca);
-        let any = client("any", Vec::new(), &ca);
+        let alice = der(&ca.issue_client("alice").unwrap());
+        let mut any_purpose = Authority::client_params("any").unwrap();
+        any_purpose.extended_key_usages = Vec::new();
+        let any = der(&ca.sign(&any_purpose).unwrap());
         let now = UnixTime::now();
         let refused = |cert: &CertificateDer<'_>| {
             matches!(

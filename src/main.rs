@@ -435,22 +435,10 @@ fn serve(config: Config, path: &Path) -> ExitCode {
         let _ = gateway.task.await;
         ExitCode::SUCCESS
     });
-    // The drain is over (listen.drain_timeout has cut what was left). A task
-    // on the blocking pool (a store call waiting on a lock, say) would keep
-    // the runtime, and the process, alive for as long as it runs: dropping
-    // the runtime waits for it. It is cut instead, and said so.
-    let started = std::time::Instant::now();
-    runtime.shutdown_timeout(STRAGGLERS);
-    if started.elapsed() >= STRAGGLERS {
-        tracing::warn!(
-            "exiting with work still running on the blocking pool (a store or file call); it was cut"
-        );
-    }
+    // The drain is over (listen.drain_timeout has cut what was left).
+    mcp_gateway::gateway::serving::shut_down(runtime);
     code
 }
-
-/// How long, after the drain, blocking work may take before the process exits anyway.
-const STRAGGLERS: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Waits for SIGINT or SIGTERM; on SIGHUP reopens the log files (logrotate's
 /// `postrotate`), reloads what can change live from the config at `path`, and

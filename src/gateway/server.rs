@@ -2,20 +2,18 @@
 //! address checks, the token verifier), the logs, the backend and the HTTP
 //! application (the parts are in `gateway::parts`), binds the listeners and
 //! starts the background upkeep (revocation list, shared bans, idle
-//! sessions); the accept loop caps concurrent connections and hands each to
-//! [`crate::transport::connection`]; shutdown stops accepting and drains.
+//! sessions); the serving threads (`gateway::serving`) accept under
+//! the connection cap and run each connection; shutdown stops accepting and
+//! drains.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::acme::AcmeClient;
 use crate::config::{Backend, Config, Problems};
@@ -34,7 +32,6 @@ use crate::policy::snapshot::Snapshot;
 use crate::policy::token::jwt::TokenVerifier;
 use crate::policy::token::renewal::Renewer;
 use crate::transport::certificate::{self, ServerCertificate, Source};
-use crate::transport::connection::{accept, serve_connection};
 use crate::transport::known_identities::KnownIdentities;
 use crate::transport::limits::AddressSlots;
 use crate::transport::protocol::HttpBuilders;
@@ -215,7 +212,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         shutdown.clone(),
         rate,
     ));
-    let task = tokio::spawn(accept_loop(listener, shared, shutdown.clone()));
+    let task = crate::gateway::serving::start(listener, shared, shutdown.clone()).await?;
     tracing::info!(%local_addr, "mcp-gateway listening");
     Ok(Gateway {
         local_addr,
@@ -227,43 +224,4 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         reloader,
         readiness,
     })
-}
-
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(shared.config.listen.max_connections));
-    let tasks = TaskTracker::new();
-    loop {
-        // Take a connection slot before accepting, so excess clients wait in the
-        // kernel backlog instead of costing a task and a handshake each.
-        let permit = tokio::select! {
-            permit = Arc::clone(&limit).acquire_owned() => permit.expect("semaphore is never closed"),
-            () = shutdown.cancelled() => break,
-        };
-        let (stream, peer) = tokio::select! {
-            accepted = accept(&listener) => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Typically EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = shutdown.cancelled() => break,
-        };
-        let shared = Arc::clone(&shared);
-        let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            serve_connection(stream, peer, shared, shutdown).await;
-            drop(permit);
-        });
-    }
-    drop(listener);
-    tasks.close();
-    if tokio::time::timeout(shared.config.listen.drain_timeout, tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the drain timeout; closing them");
-    }
 }

@@ -130,22 +130,29 @@ async fn handshake(
         .certificate
         .challenge_pending()
         .then(|| Arc::clone(&shared.certificate));
+    // A refused handshake gives the socket back (`into_fallible`) so that
+    // it can be closed without overtaking the alert.
     let handshake = tokio::time::timeout_at(
         deadline,
         Box::pin(async move {
             match challenge {
                 None => acceptor
                     .accept(stream)
+                    .into_fallible()
                     .await
-                    .map(|tls| Outcome::Client(Box::new(tls))),
+                    .map(|tls| Outcome::Client(Box::new(tls)))
+                    .map_err(|(e, socket)| (e, Some(socket))),
                 Some(certificate) => {
-                    acme_tls::handshake(stream, Arc::clone(acceptor.config()), certificate).await
+                    acme_tls::handshake(stream, Arc::clone(acceptor.config()), certificate)
+                        .await
+                        .map_err(|e| (e, None))
                 }
             }
         }),
     )
     .await;
     let took = accepted_at.elapsed();
+    let mut refused_socket = None;
     let denial = match handshake {
         Ok(Ok(Outcome::Client(stream))) => {
             telemetry::handshake(Handshake::Ok, took);
@@ -160,7 +167,8 @@ async fn handshake(
             );
             return Err(());
         }
-        Ok(Err(e)) => {
+        Ok(Err((e, socket))) => {
+            refused_socket = socket;
             telemetry::handshake(Handshake::Refused, took);
             if shared.certificate.is_serving() {
                 tls::handshake_denial(&e)
@@ -176,7 +184,37 @@ async fn handshake(
     shared
         .seclog
         .deny(&denial.by_balancer(client.by_balancer), client.ip, None);
+    if let Some(socket) = refused_socket {
+        Box::pin(close_after_alert(socket)).await;
+    }
     Err(())
+}
+
+/// How long, and how many bytes, a refused client may still send before
+/// its socket is closed anyway.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 64 * 1024;
+
+/// Closes a refused handshake's socket after its alert. In TLS 1.3 the
+/// client sends its certificate last and its first request right after:
+/// closing with those bytes unread makes the kernel send a reset, which can
+/// overtake the alert, and the client reports a broken pipe instead of the
+/// refusal. So stop writing, then read and drop what the client still sends
+/// until it closes, within [`LINGER`] and [`LINGER_BYTES`].
+async fn close_after_alert(mut socket: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = socket.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let mut left = LINGER_BYTES;
+    let _ = tokio::time::timeout(LINGER, async {
+        while left > 0 {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => left = left.saturating_sub(read),
+            }
+        }
+    })
+    .await;
 }
 
 /// Who the client certificate names; a connection without a certificate,

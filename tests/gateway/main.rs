@@ -84,6 +84,7 @@ mod revocation;
 mod revoked_open;
 mod scope;
 mod secrets_rotation;
+mod serving_threads;
 mod session_caps;
 mod session_memory;
 mod sessions;

@@ -7,7 +7,7 @@
 //!
 //! Each stage named by the function that implements it:
 //!
-//! 1. `gateway::serving::accept_loop`, on each serving thread (one
+//! 1. `gateway::serving_threads::accept_loop`, on each serving thread (one
 //!    single-threaded runtime per core), takes a connection slot
 //!    (`listen.max_connections`) and accepts on the socket
 //!    [`transport::listener::bind`] bound (to one interface, with

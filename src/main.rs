@@ -436,7 +436,7 @@ fn serve(config: Config, path: &Path) -> ExitCode {
         ExitCode::SUCCESS
     });
     // The drain is over (listen.drain_timeout has cut what was left).
-    mcp_gateway::gateway::serving::shut_down(runtime);
+    mcp_gateway::gateway::serving_threads::shut_down(runtime);
     code
 }
 

@@ -2,7 +2,7 @@
 //! address checks, the token verifier), the logs, the backend and the HTTP
 //! application (the parts are in `gateway::parts`), binds the listeners and
 //! starts the background upkeep (revocation list, shared bans, idle
-//! sessions); the serving threads (`gateway::serving`) accept under
+//! sessions); the serving threads (`gateway::serving_threads`) accept under
 //! the connection cap and run each connection; shutdown stops accepting and
 //! drains.
 
@@ -212,7 +212,7 @@ pub async fn start(config: Config) -> anyhow::Result<Gateway> {
         shutdown.clone(),
         rate,
     ));
-    let task = crate::gateway::serving::start(listener, shared, shutdown.clone()).await?;
+    let task = crate::gateway::serving_threads::start(listener, shared, shutdown.clone()).await?;
     tracing::info!(%local_addr, "mcp-gateway listening");
     Ok(Gateway {
         local_addr,

@@ -152,8 +152,7 @@ async fn handshake(
     )
     .await;
     let took = accepted_at.elapsed();
-    let mut refused_socket = None;
-    let denial = match handshake {
+    let (denial, refused_socket) = match handshake {
         Ok(Ok(Outcome::Client(stream))) => {
             telemetry::handshake(Handshake::Ok, took);
             return Ok(stream);
@@ -168,17 +167,17 @@ async fn handshake(
             return Err(());
         }
         Ok(Err((e, socket))) => {
-            refused_socket = socket;
             telemetry::handshake(Handshake::Refused, took);
-            if shared.certificate.is_serving() {
+            let denial = if shared.certificate.is_serving() {
                 tls::handshake_denial(&e)
             } else {
                 Denial::new(Reason::NoServerCertificate).with_detail(e.to_string())
-            }
+            };
+            (denial, socket)
         }
         Err(_) => {
             telemetry::handshake(Handshake::Timeout, took);
-            Denial::new(Reason::HandshakeTimeout)
+            (Denial::new(Reason::HandshakeTimeout), None)
         }
     };
     shared
